@@ -1,0 +1,2 @@
+//! The `gcrecon` binary.
+fn main() {}

@@ -1,0 +1,2 @@
+//! The `gcsim` binary.
+fn main() {}
