@@ -9,6 +9,7 @@
 
 pub mod address;
 pub mod kind;
+pub mod plan;
 pub mod provider;
 pub mod schema;
 pub mod secret;
