@@ -1,0 +1,158 @@
+//! `cargo xtask demo [EXAMPLE]`: the whole gcrecon loop against a local gcsim.
+//!
+//! Builds the binaries, starts gcsim with the example's fixture, then runs
+//! the real `gcrecon` commands one after another and shows what each printed:
+//! validate, plan, apply, a clean re-plan, drift and the outputs. Nothing is
+//! faked: every line comes from a real run. gcsim is stopped at the end,
+//! also when a step fails.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+use crate::run_checked;
+
+/// Kills the simulator when the demo ends, however it ends.
+struct SimGuard(Child);
+
+impl Drop for SimGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn run(root: &Path) -> Result<()> {
+    let example = std::env::args().nth(2).unwrap_or_else(|| "emite".to_owned());
+    let example_dir = root.join("examples").join(&example);
+    if !example_dir.join("gcrecon.toml").exists() {
+        bail!("no example `{example}` (looked for {})", example_dir.join("gcrecon.toml").display());
+    }
+
+    step("Building gcrecon and gcsim");
+    run_checked(
+        Command::new(env!("CARGO"))
+            .current_dir(root)
+            .args(["build", "-q", "-p", "gcsim", "-p", "gcrecon-cli", "--bins"]),
+    )?;
+    let bin_dir = root.join("target").join("debug");
+    let gcsim = bin_dir.join("gcsim");
+    let gcrecon = bin_dir.join("gcrecon");
+
+    let work = std::env::temp_dir().join(format!("gcrecon-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let state = work.join("demo.gcstate.json");
+    let secrets = work.join("demo.secrets.json");
+
+    step("Starting gcsim");
+    let mut sim = Command::new(&gcsim);
+    sim.arg("serve").args(["--port", "0"]);
+    let fixture = example_dir.join("fixture.toml");
+    if fixture.exists() {
+        sim.arg("--fixture").arg(&fixture);
+    }
+    let mut child = sim
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot start {}", gcsim.display()))?;
+    let stdout = child.stdout.take().context("gcsim has no stdout")?;
+    let guard = SimGuard(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let listening = lines.next().context("gcsim exited before it listened")??;
+    let url = listening
+        .strip_prefix("gcsim listening on ")
+        .with_context(|| format!("unexpected first line from gcsim: {listening}"))?
+        .to_owned();
+    let admin = lines.next().context("gcsim printed no admin client")??;
+    let (client_id, client_secret) = parse_admin_line(&admin)?;
+    println!("{listening}");
+
+    let manifest = example_dir.join("gcrecon.toml");
+    let gcrecon_cmd = |args: &[&str]| {
+        let mut cmd = Command::new(&gcrecon);
+        cmd.args(args)
+            .arg("-m")
+            .arg(&manifest)
+            .arg("--state")
+            .arg(&state)
+            .env("GENESYSCLOUD_API_REGION", &url)
+            .env("GENESYSCLOUD_OAUTHCLIENT_ID", &client_id)
+            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", &client_secret)
+            .env_remove("GENESYSCLOUD_ACCESS_TOKEN")
+            .env_remove("GENESYSCLOUD_REGION");
+        cmd
+    };
+
+    step(&format!("gcrecon validate -m examples/{example}"));
+    expect_code(&mut gcrecon_cmd(&["validate"]), &[0])?;
+    step(&format!("gcrecon plan -m examples/{example}"));
+    expect_code(&mut gcrecon_cmd(&["plan"]), &[0])?;
+    step(&format!("gcrecon apply -m examples/{example} --auto-approve"));
+    let secrets_arg = secrets.display().to_string();
+    expect_code(
+        &mut gcrecon_cmd(&["apply", "--auto-approve", "--secrets-out", &secrets_arg]),
+        &[0],
+    )?;
+    step("gcrecon plan --detailed-exitcode   (a clean re-plan: exit 0, no changes)");
+    expect_code(&mut gcrecon_cmd(&["plan", "--detailed-exitcode"]), &[0])?;
+    step("gcrecon drift   (exit 0: the organization matches)");
+    expect_code(&mut gcrecon_cmd(&["drift"]), &[0])?;
+    step("gcrecon output");
+    let mut output = Command::new(&gcrecon);
+    output.args(["output", "--state"]).arg(&state).arg("-m").arg(&manifest);
+    expect_code(&mut output, &[0])?;
+
+    drop(guard);
+    std::fs::remove_dir_all(&work).ok();
+    step("Demo finished; gcsim stopped");
+    Ok(())
+}
+
+fn step(title: &str) {
+    println!("\n=== {title}");
+}
+
+fn expect_code(cmd: &mut Command, codes: &[i32]) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    match status.code() {
+        Some(code) if codes.contains(&code) => Ok(()),
+        _ => bail!("`{}` ended with {status}", describe(cmd)),
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+    format!("gcrecon {}", args.join(" "))
+}
+
+/// `gcsim admin client_id=ID client_secret=SECRET`
+fn parse_admin_line(line: &str) -> Result<(String, String)> {
+    let mut id = None;
+    let mut secret = None;
+    for word in line.split_whitespace() {
+        if let Some(v) = word.strip_prefix("client_id=") {
+            id = Some(v.to_owned());
+        } else if let Some(v) = word.strip_prefix("client_secret=") {
+            secret = Some(v.to_owned());
+        }
+    }
+    match (id, secret) {
+        (Some(id), Some(secret)) => Ok((id, secret)),
+        _ => bail!("gcsim's second line does not name the admin client"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_line_is_parsed() {
+        let (id, secret) = parse_admin_line("gcsim admin client_id=abc client_secret=s3").unwrap();
+        assert_eq!((id.as_str(), secret.as_str()), ("abc", "s3"));
+        assert!(parse_admin_line("gcsim admin").is_err());
+    }
+}

@@ -1,0 +1,128 @@
+//! `cargo xtask tidy`: checks of the repository itself, run by the test
+//! suite too, so that the rules hold without anyone remembering them.
+//!
+//! - no unfinished-code macros (todo, unimplemented) in Rust sources;
+//! - every crate's root file starts with a `//!` doc comment;
+//! - every Rust module file starts with a `//!` doc comment;
+//! - every `docs/` page linked from `docs/architecture.md` exists.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+/// Run every check; print each problem; fail if there was any.
+pub fn run(root: &Path) -> Result<()> {
+    let problems = check(root)?;
+    if problems.is_empty() {
+        println!("tidy: ok");
+        return Ok(());
+    }
+    for p in &problems {
+        eprintln!("tidy: {p}");
+    }
+    bail!("{} tidy problem(s)", problems.len())
+}
+
+/// Every problem found, as a sentence naming the file.
+pub fn check(root: &Path) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    for dir in ["crates", "xtask", "tests"] {
+        collect_rs(&root.join(dir), &mut files)?;
+    }
+    let forbidden = [concat!("todo", "!("), concat!("unimplemented", "!(")];
+    for file in &files {
+        let text = fs::read_to_string(file)?;
+        let rel = file.strip_prefix(root).unwrap_or(file).display().to_string();
+        for (n, line) in text.lines().enumerate() {
+            if forbidden.iter().any(|f| line.contains(f)) {
+                problems.push(format!("{rel}:{}: unfinished code (todo/unimplemented)", n + 1));
+            }
+        }
+        let first = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("#!"));
+        let is_test_data = rel.contains("/snapshots/") || rel.contains("/fixtures/");
+        if !is_test_data && !first.is_some_and(|l| l.starts_with("//!")) {
+            problems.push(format!("{rel}: does not start with a `//!` doc comment saying what it is for"));
+        }
+    }
+    let arch = root.join("docs/architecture.md");
+    if arch.exists() {
+        let text = fs::read_to_string(&arch)?;
+        for link in doc_links(&text) {
+            if !root.join(&link).exists() {
+                problems.push(format!("docs/architecture.md links `{link}`, which does not exist"));
+            }
+        }
+    } else {
+        problems.push("docs/architecture.md is missing".to_owned());
+    }
+    Ok(problems)
+}
+
+/// Paths like `docs/cli.md` mentioned in backticks or markdown links.
+fn doc_links(text: &str) -> Vec<String> {
+    let mut links = Vec::new();
+    for piece in text.split(['`', '(', ')', ' ', '\n']) {
+        let piece = piece.trim_matches(|c: char| c == ',' || c == '.' || c == ';');
+        if piece.starts_with("docs/") && piece.ends_with(".md") {
+            links.push(piece.to_owned());
+        }
+    }
+    links.sort();
+    links.dedup();
+    links
+}
+
+fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_dir() {
+            if name != "target" && !name.starts_with('.') {
+                collect_rs(&path, out)?;
+            }
+        } else if name.ends_with(".rs") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_is_tidy() {
+        let problems = check(&crate::project_root()).unwrap();
+        assert!(problems.is_empty(), "tidy problems:\n{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn doc_links_are_found() {
+        let links = doc_links("see `docs/cli.md` and [state](docs/state.md).");
+        assert_eq!(links, ["docs/cli.md", "docs/state.md"]);
+    }
+
+    #[test]
+    fn unfinished_code_is_reported() {
+        let dir = std::env::temp_dir().join(format!("tidy-test-{}", std::process::id()));
+        let crates = dir.join("crates/x/src");
+        fs::create_dir_all(&crates).unwrap();
+        fs::write(crates.join("lib.rs"), format!("//! x\nfn f() {{ {}) }}\n", concat!("todo", "!("))).unwrap();
+        fs::write(crates.join("bare.rs"), "fn g() {}\n").unwrap();
+        let problems = check(&dir).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        assert!(problems.iter().any(|p| p.contains("lib.rs:2: unfinished")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("bare.rs: does not start")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("architecture.md is missing")), "{problems:?}");
+    }
+}
