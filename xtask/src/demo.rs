@@ -25,18 +25,27 @@ impl Drop for SimGuard {
 }
 
 pub fn run(root: &Path) -> Result<()> {
-    let example = std::env::args().nth(2).unwrap_or_else(|| "emite".to_owned());
+    let example = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "emite".to_owned());
     let example_dir = root.join("examples").join(&example);
     if !example_dir.join("gcrecon.toml").exists() {
-        bail!("no example `{example}` (looked for {})", example_dir.join("gcrecon.toml").display());
+        bail!(
+            "no example `{example}` (looked for {})",
+            example_dir.join("gcrecon.toml").display()
+        );
     }
 
     step("Building gcrecon and gcsim");
-    run_checked(
-        Command::new(env!("CARGO"))
-            .current_dir(root)
-            .args(["build", "-q", "-p", "gcsim", "-p", "gcrecon-cli", "--bins"]),
-    )?;
+    run_checked(Command::new(env!("CARGO")).current_dir(root).args([
+        "build",
+        "-q",
+        "-p",
+        "gcsim",
+        "-p",
+        "gcrecon-cli",
+        "--bins",
+    ]))?;
     let bin_dir = root.join("target").join("debug");
     let gcsim = bin_dir.join("gcsim");
     let gcrecon = bin_dir.join("gcrecon");
@@ -90,7 +99,9 @@ pub fn run(root: &Path) -> Result<()> {
     expect_code(&mut gcrecon_cmd(&["validate"]), &[0])?;
     step(&format!("gcrecon plan -m examples/{example}"));
     expect_code(&mut gcrecon_cmd(&["plan"]), &[0])?;
-    step(&format!("gcrecon apply -m examples/{example} --auto-approve"));
+    step(&format!(
+        "gcrecon apply -m examples/{example} --auto-approve"
+    ));
     let secrets_arg = secrets.display().to_string();
     expect_code(
         &mut gcrecon_cmd(&["apply", "--auto-approve", "--secrets-out", &secrets_arg]),
@@ -102,7 +113,11 @@ pub fn run(root: &Path) -> Result<()> {
     expect_code(&mut gcrecon_cmd(&["drift"]), &[0])?;
     step("gcrecon output");
     let mut output = Command::new(&gcrecon);
-    output.args(["output", "--state"]).arg(&state).arg("-m").arg(&manifest);
+    output
+        .args(["output", "--state"])
+        .arg(&state)
+        .arg("-m")
+        .arg(&manifest);
     expect_code(&mut output, &[0])?;
 
     drop(guard);
@@ -116,7 +131,9 @@ fn step(title: &str) {
 }
 
 fn expect_code(cmd: &mut Command, codes: &[i32]) -> Result<()> {
-    let status = cmd.status().with_context(|| format!("cannot start {cmd:?}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {cmd:?}"))?;
     match status.code() {
         Some(code) if codes.contains(&code) => Ok(()),
         _ => bail!("`{}` ended with {status}", describe(cmd)),
@@ -124,7 +141,10 @@ fn expect_code(cmd: &mut Command, codes: &[i32]) -> Result<()> {
 }
 
 fn describe(cmd: &Command) -> String {
-    let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     format!("gcrecon {}", args.join(" "))
 }
 

@@ -68,8 +68,14 @@ pub fn run_checked(cmd: &mut Command) -> Result<()> {
 /// `codegen` runs that test in write mode, `--check` in compare mode.
 fn codegen(root: &Path, check: bool) -> Result<()> {
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(root)
-        .args(["test", "-q", "-p", "gcrecon-core", "--lib", "schema_file_is_up_to_date"]);
+    cmd.current_dir(root).args([
+        "test",
+        "-q",
+        "-p",
+        "gcrecon-core",
+        "--lib",
+        "schema_file_is_up_to_date",
+    ]);
     if !check {
         cmd.env("UPDATE_SCHEMA", "1");
     }

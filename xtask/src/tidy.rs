@@ -4,7 +4,9 @@
 //! - no unfinished-code macros (todo, unimplemented) in Rust sources;
 //! - every crate's root file starts with a `//!` doc comment;
 //! - every Rust module file starts with a `//!` doc comment;
-//! - every `docs/` page linked from `docs/architecture.md` exists.
+//! - every `docs/` page linked from `docs/architecture.md` exists;
+//! - the dependency rules of the architecture hold: gcsim depends on no
+//!   gcrecon crate, gcrecon-core on no async runtime or network crate.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -34,10 +36,17 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
     let forbidden = [concat!("todo", "!("), concat!("unimplemented", "!(")];
     for file in &files {
         let text = fs::read_to_string(file)?;
-        let rel = file.strip_prefix(root).unwrap_or(file).display().to_string();
+        let rel = file
+            .strip_prefix(root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
         for (n, line) in text.lines().enumerate() {
             if forbidden.iter().any(|f| line.contains(f)) {
-                problems.push(format!("{rel}:{}: unfinished code (todo/unimplemented)", n + 1));
+                problems.push(format!(
+                    "{rel}:{}: unfinished code (todo/unimplemented)",
+                    n + 1
+                ));
             }
         }
         let first = text
@@ -46,19 +55,77 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
             .find(|l| !l.is_empty() && !l.starts_with("#!"));
         let is_test_data = rel.contains("/snapshots/") || rel.contains("/fixtures/");
         if !is_test_data && !first.is_some_and(|l| l.starts_with("//!")) {
-            problems.push(format!("{rel}: does not start with a `//!` doc comment saying what it is for"));
+            problems.push(format!(
+                "{rel}: does not start with a `//!` doc comment saying what it is for"
+            ));
         }
     }
+    problems.extend(dependency_rule_problems(root)?);
     let arch = root.join("docs/architecture.md");
     if arch.exists() {
         let text = fs::read_to_string(&arch)?;
         for link in doc_links(&text) {
             if !root.join(&link).exists() {
-                problems.push(format!("docs/architecture.md links `{link}`, which does not exist"));
+                problems.push(format!(
+                    "docs/architecture.md links `{link}`, which does not exist"
+                ));
             }
         }
     } else {
         problems.push("docs/architecture.md is missing".to_owned());
+    }
+    Ok(problems)
+}
+
+/// Crates that a crate must not depend on, and why.
+const DEPENDENCY_RULES: &[(&str, &[&str], &str)] = &[
+    (
+        "crates/gcsim/Cargo.toml",
+        &[
+            "gcrecon-core",
+            "gcrecon-engine",
+            "gcrecon-genesys",
+            "gcrecon-cli",
+        ],
+        "gcsim is an independent model of the service, not a mirror of the client",
+    ),
+    (
+        "crates/gcrecon-core/Cargo.toml",
+        &[
+            "tokio",
+            "reqwest",
+            "hyper",
+            "axum",
+            "async-std",
+            "futures",
+            "gcrecon-genesys",
+            "gcrecon-engine",
+        ],
+        "gcrecon-core is pure logic: no I/O, no async runtime, no network",
+    ),
+];
+
+fn dependency_rule_problems(root: &Path) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for (manifest, forbidden, why) in DEPENDENCY_RULES {
+        let path = root.join(manifest);
+        if !path.exists() {
+            continue;
+        }
+        let text = fs::read_to_string(&path)?;
+        let mut section = String::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.starts_with('[') {
+                section = line.to_owned();
+                continue;
+            }
+            let normal_deps = section == "[dependencies]" || section.starts_with("[dependencies.");
+            let name = line.split(['=', ' ', '.']).next().unwrap_or("");
+            if normal_deps && forbidden.contains(&name) {
+                problems.push(format!("{manifest}: depends on `{name}`, but {why}"));
+            }
+        }
     }
     Ok(problems)
 }
@@ -103,7 +170,11 @@ mod tests {
     #[test]
     fn repository_is_tidy() {
         let problems = check(&crate::project_root()).unwrap();
-        assert!(problems.is_empty(), "tidy problems:\n{}", problems.join("\n"));
+        assert!(
+            problems.is_empty(),
+            "tidy problems:\n{}",
+            problems.join("\n")
+        );
     }
 
     #[test]
@@ -117,12 +188,45 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tidy-test-{}", std::process::id()));
         let crates = dir.join("crates/x/src");
         fs::create_dir_all(&crates).unwrap();
-        fs::write(crates.join("lib.rs"), format!("//! x\nfn f() {{ {}) }}\n", concat!("todo", "!("))).unwrap();
+        fs::write(
+            crates.join("lib.rs"),
+            format!("//! x\nfn f() {{ {}) }}\n", concat!("todo", "!(")),
+        )
+        .unwrap();
         fs::write(crates.join("bare.rs"), "fn g() {}\n").unwrap();
+        fs::create_dir_all(dir.join("crates/gcsim")).unwrap();
+        fs::write(
+            dir.join("crates/gcsim/Cargo.toml"),
+            "[package]\nname = \"gcsim\"\n[dependencies]\ngcrecon-core.workspace = true\n[dev-dependencies]\ngcrecon-engine = \"1\"\n",
+        )
+        .unwrap();
         let problems = check(&dir).unwrap();
         fs::remove_dir_all(&dir).unwrap();
-        assert!(problems.iter().any(|p| p.contains("lib.rs:2: unfinished")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("bare.rs: does not start")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("architecture.md is missing")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("lib.rs:2: unfinished")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("bare.rs: does not start")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("architecture.md is missing")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("depends on `gcrecon-core`")),
+            "{problems:?}"
+        );
+        assert!(
+            !problems.iter().any(|p| p.contains("`gcrecon-engine`")),
+            "dev-dependencies are allowed: {problems:?}"
+        );
     }
 }
