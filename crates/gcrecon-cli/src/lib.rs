@@ -1,0 +1,2 @@
+//! Library part of the gcrecon CLI: rendering.
+pub mod render;

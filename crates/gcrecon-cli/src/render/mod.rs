@@ -1,0 +1,1 @@
+//! Rendering of plans and drift reports.
