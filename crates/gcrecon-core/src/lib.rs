@@ -8,6 +8,7 @@
 //! crate; `cargo tree -p gcrecon-core` proves it.
 
 pub mod address;
+pub mod drift;
 pub mod kind;
 pub mod plan;
 pub mod provider;
