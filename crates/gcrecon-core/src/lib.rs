@@ -8,12 +8,14 @@
 //! crate; `cargo tree -p gcrecon-core` proves it.
 
 pub mod address;
+pub mod diff;
 pub mod drift;
 pub mod kind;
 pub mod plan;
 pub mod provider;
 pub mod schema;
 pub mod secret;
+pub mod state;
 pub mod value;
 
 pub use address::{Address, InstanceKey};

@@ -1,0 +1,372 @@
+//! The state format: what gcrecon remembers between runs.
+//!
+//! A [`State`] records, per managed address, the Genesys id of the object,
+//! the attributes gcrecon last applied and last read, and the live version
+//! seen; plus operations that were started but not yet confirmed (a create
+//! whose answer may have been lost in a crash), role grants gcrecon gave the
+//! caller, the data source values and the non-sensitive outputs of the last
+//! apply. It never holds a secret: sensitive attribute values are replaced by
+//! [`crate::plan::SENSITIVE_PLACEHOLDER`] before they get here.
+//!
+//! This module is pure: [`State::from_json`] and [`State::to_json`] convert
+//! text; reading, locking and atomic writes are the engine's job.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::Address;
+use crate::kind::Kind;
+use crate::plan::SENSITIVE_PLACEHOLDER;
+use crate::provider::GenesysId;
+use crate::value::{Attrs, Value};
+
+/// The state format version this build reads and writes.
+pub const STATE_FORMAT_VERSION: u32 = 1;
+
+/// A whole state file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Always [`STATE_FORMAT_VERSION`] when written by this build.
+    pub format_version: u32,
+    /// A uuid fixed when the state is first created; a saved plan made
+    /// against one lineage is never applied to another.
+    pub lineage: String,
+    /// Incremented on every write.
+    pub serial: u64,
+    /// The manifest's `[gcrecon] name`.
+    #[serde(default)]
+    pub manifest_name: String,
+    /// sha256 of the manifest sources last applied.
+    #[serde(default)]
+    pub manifest_sha256: String,
+    /// The organization this state belongs to; a state from another
+    /// organization is refused. `None` until the first apply.
+    #[serde(default)]
+    pub org_id: Option<String>,
+    /// Managed objects, sorted by address.
+    #[serde(default)]
+    pub resources: Vec<ResourceState>,
+    /// Operations started but not confirmed (written before the API call).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingOperation>,
+    /// Roles gcrecon granted to the caller and has not removed yet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub caller_grants: Vec<CallerGrantRecord>,
+    /// Data source values of the last apply (ids and names, never secrets),
+    /// so `gcrecon output` can evaluate outputs offline.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<Address, Attrs>,
+    /// Outputs of the last apply; sensitive ones without their value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, OutputState>,
+}
+
+/// One managed object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    pub address: Address,
+    pub kind: Kind,
+    /// The Genesys id.
+    pub id: GenesysId,
+    /// The display name when last seen.
+    pub name: String,
+    /// The attributes gcrecon last applied (manifest keys, ids resolved).
+    #[serde(default)]
+    pub applied: Attrs,
+    /// The attributes last read from the organization.
+    #[serde(default)]
+    pub read: Attrs,
+    /// The live version last seen.
+    #[serde(default)]
+    pub version: String,
+    /// Addresses this object depended on when last applied, so that it is
+    /// deleted before them even once it has left the manifest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Address>,
+    /// `prevent_destroy` as last applied; kept so that removing the block
+    /// from the manifest does not silently allow the delete.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prevent_destroy: bool,
+    /// Keys whose values are sensitive (stored as a placeholder).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive_keys: Vec<String>,
+}
+
+/// What kind of operation is in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingKind {
+    /// A create was sent; if its answer was lost, the object is found again
+    /// by name on the next refresh and adopted, not duplicated.
+    Create,
+    /// A delete was sent.
+    Delete,
+}
+
+/// An operation written to state before its API call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingOperation {
+    pub address: Address,
+    pub kind: Kind,
+    pub operation: PendingKind,
+    /// The name the object was created with.
+    pub name: String,
+    /// The id, for a delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<GenesysId>,
+    /// When the operation started (RFC 3339).
+    pub started: String,
+}
+
+/// Whether a caller grant is confirmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallerGrantStatus {
+    /// Written before the grant call: the caller may or may not hold it.
+    Granting,
+    /// The caller holds it because gcrecon granted it.
+    Held,
+    /// Written before the revoke call.
+    Revoking,
+}
+
+/// A role gcrecon granted to the caller, to be removed once nothing needs it
+/// (`grant_to_caller = "auto"`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallerGrantRecord {
+    /// The role's address (`role.adapter`, `data.role.x`).
+    pub role: Address,
+    pub role_id: GenesysId,
+    /// A division id, or `*`.
+    pub division_id: GenesysId,
+    /// The caller it was granted to (user or OAuth client id).
+    pub caller_id: GenesysId,
+    pub status: CallerGrantStatus,
+}
+
+/// An output as of the last apply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputState {
+    /// The value; absent when sensitive or not known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Why a text is not a state this build can use. The file is never
+/// overwritten in any of these cases.
+#[derive(Debug, thiserror::Error)]
+pub enum StateFormatError {
+    #[error("the state is not valid JSON (truncated or corrupted?): {0}")]
+    NotJson(#[source] serde_json::Error),
+    #[error("the state is not a JSON object")]
+    NotAnObject,
+    #[error("the state has no numeric `format_version`")]
+    NoFormatVersion,
+    #[error("the state has format_version {found}, but this gcrecon reads only format_version {supported}")]
+    UnsupportedVersion { found: u64, supported: u32 },
+    #[error("the state does not match format_version {version}: {source}")]
+    Invalid {
+        version: u32,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the state has two entries for {0}")]
+    DuplicateAddress(Address),
+}
+
+impl State {
+    /// An empty state with a new lineage.
+    pub fn new(lineage: impl Into<String>, manifest_name: impl Into<String>) -> Self {
+        State {
+            format_version: STATE_FORMAT_VERSION,
+            lineage: lineage.into(),
+            serial: 0,
+            manifest_name: manifest_name.into(),
+            manifest_sha256: String::new(),
+            org_id: None,
+            resources: Vec::new(),
+            pending: Vec::new(),
+            caller_grants: Vec::new(),
+            data: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    /// Parse a state file's text, checking the format version first so that
+    /// a newer format is reported as such and not as a parse error.
+    pub fn from_json(text: &str) -> Result<State, StateFormatError> {
+        let json: serde_json::Value =
+            serde_json::from_str(text).map_err(StateFormatError::NotJson)?;
+        let object = json.as_object().ok_or(StateFormatError::NotAnObject)?;
+        let found = object
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or(StateFormatError::NoFormatVersion)?;
+        if found != u64::from(STATE_FORMAT_VERSION) {
+            return Err(StateFormatError::UnsupportedVersion {
+                found,
+                supported: STATE_FORMAT_VERSION,
+            });
+        }
+        let state: State =
+            serde_json::from_value(json).map_err(|source| StateFormatError::Invalid {
+                version: STATE_FORMAT_VERSION,
+                source,
+            })?;
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &state.resources {
+            if !seen.insert(&r.address) {
+                return Err(StateFormatError::DuplicateAddress(r.address.clone()));
+            }
+        }
+        Ok(state)
+    }
+
+    /// The state as pretty JSON (resources sorted by address), ending in a newline.
+    pub fn to_json(&self) -> String {
+        let mut sorted = self.clone();
+        sorted.resources.sort_by(|a, b| a.address.cmp(&b.address));
+        let mut text = serde_json::to_string_pretty(&sorted).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// The record of an address.
+    pub fn resource(&self, address: &Address) -> Option<&ResourceState> {
+        self.resources.iter().find(|r| &r.address == address)
+    }
+
+    /// The record of an address, mutable.
+    pub fn resource_mut(&mut self, address: &Address) -> Option<&mut ResourceState> {
+        self.resources.iter_mut().find(|r| &r.address == address)
+    }
+
+    /// Insert or replace the record of `resource.address`.
+    pub fn upsert_resource(&mut self, resource: ResourceState) {
+        match self.resource_mut(&resource.address) {
+            Some(existing) => *existing = resource,
+            None => {
+                self.resources.push(resource);
+                self.resources.sort_by(|a, b| a.address.cmp(&b.address));
+            }
+        }
+    }
+
+    /// Remove the record of an address; returns it.
+    pub fn remove_resource(&mut self, address: &Address) -> Option<ResourceState> {
+        let index = self.resources.iter().position(|r| &r.address == address)?;
+        Some(self.resources.remove(index))
+    }
+
+    /// Drop pending operations of an address.
+    pub fn clear_pending(&mut self, address: &Address) {
+        self.pending.retain(|p| &p.address != address);
+    }
+}
+
+/// A copy of `attrs` with the values of `sensitive_keys` replaced by the
+/// placeholder, fit for state and plans.
+pub fn redact(attrs: &Attrs, sensitive_keys: &[String]) -> Attrs {
+    attrs
+        .iter()
+        .map(|(k, v)| {
+            if sensitive_keys.iter().any(|s| s == k) {
+                (k.clone(), Value::string(SENSITIVE_PLACEHOLDER))
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> State {
+        let mut s = State::new("2b1f8a4e-0000-4000-8000-000000000000", "demo");
+        s.serial = 3;
+        s.org_id = Some("org-1".into());
+        s.upsert_resource(ResourceState {
+            address: "role.b".parse().unwrap(),
+            kind: Kind::Role,
+            id: GenesysId::from("r2"),
+            name: "B".into(),
+            applied: Attrs::from([("name".to_owned(), Value::from("B"))]),
+            read: Attrs::new(),
+            version: "1".into(),
+            dependencies: vec![],
+            prevent_destroy: false,
+            sensitive_keys: vec![],
+        });
+        s.upsert_resource(ResourceState {
+            address: "role.a".parse().unwrap(),
+            kind: Kind::Role,
+            id: GenesysId::from("r1"),
+            name: "A".into(),
+            applied: Attrs::new(),
+            read: Attrs::new(),
+            version: "1".into(),
+            dependencies: vec!["division.d".parse().unwrap()],
+            prevent_destroy: true,
+            sensitive_keys: vec![],
+        });
+        s.data.insert(
+            "data.org".parse().unwrap(),
+            Attrs::from([("id".to_owned(), Value::from("org-1"))]),
+        );
+        s
+    }
+
+    #[test]
+    fn state_round_trips_sorted() {
+        let s = sample();
+        assert_eq!(s.resources[0].address.to_string(), "role.a");
+        let text = s.to_json();
+        let back = State::from_json(&text).unwrap();
+        assert_eq!(back, s);
+        assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn bad_states_are_refused_with_a_reason() {
+        let text = sample().to_json();
+        let truncated = &text[..text.len() / 2];
+        assert!(matches!(
+            State::from_json(truncated),
+            Err(StateFormatError::NotJson(_))
+        ));
+        assert!(matches!(
+            State::from_json("[]"),
+            Err(StateFormatError::NotAnObject)
+        ));
+        assert!(matches!(
+            State::from_json("{}"),
+            Err(StateFormatError::NoFormatVersion)
+        ));
+        let newer = text.replacen("\"format_version\": 1", "\"format_version\": 7", 1);
+        let err = State::from_json(&newer).unwrap_err();
+        assert!(err.to_string().contains("format_version 7"), "{err}");
+        let broken = text.replacen("\"serial\": 3", "\"serial\": \"three\"", 1);
+        assert!(matches!(
+            State::from_json(&broken),
+            Err(StateFormatError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn redact_hides_sensitive_values() {
+        let attrs = Attrs::from([
+            ("config".to_owned(), Value::from("secret-ish")),
+            ("name".to_owned(), Value::from("n")),
+        ]);
+        let r = redact(&attrs, &["config".to_owned()]);
+        assert_eq!(r["config"], Value::from(SENSITIVE_PLACEHOLDER));
+        assert_eq!(r["name"], Value::from("n"));
+    }
+}
