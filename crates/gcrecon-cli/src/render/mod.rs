@@ -1,1 +1,52 @@
-//! Rendering of plans and drift reports.
+//! Rendering of plans and drift reports: pure functions from the core models
+//! to text, one per output format.
+//!
+//! - [`human`]: the Terraform-like terminal view (`gcrecon plan`).
+//! - [`markdown`]: a pull-request comment, also fit for `$GITHUB_STEP_SUMMARY`,
+//!   never longer than [`MARKDOWN_LIMIT`] characters.
+//! - [`json`]: the machine-readable document of `--format json`.
+//! - [`summary_line`]: `Plan: 3 to add, 1 to change, 0 to destroy.`
+//! - [`drift_human`], [`drift_markdown`], [`drift_json`], [`drift_summary_line`]:
+//!   the same for `gcrecon drift`.
+//!
+//! Nothing here prints, reads a file or looks at the terminal: the caller
+//! decides about colors and where the text goes. Every renderer masks
+//! sensitive values (the plan's `sensitive_keys` and the attributes that
+//! [`gcrecon_core::schema::sensitive_attributes`] names), so a secret that
+//! reached a plan by mistake still never reaches the screen, a PR comment or
+//! a JSON document.
+//!
+//! The human and markdown views share one line model ([`lines`]): a resource
+//! becomes signed, indented lines once, then each view lays them out (colors
+//! for the terminal, signs moved to the first column for a ```` ```diff ````
+//! block).
+
+mod drift;
+mod human;
+mod json;
+mod lines;
+mod markdown;
+
+#[cfg(test)]
+mod tests;
+
+use gcrecon_core::plan::Plan;
+
+pub use drift::{drift_human, drift_json, drift_markdown, drift_summary_line};
+pub use human::human;
+pub use json::json;
+pub use markdown::{markdown, MARKDOWN_LIMIT};
+
+/// The line that ends every plan view: `Plan: 3 to add, 1 to change, 0 to
+/// destroy.`, or `No changes. The organization matches the manifest.` when
+/// applying would change nothing.
+pub fn summary_line(plan: &Plan) -> String {
+    if plan.has_changes() {
+        plan.summary().to_string()
+    } else {
+        NO_CHANGES.to_owned()
+    }
+}
+
+/// The summary line of a plan without changes.
+const NO_CHANGES: &str = "No changes. The organization matches the manifest.";
