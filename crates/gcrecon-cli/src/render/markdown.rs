@@ -241,15 +241,19 @@ impl Sections {
     /// with details, then table rows, then warnings dropped from the end and
     /// a note saying what was cut.
     pub(crate) fn fit(self, limit: usize) -> String {
+        let sizes = Sizes::of(&self);
         let (w, r, d) = (self.warnings.len(), self.rows.len(), self.details.len());
-        if self.len(w, r, d, None) <= limit {
+        if sizes.len(w, r, d, None) <= limit {
             return self.assemble(w, r, d, None);
         }
         let mut keep = (w, r, d);
         loop {
-            let note = self.note(keep);
-            if self.len(keep.0, keep.1, keep.2, Some(&note)) <= limit {
-                return self.assemble(keep.0, keep.1, keep.2, Some(&note));
+            let note = self.note(&sizes, keep);
+            let len = sizes.len(keep.0, keep.1, keep.2, Some(&note));
+            if len <= limit {
+                let text = self.assemble(keep.0, keep.1, keep.2, Some(&note));
+                debug_assert_eq!(text.len(), len, "Sizes::len disagrees with assemble");
+                return text;
             }
             keep = match keep {
                 (w, r, d) if d > 0 => (w, r, d - 1),
@@ -261,35 +265,6 @@ impl Sections {
                 }
             };
         }
-    }
-
-    fn warnings_len(&self, w: usize) -> usize {
-        if w == 0 {
-            return 0;
-        }
-        WARNING_HEAD.len()
-            + self.warnings[..w]
-                .iter()
-                .map(|i| i.len() + 5)
-                .sum::<usize>()
-            + 1
-    }
-
-    fn len(&self, w: usize, r: usize, d: usize, note: Option<&str>) -> usize {
-        let table = if r == 0 {
-            0
-        } else {
-            self.table_head.len() + self.rows[..r].iter().map(String::len).sum::<usize>() + 1
-        };
-        self.head.len()
-            + self.warnings_len(w)
-            + table
-            + self.middle.len()
-            + self.details[..d]
-                .iter()
-                .map(|x| x.text.len())
-                .sum::<usize>()
-            + note.map_or(0, |n| n.len() + 1)
     }
 
     fn assemble(&self, w: usize, r: usize, d: usize, note: Option<&str>) -> String {
@@ -320,10 +295,10 @@ impl Sections {
     }
 
     /// `_Details of 120 resources omitted to fit the 65,000-character limit; run `gcrecon plan` locally for the full plan._`
-    fn note(&self, (w, r, d): (usize, usize, usize)) -> String {
-        let dropped = &self.details[d..];
-        let resources = dropped.iter().filter(|x| x.resource).count();
-        let others = dropped.len() - resources;
+    fn note(&self, sizes: &Sizes, (w, r, d): (usize, usize, usize)) -> String {
+        let dropped = self.details.len() - d;
+        let resources = sizes.resources[self.details.len()] - sizes.resources[d];
+        let others = dropped - resources;
         let mut cut = Vec::new();
         if resources > 0 {
             let all = if d == 0 && resources > 1 { "all " } else { "" };
@@ -366,6 +341,56 @@ impl Sections {
 }
 
 const WARNING_HEAD: &str = "> [!WARNING]\n";
+
+/// Byte sizes of the parts of [`Sections`], as prefix sums, so that trying
+/// each cut costs O(1) even for plans of many thousand resources.
+struct Sizes {
+    fixed: usize,
+    table_head: usize,
+    /// `warnings[i]`: bytes of the first `i` warning items.
+    warnings: Vec<usize>,
+    rows: Vec<usize>,
+    details: Vec<usize>,
+    /// `resources[i]`: how many of the first `i` details are about one object.
+    resources: Vec<usize>,
+}
+
+impl Sizes {
+    fn of(sections: &Sections) -> Sizes {
+        fn prefix(sizes: impl Iterator<Item = usize>) -> Vec<usize> {
+            std::iter::once(0)
+                .chain(sizes.scan(0, |sum, n| {
+                    *sum += n;
+                    Some(*sum)
+                }))
+                .collect()
+        }
+        Sizes {
+            fixed: sections.head.len() + sections.middle.len(),
+            table_head: sections.table_head.len(),
+            // `> - ITEM\n`
+            warnings: prefix(sections.warnings.iter().map(|i| i.len() + 5)),
+            rows: prefix(sections.rows.iter().map(String::len)),
+            details: prefix(sections.details.iter().map(|x| x.text.len())),
+            resources: prefix(sections.details.iter().map(|x| usize::from(x.resource))),
+        }
+    }
+
+    /// The length of [`Sections::assemble`] with the same arguments.
+    fn len(&self, w: usize, r: usize, d: usize, note: Option<&str>) -> usize {
+        let warnings = if w == 0 {
+            0
+        } else {
+            WARNING_HEAD.len() + self.warnings[w] + 1
+        };
+        let table = if r == 0 {
+            0
+        } else {
+            self.table_head + self.rows[r] + 1
+        };
+        self.fixed + warnings + table + self.details[d] + note.map_or(0, |n| n.len() + 1)
+    }
+}
 
 /// The first `limit` bytes of `text`, cut at a character boundary.
 fn truncate(text: &str, limit: usize) -> String {

@@ -475,7 +475,8 @@ fn markdown_far_over_the_limit_drops_table_rows_too() {
 
 #[test]
 fn markdown_with_too_many_warnings_cuts_them_last() {
-    let changes = (0..3000)
+    // Many thousand objects: also proves the fitting stays linear.
+    let changes = (0..20_000)
         .map(|i| ResourceChange {
             id: Some(GenesysId(format!("group-{i:05}"))),
             ..change(
@@ -489,13 +490,13 @@ fn markdown_with_too_many_warnings_cuts_them_last() {
         .collect();
     let text = markdown(&plan(changes));
     assert!(text.len() <= MARKDOWN_LIMIT, "{} bytes", text.len());
-    assert!(text.starts_with("Plan: 0 to add, 0 to change, 3000 to destroy.\n"));
+    assert!(text.starts_with("Plan: 0 to add, 0 to change, 20000 to destroy.\n"));
     assert!(text.contains("> - **Destroys** `group.group_0000` (id `group-00000`)\n"));
     assert!(!text.contains("| delete |"));
     let tail = text.lines().last().unwrap();
     assert!(
-        tail.starts_with("_Details of all 3000 resources, 3000 of 3000 table rows and ")
-            && tail.contains(" of 3000 warnings omitted to fit the 65,000-character limit"),
+        tail.starts_with("_Details of all 20000 resources, 20000 of 20000 table rows and ")
+            && tail.contains(" of 20000 warnings omitted to fit the 65,000-character limit"),
         "{tail}"
     );
 }
