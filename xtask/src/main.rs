@@ -2,9 +2,12 @@
 //!
 //! - `cargo xtask demo`: build, start gcsim, plan and apply an example, show
 //!   a clean re-plan, drift and the outputs, stop gcsim.
+//! - `cargo xtask bench [--quick]`: API calls, time and memory against
+//!   their lower bounds and a per-object baseline (see `bench.rs`).
 //! - `cargo xtask tidy`: repository checks (also run by the test suite).
 //! - `cargo xtask codegen [--check]`: regenerate (or check) generated files.
 
+mod bench;
 mod demo;
 mod tidy;
 
@@ -13,10 +16,12 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 
-const USAGE: &str = "usage: cargo xtask <demo | tidy | codegen [--check]>
+const USAGE: &str = "usage: cargo xtask <demo | bench | tidy | codegen [--check]>
 
   demo      build gcrecon and gcsim, start gcsim with the eMite fixture, then run
             validate, plan, apply, a clean re-plan, drift and output against it
+  bench     measure API calls, wall time, CPU and memory of gcrecon against their
+            lower bounds and a per-object baseline (--quick: tiny sizes; --help)
   tidy      check the repository: no todo!/unimplemented!, every crate documented,
             every docs page that architecture.md links exists
   codegen   regenerate docs/manifest.schema.json (--check: fail if out of date)";
@@ -24,6 +29,7 @@ const USAGE: &str = "usage: cargo xtask <demo | tidy | codegen [--check]>
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("bench") => bench::run(&project_root(), &args[1..]),
         Some("demo") => demo::run(&project_root()),
         Some("tidy") => tidy::run(&project_root()),
         Some("codegen") => codegen(&project_root(), args.iter().any(|a| a == "--check")),

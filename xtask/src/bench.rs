@@ -1,0 +1,341 @@
+//! `cargo xtask bench [--quick] [--latency-ms N] [--rate-limit N]`: API
+//! calls, wall time, CPU and memory of the real `gcrecon` binary against a
+//! local gcsim, each beside its lower bound and beside a per-object
+//! baseline, in one run.
+//!
+//! Builds release binaries of gcsim, gcrecon and xtask (the measurer) into
+//! `target/bench` (its own target directory, so a long bench never holds
+//! the build lock of `target/`), then measures:
+//!
+//! 1. apply: creates at the measured latency and rate limit, against the
+//!    rate-limit bound ([`scale`]);
+//! 2. no-op plans at N managed objects: calls by route and wall time
+//!    against the list-page bound ([`bounds`]), beside a per-object reader
+//!    ([`baseline`]) over the same objects;
+//! 3. CPU and peak memory of `gcrecon validate` and a zero-latency no-op
+//!    plan of the largest manifest ([`measure`]);
+//! 4. no-op plan calls of every `examples/*` seed system, fresh and after
+//!    populating many unmanaged objects ([`seeds`]).
+//!
+//! Prints a table ([`report`]) and writes everything as JSON to
+//! `target/bench/latest.json` (and `latest-full.json` or
+//! `latest-quick.json`, so a quick run does not hide the last full one).
+//! Fails when a step fails; a target not met is a finding, not a failure.
+
+mod baseline;
+mod bounds;
+mod gcrecon;
+mod manifest;
+mod measure;
+mod report;
+mod scale;
+mod seeds;
+mod sim;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::run_checked;
+
+pub const USAGE: &str = "usage: cargo xtask bench [--quick] [--latency-ms N] [--rate-limit N]
+                         [--sizes N,N] [--apply N] [--runs N] [--populate N]
+                         [--only scale|seeds]
+
+  --quick          tiny sizes (N=100, 20 creates, 5 ms latency): well under a minute
+  --latency-ms N   simulator latency per response (default 100)
+  --rate-limit N   requests per minute per token (default 300)
+  --sizes N,N      managed objects of the no-op plans (default 1000,10000)
+  --apply N        creates measured in the apply phase (default 1000)
+  --runs N         repetitions of the CPU measurements (default 7)
+  --populate N     unmanaged objects added before the second seed plan (default 10000)
+  --only PHASE     run only `scale` (apply, plans, baseline, CPU) or `seeds`";
+
+/// What to measure and at which settings.
+#[derive(Clone, Debug, Serialize)]
+pub struct Options {
+    pub quick: bool,
+    pub latency_ms: u64,
+    pub rate_limit: u64,
+    /// gcrecon's `--parallelism` for apply, and the baseline's.
+    pub parallelism: usize,
+    pub sizes: Vec<usize>,
+    pub apply: usize,
+    pub cpu_runs: usize,
+    pub seed_population: u64,
+    /// The baseline reads up to this many objects at the real rate limit;
+    /// above, with the limit raised, its time at the limit computed.
+    pub baseline_at_limit_max: usize,
+    pub scale: bool,
+    pub seeds: bool,
+}
+
+impl Options {
+    pub fn parse(args: &[String]) -> Result<Options> {
+        let quick = args.iter().any(|a| a == "--quick");
+        let mut o = if quick {
+            Options {
+                quick,
+                latency_ms: 5,
+                rate_limit: 300,
+                parallelism: 10,
+                sizes: vec![100],
+                apply: 20,
+                cpu_runs: 3,
+                seed_population: 1_000,
+                baseline_at_limit_max: 100,
+                scale: true,
+                seeds: true,
+            }
+        } else {
+            Options {
+                quick,
+                latency_ms: 100,
+                rate_limit: 300,
+                parallelism: 10,
+                sizes: vec![1_000, 10_000],
+                apply: 1_000,
+                cpu_runs: 7,
+                seed_population: 10_000,
+                baseline_at_limit_max: 1_000,
+                scale: true,
+                seeds: true,
+            }
+        };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut value = |name: &str| {
+                it.next()
+                    .with_context(|| format!("{name} needs a value\n\n{USAGE}"))
+            };
+            let num = |v: &String, name: &str| {
+                v.replace('_', "")
+                    .parse::<u64>()
+                    .with_context(|| format!("{name}: `{v}` is not a number"))
+            };
+            match a.as_str() {
+                "--quick" => {}
+                "--latency-ms" => o.latency_ms = num(value(a)?, a)?,
+                "--rate-limit" => o.rate_limit = num(value(a)?, a)?,
+                "--apply" => o.apply = num(value(a)?, a)? as usize,
+                "--runs" => o.cpu_runs = num(value(a)?, a)?.max(1) as usize,
+                "--populate" => o.seed_population = num(value(a)?, a)?,
+                "--sizes" => {
+                    let v = value(a)?;
+                    o.sizes = v
+                        .split(',')
+                        .map(|s| num(&s.trim().to_owned(), a).map(|n| n as usize))
+                        .collect::<Result<_>>()?;
+                    o.sizes.sort_unstable();
+                }
+                "--only" => match value(a)?.as_str() {
+                    "scale" => o.seeds = false,
+                    "seeds" => o.scale = false,
+                    other => bail!("--only takes `scale` or `seeds`, not `{other}`"),
+                },
+                other => bail!("unknown argument `{other}`\n\n{USAGE}"),
+            }
+        }
+        if o.rate_limit == 0 {
+            bail!("--rate-limit must be at least 1");
+        }
+        Ok(o)
+    }
+}
+
+/// The release binaries the bench runs.
+pub struct Bins {
+    pub gcsim: PathBuf,
+    pub gcrecon: PathBuf,
+    /// The release xtask binary, used as the measurer.
+    pub measurer: PathBuf,
+}
+
+/// What every phase needs.
+pub struct Ctx<'a> {
+    pub root: &'a Path,
+    pub bins: &'a Bins,
+    pub opts: &'a Options,
+    /// Scratch space for manifests, states and captured output.
+    pub work: PathBuf,
+}
+
+impl Ctx<'_> {
+    pub fn limits(&self) -> bounds::Limits {
+        bounds::Limits {
+            latency_ms: self.opts.latency_ms,
+            rate_per_min: self.opts.rate_limit,
+            parallelism: self.opts.parallelism as u64,
+        }
+    }
+
+    /// Progress, on stderr.
+    pub fn step(&self, what: &str) {
+        eprintln!("bench: {what}");
+    }
+}
+
+/// `cargo xtask bench ...` (and the measurer, `bench __measure ...`).
+pub fn run(root: &Path, args: &[String]) -> Result<()> {
+    if args.first().map(String::as_str) == Some("__measure") {
+        return measure::measurer_main(&args[1..]);
+    }
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
+    let opts = Options::parse(args)?;
+    let report = bench(root, &opts)?;
+    print!("{}", report::table(&report));
+    let failed: Vec<&str> = report
+        .seeds
+        .iter()
+        .flatten()
+        .filter(|s| s.error.is_some())
+        .map(|s| s.example.as_str())
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "the seed example(s) {} could not be measured (see above)",
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Build, measure, judge, write the JSON; the report.
+pub fn bench(root: &Path, opts: &Options) -> Result<Report> {
+    let started = Instant::now();
+    let started_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let target = root.join("target").join("bench");
+    let bins = build(root, &target)?;
+    let mode = if opts.quick { "quick" } else { "full" };
+    let work = target
+        .join("work")
+        .join(format!("{mode}-{}", std::process::id()));
+    if work.exists() {
+        std::fs::remove_dir_all(&work)?;
+    }
+    std::fs::create_dir_all(&work)?;
+    let ctx = Ctx {
+        root,
+        bins: &bins,
+        opts,
+        work: work.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let scale = if opts.scale {
+        Some(rt.block_on(scale::run(&ctx))?)
+    } else {
+        None
+    };
+    let seeds = if opts.seeds {
+        Some(rt.block_on(seeds::run(&ctx))?)
+    } else {
+        None
+    };
+    let targets = report::targets(scale.as_ref(), seeds.as_deref());
+    let report = Report {
+        tool: "cargo xtask bench",
+        mode,
+        started_at,
+        total_wall_s: started.elapsed().as_secs_f64(),
+        commit: commit(root),
+        machine: report::Machine::probe(),
+        settings: opts.clone(),
+        scale,
+        seeds,
+        targets,
+    };
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(target.join("latest.json"), &json)?;
+    std::fs::write(target.join(format!("latest-{mode}.json")), &json)?;
+    eprintln!(
+        "bench: wrote {} (scratch files in {})",
+        target.join("latest.json").display(),
+        work.display()
+    );
+    Ok(report)
+}
+
+pub use report::Report;
+
+/// `cargo build --release -p gcsim -p gcrecon-cli -p xtask` into
+/// `target/bench` (a no-op when they are fresh).
+fn build(root: &Path, target: &Path) -> Result<Bins> {
+    eprintln!(
+        "bench: building release gcsim, gcrecon and the measurer in {}",
+        target.display()
+    );
+    run_checked(
+        Command::new(env!("CARGO"))
+            .current_dir(root)
+            .env("CARGO_TARGET_DIR", target)
+            .args(["build", "--release", "-q"])
+            .args(["-p", "gcsim", "-p", "gcrecon-cli", "-p", "xtask"]),
+    )?;
+    let release = target.join("release");
+    let bins = Bins {
+        gcsim: release.join("gcsim"),
+        gcrecon: release.join("gcrecon"),
+        measurer: release.join("xtask"),
+    };
+    for b in [&bins.gcsim, &bins.gcrecon, &bins.measurer] {
+        if !b.is_file() {
+            bail!("the build left no {}", b.display());
+        }
+    }
+    Ok(bins)
+}
+
+/// The commit measured, `+dirty` when the tree has changes.
+fn commit(root: &Path) -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .current_dir(root)
+            .args(args)
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let head = git(&["rev-parse", "--short", "HEAD"]);
+    let dirty = !git(&["status", "--porcelain", "--untracked-files=no"]).is_empty();
+    format!("{head}{}", if dirty { "+dirty" } else { "" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn options_default_to_the_full_run() {
+        let o = Options::parse(&[]).unwrap();
+        assert_eq!((o.latency_ms, o.rate_limit), (100, 300));
+        assert_eq!(o.sizes, [1_000, 10_000]);
+        assert_eq!(o.apply, 1_000);
+    }
+
+    #[test]
+    fn quick_and_flags_combine() {
+        let o =
+            Options::parse(&args("--quick --latency-ms 0 --sizes 300,200 --only scale")).unwrap();
+        assert!(o.quick && o.scale && !o.seeds);
+        assert_eq!(o.latency_ms, 0);
+        assert_eq!(o.sizes, [200, 300]);
+        assert!(Options::parse(&args("--frob")).is_err());
+        assert!(Options::parse(&args("--rate-limit")).is_err());
+        assert!(Options::parse(&args("--only nothing")).is_err());
+    }
+}

@@ -1,0 +1,458 @@
+//! The scale phases, all against one simulated org:
+//!
+//! 1. apply: a fresh org, a generated manifest of `apply` objects applied
+//!    at the measured latency and rate limit, `--parallelism` 10;
+//! 2. for each size N: the org is grown to N managed objects (see
+//!    [`grow`]), then a no-op `gcrecon plan` is measured against the
+//!    list-page bound, then the per-object baseline reads the same objects;
+//! 3. CPU: on the largest org, `gcrecon validate` and a no-op plan at zero
+//!    latency, repeated, for CPU time and peak memory.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::baseline::{read_each, read_path, BaselineRun};
+use super::bounds::{self, time_bound, CallBound, TimeBound};
+use super::gcrecon::{Gcrecon, RunFigures};
+use super::manifest::{self, managed_in_state};
+use super::measure::Spread;
+use super::sim::{Sim, SimOptions, Stats};
+use super::Ctx;
+
+/// A rate limit high enough never to be reached, for set-up work that is
+/// not being measured.
+pub const UNLIMITED: u64 = 1_000_000;
+
+/// Kinds the generated manifests manage.
+const KINDS: &[&str] = &["role", "group", "division"];
+
+/// Routes that create one generated object each.
+const CREATE_ROUTES: &[&str] = &[
+    "POST /api/v2/authorization/roles",
+    "POST /api/v2/groups",
+    "POST /api/v2/authorization/divisions",
+];
+
+#[derive(Debug, Default, Serialize)]
+pub struct ScaleReport {
+    pub apply: Option<ApplyFigures>,
+    pub plans: Vec<PlanFigures>,
+    pub cpu: Option<CpuFigures>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApplyFigures {
+    pub creates: usize,
+    pub parallelism: usize,
+    pub run: RunFigures,
+    /// Every call the apply made (login, plan reads, creates, retries).
+    pub calls: u64,
+    pub create_calls: u64,
+    pub rate_limited: u64,
+    pub by_route: BTreeMap<String, u64>,
+    /// The fewest API calls: the no-op plan reads of the org before the
+    /// apply plus one create per object.
+    pub bound_api_calls: u64,
+    pub bound: TimeBound,
+    pub wall_ratio: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanFigures {
+    pub n: usize,
+    /// Managed objects per kind.
+    pub managed: BTreeMap<String, usize>,
+    /// How the org got its N managed objects.
+    pub setup: Option<Setup>,
+    /// Objects in the org per listed kind (managed, unmanaged and built-in),
+    /// and the catalog's size under `permission`.
+    pub org_objects: BTreeMap<String, u64>,
+    pub run: RunFigures,
+    pub no_op: bool,
+    /// The first changed addresses when the plan was not a no-op.
+    pub changes: Vec<String>,
+    /// The plan JSON's own `api_calls`, as gcrecon reports it.
+    pub plan_reported_api_calls: Option<Value>,
+    pub calls: u64,
+    pub rate_limited: u64,
+    pub by_route: BTreeMap<String, u64>,
+    pub per_object: Vec<PerObject>,
+    pub bound: CallBound,
+    pub time_bound: TimeBound,
+    pub calls_ratio: f64,
+    pub wall_ratio: f64,
+    pub baseline: BaselineFigures,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PerObject {
+    pub route: String,
+    pub calls: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Setup {
+    pub method: String,
+    pub creates: usize,
+    pub wall_ms: f64,
+    pub calls: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BaselineFigures {
+    pub objects: usize,
+    /// The rate limit in force while it was measured.
+    pub measured_at_rate_limit: u64,
+    pub measured: BaselineRun,
+    /// Calls the simulator counted, 429s excluded.
+    pub calls: u64,
+    /// Wall time at the real rate limit: measured, or computed.
+    pub at_limit_wall_ms: f64,
+    pub at_limit_how: String,
+    /// Baseline calls / gcrecon calls.
+    pub calls_advantage: f64,
+    /// Baseline wall at the real limit / gcrecon wall.
+    pub wall_advantage: f64,
+    /// Baseline wall with the limit raised / gcrecon wall, when measured so.
+    pub wall_advantage_limit_raised: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CpuFigures {
+    pub n: usize,
+    pub manifest_bytes: u64,
+    pub validate: Figures3,
+    /// A no-op plan at zero latency with the limit raised: gcrecon's own
+    /// process (the simulator runs in another).
+    pub noop_plan_latency0: Figures3,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Figures3 {
+    pub wall_ms: Spread,
+    pub cpu_ms: Spread,
+    pub max_rss_kb: Spread,
+}
+
+impl Figures3 {
+    fn of(runs: &[RunFigures]) -> Figures3 {
+        let pick = |f: fn(&RunFigures) -> f64| Spread::of(&runs.iter().map(f).collect::<Vec<_>>());
+        Figures3 {
+            wall_ms: pick(|r| r.wall_ms),
+            cpu_ms: pick(|r| r.cpu_ms),
+            max_rss_kb: pick(|r| r.max_rss_kb as f64),
+        }
+    }
+}
+
+pub async fn run(ctx: &Ctx<'_>) -> Result<ScaleReport> {
+    let opts = ctx.opts;
+    let dir = ctx.work.join("scale");
+    std::fs::create_dir_all(&dir)?;
+    let sim = Sim::start(
+        &ctx.bins.gcsim,
+        &SimOptions {
+            latency_ms: opts.latency_ms,
+            rate_limit: opts.rate_limit,
+            fixture: None,
+            log: &dir.join("gcsim.log"),
+        },
+    )?;
+    let gc = Gcrecon {
+        bin: &ctx.bins.gcrecon,
+        measurer: &ctx.bins.measurer,
+        url: sim.url.clone(),
+        creds: sim.admin.clone(),
+        logs: dir.clone(),
+    };
+    let manifest_path = dir.join("gcrecon.toml");
+    let state = dir.join("bench.gcstate.json");
+    let limits = ctx.limits();
+    let mut report = ScaleReport::default();
+    let mut applied = 0;
+
+    // 1. Apply at the measured settings.
+    if opts.apply > 0 {
+        ctx.step(&format!(
+            "apply: {} creates at {} ms latency, {}/min, parallelism {}",
+            opts.apply, opts.latency_ms, opts.rate_limit, opts.parallelism
+        ));
+        let before = org_objects(&sim).await?;
+        let reads = bounds::noop_plan_calls(&as_pairs(&before));
+        std::fs::write(&manifest_path, manifest::generate("bench", opts.apply))?;
+        sim.reset_stats().await?;
+        let run = gc.apply("apply", &manifest_path, &state, opts.parallelism)?;
+        let stats = sim.stats().await?;
+        let create_calls = CREATE_ROUTES
+            .iter()
+            .filter_map(|r| stats.by_route.get(*r))
+            .sum();
+        let bound_api_calls = reads.api_calls + opts.apply as u64;
+        let bound = time_bound(bound_api_calls, limits);
+        let figures = RunFigures::from(run.usage());
+        report.apply = Some(ApplyFigures {
+            creates: opts.apply,
+            parallelism: opts.parallelism,
+            wall_ratio: figures.wall_ms / bound.total_ms.max(1) as f64,
+            run: figures,
+            calls: stats.total,
+            create_calls,
+            rate_limited: stats.rate_limited,
+            by_route: stats.by_route,
+            bound_api_calls,
+            bound,
+        });
+        applied = opts.apply;
+    }
+
+    // 2. No-op plans at each size, and the baseline beside them.
+    for &n in &opts.sizes {
+        if n < applied {
+            bail!("sizes must not be smaller than --apply or an earlier size ({n} < {applied})");
+        }
+        let setup = if n > applied {
+            Some(grow(ctx, &sim, &gc, &manifest_path, &state, applied, n).await?)
+        } else {
+            std::fs::write(&manifest_path, manifest::generate("bench", n))?;
+            None
+        };
+        applied = n;
+        let managed = managed_in_state(&std::fs::read_to_string(&state)?)?;
+        if managed.len() != n {
+            bail!(
+                "the state holds {} managed objects after applying {n}",
+                managed.len()
+            );
+        }
+        ctx.step(&format!("no-op plan of {n} managed objects"));
+        let org = org_objects(&sim).await?;
+        let bound = bounds::noop_plan_calls(&as_pairs(&org));
+        let tbound = time_bound(bound.api_calls, limits);
+        sim.reset_stats().await?;
+        let plan = gc.plan(&format!("plan-{n}"), &manifest_path, &state)?;
+        let stats = sim.stats().await?;
+        let figures = RunFigures::from(plan.run.usage());
+        let per_object = per_object(&stats);
+
+        ctx.step(&format!("baseline: {n} per-object reads"));
+        let baseline = baseline(ctx, &sim, &managed, stats.total, figures.wall_ms).await?;
+        report.plans.push(PlanFigures {
+            n,
+            managed: manifest::counts(n)
+                .iter()
+                .map(|(k, c)| ((*k).to_owned(), *c))
+                .collect(),
+            setup,
+            org_objects: org,
+            no_op: plan.is_noop(),
+            changes: plan.changes.iter().take(10).cloned().collect(),
+            plan_reported_api_calls: plan.api_calls.clone(),
+            calls_ratio: stats.total as f64 / bound.total as f64,
+            wall_ratio: figures.wall_ms / tbound.total_ms.max(1) as f64,
+            run: figures,
+            calls: stats.total,
+            rate_limited: stats.rate_limited,
+            by_route: stats.by_route,
+            per_object,
+            bound,
+            time_bound: tbound,
+            baseline,
+        });
+    }
+
+    // 3. CPU and memory on the largest org.
+    if applied > 0 {
+        report.cpu = Some(cpu(ctx, &sim, &gc, &manifest_path, &state, applied).await?);
+    }
+    Ok(report)
+}
+
+/// Grow the org from `from` to `to` managed objects: `gcrecon apply` of the
+/// larger generated manifest with the latency set to 0 and the rate limit
+/// raised, since this is set-up, not measurement (10,000 creates at
+/// 300/min would take 33 minutes); the measured settings are restored after.
+/// The objects are created by gcrecon itself, so state and org are exactly
+/// what a user who applied the manifest would have.
+async fn grow(
+    ctx: &Ctx<'_>,
+    sim: &Sim,
+    gc: &Gcrecon<'_>,
+    manifest_path: &Path,
+    state: &Path,
+    from: usize,
+    to: usize,
+) -> Result<Setup> {
+    ctx.step(&format!(
+        "set-up: growing the org from {from} to {to} managed objects (gcrecon apply, latency 0, rate limit raised)"
+    ));
+    sim.set_limits(0, UNLIMITED).await?;
+    std::fs::write(manifest_path, manifest::generate("bench", to))?;
+    sim.reset_stats().await?;
+    let run = gc.apply(
+        &format!("grow-{to}"),
+        manifest_path,
+        state,
+        ctx.opts.parallelism,
+    );
+    let stats = sim.stats().await;
+    sim.set_limits(ctx.opts.latency_ms, ctx.opts.rate_limit)
+        .await?;
+    let run = run?;
+    Ok(Setup {
+        method: "gcrecon apply of the generated manifest with latency 0 and the rate limit raised (not measured against a bound)".to_owned(),
+        creates: to - from,
+        wall_ms: run.usage().wall_ms,
+        calls: stats?.total,
+    })
+}
+
+/// Objects in the org per kind the generated manifests manage, and the
+/// catalog size, read through the API with the admin client.
+async fn org_objects(sim: &Sim) -> Result<BTreeMap<String, u64>> {
+    let token = sim.login().await?;
+    let mut out = BTreeMap::new();
+    for kind in KINDS.iter().chain(&["permission"]) {
+        let ep = bounds::endpoint(kind).context("no list endpoint")?;
+        out.insert((*kind).to_owned(), sim.count(&token, ep.route).await?);
+    }
+    Ok(out)
+}
+
+fn as_pairs(m: &BTreeMap<String, u64>) -> Vec<(&str, u64)> {
+    m.iter().map(|(k, v)| (k.as_str(), *v)).collect()
+}
+
+fn per_object(stats: &Stats) -> Vec<PerObject> {
+    stats
+        .by_route
+        .iter()
+        .filter(|(route, _)| bounds::is_per_object(route))
+        .map(|(route, calls)| PerObject {
+            route: route.clone(),
+            calls: *calls,
+            reason: bounds::per_object_reason(route).to_owned(),
+        })
+        .collect()
+}
+
+/// The per-object reader over the same managed objects. Up to
+/// `baseline_at_limit_max` objects it runs at the real rate limit; above,
+/// it runs with the limit raised and its time at the real limit is
+/// computed (a lower bound for it, so the advantage is understated).
+async fn baseline(
+    ctx: &Ctx<'_>,
+    sim: &Sim,
+    managed: &[manifest::Managed],
+    gcrecon_calls: u64,
+    gcrecon_wall_ms: f64,
+) -> Result<BaselineFigures> {
+    let opts = ctx.opts;
+    let paths: Vec<String> = managed
+        .iter()
+        .filter_map(|m| read_path(&m.kind, &m.id))
+        .collect();
+    let at_limit = paths.len() <= opts.baseline_at_limit_max;
+    let rate = if at_limit { opts.rate_limit } else { UNLIMITED };
+    if !at_limit {
+        sim.set_limits(opts.latency_ms, UNLIMITED).await?;
+    }
+    sim.reset_stats().await?;
+    let measured = read_each(&sim.url, &sim.admin, paths.clone(), opts.parallelism).await;
+    let stats = sim.stats().await;
+    if !at_limit {
+        sim.set_limits(opts.latency_ms, opts.rate_limit).await?;
+    }
+    let (measured, stats) = (measured?, stats?);
+    let calls = stats.total - stats.rate_limited;
+    let (at_limit_wall_ms, at_limit_how, raised) = if at_limit {
+        (
+            measured.wall_ms as f64,
+            format!("measured at the real rate limit ({}/min)", opts.rate_limit),
+            None,
+        )
+    } else {
+        let computed = time_bound(paths.len() as u64, ctx.limits()).total_ms as f64;
+        (
+            computed,
+            format!(
+                "computed from the rate limit: {} reads at {}/min need at least {:.1} min (a lower bound for the baseline); measured with the limit raised: {:.1} s",
+                paths.len(),
+                opts.rate_limit,
+                computed / 60_000.0,
+                measured.wall_ms as f64 / 1e3
+            ),
+            Some(measured.wall_ms as f64 / gcrecon_wall_ms),
+        )
+    };
+    Ok(BaselineFigures {
+        objects: paths.len(),
+        measured_at_rate_limit: rate,
+        calls,
+        calls_advantage: calls as f64 / gcrecon_calls.max(1) as f64,
+        wall_advantage: at_limit_wall_ms / gcrecon_wall_ms,
+        wall_advantage_limit_raised: raised,
+        at_limit_wall_ms,
+        at_limit_how,
+        measured,
+    })
+}
+
+/// `gcrecon validate` of the largest manifest, and a no-op plan of it at
+/// zero latency with the limit raised, each repeated `cpu_runs` times.
+async fn cpu(
+    ctx: &Ctx<'_>,
+    sim: &Sim,
+    gc: &Gcrecon<'_>,
+    manifest_path: &Path,
+    state: &Path,
+    n: usize,
+) -> Result<CpuFigures> {
+    let runs = ctx.opts.cpu_runs;
+    ctx.step(&format!(
+        "CPU: gcrecon validate and a latency-0 no-op plan of {n} objects, {runs} runs each"
+    ));
+    let mut validate = Vec::new();
+    for i in 0..runs {
+        let run = gc
+            .run(
+                &format!("validate-{i}"),
+                &["validate"],
+                manifest_path,
+                state,
+            )?
+            .expect("gcrecon validate", &[0])?;
+        validate.push(RunFigures::from(run.usage()));
+    }
+    sim.set_limits(0, UNLIMITED).await?;
+    let mut plans = Vec::new();
+    let mut failure = None;
+    for i in 0..runs {
+        match gc.plan(&format!("cpu-plan-{i}"), manifest_path, state) {
+            Ok(p) if p.is_noop() => plans.push(RunFigures::from(p.run.usage())),
+            Ok(p) => {
+                failure = Some(format!("the plan was not a no-op: {:?}", p.changes));
+                break;
+            }
+            Err(e) => {
+                failure = Some(format!("{e:#}"));
+                break;
+            }
+        }
+    }
+    sim.set_limits(ctx.opts.latency_ms, ctx.opts.rate_limit)
+        .await?;
+    if let Some(f) = failure {
+        bail!("CPU phase: {f}");
+    }
+    Ok(CpuFigures {
+        n,
+        manifest_bytes: std::fs::metadata(manifest_path)?.len(),
+        validate: Figures3::of(&validate),
+        noop_plan_latency0: Figures3::of(&plans),
+    })
+}

@@ -1,0 +1,150 @@
+//! The seed systems: API calls of a no-op plan of each
+//! `examples/*/gcrecon.toml` (with its `fixture.toml`), in a fresh org and
+//! again after `/_sim/populate` has added many unmanaged objects. A plan
+//! that lists every object of a kind pays for the unmanaged ones too; one
+//! that asks only for what it manages does not.
+//!
+//! Calls do not depend on latency, so these run at latency 0 (at the
+//! measured rate limit).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::json;
+
+use super::gcrecon::{Gcrecon, RunFigures};
+use super::sim::{Sim, SimOptions};
+use super::Ctx;
+
+#[derive(Debug, Serialize)]
+pub struct SeedFigures {
+    pub example: String,
+    pub fresh: Option<SeedPlan>,
+    pub populated: Option<SeedPlan>,
+    /// What stopped the measurement, if anything did.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SeedPlan {
+    pub calls: u64,
+    pub no_op: bool,
+    pub run: RunFigures,
+    pub by_route: BTreeMap<String, u64>,
+}
+
+/// The unmanaged objects added before the second plan: `total` split
+/// 40% roles, 20% each groups, OAuth clients and integrations.
+pub fn population(total: u64) -> serde_json::Value {
+    let fifth = total / 5;
+    json!({
+        "roles": total - 3 * fifth,
+        "groups": fifth,
+        "oauth_clients": fifth,
+        "integrations": fifth,
+    })
+}
+
+/// Every example directory with a manifest, sorted.
+pub fn examples(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let dir = root.join("examples");
+    if dir.exists() {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.join("gcrecon.toml").is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub async fn run(ctx: &Ctx<'_>) -> Result<Vec<SeedFigures>> {
+    let mut out = Vec::new();
+    for dir in examples(ctx.root)? {
+        let example = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        ctx.step(&format!("seed example `{example}`: no-op plan calls"));
+        let mut fig = SeedFigures {
+            example: example.clone(),
+            fresh: None,
+            populated: None,
+            error: None,
+        };
+        if let Err(e) = one(ctx, &dir, &example, &mut fig).await {
+            eprintln!("bench: example `{example}`: {e:#}");
+            fig.error = Some(format!("{e:#}"));
+        }
+        out.push(fig);
+    }
+    Ok(out)
+}
+
+async fn one(ctx: &Ctx<'_>, dir: &Path, example: &str, fig: &mut SeedFigures) -> Result<()> {
+    let work = ctx.work.join("seeds").join(example);
+    std::fs::create_dir_all(&work)?;
+    let fixture = dir.join("fixture.toml");
+    let sim = Sim::start(
+        &ctx.bins.gcsim,
+        &SimOptions {
+            latency_ms: 0,
+            rate_limit: ctx.opts.rate_limit,
+            fixture: fixture.is_file().then_some(fixture.as_path()),
+            log: &work.join("gcsim.log"),
+        },
+    )?;
+    let gc = Gcrecon {
+        bin: &ctx.bins.gcrecon,
+        measurer: &ctx.bins.measurer,
+        url: sim.url.clone(),
+        creds: sim.admin.clone(),
+        logs: work.clone(),
+    };
+    let manifest = dir.join("gcrecon.toml");
+    let state = work.join(format!("{example}.gcstate.json"));
+    gc.apply("apply", &manifest, &state, ctx.opts.parallelism)?;
+
+    sim.reset_stats().await?;
+    let plan = gc.plan("plan-fresh", &manifest, &state)?;
+    let stats = sim.stats().await?;
+    fig.fresh = Some(SeedPlan {
+        calls: stats.total,
+        no_op: plan.is_noop(),
+        run: RunFigures::from(plan.run.usage()),
+        by_route: stats.by_route,
+    });
+
+    sim.populate(&population(ctx.opts.seed_population)).await?;
+    sim.reset_stats().await?;
+    let plan = gc.plan("plan-populated", &manifest, &state)?;
+    let stats = sim.stats().await?;
+    fig.populated = Some(SeedPlan {
+        calls: stats.total,
+        no_op: plan.is_noop(),
+        run: RunFigures::from(plan.run.usage()),
+        by_route: stats.by_route,
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn population_adds_up() {
+        let p = population(10_000);
+        let sum: u64 = ["roles", "groups", "oauth_clients", "integrations"]
+            .iter()
+            .map(|k| p[*k].as_u64().unwrap())
+            .sum();
+        assert_eq!(sum, 10_000);
+        assert_eq!(p["roles"], 4_000);
+    }
+}
