@@ -189,7 +189,14 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_rejected() {
-        for s in ["role", "rolez.x", "role.X", "data.division", "role.x[Home]", "a.b.c"] {
+        for s in [
+            "role",
+            "rolez.x",
+            "role.X",
+            "data.division",
+            "role.x[Home]",
+            "a.b.c",
+        ] {
             assert!(s.parse::<Address>().is_err(), "{s}");
         }
     }

@@ -234,8 +234,14 @@ mod tests {
             warnings: vec![],
             api_calls: BTreeMap::new(),
         };
-        assert_eq!(plan.summary().to_string(), "Plan: 2 to add, 0 to change, 1 to destroy.");
+        assert_eq!(
+            plan.summary().to_string(),
+            "Plan: 2 to add, 0 to change, 1 to destroy."
+        );
         assert!(plan.has_changes());
-        assert_eq!(plan.resource_changes[0].after_unknown().get("id"), Some(&true));
+        assert_eq!(
+            plan.resource_changes[0].after_unknown().get("id"),
+            Some(&true)
+        );
     }
 }

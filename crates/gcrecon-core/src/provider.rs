@@ -181,7 +181,9 @@ pub trait Provider: Send + Sync {
     fn caller(&self) -> impl Future<Output = Result<Caller, ProviderError>> + Send;
 
     /// Every permission in the organization's catalog.
-    fn permission_catalog(&self) -> impl Future<Output = Result<BTreeSet<String>, ProviderError>> + Send;
+    fn permission_catalog(
+        &self,
+    ) -> impl Future<Output = Result<BTreeSet<String>, ProviderError>> + Send;
 
     /// Look up a data source; returns every match (the engine reports none
     /// or several as an error). `query` holds the data block's keys.
@@ -192,13 +194,25 @@ pub trait Provider: Send + Sync {
     ) -> impl Future<Output = Result<Vec<BTreeMap<String, Value>>, ProviderError>> + Send;
 
     /// List objects of a kind. A failed read is an error, never an empty list.
-    fn list(&self, kind: Kind, scope: ListScope<'_>) -> impl Future<Output = Result<Listing, ProviderError>> + Send;
+    fn list(
+        &self,
+        kind: Kind,
+        scope: ListScope<'_>,
+    ) -> impl Future<Output = Result<Listing, ProviderError>> + Send;
 
     /// Read one object; `Ok(None)` only when the service says it is gone.
-    fn read(&self, kind: Kind, id: &GenesysId) -> impl Future<Output = Result<Option<LiveObject>, ProviderError>> + Send;
+    fn read(
+        &self,
+        kind: Kind,
+        id: &GenesysId,
+    ) -> impl Future<Output = Result<Option<LiveObject>, ProviderError>> + Send;
 
     /// Create an object from fully known attributes.
-    fn create(&self, kind: Kind, desired: &Attrs) -> impl Future<Output = Result<Created, ProviderError>> + Send;
+    fn create(
+        &self,
+        kind: Kind,
+        desired: &Attrs,
+    ) -> impl Future<Output = Result<Created, ProviderError>> + Send;
 
     /// Update an object in place. `live` is what the refresh saw; `previous`
     /// the attributes gcrecon last applied (a `role_grant` removes only
@@ -221,13 +235,22 @@ pub trait Provider: Send + Sync {
 
     /// Grant roles to the caller itself and return once the current
     /// credentials can use them.
-    fn grant_to_caller(&self, grants: &[RoleDivision]) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    fn grant_to_caller(
+        &self,
+        grants: &[RoleDivision],
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 
     /// Remove grants from the caller itself.
-    fn revoke_from_caller(&self, grants: &[RoleDivision]) -> impl Future<Output = Result<(), ProviderError>> + Send;
+    fn revoke_from_caller(
+        &self,
+        grants: &[RoleDivision],
+    ) -> impl Future<Output = Result<(), ProviderError>> + Send;
 
     /// Regenerate an OAuth client's secret.
-    fn rotate_secret(&self, id: &GenesysId) -> impl Future<Output = Result<Secret, ProviderError>> + Send;
+    fn rotate_secret(
+        &self,
+        id: &GenesysId,
+    ) -> impl Future<Output = Result<Secret, ProviderError>> + Send;
 
     /// API calls made so far, by `METHOD /path/{template}`.
     fn call_counts(&self) -> BTreeMap<String, u64>;

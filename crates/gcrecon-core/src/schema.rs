@@ -73,7 +73,13 @@ pub const META_KEYS: &[&str] = &[
 ];
 
 /// `oauth_client.grant_type` values.
-pub const GRANT_TYPES: &[&str] = &["client_credentials", "code", "implicit", "saml2_bearer", "password"];
+pub const GRANT_TYPES: &[&str] = &[
+    "client_credentials",
+    "code",
+    "implicit",
+    "saml2_bearer",
+    "password",
+];
 
 /// The keys of a managed kind.
 pub fn resource_keys(kind: Kind) -> &'static [KeySpec] {
@@ -154,7 +160,18 @@ pub fn data_keys(kind: DataKind) -> (&'static [KeySpec], &'static [&'static str]
     use DiffKind::Plain;
     use KeyType::{Bool, String, StringList};
     match kind {
-        DataKind::Org => (&[], &["id", "name", "short_name", "region", "domain", "api_url", "login_url"]),
+        DataKind::Org => (
+            &[],
+            &[
+                "id",
+                "name",
+                "short_name",
+                "region",
+                "domain",
+                "api_url",
+                "login_url",
+            ],
+        ),
         DataKind::Caller => (&[], &["kind", "id", "name"]),
         DataKind::Division => (
             &[
@@ -163,17 +180,47 @@ pub fn data_keys(kind: DataKind) -> (&'static [KeySpec], &'static [&'static str]
             ],
             &["id", "name"],
         ),
-        DataKind::Divisions => (&[key!("names", StringList, false, Plain, "Only these divisions; all when absent.")], &["ids", "names"]),
-        DataKind::User => (&[key!("email", String, true, Plain, "The user's email.")], &["id", "name", "email"]),
+        DataKind::Divisions => (
+            &[key!(
+                "names",
+                StringList,
+                false,
+                Plain,
+                "Only these divisions; all when absent."
+            )],
+            &["ids", "names"],
+        ),
+        DataKind::User => (
+            &[key!("email", String, true, Plain, "The user's email.")],
+            &["id", "name", "email"],
+        ),
         DataKind::Users => (
             &[
-                key!("division", String, false, Plain, "Users of the division with this name."),
-                key!("group", String, false, Plain, "Members of the group with this name."),
+                key!(
+                    "division",
+                    String,
+                    false,
+                    Plain,
+                    "Users of the division with this name."
+                ),
+                key!(
+                    "group",
+                    String,
+                    false,
+                    Plain,
+                    "Members of the group with this name."
+                ),
             ],
             &["ids"],
         ),
-        DataKind::Queue => (&[key!("name", String, true, Plain, "The queue's name.")], &["id", "name", "division_id"]),
-        DataKind::Role => (&[key!("name", String, true, Plain, "The role's name.")], &["id", "name"]),
+        DataKind::Queue => (
+            &[key!("name", String, true, Plain, "The queue's name.")],
+            &["id", "name", "division_id"],
+        ),
+        DataKind::Role => (
+            &[key!("name", String, true, Plain, "The role's name.")],
+            &["id", "name"],
+        ),
         DataKind::IntegrationType => (
             &[
                 key!("name", String, false, Plain, "The type's display name."),

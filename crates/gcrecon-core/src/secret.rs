@@ -43,7 +43,10 @@ mod tests {
     #[test]
     fn secrets_never_format() {
         let s = Secret::new("hunter2");
-        assert_eq!(format!("{s} {s:?} {s:#?}"), "(sensitive) (sensitive) (sensitive)");
+        assert_eq!(
+            format!("{s} {s:?} {s:#?}"),
+            "(sensitive) (sensitive) (sensitive)"
+        );
         assert_eq!(s.expose(), "hunter2");
     }
 }
