@@ -143,7 +143,10 @@ mod tests {
             id: GenesysId::from("r1"),
         });
         assert!(report.has_drift());
-        assert_eq!(report.summary().to_string(), "Drift: 0 changed, 1 missing, 1 unmanaged.");
+        assert_eq!(
+            report.summary().to_string(),
+            "Drift: 0 changed, 1 missing, 1 unmanaged."
+        );
         let json = serde_json::to_string(&report).unwrap();
         let back: DriftReport = serde_json::from_str(&json).unwrap();
         assert_eq!(back, report);

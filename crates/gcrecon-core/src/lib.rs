@@ -10,12 +10,16 @@
 pub mod address;
 pub mod diff;
 pub mod drift;
+pub mod graph;
 pub mod kind;
+pub mod manifest;
+pub mod permission;
 pub mod plan;
 pub mod provider;
 pub mod schema;
 pub mod secret;
 pub mod state;
+pub mod suggest;
 pub mod value;
 
 pub use address::{Address, InstanceKey};

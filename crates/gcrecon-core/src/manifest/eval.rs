@@ -1,0 +1,1295 @@
+//! Evaluation: turning blocks into values with an [`EvalContext`] —
+//! variables, data source results and what is known about resources.
+//!
+//! `for_each` is expanded, `when` applied, references resolved (a string
+//! that is exactly one reference keeps the referenced type), and what is
+//! known only after apply becomes [`Value::Unknown`]. Every evaluation also
+//! records which instances it referenced, to build the instance graph, and
+//! whether it touched a secret.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
+
+use crate::address::{Address, Target};
+use crate::graph::{EdgeReason, NodeKind, ResourceGraph};
+use crate::kind::{DataKind, Kind};
+use crate::schema::{self, KeyType};
+use crate::suggest;
+use crate::value::{Attrs, Value};
+
+use super::diagnostic::{Diagnostic, Diagnostics};
+use super::expr::{Expr, ExprKind, Part, Template};
+use super::model::{Block, Manifest};
+use super::syntax::{Node, NodeKind as SyntaxKind, Sp};
+use super::variables::Variables;
+use super::{DataQuery, Desired, DesiredInstance, EvalContext, OutputValue};
+
+/// What one evaluation touched.
+#[derive(Clone, Debug, Default)]
+struct Acc {
+    sensitive: bool,
+    refs: BTreeSet<Address>,
+    data_refs: BTreeSet<Address>,
+}
+
+impl Acc {
+    fn merge(&mut self, other: &Acc) {
+        self.sensitive |= other.sensitive;
+        self.refs.extend(other.refs.iter().cloned());
+        self.data_refs.extend(other.data_refs.iter().cloned());
+    }
+}
+
+/// The instances of a block: `None` key for a block without `for_each`.
+type Instances = Vec<(Option<String>, Value)>;
+
+struct Scope<'s> {
+    owner: &'s str,
+    each: Option<(&'s str, &'s Value)>,
+}
+
+type Cached<T> = Result<Rc<T>, Diagnostic>;
+
+const MAX_DEPTH: u32 = 64;
+
+struct Evaluator<'m, 'c> {
+    m: &'m Manifest,
+    ctx: &'c EvalContext<'c>,
+    locals: RefCell<HashMap<String, Cached<(Value, Acc)>>>,
+    instances: RefCell<HashMap<Address, Cached<Instances>>>,
+    enabled: RefCell<HashMap<Address, Result<bool, Diagnostic>>>,
+    depth: Cell<u32>,
+}
+
+/// A desired instance and what the graph needs to know about it.
+struct Evaluated {
+    instance: DesiredInstance,
+    refs: BTreeSet<Address>,
+    data_refs: BTreeSet<Address>,
+    depends_on_data: BTreeSet<Address>,
+    explicit: BTreeSet<Address>,
+    grant_roles: BTreeSet<Address>,
+}
+
+impl<'m, 'c> Evaluator<'m, 'c> {
+    fn new(m: &'m Manifest, ctx: &'c EvalContext<'c>) -> Self {
+        Evaluator {
+            m,
+            ctx,
+            locals: RefCell::default(),
+            instances: RefCell::default(),
+            enabled: RefCell::default(),
+            depth: Cell::new(0),
+        }
+    }
+
+    fn err(
+        &self,
+        file: u32,
+        pos: &std::ops::Range<usize>,
+        owner: &str,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        self.m
+            .files
+            .error(Sp::new(file, pos.clone()), message)
+            .with_address(owner)
+    }
+
+    fn enter(&self, sp: Sp, owner: &str) -> Result<(), Diagnostic> {
+        let d = self.depth.get() + 1;
+        if d > MAX_DEPTH {
+            return Err(self
+                .m
+                .files
+                .error(sp, "references nest too deeply")
+                .with_address(owner)
+                .with_hint("simplify the chain of references between blocks and locals"));
+        }
+        self.depth.set(d);
+        Ok(())
+    }
+
+    fn leave(&self) {
+        self.depth.set(self.depth.get().saturating_sub(1));
+    }
+
+    fn node(&self, node: &Node, scope: &Scope<'_>, acc: &mut Acc) -> Result<Value, Diagnostic> {
+        Ok(match &node.kind {
+            SyntaxKind::Bool(b) => Value::Bool(*b),
+            SyntaxKind::Number(n) => Value::Number(n.clone()),
+            SyntaxKind::Datetime(d) => Value::String(d.clone()),
+            SyntaxKind::Str(t) => self.template(t, node.sp, scope, acc)?,
+            SyntaxKind::List(items) => Value::List(
+                items
+                    .iter()
+                    .map(|i| self.node(i, scope, acc))
+                    .collect::<Result<_, _>>()?,
+            ),
+            SyntaxKind::Table(t) => Value::Map(
+                t.entries
+                    .iter()
+                    .map(|e| Ok((e.key.clone(), self.node(&e.value, scope, acc)?)))
+                    .collect::<Result<_, Diagnostic>>()?,
+            ),
+            SyntaxKind::Invalid => {
+                return Err(self
+                    .m
+                    .files
+                    .error(node.sp, "invalid value")
+                    .with_address(scope.owner));
+            }
+        })
+    }
+
+    fn template(
+        &self,
+        t: &Template,
+        sp: Sp,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        if let Some(e) = t.whole_expr() {
+            return self.expr(e, sp.file, scope, acc);
+        }
+        let mut out = String::new();
+        let mut unknown = false;
+        for part in &t.parts {
+            match part {
+                Part::Lit(s) => out.push_str(s),
+                Part::Expr(e) => match self.expr(e, sp.file, scope, acc)? {
+                    Value::String(s) => out.push_str(&s),
+                    Value::Number(n) => out.push_str(&n.to_string()),
+                    Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+                    Value::Unknown => unknown = true,
+                    other => {
+                        return Err(self
+                            .err(sp.file, &e.pos, scope.owner, format!("a {} cannot be put into a string", other.type_name()))
+                            .with_label(format!("this is a {}", other.type_name()))
+                            .with_hint("to keep a list or map, make the reference the whole string: \"${...}\""));
+                    }
+                },
+            }
+        }
+        Ok(if unknown {
+            Value::Unknown
+        } else {
+            Value::String(out)
+        })
+    }
+
+    fn expr(
+        &self,
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        match &e.kind {
+            ExprKind::Str(s) => Ok(Value::String(s.clone())),
+            ExprKind::Number(n) => Ok(Value::Number(n.clone())),
+            ExprKind::Bool(b) => Ok(Value::Bool(*b)),
+            ExprKind::Var(name) => {
+                let vars: &Variables = self.ctx.variables;
+                match vars.get(name) {
+                    Some(v) => {
+                        acc.sensitive |= vars.is_sensitive(name);
+                        Ok(v.clone())
+                    }
+                    None => Err(self
+                        .err(
+                            file,
+                            &e.pos,
+                            scope.owner,
+                            format!("variable `var.{name}` has no value"),
+                        )
+                        .with_hint(
+                            "resolve variables with Manifest::resolve_variables before evaluating",
+                        )),
+                }
+            }
+            ExprKind::Local(name) => {
+                let local = self.local(name, Sp::new(file, e.pos.clone()), scope.owner)?;
+                acc.merge(&local.1);
+                Ok(local.0.clone())
+            }
+            ExprKind::EachKey | ExprKind::EachValue => match scope.each {
+                Some((k, v)) => Ok(if matches!(e.kind, ExprKind::EachKey) {
+                    Value::String(k.to_owned())
+                } else {
+                    v.clone()
+                }),
+                None => Err(self.err(
+                    file,
+                    &e.pos,
+                    scope.owner,
+                    "`each` is only available in a block with `for_each`",
+                )),
+            },
+            ExprKind::Resource {
+                kind,
+                name,
+                key,
+                attr,
+                ..
+            } => self.resource_ref(
+                Address::resource(*kind, name.clone()),
+                key.as_deref(),
+                attr,
+                e,
+                file,
+                scope,
+                acc,
+            ),
+            ExprKind::Data {
+                kind,
+                name,
+                key,
+                attr,
+                ..
+            } => self.data_ref(
+                Address::data(*kind, name.clone()),
+                key.as_deref(),
+                attr,
+                e,
+                file,
+                scope,
+                acc,
+            ),
+            ExprKind::Index(base, idx) => {
+                let b = self.expr(base, file, scope, acc)?;
+                let i = self.expr(idx, file, scope, acc)?;
+                self.index(b, i, e, idx, file, scope)
+            }
+            ExprKind::Field(base, field) => match self.expr(base, file, scope, acc)? {
+                Value::Unknown => Ok(Value::Unknown),
+                Value::Map(m) => m.get(field).cloned().ok_or_else(|| {
+                    let mut d = self.err(
+                        file,
+                        &e.pos,
+                        scope.owner,
+                        format!("the map has no key `{field}`"),
+                    );
+                    if let Some(c) = suggest::closest(field, m.keys().map(String::as_str)) {
+                        d = d.with_hint(format!("did you mean `{c}`?"));
+                    }
+                    d
+                }),
+                other => Err(self.err(
+                    file,
+                    &e.pos,
+                    scope.owner,
+                    format!("cannot read `.{field}` of a {}", other.type_name()),
+                )),
+            },
+        }
+    }
+
+    fn index(
+        &self,
+        base: Value,
+        idx: Value,
+        e: &Expr,
+        idx_expr: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+    ) -> Result<Value, Diagnostic> {
+        match (base, idx) {
+            (Value::Unknown, _) | (_, Value::Unknown) => Ok(Value::Unknown),
+            (Value::Map(m), i @ (Value::String(_) | Value::Number(_))) => {
+                let k = match &i {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                m.get(&k).cloned().ok_or_else(|| {
+                    let mut d = self
+                        .err(
+                            file,
+                            &idx_expr.pos,
+                            scope.owner,
+                            format!("the map has no key \"{k}\""),
+                        )
+                        .with_label("not found");
+                    d = match suggest::closest(&k, m.keys().map(String::as_str)) {
+                        Some(c) => d.with_hint(format!("did you mean \"{c}\"?")),
+                        None => d.with_hint(format!(
+                            "its keys are: {}",
+                            m.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+                        )),
+                    };
+                    d
+                })
+            }
+            (Value::List(l), Value::Number(n)) => {
+                let i = n.as_u64().and_then(|i| usize::try_from(i).ok());
+                i.and_then(|i| l.get(i).cloned()).ok_or_else(|| {
+                    self.err(
+                        file,
+                        &idx_expr.pos,
+                        scope.owner,
+                        format!("index {n} is out of range for a list of {}", l.len()),
+                    )
+                })
+            }
+            (b, i) => Err(self.err(
+                file,
+                &e.pos,
+                scope.owner,
+                format!("cannot index a {} with a {}", b.type_name(), i.type_name()),
+            )),
+        }
+    }
+
+    fn key_of(
+        &self,
+        key: Option<&Expr>,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Option<Option<String>>, Diagnostic> {
+        let Some(k) = key else { return Ok(Some(None)) };
+        match self.expr(k, file, scope, acc)? {
+            Value::String(s) => Ok(Some(Some(s))),
+            Value::Number(n) => Ok(Some(Some(n.to_string()))),
+            Value::Unknown => Ok(None),
+            other => Err(self
+                .err(
+                    file,
+                    &k.pos,
+                    scope.owner,
+                    format!(
+                        "an instance key must be a string, found {}",
+                        other.type_name()
+                    ),
+                )
+                .with_hint("when `for_each` is a map, use `each.key` to pick the instance")),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn resource_ref(
+        &self,
+        block_addr: Address,
+        key: Option<&Expr>,
+        attr: &str,
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        let Some(block) = self.m.blocks.get(&block_addr) else {
+            return Err(self.err(
+                file,
+                &e.pos,
+                scope.owner,
+                format!("unknown resource `{block_addr}`"),
+            ));
+        };
+        let Some(key) = self.key_of(key, file, scope, acc)? else {
+            // Which instance is unknown: depend on all of them.
+            if let Ok(insts) = self.instances(block) {
+                for (k, v) in insts.iter() {
+                    let a = inst_addr(&block_addr, k.as_deref());
+                    if self.is_enabled(block, &a, k.as_deref(), v).unwrap_or(false) {
+                        acc.refs.insert(a);
+                    }
+                }
+            }
+            return Ok(Value::Unknown);
+        };
+        let addr = inst_addr(&block_addr, key.as_deref());
+        let insts = self.instances(block)?;
+        let Some((_, each_value)) = insts.iter().find(|(k, _)| *k == key) else {
+            let keys: Vec<&str> = insts.iter().filter_map(|(k, _)| k.as_deref()).collect();
+            let mut d = self
+                .err(
+                    file,
+                    &e.pos,
+                    scope.owner,
+                    format!(
+                        "`{addr}` does not exist: `{block_addr}` has no instance with that key"
+                    ),
+                )
+                .with_label("no such instance");
+            let wanted = key.unwrap_or_default();
+            d = match suggest::closest(&wanted, keys.iter().copied()) {
+                Some(c) => d.with_hint(format!("did you mean \"{c}\"?")),
+                None => d.with_hint(format!(
+                    "its keys are: {}",
+                    if keys.is_empty() {
+                        "(none)".to_owned()
+                    } else {
+                        keys.join(", ")
+                    }
+                )),
+            };
+            return Err(d);
+        };
+        if !self.is_enabled(block, &addr, key.as_deref(), each_value)? {
+            return Err(self
+                .err(
+                    file,
+                    &e.pos,
+                    scope.owner,
+                    format!("`{addr}` is switched off by its `when`"),
+                )
+                .with_label("not part of the desired state")
+                .with_hint(format!(
+                    "give `{}` the same `when`, or stop referencing `{addr}`",
+                    scope.owner
+                )));
+        }
+        acc.refs.insert(addr.clone());
+        let kind = block_addr.kind().unwrap_or(Kind::Role);
+        acc.sensitive |= schema::sensitive_attributes(kind).contains(&attr);
+        if let Some(a) = block.attr(attr) {
+            self.enter(a.value.sp, scope.owner)?;
+            let owner = addr.to_string();
+            let inner = Scope {
+                owner: &owner,
+                each: key.as_deref().map(|k| (k, each_value)),
+            };
+            let mut sub = Acc::default();
+            let v = self.node(&a.value, &inner, &mut sub);
+            self.leave();
+            acc.sensitive |= sub.sensitive;
+            return v;
+        }
+        Ok((self.ctx.resources)(&addr, attr).unwrap_or(Value::Unknown))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn data_ref(
+        &self,
+        block_addr: Address,
+        key: Option<&Expr>,
+        attr: &str,
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        let Some(key) = self.key_of(key, file, scope, acc)? else {
+            return Ok(Value::Unknown);
+        };
+        let addr = inst_addr(&block_addr, key.as_deref());
+        if let Some(attrs) = self.ctx.data.get(&addr) {
+            acc.data_refs.insert(addr);
+            return Ok(attrs.get(attr).cloned().unwrap_or(Value::Null));
+        }
+        let mut d = self
+            .err(file, &e.pos, scope.owner, format!("`{addr}` has no value"))
+            .with_label("not read");
+        let block = self.m.blocks.get(&block_addr);
+        if key.is_some() {
+            let keys: Vec<String> = self
+                .ctx
+                .data
+                .keys()
+                .filter(|a| a.block() == block_addr)
+                .filter_map(|a| a.key.clone())
+                .collect();
+            d.message = format!(
+                "`{block_addr}` has no instance \"{}\"",
+                key.clone().unwrap_or_default()
+            );
+            d = match suggest::closest(
+                key.as_deref().unwrap_or_default(),
+                keys.iter().map(String::as_str),
+            ) {
+                Some(c) => d.with_hint(format!("did you mean \"{c}\"?")),
+                None => d.with_hint(format!(
+                    "its keys are: {}",
+                    if keys.is_empty() {
+                        "(none)".to_owned()
+                    } else {
+                        keys.join(", ")
+                    }
+                )),
+            };
+        } else if block.is_some_and(|b| b.when.is_some()) {
+            d = d.with_hint(format!(
+                "`{block_addr}` is switched off by its `when`; give `{}` the same `when`",
+                scope.owner
+            ));
+        } else if matches!(
+            block_addr.target,
+            Target::Data(DataKind::Org | DataKind::Caller)
+        ) {
+            d = d.with_hint(format!("the engine provides `{block_addr}` from the connection; offline it is not available"));
+        } else {
+            d = d.with_hint(
+                "data sources are read in `data_blocks_in_order()` before they are used",
+            );
+        }
+        Err(d)
+    }
+
+    fn local(&self, name: &str, sp: Sp, owner: &str) -> Result<Rc<(Value, Acc)>, Diagnostic> {
+        if let Some(c) = self.locals.borrow().get(name) {
+            return c.clone();
+        }
+        let Some(decl) = self.m.locals.get(name) else {
+            return Err(self
+                .m
+                .files
+                .error(sp, format!("unknown local `local.{name}`"))
+                .with_address(owner));
+        };
+        self.enter(sp, owner)?;
+        let local_owner = format!("local.{name}");
+        let mut acc = Acc::default();
+        let r = self
+            .node(
+                &decl.value,
+                &Scope {
+                    owner: &local_owner,
+                    each: None,
+                },
+                &mut acc,
+            )
+            .map(|v| Rc::new((v, acc)));
+        self.leave();
+        self.locals.borrow_mut().insert(name.to_owned(), r.clone());
+        r
+    }
+
+    /// The instances of a block, `for_each` evaluated.
+    fn instances(&self, block: &Block) -> Result<Rc<Instances>, Diagnostic> {
+        if let Some(c) = self.instances.borrow().get(&block.address) {
+            return c.clone();
+        }
+        let r = self.compute_instances(block).map(Rc::new);
+        self.instances
+            .borrow_mut()
+            .insert(block.address.clone(), r.clone());
+        r
+    }
+
+    fn compute_instances(&self, block: &Block) -> Result<Instances, Diagnostic> {
+        let Some(fe) = &block.for_each else {
+            return Ok(vec![(None, Value::Null)]);
+        };
+        let owner = block.address.to_string();
+        self.enter(fe.sp, &owner)?;
+        let mut acc = Acc::default();
+        let v = self.node(
+            fe,
+            &Scope {
+                owner: &owner,
+                each: None,
+            },
+            &mut acc,
+        );
+        self.leave();
+        let v = v?;
+        let unknown = || {
+            self.m
+                .files
+                .error(fe.sp, format!("`for_each` of `{owner}` depends on values known only after apply"))
+                .with_address(&owner)
+                .with_hint("`for_each` must be known at plan time: build it from variables, locals, literals or data sources")
+        };
+        match v {
+            Value::List(items) => {
+                let mut out: Instances = Vec::with_capacity(items.len());
+                let mut seen = BTreeSet::new();
+                for item in items {
+                    match item {
+                        Value::String(s) => {
+                            if seen.insert(s.clone()) {
+                                out.push((Some(s.clone()), Value::String(s)));
+                            }
+                        }
+                        Value::Unknown => return Err(unknown()),
+                        other => {
+                            return Err(self
+                                .m
+                                .files
+                                .error(fe.sp, format!("`for_each` of `{owner}` lists a {}; instance keys are strings", other.type_name()))
+                                .with_address(&owner)
+                                .with_hint("use a list of strings, or a map whose keys name the instances"));
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            Value::Map(m) => Ok(m.into_iter().map(|(k, v)| (Some(k), v)).collect()),
+            Value::Unknown => Err(unknown()),
+            other => Err(self
+                .m
+                .files
+                .error(
+                    fe.sp,
+                    format!(
+                        "`for_each` of `{owner}` takes a list of strings or a map, found {}",
+                        other.type_name()
+                    ),
+                )
+                .with_address(&owner)
+                .with_hint("for example `for_each = \"${data.divisions.all.names}\"`")),
+        }
+    }
+
+    fn is_enabled(
+        &self,
+        block: &Block,
+        addr: &Address,
+        key: Option<&str>,
+        each_value: &Value,
+    ) -> Result<bool, Diagnostic> {
+        let Some(when) = &block.when else {
+            return Ok(true);
+        };
+        if let Some(c) = self.enabled.borrow().get(addr) {
+            return c.clone();
+        }
+        let owner = addr.to_string();
+        let r = (|| {
+            self.enter(when.sp, &owner)?;
+            let mut acc = Acc::default();
+            let v = self.node(
+                when,
+                &Scope {
+                    owner: &owner,
+                    each: key.map(|k| (k, each_value)),
+                },
+                &mut acc,
+            );
+            self.leave();
+            match v? {
+                Value::Bool(b) => Ok(b),
+                Value::Unknown => Err(self
+                    .m
+                    .files
+                    .error(
+                        when.sp,
+                        format!("`when` of `{owner}` depends on values known only after apply"),
+                    )
+                    .with_address(&owner)
+                    .with_hint("`when` must be known at plan time")),
+                other => Err(self
+                    .m
+                    .files
+                    .error(
+                        when.sp,
+                        format!(
+                            "`when` of `{owner}` must be a bool, found {}",
+                            other.type_name()
+                        ),
+                    )
+                    .with_address(&owner)
+                    .with_hint("declare the variable with `type = \"bool\"`")),
+            }
+        })();
+        self.enabled.borrow_mut().insert(addr.clone(), r.clone());
+        r
+    }
+
+    /// Evaluate one resource instance.
+    fn instance(
+        &self,
+        block: &Block,
+        key: Option<&str>,
+        each_value: &Value,
+    ) -> Result<Evaluated, Vec<Diagnostic>> {
+        let kind = block.address.kind().unwrap_or(Kind::Role);
+        let address = inst_addr(&block.address, key);
+        let owner = address.to_string();
+        let scope = Scope {
+            owner: &owner,
+            each: key.map(|k| (k, each_value)),
+        };
+        let mut errors = Vec::new();
+        let mut attrs = Attrs::new();
+        let mut sensitive_keys = Vec::new();
+        let mut all = Acc::default();
+        let mut grant_roles = BTreeSet::new();
+        let specs = schema::resource_keys(kind);
+        for attr in &block.attrs {
+            let mut acc = Acc::default();
+            match self.node(&attr.value, &scope, &mut acc) {
+                Ok(v) => {
+                    let spec = specs.iter().find(|s| s.name == attr.key);
+                    if let Some(spec) = spec {
+                        if let Err(msg) = check_value(spec.ty, &v) {
+                            errors.push(
+                                self.m
+                                    .files
+                                    .error(
+                                        attr.value.sp,
+                                        format!("`{}` of `{owner}` {msg}", attr.key),
+                                    )
+                                    .with_address(&owner)
+                                    .with_hint(format!("`{}`: {}", attr.key, spec.doc)),
+                            );
+                        }
+                    }
+                    if kind == Kind::Role && attr.key == "permissions" {
+                        for p in v
+                            .as_list()
+                            .unwrap_or_default()
+                            .iter()
+                            .filter_map(Value::as_str)
+                        {
+                            if let Err(e) = crate::permission::check_syntax(p) {
+                                let mut d = self
+                                    .m
+                                    .files
+                                    .error(attr.value.sp, e.message.clone())
+                                    .with_address(&owner);
+                                if let Some(s) = e.suggestion {
+                                    d = d.with_hint(format!("did you mean `{s}`?"));
+                                }
+                                errors.push(d);
+                            }
+                        }
+                    }
+                    attrs.insert(attr.key.clone(), v);
+                }
+                Err(d) => errors.push(d),
+            }
+            if acc.sensitive {
+                sensitive_keys.push(attr.key.clone());
+            }
+            if kind == Kind::OauthClient && attr.key == "roles" {
+                grant_roles.extend(
+                    acc.refs
+                        .iter()
+                        .chain(acc.data_refs.iter())
+                        .filter(|a| {
+                            matches!(
+                                a.target,
+                                Target::Resource(Kind::Role) | Target::Data(DataKind::Role)
+                            )
+                        })
+                        .cloned(),
+                );
+            }
+            all.merge(&acc);
+        }
+        if kind == Kind::OauthClient
+            && attrs.get("grant_type").and_then(Value::as_str) == Some("client_credentials")
+            && !attrs.contains_key("roles")
+        {
+            errors.push(
+                self.m
+                    .files
+                    .error(
+                        block.sp,
+                        format!("client-credentials client `{owner}` has no `roles`"),
+                    )
+                    .with_address(&owner)
+                    .with_hint(
+                        "add `roles = [{ role = \"${role.NAME.id}\", divisions = [\"*\"] }]`",
+                    ),
+            );
+        }
+        // depends_on
+        let mut explicit = BTreeSet::new();
+        let mut depends_on_data = BTreeSet::new();
+        for (target, _) in &block.depends_on {
+            if target.is_data() {
+                depends_on_data.insert(target.clone());
+                continue;
+            }
+            let Some(tb) = self.m.blocks.get(&target.block()) else {
+                continue;
+            };
+            let Ok(insts) = self.instances(tb) else {
+                continue;
+            };
+            for (k, v) in insts.iter() {
+                let a = inst_addr(&tb.address, k.as_deref());
+                if target.key.is_some() && a != *target {
+                    continue;
+                }
+                if self.is_enabled(tb, &a, k.as_deref(), v).unwrap_or(false) {
+                    explicit.insert(a);
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut depends_on: BTreeSet<Address> = all.refs.clone();
+        depends_on.extend(explicit.iter().cloned());
+        depends_on.remove(&address);
+        Ok(Evaluated {
+            instance: DesiredInstance {
+                address,
+                kind,
+                attrs,
+                depends_on: depends_on.into_iter().collect(),
+                prevent_destroy: block.prevent_destroy,
+                adopt: block.adopt,
+                ignore_changes: block.ignore_changes.clone(),
+                sensitive_keys,
+            },
+            refs: all.refs,
+            data_refs: all.data_refs,
+            depends_on_data,
+            explicit,
+            grant_roles,
+        })
+    }
+}
+
+fn inst_addr(block: &Address, key: Option<&str>) -> Address {
+    match key {
+        Some(k) => block.clone().with_key(k),
+        None => block.clone(),
+    }
+}
+
+/// Check an evaluated value against a key's type; unknown parts pass.
+fn check_value(ty: KeyType, v: &Value) -> Result<(), String> {
+    if matches!(v, Value::Unknown) {
+        return Ok(());
+    }
+    let found = || format!("found {}", v.type_name());
+    let string_list = |v: &Value| -> Result<(), String> {
+        match v {
+            Value::List(items) => match items
+                .iter()
+                .find(|i| !matches!(i, Value::String(_) | Value::Unknown))
+            {
+                Some(bad) => Err(format!(
+                    "must be a list of strings, but it holds a {}",
+                    bad.type_name()
+                )),
+                None => Ok(()),
+            },
+            Value::Unknown => Ok(()),
+            other => Err(format!(
+                "must be a list of strings, found {}",
+                other.type_name()
+            )),
+        }
+    };
+    match ty {
+        KeyType::String => match v {
+            Value::String(_) => Ok(()),
+            _ => Err(format!("must be a string, {}", found())),
+        },
+        KeyType::Bool => match v {
+            Value::Bool(_) => Ok(()),
+            _ => Err(format!("must be a bool, {}", found())),
+        },
+        KeyType::Integer => match v {
+            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(()),
+            _ => Err(format!("must be an integer, {}", found())),
+        },
+        KeyType::StringList => string_list(v),
+        KeyType::Enum(allowed) => match v {
+            Value::String(s) if allowed.contains(&s.as_str()) => Ok(()),
+            Value::String(s) => Err(format!(
+                "is \"{s}\", which is not one of: {}",
+                allowed.join(", ")
+            )),
+            _ => Err(format!(
+                "must be one of {}, {}",
+                allowed.join(", "),
+                found()
+            )),
+        },
+        KeyType::RoleDivisionList => match v {
+            Value::List(items) => {
+                for item in items {
+                    match item {
+                        Value::Unknown => {}
+                        Value::Map(m) => {
+                            match m.get("role") {
+                                Some(Value::String(_) | Value::Unknown) => {}
+                                Some(other) => {
+                                    return Err(format!(
+                                        "has a `roles` entry whose `role` is a {}",
+                                        other.type_name()
+                                    ))
+                                }
+                                None => return Err("has a `roles` entry without `role`".to_owned()),
+                            }
+                            if let Some(d) = m.get("divisions") {
+                                string_list(d).map_err(|e| format!("has `divisions` that {e}"))?;
+                            }
+                            if let Some(k) = m.keys().find(|k| *k != "role" && *k != "divisions") {
+                                return Err(format!(
+                                    "has a `roles` entry with the unknown key `{k}`"
+                                ));
+                            }
+                        }
+                        other => {
+                            return Err(format!(
+                                "must be a list of tables, but it holds a {}",
+                                other.type_name()
+                            ))
+                        }
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(format!(
+                "must be a list of {{ role, divisions }} tables, {}",
+                found()
+            )),
+        },
+        KeyType::Map => match v {
+            Value::Map(_) => Ok(()),
+            _ => Err(format!("must be a table, {}", found())),
+        },
+        KeyType::Any => Ok(()),
+    }
+}
+
+fn finish<T>(value: T, errors: Vec<Diagnostic>) -> Result<T, Diagnostics> {
+    if errors.is_empty() {
+        return Ok(value);
+    }
+    let mut unique: Vec<Diagnostic> = Vec::new();
+    for d in errors {
+        if !unique.contains(&d) {
+            unique.push(d);
+        }
+    }
+    let mut d = Diagnostics::from(unique);
+    d.sort();
+    Err(d)
+}
+
+impl Manifest {
+    /// Every resource instance of the desired state: `for_each` expanded,
+    /// instances with `when = false` dropped, keys evaluated, and the
+    /// instance graph with reference, `depends_on` and caller-grant edges.
+    pub fn desired(&self, ctx: &EvalContext<'_>) -> Result<Desired, Diagnostics> {
+        let ev = Evaluator::new(self, ctx);
+        let mut errors = Vec::new();
+        let mut evaluated = Vec::new();
+        for block in self.blocks.values().filter(|b| !b.is_data()) {
+            let insts = match ev.instances(block) {
+                Ok(i) => i,
+                Err(d) => {
+                    errors.push(d);
+                    continue;
+                }
+            };
+            for (k, v) in insts.iter() {
+                let addr = inst_addr(&block.address, k.as_deref());
+                match ev.is_enabled(block, &addr, k.as_deref(), v) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(d) => {
+                        errors.push(d);
+                        continue;
+                    }
+                }
+                match ev.instance(block, k.as_deref(), v) {
+                    Ok(e) => evaluated.push(e),
+                    Err(ds) => errors.extend(ds),
+                }
+            }
+        }
+        let mut graph = ResourceGraph::new();
+        for e in &evaluated {
+            graph.add_node(NodeKind::Resource(e.instance.address.clone()));
+        }
+        for e in &evaluated {
+            let me = NodeKind::Resource(e.instance.address.clone());
+            for dep in &e.instance.depends_on {
+                let reason = if e.refs.contains(dep) || !e.explicit.contains(dep) {
+                    EdgeReason::Reference
+                } else {
+                    EdgeReason::DependsOn
+                };
+                graph.add_edge(NodeKind::Resource(dep.clone()), me.clone(), reason);
+            }
+            for d in &e.data_refs {
+                graph.add_edge(NodeKind::Data(d.clone()), me.clone(), EdgeReason::Reference);
+            }
+            for d in &e.depends_on_data {
+                graph.add_edge(NodeKind::Data(d.clone()), me.clone(), EdgeReason::DependsOn);
+            }
+            for role in &e.grant_roles {
+                let grant = NodeKind::CallerGrant { role: role.clone() };
+                graph.add_edge(
+                    NodeKind::of(role.clone()),
+                    grant.clone(),
+                    EdgeReason::CallerGrant,
+                );
+                graph.add_edge(grant, me.clone(), EdgeReason::CallerGrant);
+            }
+        }
+        let instances = evaluated.into_iter().map(|e| e.instance).collect();
+        finish(Desired { instances, graph }, errors)
+    }
+
+    /// Evaluate one resource instance again (during apply, once the ids it
+    /// references are known). An address of an instance that is not part of
+    /// the desired state is an error.
+    pub fn eval_instance(
+        &self,
+        address: &Address,
+        ctx: &EvalContext<'_>,
+    ) -> Result<DesiredInstance, Diagnostics> {
+        let Some(block) = self.blocks.get(&address.block()).filter(|b| !b.is_data()) else {
+            return Err(Diagnostic::error(format!(
+                "`{address}` is not a resource of the manifest"
+            ))
+            .with_address(address)
+            .into());
+        };
+        let ev = Evaluator::new(self, ctx);
+        let insts = ev.instances(block).map_err(Diagnostics::from)?;
+        let Some((k, v)) = insts
+            .iter()
+            .find(|(k, _)| k.as_deref() == address.key.as_deref())
+        else {
+            let msg = if address.key.is_some() && block.for_each.is_none() {
+                format!(
+                    "`{}` has no `for_each`, so `{address}` does not exist",
+                    block.address
+                )
+            } else if address.key.is_none() {
+                format!("`{address}` has `for_each`; name one instance")
+            } else {
+                format!(
+                    "`{address}` is not one of the instances of `{}`",
+                    block.address
+                )
+            };
+            return Err(self.error_at(address, None, msg).into());
+        };
+        if !ev
+            .is_enabled(block, address, k.as_deref(), v)
+            .map_err(Diagnostics::from)?
+        {
+            return Err(self
+                .error_at(
+                    address,
+                    Some("when"),
+                    format!("`{address}` is switched off by its `when`"),
+                )
+                .into());
+        }
+        match ev.instance(block, k.as_deref(), v) {
+            Ok(e) => Ok(e.instance),
+            Err(ds) => finish(DesiredInstance::placeholder(address), ds),
+        }
+    }
+
+    /// The lookups for one data block (`for_each` expanded, `when` applied).
+    /// Every query value must be known; the data blocks it references must
+    /// already be in `ctx.data`.
+    pub fn data_queries(
+        &self,
+        block: &Address,
+        ctx: &EvalContext<'_>,
+    ) -> Result<Vec<DataQuery>, Diagnostics> {
+        let Some(b) = self.blocks.get(&block.block()).filter(|b| b.is_data()) else {
+            return Err(Diagnostic::error(format!(
+                "`{block}` is not a data source of the manifest"
+            ))
+            .with_address(block)
+            .into());
+        };
+        let Target::Data(kind) = b.address.target else {
+            return Ok(Vec::new());
+        };
+        let ev = Evaluator::new(self, ctx);
+        let insts = ev.instances(b).map_err(Diagnostics::from)?;
+        let (specs, _) = schema::data_keys(kind);
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        for (k, v) in insts.iter() {
+            let address = inst_addr(&b.address, k.as_deref());
+            match ev.is_enabled(b, &address, k.as_deref(), v) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(d) => {
+                    errors.push(d);
+                    continue;
+                }
+            }
+            let owner = address.to_string();
+            let scope = Scope {
+                owner: &owner,
+                each: k.as_deref().map(|k| (k, v)),
+            };
+            let mut query = Attrs::new();
+            for attr in &b.attrs {
+                let mut acc = Acc::default();
+                match ev.node(&attr.value, &scope, &mut acc) {
+                    Ok(val) if !val.is_known() => errors.push(
+                        self.files
+                            .error(
+                                attr.value.sp,
+                                format!("`{}` of `{owner}` is known only after apply", attr.key),
+                            )
+                            .with_address(&owner)
+                            .with_hint(
+                                "a data source is read at plan time; its query must be known then",
+                            ),
+                    ),
+                    Ok(val) => {
+                        if let Some(spec) = specs.iter().find(|s| s.name == attr.key) {
+                            if let Err(msg) = check_value(spec.ty, &val) {
+                                errors.push(
+                                    self.files
+                                        .error(
+                                            attr.value.sp,
+                                            format!("`{}` of `{owner}` {msg}", attr.key),
+                                        )
+                                        .with_address(&owner),
+                                );
+                            }
+                        }
+                        query.insert(attr.key.clone(), val);
+                    }
+                    Err(d) => errors.push(d),
+                }
+            }
+            out.push(DataQuery {
+                address,
+                kind,
+                query,
+            });
+        }
+        finish(out, errors)
+    }
+
+    /// Every output (those with `when = false` left out), evaluated; values
+    /// known only after apply are [`Value::Unknown`].
+    pub fn outputs(&self, ctx: &EvalContext<'_>) -> Result<Vec<OutputValue>, Diagnostics> {
+        let ev = Evaluator::new(self, ctx);
+        let mut out = Vec::new();
+        let mut errors = Vec::new();
+        for (name, decl) in &self.outputs {
+            let owner = format!("output.{name}");
+            let scope = Scope {
+                owner: &owner,
+                each: None,
+            };
+            if let Some(when) = &decl.when {
+                match ev.node(when, &scope, &mut Acc::default()) {
+                    Ok(Value::Bool(false)) => continue,
+                    Ok(Value::Bool(true)) => {}
+                    Ok(other) => {
+                        errors.push(
+                            self.files
+                                .error(
+                                    when.sp,
+                                    format!(
+                                        "`when` of `{owner}` must be a known bool, found {}",
+                                        other.type_name()
+                                    ),
+                                )
+                                .with_address(&owner),
+                        );
+                        continue;
+                    }
+                    Err(d) => {
+                        errors.push(d);
+                        continue;
+                    }
+                }
+            }
+            let Some(node) = &decl.value else { continue };
+            let mut acc = Acc::default();
+            match ev.node(node, &scope, &mut acc) {
+                Ok(value) => out.push(OutputValue {
+                    name: name.clone(),
+                    value,
+                    sensitive: decl.sensitive || acc.sensitive,
+                    description: decl.description.clone(),
+                }),
+                Err(d) => errors.push(d),
+            }
+        }
+        finish(out, errors)
+    }
+
+    /// The value of every declared variable: `--var` (`cli`) first, then the
+    /// environment (`env`, names with `GCRECON_VAR_` already stripped; the
+    /// exact name or its upper-case form), then `default`. Values are
+    /// converted to the declared type. A `--var` for an undeclared variable,
+    /// a value that does not convert, and a variable without any value are
+    /// errors, all reported together.
+    pub fn resolve_variables(
+        &self,
+        cli: &BTreeMap<String, String>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Variables, Diagnostics> {
+        let mut errors = Vec::new();
+        for name in cli.keys() {
+            if !self.variables.contains_key(name) {
+                let mut d = Diagnostic::error(format!(
+                    "`--var {name}=...` sets a variable that is not declared"
+                ))
+                .with_address(format!("var.{name}"));
+                d = match suggest::closest(name, self.variables.keys().map(String::as_str)) {
+                    Some(c) => d.with_hint(format!("did you mean `{c}`?")),
+                    None => d.with_hint(format!(
+                        "declare it with a `[variables.{name}]` table, or drop the flag"
+                    )),
+                };
+                errors.push(d);
+            }
+        }
+        let mut vars = Variables::new();
+        for (name, decl) in &self.variables {
+            let upper = name.to_uppercase();
+            let given = cli
+                .get(name)
+                .map(|v| (v, format!("--var {name}")))
+                .or_else(|| env.get(name).map(|v| (v, format!("GCRECON_VAR_{name}"))))
+                .or_else(|| env.get(&upper).map(|v| (v, format!("GCRECON_VAR_{upper}"))));
+            let value = match given {
+                Some((raw, from)) => match decl.ty.convert(raw) {
+                    Ok(v) => v,
+                    Err(msg) => {
+                        errors.push(
+                            self.files
+                                .error(decl.sp, format!("variable `var.{name}` ({from}): {msg}"))
+                                .with_address(format!("var.{name}"))
+                                .with_hint(format!(
+                                    "`var.{name}` is declared `type = \"{}\"`",
+                                    decl.ty
+                                )),
+                        );
+                        continue;
+                    }
+                },
+                None => match &decl.default {
+                    Some(v) => v.clone(),
+                    None => {
+                        errors.push(
+                            self.files
+                                .error(decl.sp, format!("variable `var.{name}` has no value"))
+                                .with_label("no default")
+                                .with_address(format!("var.{name}"))
+                                .with_hint(format!("pass `--var {name}=VALUE`, set `GCRECON_VAR_{name}`, or give it a `default`")),
+                        );
+                        continue;
+                    }
+                },
+            };
+            vars.insert(name.clone(), value, decl.sensitive);
+        }
+        finish(vars, errors)
+    }
+}
+
+impl DesiredInstance {
+    fn placeholder(address: &Address) -> Self {
+        DesiredInstance {
+            address: address.clone(),
+            kind: address.kind().unwrap_or(Kind::Role),
+            attrs: Attrs::new(),
+            depends_on: Vec::new(),
+            prevent_destroy: false,
+            adopt: false,
+            ignore_changes: Vec::new(),
+            sensitive_keys: Vec::new(),
+        }
+    }
+}

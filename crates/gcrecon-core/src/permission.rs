@@ -1,0 +1,165 @@
+//! Permission strings: the offline syntax check of `domain:entity:action`
+//! and the translation of admin-UI labels ("Analytics > Conversation Detail >
+//! View") into API names (`analytics:conversationDetail:view`).
+//!
+//! Whether a permission exists is decided at plan time against the
+//! organization's catalog (the engine's job); this module only knows the
+//! shape.
+
+use std::fmt;
+
+/// Why a string is not a permission.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PermissionError {
+    pub message: String,
+    /// The API name the user probably meant, when one can be guessed.
+    pub suggestion: Option<String>,
+}
+
+impl fmt::Display for PermissionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(s) = &self.suggestion {
+            write!(f, " (did you mean `{s}`?)")?;
+        }
+        Ok(())
+    }
+}
+
+fn is_part(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Check the shape `domain:entity:action`; `*` is allowed for entity and action.
+pub fn check_syntax(permission: &str) -> Result<(), PermissionError> {
+    if permission.contains('>') {
+        return Err(PermissionError {
+            message: format!("`{permission}` is an admin-UI label, not a permission"),
+            suggestion: from_ui_label(permission),
+        });
+    }
+    let parts: Vec<&str> = permission.split(':').collect();
+    match parts.as_slice() {
+        [domain, entity, action]
+            if is_part(domain) && (*entity == "*" || is_part(entity)) && (*action == "*" || is_part(action)) =>
+        {
+            Ok(())
+        }
+        [domain, rest @ ..] if rest.len() < 2 && is_part(domain) => Err(PermissionError {
+            message: format!("`{permission}` is not a permission: it has {} part(s), a permission has three (`domain:entity:action`)", parts.len()),
+            suggestion: Some(match rest {
+                [] => format!("{domain}:*:*"),
+                [e] if e.is_empty() || *e == "*" => format!("{domain}:*:*"),
+                [e] => format!("{domain}:{e}:*"),
+                _ => format!("{domain}:*:*"),
+            }),
+        }),
+        _ => Err(PermissionError {
+            message: format!(
+                "`{permission}` is not a permission: expected `domain:entity:action` (letters, digits, `_`; `*` for entity or action)"
+            ),
+            suggestion: None,
+        }),
+    }
+}
+
+/// Translate an admin-UI label (`Analytics > Conversation Detail > View`,
+/// `Outbound > Wrap up code mapping > All Permissions`) into an API name
+/// (`analytics:conversationDetail:view`, `outbound:wrapUpCodeMapping:*`).
+/// `None` when the label does not have three parts.
+pub fn from_ui_label(label: &str) -> Option<String> {
+    let parts: Vec<&str> = label.split('>').map(str::trim).collect();
+    let [domain, entity, action] = parts.as_slice() else {
+        return None;
+    };
+    let conv = |s: &str| -> Option<String> {
+        let lower = s.to_lowercase();
+        if lower == "all permissions" || lower == "all" || s == "*" {
+            return Some("*".to_owned());
+        }
+        let out = camel_case(s);
+        (!out.is_empty()).then_some(out)
+    };
+    Some(format!(
+        "{}:{}:{}",
+        camel_case(domain),
+        conv(entity)?,
+        conv(action)?
+    ))
+    .filter(|p| !p.starts_with(':'))
+}
+
+/// `Conversation Detail` → `conversationDetail`, `WFM` → `wfm`.
+fn camel_case(s: &str) -> String {
+    let mut out = String::new();
+    for (i, word) in s
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .enumerate()
+    {
+        if i == 0 {
+            out.push_str(&word.to_lowercase());
+        } else {
+            let mut chars = word.chars();
+            if let Some(first) = chars.next() {
+                out.push(first.to_ascii_uppercase());
+                out.push_str(&chars.as_str().to_lowercase());
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_permissions_pass() {
+        for p in [
+            "analytics:conversationDetail:view",
+            "integration:presence:*",
+            "presence:*:*",
+            "wfm:agentSchedule:view",
+        ] {
+            check_syntax(p).unwrap();
+        }
+    }
+
+    #[test]
+    fn ui_labels_become_api_names() {
+        assert_eq!(
+            from_ui_label("Analytics > Conversation Detail > View").as_deref(),
+            Some("analytics:conversationDetail:view")
+        );
+        assert_eq!(
+            from_ui_label("Outbound > Wrap up code mapping > All Permissions").as_deref(),
+            Some("outbound:wrapUpCodeMapping:*")
+        );
+        assert_eq!(
+            from_ui_label("WFM > Agent Schedule > View").as_deref(),
+            Some("wfm:agentSchedule:view")
+        );
+        let e = check_syntax("Analytics > Conversation Detail > View").unwrap_err();
+        assert_eq!(
+            e.suggestion.as_deref(),
+            Some("analytics:conversationDetail:view")
+        );
+    }
+
+    #[test]
+    fn malformed_permissions_fail() {
+        assert_eq!(
+            check_syntax("presence:*")
+                .unwrap_err()
+                .suggestion
+                .as_deref(),
+            Some("presence:*:*")
+        );
+        for p in ["", "a:b:c:d", "*:x:y", "a b:c:d", "a::c"] {
+            assert!(check_syntax(p).is_err(), "{p}");
+        }
+    }
+}
