@@ -43,7 +43,7 @@ use crate::run_checked;
 
 pub const USAGE: &str = "usage: cargo xtask bench [--quick] [--latency-ms N] [--rate-limit N]
                          [--sizes N,N] [--apply N] [--runs N] [--populate N]
-                         [--only scale|seeds]
+                         [--only scale|seeds] [--setup apply|adopt]
 
   --quick          tiny sizes (N=100, 20 creates, 5 ms latency): well under a minute
   --latency-ms N   simulator latency per response (default 100)
@@ -52,7 +52,10 @@ pub const USAGE: &str = "usage: cargo xtask bench [--quick] [--latency-ms N] [--
   --apply N        creates measured in the apply phase (default 1000)
   --runs N         repetitions of the CPU measurements (default 7)
   --populate N     unmanaged objects added before the second seed plan (default 10000)
-  --only PHASE     run only `scale` (apply, plans, baseline, CPU) or `seeds`";
+  --only PHASE     run only `scale` (apply, plans, baseline, CPU) or `seeds`
+  --setup HOW      how the org is grown to each size, not measured (default apply):
+                   `apply` = gcrecon apply creates the objects; `adopt` = the bench
+                   creates them through the API, gcrecon apply adopts them";
 
 /// What to measure and at which settings.
 #[derive(Clone, Debug, Serialize)]
@@ -71,6 +74,18 @@ pub struct Options {
     pub baseline_at_limit_max: usize,
     pub scale: bool,
     pub seeds: bool,
+    /// How the org is grown to each size before its plan is measured.
+    pub setup: SetupMethod,
+}
+
+/// How the scale phase grows the org between sizes (see `scale::grow`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SetupMethod {
+    /// `gcrecon apply` creates the objects.
+    Apply,
+    /// The bench creates them through the API; `gcrecon apply` adopts them.
+    Adopt,
 }
 
 impl Options {
@@ -89,6 +104,7 @@ impl Options {
                 baseline_at_limit_max: 100,
                 scale: true,
                 seeds: true,
+                setup: SetupMethod::Apply,
             }
         } else {
             Options {
@@ -103,6 +119,7 @@ impl Options {
                 baseline_at_limit_max: 1_000,
                 scale: true,
                 seeds: true,
+                setup: SetupMethod::Apply,
             }
         };
         let mut it = args.iter();
@@ -131,6 +148,11 @@ impl Options {
                         .collect::<Result<_>>()?;
                     o.sizes.sort_unstable();
                 }
+                "--setup" => match value(a)?.as_str() {
+                    "apply" => o.setup = SetupMethod::Apply,
+                    "adopt" => o.setup = SetupMethod::Adopt,
+                    other => bail!("--setup takes `apply` or `adopt`, not `{other}`"),
+                },
                 "--only" => match value(a)?.as_str() {
                     "scale" => o.seeds = false,
                     "seeds" => o.scale = false,

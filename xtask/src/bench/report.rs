@@ -342,7 +342,15 @@ fn scale_table(s: &mut String, scale: &ScaleReport, o: &Options) {
             p.setup
                 .as_ref()
                 .map_or("by the apply phase".to_owned(), |su| {
-                    format!("{} creates in {}", int(su.creates as u64), ms(su.wall_ms))
+                    let how = match o.setup {
+                        super::SetupMethod::Apply => "gcrecon apply",
+                        super::SetupMethod::Adopt => "API + adopt",
+                    };
+                    format!(
+                        "{} objects in {} ({how})",
+                        int(su.creates as u64),
+                        ms(su.wall_ms)
+                    )
                 })
         });
         grid(s, &rows);

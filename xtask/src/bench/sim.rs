@@ -188,6 +188,44 @@ impl Sim {
     }
 }
 
+impl Sim {
+    /// Send every `(path, body)` as a `POST` with the admin client,
+    /// `parallelism` at a time; fail on the first error answer.
+    pub async fn create_all(
+        &self,
+        items: Vec<(&'static str, Value)>,
+        parallelism: usize,
+    ) -> Result<()> {
+        let token = self.login().await?;
+        let items = std::sync::Arc::new(items);
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut workers = Vec::new();
+        for _ in 0..parallelism.max(1) {
+            let (http, token, url) = (self.http.clone(), token.clone(), self.url.clone());
+            let (items, next) = (items.clone(), next.clone());
+            workers.push(tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((path, body)) = items.get(i) else {
+                        return Ok::<(), anyhow::Error>(());
+                    };
+                    let resp = http
+                        .post(format!("{url}{path}"))
+                        .bearer_auth(&token)
+                        .json(body)
+                        .send()
+                        .await?;
+                    ok(resp, &format!("POST {path}")).await?;
+                }
+            }));
+        }
+        for w in workers {
+            w.await.context("a create worker panicked")??;
+        }
+        Ok(())
+    }
+}
+
 impl Drop for Sim {
     fn drop(&mut self) {
         let _ = self.child.kill();
