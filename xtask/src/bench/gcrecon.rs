@@ -19,6 +19,8 @@ pub struct Gcrecon<'a> {
     pub creds: Credentials,
     /// Where captured output goes.
     pub logs: PathBuf,
+    /// More environment (`GCRECON_VAR_*` values of a manifest's variables).
+    pub env: Vec<(String, String)>,
 }
 
 /// A finished gcrecon run, with its measurements.
@@ -58,7 +60,7 @@ impl Gcrecon<'_> {
         let run = Run {
             program: self.bin,
             args: all,
-            env: vec![
+            env: [
                 ("GENESYSCLOUD_API_REGION", self.url.clone()),
                 ("GENESYSCLOUD_OAUTHCLIENT_ID", self.creds.client_id.clone()),
                 (
@@ -66,7 +68,11 @@ impl Gcrecon<'_> {
                     self.creds.client_secret.clone(),
                 ),
                 ("NO_COLOR", "1".to_owned()),
-            ],
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .chain(self.env.iter().cloned())
+            .collect(),
             capture: self.logs.join(name),
         };
         Ok(GcRun {

@@ -66,7 +66,7 @@ pub fn measurer_main(args: &[String]) -> Result<()> {
 pub struct Run<'a> {
     pub program: &'a Path,
     pub args: Vec<String>,
-    pub env: Vec<(&'static str, String)>,
+    pub env: Vec<(String, String)>,
     /// Where its stdout and stderr go (`NAME.stdout`, `NAME.stderr`).
     pub capture: PathBuf,
 }

@@ -169,6 +169,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<ScaleReport> {
         url: sim.url.clone(),
         creds: sim.admin.clone(),
         logs: dir.clone(),
+        env: Vec::new(),
     };
     let manifest_path = dir.join("gcrecon.toml");
     let state = dir.join("bench.gcstate.json");

@@ -5,7 +5,9 @@
 //! that asks only for what it manages does not.
 //!
 //! Calls do not depend on latency, so these run at latency 0 (at the
-//! measured rate limit).
+//! measured rate limit). Each example runs in its own org, seeded with its
+//! fixture (`examples/<vendor>/gcsim/fixture.toml`), and is applied once
+//! before its plans are counted.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +48,18 @@ pub fn population(total: u64) -> serde_json::Value {
         "integrations": fifth,
     })
 }
+
+/// Values for the examples' variables that have no default: the sample
+/// values their READMEs use against the simulator. Given to every example
+/// through the environment (`GCRECON_VAR_NAME`); a manifest that does not
+/// declare one ignores it.
+const SAMPLE_VARS: &[(&str, &str)] = &[
+    ("deployment_id", "00000000-0000-0000-0000-000000000000"),
+    ("aws_account_id", "123456789012"),
+    ("aws_account_region", "us-west-2"),
+    ("idp_certificate", "TEST-CERT"),
+    ("idp_sso_target_uri", "https://sso.example.test/target"),
+];
 
 /// Every example directory with a manifest, sorted.
 pub fn examples(root: &Path) -> Result<Vec<PathBuf>> {
@@ -89,13 +103,16 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<Vec<SeedFigures>> {
 async fn one(ctx: &Ctx<'_>, dir: &Path, example: &str, fig: &mut SeedFigures) -> Result<()> {
     let work = ctx.work.join("seeds").join(example);
     std::fs::create_dir_all(&work)?;
-    let fixture = dir.join("fixture.toml");
+    let fixture = ["gcsim/fixture.toml", "fixture.toml"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|f| f.is_file());
     let sim = Sim::start(
         &ctx.bins.gcsim,
         &SimOptions {
             latency_ms: 0,
             rate_limit: ctx.opts.rate_limit,
-            fixture: fixture.is_file().then_some(fixture.as_path()),
+            fixture: fixture.as_deref(),
             log: &work.join("gcsim.log"),
         },
     )?;
@@ -105,6 +122,10 @@ async fn one(ctx: &Ctx<'_>, dir: &Path, example: &str, fig: &mut SeedFigures) ->
         url: sim.url.clone(),
         creds: sim.admin.clone(),
         logs: work.clone(),
+        env: SAMPLE_VARS
+            .iter()
+            .map(|(k, v)| (format!("GCRECON_VAR_{k}"), (*v).to_owned()))
+            .collect(),
     };
     let manifest = dir.join("gcrecon.toml");
     let state = work.join(format!("{example}.gcstate.json"));
