@@ -6,8 +6,9 @@
 //!
 //! Calls do not depend on latency, so these run at latency 0 (at the
 //! measured rate limit). Each example runs in its own org, seeded with its
-//! fixture (`examples/<vendor>/gcsim/fixture.toml`), and is applied once
-//! before its plans are counted.
+//! fixture (`examples/<vendor>/gcsim/fixture.toml`), with the test values of
+//! its required variables (`gcsim/vars.env`), and is applied once before its
+//! plans are counted.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,17 +50,32 @@ pub fn population(total: u64) -> serde_json::Value {
     })
 }
 
-/// Values for the examples' variables that have no default: the sample
-/// values their READMEs use against the simulator. Given to every example
-/// through the environment (`GCRECON_VAR_NAME`); a manifest that does not
-/// declare one ignores it.
-const SAMPLE_VARS: &[(&str, &str)] = &[
-    ("deployment_id", "00000000-0000-0000-0000-000000000000"),
-    ("aws_account_id", "123456789012"),
-    ("aws_account_region", "us-west-2"),
-    ("idp_certificate", "TEST-CERT"),
-    ("idp_sso_target_uri", "https://sso.example.test/target"),
-];
+/// The example's test values for its required variables:
+/// `gcsim/vars.env` (`NAME=VALUE` lines, `#` comments, values optionally
+/// double-quoted), handed to gcrecon as environment.
+pub fn vars_env(dir: &Path) -> Result<Vec<(String, String)>> {
+    let path = dir.join("gcsim").join("vars.env");
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    Ok(parse_env(&std::fs::read_to_string(path)?))
+}
+
+fn parse_env(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
+            (k.trim().to_owned(), v.to_owned())
+        })
+        .collect()
+}
 
 /// Every example directory with a manifest, sorted.
 pub fn examples(root: &Path) -> Result<Vec<PathBuf>> {
@@ -122,10 +138,7 @@ async fn one(ctx: &Ctx<'_>, dir: &Path, example: &str, fig: &mut SeedFigures) ->
         url: sim.url.clone(),
         creds: sim.admin.clone(),
         logs: work.clone(),
-        env: SAMPLE_VARS
-            .iter()
-            .map(|(k, v)| (format!("GCRECON_VAR_{k}"), (*v).to_owned()))
-            .collect(),
+        env: vars_env(dir)?,
     };
     let manifest = dir.join("gcrecon.toml");
     let state = work.join(format!("{example}.gcstate.json"));
@@ -157,6 +170,19 @@ async fn one(ctx: &Ctx<'_>, dir: &Path, example: &str, fig: &mut SeedFigures) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vars_env_lines_are_parsed() {
+        let v = parse_env("# c\nA=1\n\nB=\"x y\"\nexport C=z\n");
+        assert_eq!(
+            v,
+            [
+                ("A".into(), "1".into()),
+                ("B".into(), "x y".into()),
+                ("C".into(), "z".into())
+            ]
+        );
+    }
 
     #[test]
     fn population_adds_up() {
