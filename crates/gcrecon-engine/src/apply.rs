@@ -1,0 +1,1010 @@
+//! The apply walk: carry out a [`Planned`] plan over the dependency graph
+//! with bounded parallelism, recording every completed API change in the
+//! state before anything else happens.
+//!
+//! - A replacement is two nodes, delete then create. Creates and updates
+//!   wait for what they depend on; deletes wait for what depended on them.
+//! - Each instance is evaluated again right before its call, with the ids
+//!   created so far; a value still unknown then fails the node.
+//! - A create is written to the state as pending before the call, so a
+//!   crash after the call is found by name on the next refresh.
+//! - Before an OAuth client is given a role the caller lacks, the role is
+//!   granted to the caller (recorded in the state before and after); with
+//!   `grant_to_caller = "auto"` those grants are removed after the walk.
+//! - A failed node skips its dependents; independent branches finish.
+//! - A client secret goes to the secrets file only.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use gcrecon_core::diff::without_meta;
+use gcrecon_core::manifest::{DesiredInstance, EvalContext, Manifest, Variables};
+use gcrecon_core::plan::{Action, SENSITIVE_PLACEHOLDER};
+use gcrecon_core::provider::{GenesysId, LiveObject, Provider, ProviderError, RoleDivision};
+use gcrecon_core::state::{
+    redact, CallerGrantRecord, CallerGrantStatus, OutputState, PendingKind, PendingOperation,
+    ResourceState, State,
+};
+use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::{Address, Kind};
+
+use crate::error::{provider_hint, EngineError};
+use crate::events::{Cancel, Event, Observer};
+use crate::lock::now_rfc3339;
+use crate::planner::{
+    client_role_pairs, covers, desired_name, state_value, transitive_deps, GrantMode, Planned,
+    StepOp,
+};
+use crate::secrets::SecretsFile;
+use crate::store::StateStore;
+
+/// How an apply runs.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// Changes in flight at once (at least 1).
+    pub parallelism: usize,
+    /// Where secrets go.
+    pub secrets: SecretsFile,
+    /// Stop starting new changes when triggered.
+    pub cancel: Cancel,
+}
+
+/// The manifest side of an apply.
+#[derive(Clone, Copy)]
+pub struct ApplyInput<'a> {
+    pub manifest: &'a Manifest,
+    pub variables: &'a Variables,
+    pub name: &'a str,
+    pub manifest_sha256: &'a str,
+}
+
+/// What became of one planned change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    Done,
+    Failed {
+        message: String,
+        hint: Option<String>,
+    },
+    /// Not attempted: something it depends on failed.
+    Skipped {
+        because: Address,
+    },
+    /// Not attempted: the apply was interrupted.
+    NotStarted,
+}
+
+/// One planned change and its outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub address: Address,
+    pub actions: Vec<Action>,
+    pub status: Status,
+    /// The object's id afterwards (or the deleted object's id).
+    pub id: Option<GenesysId>,
+}
+
+/// What an apply did.
+#[derive(Clone, Debug, Default)]
+pub struct ApplyReport {
+    pub outcomes: Vec<Outcome>,
+    /// Addresses whose secret went to `secrets_path`.
+    pub secrets_written: Vec<Address>,
+    pub secrets_path: Option<PathBuf>,
+    /// Roles granted to the caller, and whether each was removed again.
+    pub caller_grants: Vec<(Address, RoleDivision)>,
+    pub caller_grants_revoked: Vec<RoleDivision>,
+    /// Problems after the walk (removing caller grants, recording outputs).
+    pub errors: Vec<String>,
+    pub interrupted: bool,
+    /// The state serial at the end.
+    pub serial: u64,
+}
+
+impl ApplyReport {
+    /// True when every change was made and nothing went wrong afterwards.
+    pub fn succeeded(&self) -> bool {
+        self.errors.is_empty()
+            && !self.interrupted
+            && self.outcomes.iter().all(|o| o.status == Status::Done)
+    }
+
+    /// Completed (added, changed, destroyed), as in the plan summary.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for o in self.outcomes.iter().filter(|o| o.status == Status::Done) {
+            for a in &o.actions {
+                match a {
+                    Action::Create => c.0 += 1,
+                    Action::Update => c.1 += 1,
+                    Action::Delete => c.2 += 1,
+                    Action::NoOp | Action::Read => {}
+                }
+            }
+        }
+        c
+    }
+}
+
+/// An error of one node.
+#[derive(Debug)]
+struct NodeError {
+    message: String,
+    hint: Option<String>,
+}
+
+impl NodeError {
+    fn new(message: impl Into<String>) -> Self {
+        NodeError {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    fn provider(what: String, e: &ProviderError) -> Self {
+        NodeError {
+            message: format!("{what}: {e}"),
+            hint: provider_hint(e),
+        }
+    }
+
+    fn state(e: &EngineError) -> Self {
+        NodeError {
+            message: format!("the change was made but the state could not be written: {e}"),
+            hint: Some("fix the problem (disk full? permissions?) and run plan again: the change is found by name or id".into()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// Delete or forget the old object.
+    Destroy,
+    /// Create, update or record the new one.
+    Write,
+}
+
+type NodeId = (Address, Phase);
+
+/// What the walk shares with its tasks.
+struct Shared<P> {
+    provider: Arc<P>,
+    store: Mutex<StateStore>,
+    secrets: SecretsFile,
+    observer: Arc<dyn Observer>,
+    grants: tokio::sync::Mutex<GrantBook>,
+    home: String,
+    modes: BTreeMap<Address, GrantMode>,
+    data_roles: BTreeMap<String, Address>,
+    written_secrets: Mutex<Vec<Address>>,
+}
+
+struct GrantBook {
+    caller_id: GenesysId,
+    caller_name: String,
+    held: BTreeSet<RoleDivision>,
+    granted: Vec<(Address, RoleDivision)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl<P: Provider> Shared<P> {
+    fn write_state(&self, change: impl FnOnce(&mut State)) -> Result<u64, EngineError> {
+        lock(&self.store).write(change)
+    }
+
+    fn record_of(&self, address: &Address) -> Option<ResourceState> {
+        lock(&self.store).state().resource(address).cloned()
+    }
+
+    fn role_address(&self, role_id: &str) -> Address {
+        if let Some(r) = lock(&self.store)
+            .state()
+            .resources
+            .iter()
+            .find(|r| r.kind == Kind::Role && r.id.as_str() == role_id)
+        {
+            return r.address.clone();
+        }
+        self.data_roles.get(role_id).cloned().unwrap_or_else(|| {
+            let safe: String = role_id
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            Address::data(gcrecon_core::DataKind::Role, format!("id_{safe}"))
+        })
+    }
+
+    /// Make sure the caller holds every role `client`'s roles name, granting
+    /// what is missing (recorded in the state before and after the call).
+    async fn ensure_caller_grants(&self, client: &Address, attrs: &Attrs) -> Result<(), NodeError> {
+        let mut book = self.grants.lock().await;
+        let mut missing: Vec<(Address, GrantMode, RoleDivision)> = Vec::new();
+        for (role, division) in client_role_pairs(attrs, &self.home) {
+            let (Some(role), Some(division)) = (role.as_str(), division.as_str()) else {
+                continue;
+            };
+            if covers(&book.held, role, division) {
+                continue;
+            }
+            let grant = RoleDivision {
+                role_id: GenesysId::from(role),
+                division_id: GenesysId::from(division),
+            };
+            if missing.iter().any(|(_, _, g)| g == &grant) {
+                continue;
+            }
+            let address = self.role_address(role);
+            let mode = self.modes.get(&address).copied().unwrap_or(GrantMode::Auto);
+            if mode == GrantMode::Never {
+                return Err(NodeError {
+                    message: format!(
+                        "{client} needs the caller `{}` to hold {address} in division {division} first, and {address} sets grant_to_caller = \"never\"",
+                        book.caller_name
+                    ),
+                    hint: Some(format!("grant {address} to the caller yourself, or set grant_to_caller = \"auto\"")),
+                });
+            }
+            missing.push((address, mode, grant));
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let caller_id = book.caller_id.clone();
+        let records: Vec<CallerGrantRecord> = missing
+            .iter()
+            .map(|(address, _, g)| CallerGrantRecord {
+                role: address.clone(),
+                role_id: g.role_id.clone(),
+                division_id: g.division_id.clone(),
+                caller_id: caller_id.clone(),
+                status: CallerGrantStatus::Granting,
+            })
+            .collect();
+        self.write_state(|s| s.caller_grants.extend(records.iter().cloned()))
+            .map_err(|e| {
+                NodeError::new(format!(
+                    "cannot record the caller grant before making it: {e}"
+                ))
+            })?;
+        let grants: Vec<RoleDivision> = missing.iter().map(|(_, _, g)| g.clone()).collect();
+        let result = self.provider.grant_to_caller(&grants).await;
+        let keep_grants: Vec<RoleDivision> = missing
+            .iter()
+            .filter(|(_, m, _)| *m == GrantMode::Keep)
+            .map(|(_, _, g)| g.clone())
+            .collect();
+        let is_mine = |r: &CallerGrantRecord, g: &RoleDivision| {
+            r.role_id == g.role_id && r.division_id == g.division_id
+        };
+        if let Err(e) = result {
+            let _ = self.write_state(|s| {
+                s.caller_grants
+                    .retain(|r| !grants.iter().any(|g| is_mine(r, g)))
+            });
+            return Err(NodeError::provider(
+                format!("{client}: cannot grant the roles it needs to the caller"),
+                &e,
+            ));
+        }
+        self.write_state(|s| {
+            // `keep` grants are the caller's from now on; `auto` ones are removed after the walk.
+            s.caller_grants
+                .retain(|r| !keep_grants.iter().any(|g| is_mine(r, g)));
+            for r in &mut s.caller_grants {
+                if grants.iter().any(|g| is_mine(r, g)) {
+                    r.status = CallerGrantStatus::Held;
+                }
+            }
+        })
+        .map_err(|e| NodeError::state(&e))?;
+        for (address, _, g) in missing {
+            self.observer.event(&Event::CallerGrant {
+                role: address.clone(),
+                divisions: vec![g.division_id.to_string()],
+                granted: true,
+            });
+            book.held.insert(g.clone());
+            book.granted.push((address, g));
+        }
+        Ok(())
+    }
+}
+
+/// A ready-to-run node.
+struct Job {
+    address: Address,
+    kind: Kind,
+    op: StepOp,
+    phase: Phase,
+    live: Option<LiveObject>,
+    desired: Option<DesiredInstance>,
+}
+
+fn verb(op: &StepOp, phase: Phase) -> &'static str {
+    match (op, phase) {
+        (StepOp::Replace, Phase::Destroy) | (StepOp::Delete, _) => "deleting",
+        (StepOp::Replace, Phase::Write) | (StepOp::Create, _) => "creating",
+        (StepOp::Update, _) => "updating",
+        (StepOp::Record, _) => "adopting",
+        (StepOp::Forget, _) => "forgetting",
+        (StepOp::Refresh, _) => "recording",
+    }
+}
+
+fn new_record(
+    job_address: &Address,
+    kind: Kind,
+    desired: &DesiredInstance,
+    object: &LiveObject,
+) -> ResourceState {
+    let sensitive = &desired.sensitive_keys;
+    ResourceState {
+        address: job_address.clone(),
+        kind,
+        id: object.id.clone(),
+        name: object.name.clone(),
+        applied: redact(&without_meta(kind, &desired.attrs), sensitive),
+        read: redact(&object.attrs, sensitive),
+        version: object.version.clone(),
+        dependencies: desired.depends_on.clone(),
+        prevent_destroy: desired.prevent_destroy,
+        sensitive_keys: sensitive.clone(),
+    }
+}
+
+async fn run_job<P: Provider>(
+    shared: Arc<Shared<P>>,
+    job: Job,
+) -> Result<Option<GenesysId>, NodeError> {
+    let address = job.address.clone();
+    let kind = job.kind;
+    let previous = shared.record_of(&address);
+    match (&job.op, job.phase) {
+        (StepOp::Delete | StepOp::Replace, Phase::Destroy) => {
+            let record = previous
+                .ok_or_else(|| NodeError::new(format!("{address} is no longer in the state")))?;
+            match shared
+                .provider
+                .delete(kind, &record.id, Some(&record.applied))
+                .await
+            {
+                Ok(()) | Err(ProviderError::NotFound { .. }) => {}
+                Err(e) => {
+                    return Err(NodeError::provider(
+                        format!("cannot delete {address} ({})", record.id),
+                        &e,
+                    ))
+                }
+            }
+            shared
+                .write_state(|s| {
+                    s.remove_resource(&address);
+                })
+                .map_err(|e| NodeError::state(&e))?;
+            Ok(Some(record.id))
+        }
+        (StepOp::Forget, _) => {
+            shared
+                .write_state(|s| {
+                    s.remove_resource(&address);
+                })
+                .map_err(|e| NodeError::state(&e))?;
+            Ok(previous.map(|r| r.id))
+        }
+        (StepOp::Refresh, _) => {
+            let live = job.live.ok_or_else(|| NodeError::new("nothing was read"))?;
+            shared
+                .write_state(|s| {
+                    if let Some(r) = s.resource_mut(&address) {
+                        r.read = redact(&live.attrs, &r.sensitive_keys);
+                        r.version = live.version.clone();
+                        r.name = live.name.clone();
+                    }
+                })
+                .map_err(|e| NodeError::state(&e))?;
+            Ok(Some(live.id))
+        }
+        (StepOp::Record, _) => {
+            let desired = job
+                .desired
+                .ok_or_else(|| NodeError::new("no desired attributes"))?;
+            let live = job.live.ok_or_else(|| NodeError::new("nothing to adopt"))?;
+            let record = new_record(&address, kind, &desired, &live);
+            shared
+                .write_state(|s| {
+                    s.upsert_resource(record);
+                    s.clear_pending(&address);
+                })
+                .map_err(|e| NodeError::state(&e))?;
+            Ok(Some(live.id))
+        }
+        (StepOp::Update, _) => {
+            let desired = job
+                .desired
+                .ok_or_else(|| NodeError::new("no desired attributes"))?;
+            let live = job
+                .live
+                .ok_or_else(|| NodeError::new("no live object to update"))?;
+            if kind == Kind::OauthClient {
+                shared
+                    .ensure_caller_grants(&address, &desired.attrs)
+                    .await?;
+            }
+            let applied = previous.as_ref().map(|r| &r.applied);
+            let updated = shared
+                .provider
+                .update(kind, &live, applied, &desired.attrs)
+                .await
+                .map_err(|e| {
+                    NodeError::provider(format!("cannot update {address} ({})", live.id), &e)
+                })?;
+            let record = new_record(&address, kind, &desired, &updated);
+            shared
+                .write_state(|s| {
+                    s.upsert_resource(record);
+                    s.clear_pending(&address);
+                })
+                .map_err(|e| NodeError::state(&e))?;
+            Ok(Some(updated.id))
+        }
+        (StepOp::Create | StepOp::Replace, _) | (StepOp::Delete, Phase::Write) => {
+            let desired = job
+                .desired
+                .ok_or_else(|| NodeError::new("no desired attributes"))?;
+            if kind == Kind::OauthClient {
+                shared
+                    .ensure_caller_grants(&address, &desired.attrs)
+                    .await?;
+            }
+            let name = desired_name(kind, &desired.attrs);
+            if let Some(name) = &name {
+                let pending = PendingOperation {
+                    address: address.clone(),
+                    kind,
+                    operation: PendingKind::Create,
+                    name: name.clone(),
+                    id: None,
+                    started: now_rfc3339(),
+                };
+                shared
+                    .write_state(|s| {
+                        s.clear_pending(&address);
+                        s.pending.push(pending);
+                    })
+                    .map_err(|e| {
+                        NodeError::new(format!("cannot record the create before making it: {e}"))
+                    })?;
+            }
+            let created = match shared.provider.create(kind, &desired.attrs).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let mut err = NodeError::provider(format!("cannot create {address}"), &e);
+                    if matches!(e, ProviderError::Transport(_)) && name.is_some() {
+                        // The create may have happened: keep the pending entry so the
+                        // next plan finds the object by name instead of duplicating it.
+                        err.hint = Some("run plan again: if the object was created, it is found by name and adopted".into());
+                    } else {
+                        let _ = shared.write_state(|s| s.clear_pending(&address));
+                    }
+                    return Err(err);
+                }
+            };
+            let mut secret_error = None;
+            if let Some(secret) = &created.secret {
+                match shared
+                    .secrets
+                    .store(&address, created.object.id.as_str(), secret)
+                {
+                    Ok(()) => {
+                        lock(&shared.written_secrets).push(address.clone());
+                        shared.observer.event(&Event::SecretWritten {
+                            address: address.clone(),
+                            path: shared.secrets.path().to_owned(),
+                        });
+                    }
+                    Err(e) => secret_error = Some(e),
+                }
+            }
+            let record = new_record(&address, kind, &desired, &created.object);
+            shared
+                .write_state(|s| {
+                    s.upsert_resource(record);
+                    s.clear_pending(&address);
+                })
+                .map_err(|e| NodeError::state(&e))?;
+            if let Some(e) = secret_error {
+                return Err(NodeError {
+                    message: format!("{address} was created, but its secret could not be written: {e}"),
+                    hint: Some(format!("fix the secrets file, then run `gcrecon rotate {address}` for a new secret")),
+                });
+            }
+            Ok(Some(created.object.id))
+        }
+    }
+}
+
+/// Carry out a plan. The state store is written after every API change and
+/// returned at the end, also when some changes failed (see the report).
+pub async fn apply<P: Provider + 'static>(
+    provider: Arc<P>,
+    input: ApplyInput<'_>,
+    store: StateStore,
+    planned: Planned,
+    options: ApplyOptions,
+    observer: Arc<dyn Observer>,
+) -> Result<(ApplyReport, StateStore), EngineError> {
+    let Planned {
+        plan,
+        context,
+        options: plan_options,
+        steps,
+        desired,
+        grant_modes,
+        ..
+    } = planned;
+    let data_roles: BTreeMap<String, Address> = context
+        .data
+        .iter()
+        .filter(|(a, _)| {
+            a.target == gcrecon_core::address::Target::Data(gcrecon_core::DataKind::Role)
+        })
+        .filter_map(|(a, attrs)| Some((attrs.get("id")?.as_str()?.to_owned(), a.clone())))
+        .collect();
+    let shared = Arc::new(Shared {
+        provider: Arc::clone(&provider),
+        store: Mutex::new(store),
+        secrets: options.secrets.clone(),
+        observer: Arc::clone(&observer),
+        grants: tokio::sync::Mutex::new(GrantBook {
+            caller_id: context.caller.id.clone(),
+            caller_name: context.caller.name.clone(),
+            held: context.caller.grants.clone(),
+            granted: Vec::new(),
+        }),
+        home: context.home_division().to_owned(),
+        modes: grant_modes,
+        data_roles,
+        written_secrets: Mutex::new(Vec::new()),
+    });
+
+    // The nodes and what each waits for.
+    let mut nodes: BTreeMap<NodeId, (Kind, StepOp, Option<LiveObject>)> = BTreeMap::new();
+    for s in &steps {
+        let phases: &[Phase] = match s.op {
+            StepOp::Replace => &[Phase::Destroy, Phase::Write],
+            StepOp::Delete | StepOp::Forget => &[Phase::Destroy],
+            _ => &[Phase::Write],
+        };
+        for p in phases {
+            nodes.insert(
+                (s.address.clone(), *p),
+                (s.kind, s.op.clone(), s.live.clone()),
+            );
+        }
+    }
+    let state_deps: BTreeMap<Address, Vec<Address>> = lock(&shared.store)
+        .state()
+        .resources
+        .iter()
+        .map(|r| (r.address.clone(), r.dependencies.clone()))
+        .collect();
+    let mut waits: BTreeMap<NodeId, BTreeSet<NodeId>> =
+        nodes.keys().map(|n| (n.clone(), BTreeSet::new())).collect();
+    let desired_deps: BTreeMap<Address, BTreeSet<Address>> = desired
+        .keys()
+        .map(|a| (a.clone(), transitive_deps(&desired, a)))
+        .collect();
+    for (address, phase) in nodes.keys() {
+        let me = (address.clone(), *phase);
+        match phase {
+            Phase::Write => {
+                for d in desired_deps.get(address).into_iter().flatten() {
+                    let dep = (d.clone(), Phase::Write);
+                    if nodes.contains_key(&dep) {
+                        waits.entry(me.clone()).or_default().insert(dep);
+                    }
+                }
+                let own_destroy = (address.clone(), Phase::Destroy);
+                if nodes.contains_key(&own_destroy) {
+                    waits.entry(me.clone()).or_default().insert(own_destroy);
+                }
+            }
+            Phase::Destroy => {
+                for (x, deps) in &state_deps {
+                    if x == address || !deps.contains(address) {
+                        continue;
+                    }
+                    let x_destroy = (x.clone(), Phase::Destroy);
+                    let x_write = (x.clone(), Phase::Write);
+                    let still_needs = desired_deps.get(x).is_some_and(|d| d.contains(address));
+                    if nodes.contains_key(&x_destroy) {
+                        waits.entry(me.clone()).or_default().insert(x_destroy);
+                    } else if nodes.contains_key(&x_write) && !still_needs {
+                        waits.entry(me.clone()).or_default().insert(x_write);
+                    }
+                }
+            }
+        }
+    }
+    let mut dependents: BTreeMap<NodeId, Vec<NodeId>> = BTreeMap::new();
+    for (n, ws) in &waits {
+        for w in ws {
+            dependents.entry(w.clone()).or_default().push(n.clone());
+        }
+    }
+
+    let parallelism = options.parallelism.max(1);
+    let mut remaining: BTreeMap<NodeId, usize> =
+        waits.iter().map(|(n, w)| (n.clone(), w.len())).collect();
+    let mut ready: VecDeque<NodeId> = remaining
+        .iter()
+        .filter(|(_, c)| **c == 0)
+        .map(|(n, _)| n.clone())
+        .collect();
+    let mut results: BTreeMap<NodeId, (Status, Option<GenesysId>)> = BTreeMap::new();
+    let mut running = tokio::task::JoinSet::new();
+    let mut in_flight = 0usize;
+    let mut interrupted = false;
+    let sources = input.manifest.sources();
+
+    loop {
+        while in_flight < parallelism && !interrupted {
+            if options.cancel.is_cancelled() {
+                interrupted = true;
+                break;
+            }
+            let Some(node) = ready.pop_front() else { break };
+            remaining.remove(&node);
+            let (kind, op, live) = nodes[&node].clone();
+            let (address, phase) = node.clone();
+            let desired_now = if phase == Phase::Write
+                && matches!(
+                    op,
+                    StepOp::Create | StepOp::Update | StepOp::Replace | StepOp::Record
+                ) {
+                match evaluate(&shared, input, &context.data, &address, &sources) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        observer.event(&Event::Failed {
+                            address: address.clone(),
+                            message: e.message.clone(),
+                        });
+                        fail(
+                            &node,
+                            e,
+                            &mut results,
+                            &dependents,
+                            &mut remaining,
+                            &mut ready,
+                            observer.as_ref(),
+                        );
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let v = verb(&op, phase);
+            observer.event(&Event::Started {
+                address: address.clone(),
+                verb: v,
+            });
+            let job = Job {
+                address,
+                kind,
+                op,
+                phase,
+                live,
+                desired: desired_now,
+            };
+            let shared = Arc::clone(&shared);
+            in_flight += 1;
+            running.spawn(async move {
+                let started = Instant::now();
+                let result = run_job(shared, job).await;
+                (node, v, started.elapsed(), result)
+            });
+        }
+        if in_flight == 0 {
+            break;
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        in_flight -= 1;
+        let (node, v, elapsed, result) = joined.map_err(|e| EngineError::Usage {
+            message: format!("an apply task failed: {e}"),
+            hint: None,
+        })?;
+        match result {
+            Ok(id) => {
+                observer.event(&Event::Finished {
+                    address: node.0.clone(),
+                    verb: v,
+                    id: id.clone(),
+                    elapsed,
+                });
+                results.insert(node.clone(), (Status::Done, id));
+                for d in dependents.get(&node).cloned().unwrap_or_default() {
+                    if let Some(c) = remaining.get_mut(&d) {
+                        *c -= 1;
+                        if *c == 0 {
+                            ready.push_back(d);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                observer.event(&Event::Failed {
+                    address: node.0.clone(),
+                    message: e.message.clone(),
+                });
+                fail(
+                    &node,
+                    e,
+                    &mut results,
+                    &dependents,
+                    &mut remaining,
+                    &mut ready,
+                    observer.as_ref(),
+                );
+            }
+        }
+    }
+    // Nodes never reached: interrupted, or waiting in a cycle.
+    for node in remaining.keys() {
+        results.entry(node.clone()).or_insert_with(|| {
+            if interrupted {
+                (Status::NotStarted, None)
+            } else {
+                (
+                    Status::Failed {
+                        message: "waits on itself through a dependency cycle".into(),
+                        hint: None,
+                    },
+                    None,
+                )
+            }
+        });
+    }
+
+    let mut report = ApplyReport {
+        interrupted,
+        secrets_path: Some(options.secrets.path().to_owned()),
+        ..ApplyReport::default()
+    };
+    for rc in plan
+        .resource_changes
+        .iter()
+        .filter(|c| c.is_change() || c.actions == [Action::Read])
+    {
+        let phases: Vec<(Status, Option<GenesysId>)> = [Phase::Destroy, Phase::Write]
+            .into_iter()
+            .filter_map(|p| results.get(&(rc.address.clone(), p)).cloned())
+            .collect();
+        if phases.is_empty() {
+            continue;
+        }
+        let status = phases
+            .iter()
+            .map(|(s, _)| s.clone())
+            .find(|s| *s != Status::Done)
+            .unwrap_or(Status::Done);
+        let id = phases.iter().rev().find_map(|(_, id)| id.clone());
+        report.outcomes.push(Outcome {
+            address: rc.address.clone(),
+            actions: rc.actions.clone(),
+            status,
+            id,
+        });
+    }
+    report.secrets_written = lock(&shared.written_secrets).clone();
+
+    // Remove the caller grants nothing needs any more (this walk's `auto`
+    // grants and any an interrupted run left behind).
+    let leftovers: Vec<CallerGrantRecord> = lock(&shared.store).state().caller_grants.clone();
+    if !leftovers.is_empty() {
+        let grants: Vec<RoleDivision> = leftovers
+            .iter()
+            .map(|r| RoleDivision {
+                role_id: r.role_id.clone(),
+                division_id: r.division_id.clone(),
+            })
+            .collect();
+        match shared.write_state(|s| {
+            for r in &mut s.caller_grants {
+                r.status = CallerGrantStatus::Revoking;
+            }
+        }) {
+            Err(e) => report.errors.push(format!("cannot record the removal of the caller grants: {e}")),
+            Ok(_) => match provider.revoke_from_caller(&grants).await {
+                Ok(()) => {
+                    for r in &leftovers {
+                        observer.event(&Event::CallerGrant {
+                            role: r.role.clone(),
+                            divisions: vec![r.division_id.to_string()],
+                            granted: false,
+                        });
+                    }
+                    if let Err(e) = shared.write_state(|s| s.caller_grants.clear()) {
+                        report.errors.push(format!("the caller grants were removed but the state could not be written: {e}"));
+                    }
+                    report.caller_grants_revoked = grants;
+                }
+                Err(e) => report.errors.push(format!(
+                    "cannot remove the roles granted to the caller for this apply ({}): {e}; the next apply tries again",
+                    leftovers.iter().map(|r| r.role.to_string()).collect::<Vec<_>>().join(", ")
+                )),
+            },
+        }
+    }
+    report.caller_grants = shared.grants.lock().await.granted.clone();
+
+    // Record the manifest, the organization, the data sources and the outputs.
+    let all_done = report.outcomes.iter().all(|o| o.status == Status::Done) && !interrupted;
+    let outputs = if plan_options.destroy {
+        Some(BTreeMap::new())
+    } else if plan_options.refresh_only || !plan_options.targets.is_empty() {
+        None
+    } else {
+        let state_now = lock(&shared.store).state().clone();
+        let resolver = |a: &Address, attr: &str| -> Option<Value> {
+            if attr == "secret" {
+                return state_now
+                    .resource(a)
+                    .map(|_| Value::from(SENSITIVE_PLACEHOLDER));
+            }
+            state_value(&state_now, a, attr)
+        };
+        let ctx = EvalContext::new(input.variables, &context.data, &resolver);
+        match input.manifest.outputs(&ctx) {
+            Ok(values) => Some(
+                values
+                    .into_iter()
+                    .map(|o| {
+                        let value = (!o.sensitive && o.value.is_known()).then_some(o.value);
+                        (
+                            o.name,
+                            OutputState {
+                                value,
+                                sensitive: o.sensitive,
+                                description: o.description,
+                            },
+                        )
+                    })
+                    .collect(),
+            ),
+            Err(d) => {
+                report.errors.push(format!(
+                    "cannot record the outputs: {}",
+                    d.render(&sources, false)
+                ));
+                None
+            }
+        }
+    };
+    let mut store = Arc::try_unwrap(shared)
+        .map_err(|_| EngineError::Usage {
+            message: "an apply task outlived the walk".into(),
+            hint: None,
+        })?
+        .store
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut next = store.state().clone();
+    next.manifest_name = input.name.to_owned();
+    if all_done && !plan_options.destroy {
+        next.manifest_sha256 = input.manifest_sha256.to_owned();
+    }
+    next.org_id = Some(context.org.id.clone());
+    if !plan_options.destroy && !plan_options.refresh_only {
+        next.data = context.data.clone();
+    } else if plan_options.destroy {
+        next.data.clear();
+    }
+    if let Some(outputs) = outputs {
+        next.outputs = outputs;
+    }
+    for inst in desired.values() {
+        if let Some(r) = next.resource_mut(&inst.address) {
+            r.dependencies.clone_from(&inst.depends_on);
+            r.prevent_destroy = inst.prevent_destroy;
+            r.sensitive_keys.clone_from(&inst.sensitive_keys);
+        }
+    }
+    let mut current = store.state().clone();
+    next.serial = current.serial;
+    current.serial = next.serial;
+    if next != current || !store.is_on_disk() {
+        store.write(|s| *s = next)?;
+    }
+    report.serial = store.state().serial;
+    Ok((report, store))
+}
+
+/// Evaluate an instance with the ids recorded so far; every value must be known.
+fn evaluate<P: Provider>(
+    shared: &Shared<P>,
+    input: ApplyInput<'_>,
+    data: &BTreeMap<Address, Attrs>,
+    address: &Address,
+    sources: &[gcrecon_core::manifest::Source],
+) -> Result<DesiredInstance, NodeError> {
+    let snapshot = lock(&shared.store).state().clone();
+    let resolver = |a: &Address, attr: &str| state_value(&snapshot, a, attr);
+    let ctx = EvalContext::new(input.variables, data, &resolver);
+    let inst = input.manifest.eval_instance(address, &ctx).map_err(|d| {
+        NodeError::new(format!(
+            "cannot evaluate {address}:\n{}",
+            d.render(sources, false)
+        ))
+    })?;
+    let unknown: Vec<&str> = inst
+        .attrs
+        .iter()
+        .filter(|(_, v)| !v.is_known())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !unknown.is_empty() {
+        return Err(NodeError::new(format!(
+            "{address}: {} still unknown after everything it depends on was applied",
+            unknown.join(", ")
+        )));
+    }
+    Ok(inst)
+}
+
+/// Mark a node failed and every node that waits on it, directly or not, skipped.
+fn fail(
+    node: &NodeId,
+    e: NodeError,
+    results: &mut BTreeMap<NodeId, (Status, Option<GenesysId>)>,
+    dependents: &BTreeMap<NodeId, Vec<NodeId>>,
+    remaining: &mut BTreeMap<NodeId, usize>,
+    ready: &mut VecDeque<NodeId>,
+    observer: &dyn Observer,
+) {
+    results.insert(
+        node.clone(),
+        (
+            Status::Failed {
+                message: e.message,
+                hint: e.hint,
+            },
+            None,
+        ),
+    );
+    let mut stack: Vec<NodeId> = dependents.get(node).cloned().unwrap_or_default();
+    while let Some(d) = stack.pop() {
+        if results.contains_key(&d) {
+            continue;
+        }
+        remaining.remove(&d);
+        ready.retain(|r| r != &d);
+        observer.event(&Event::Skipped {
+            address: d.0.clone(),
+            because: node.0.clone(),
+        });
+        results.insert(
+            d.clone(),
+            (
+                Status::Skipped {
+                    because: node.0.clone(),
+                },
+                None,
+            ),
+        );
+        stack.extend(dependents.get(&d).cloned().unwrap_or_default());
+    }
+}

@@ -1,0 +1,1201 @@
+//! Planning: from the manifest, the state and a refresh to a [`Plan`] and
+//! the steps the apply walk will take.
+//!
+//! Instances are planned dependencies first, each evaluated with what is
+//! known by then: the id of an object that stays is known, the id of one
+//! that will be created or replaced is `(known after apply)`. Each instance
+//! is matched to its state entry (by address, then the live object by id);
+//! an instance without one is matched by name to an unmanaged object, which
+//! is adopted (`adopt = true`, or a create that an interrupted apply made
+//! but did not record) or reported with the `gcrecon import` command that
+//! takes it over. State entries the manifest no longer has are deleted.
+//! Every plan-time problem tied to a block is collected and reported at once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use gcrecon_core::diff::{
+    self, comparable_before, plain_equal, planned_after, without_meta, AttrDiff, DiffInput,
+};
+use gcrecon_core::manifest::{
+    DesiredInstance, Diagnostic, Diagnostics, EvalContext, Manifest, Variables,
+};
+use gcrecon_core::plan::{
+    Action, CallerGrantAction, CallerGrantChange, OutputChange, Plan, ResourceChange,
+    PLAN_FORMAT_VERSION, SENSITIVE_PLACEHOLDER,
+};
+use gcrecon_core::provider::{GenesysId, LiveObject, Provider, RoleDivision};
+use gcrecon_core::schema::sensitive_attributes;
+use gcrecon_core::state::{redact, PendingKind, State};
+use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::{Address, DataKind, Kind};
+
+use crate::error::EngineError;
+use crate::events::Observer;
+use crate::refresh::{check_org, read_context, read_objects, Context, LiveIndex};
+
+/// How a plan is made.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Only these addresses (a block address matches all its instances) and
+    /// what they depend on.
+    pub targets: Vec<Address>,
+    /// Only bring the state up to date with the organization.
+    pub refresh_only: bool,
+    /// Delete everything in the state.
+    pub destroy: bool,
+    /// Allow a `role_grant` change that takes a role away from the caller.
+    pub allow_caller_demotion: bool,
+}
+
+/// The manifest side of a plan.
+#[derive(Clone, Copy)]
+pub struct PlanInput<'a> {
+    pub manifest: &'a Manifest,
+    pub variables: &'a Variables,
+    /// The manifest's name (its `[gcrecon] name`, or the default).
+    pub name: &'a str,
+    /// sha256 of the manifest sources ([`crate::manifest_sha256`]).
+    pub manifest_sha256: &'a str,
+}
+
+/// `grant_to_caller` of a role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantMode {
+    Auto,
+    Keep,
+    Never,
+}
+
+impl GrantMode {
+    fn of(attrs: Option<&Attrs>) -> GrantMode {
+        match attrs
+            .and_then(|a| a.get("grant_to_caller"))
+            .and_then(Value::as_str)
+        {
+            Some("keep") => GrantMode::Keep,
+            Some("never") => GrantMode::Never,
+            _ => GrantMode::Auto,
+        }
+    }
+}
+
+/// What the apply walk does for one address.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum StepOp {
+    Create,
+    /// Update in place (also: adopt an unmanaged object and change it).
+    Update,
+    /// Delete, then create.
+    Replace,
+    /// Record an adopted object that needs no change.
+    Record,
+    Delete,
+    /// Already gone: only remove the state entry.
+    Forget,
+    /// `--refresh-only`: record what was read.
+    Refresh,
+}
+
+/// One step of the apply walk.
+#[derive(Clone, Debug)]
+pub(crate) struct Step {
+    pub address: Address,
+    pub kind: Kind,
+    pub op: StepOp,
+    /// The live object the plan saw (for updates, deletes, adoptions).
+    pub live: Option<LiveObject>,
+}
+
+/// A plan and everything the apply walk needs to carry it out.
+#[derive(Debug)]
+pub struct Planned {
+    pub plan: Plan,
+    pub context: Context,
+    pub live: LiveIndex,
+    pub options: PlanOptions,
+    pub(crate) steps: Vec<Step>,
+    /// The desired instances (as planned), by address.
+    pub(crate) desired: BTreeMap<Address, DesiredInstance>,
+    /// `grant_to_caller` per role address.
+    pub(crate) grant_modes: BTreeMap<Address, GrantMode>,
+}
+
+impl Planned {
+    /// True when applying would change anything, `--refresh-only`
+    /// corrections of the state included.
+    pub fn has_changes(&self) -> bool {
+        self.plan.has_changes() || self.steps.iter().any(|s| s.op == StepOp::Refresh)
+    }
+}
+
+/// The manifest's display name of an object, used to find it by name.
+pub fn desired_name(kind: Kind, attrs: &Attrs) -> Option<String> {
+    let key = match kind {
+        Kind::RoleGrant => return None,
+        Kind::IdentityProvider => "provider",
+        _ => "name",
+    };
+    attrs.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// A resource attribute as the state knows it (ids, names, applied keys).
+pub fn state_value(state: &State, address: &Address, attr: &str) -> Option<Value> {
+    let r = state.resource(address)?;
+    match attr {
+        "id" | "client_id" => Some(Value::from(r.id.as_str())),
+        "secret" => None,
+        key => r.applied.get(key).filter(|v| v.is_known()).cloned(),
+    }
+}
+
+/// What planning knows about an instance planned earlier.
+struct Known {
+    id: Option<GenesysId>,
+    attrs: Attrs,
+}
+
+fn known_value(
+    known: &BTreeMap<Address, Known>,
+    address: &Address,
+    attr: &str,
+    secret_placeholder: bool,
+) -> Option<Value> {
+    let k = known.get(address)?;
+    match attr {
+        "id" | "client_id" => k.id.as_ref().map(|id| Value::from(id.as_str())),
+        // The secret of a client that stays is unchanged; its value is never at hand here.
+        "secret" => {
+            (secret_placeholder && k.id.is_some()).then(|| Value::from(SENSITIVE_PLACEHOLDER))
+        }
+        key => k.attrs.get(key).filter(|v| v.is_known()).cloned(),
+    }
+}
+
+/// Dependencies-first order of the instances (ties by address).
+pub(crate) fn topological(instances: &BTreeMap<Address, DesiredInstance>) -> Vec<Address> {
+    let mut pending: BTreeMap<&Address, BTreeSet<&Address>> = instances
+        .iter()
+        .map(|(a, i)| {
+            (
+                a,
+                i.depends_on
+                    .iter()
+                    .filter(|d| instances.contains_key(*d) && *d != a)
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut order = Vec::with_capacity(instances.len());
+    while !pending.is_empty() {
+        let ready: Vec<&Address> = pending
+            .iter()
+            .filter(|(_, d)| d.is_empty())
+            .map(|(a, _)| *a)
+            .collect();
+        // A cycle (reported by the manifest checker) must not hang the plan.
+        let next: Vec<&Address> = if ready.is_empty() {
+            pending.keys().take(1).copied().collect()
+        } else {
+            ready
+        };
+        for a in next {
+            pending.remove(a);
+            for deps in pending.values_mut() {
+                deps.remove(a);
+            }
+            order.push(a.clone());
+        }
+    }
+    order
+}
+
+/// Every address `start` depends on, directly or not.
+pub(crate) fn transitive_deps(
+    instances: &BTreeMap<Address, DesiredInstance>,
+    start: &Address,
+) -> BTreeSet<Address> {
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<&Address> = instances
+        .get(start)
+        .map(|i| i.depends_on.iter().collect())
+        .unwrap_or_default();
+    while let Some(a) = stack.pop() {
+        if seen.insert(a.clone()) {
+            if let Some(i) = instances.get(a) {
+                stack.extend(i.depends_on.iter());
+            }
+        }
+    }
+    seen
+}
+
+fn matches_target(address: &Address, target: &Address) -> bool {
+    address == target || (target.key.is_none() && address.block() == *target)
+}
+
+struct Builder<'a> {
+    manifest: &'a Manifest,
+    state: &'a State,
+    context: &'a Context,
+    live: &'a LiveIndex,
+    problems: Diagnostics,
+    changes: Vec<ResourceChange>,
+    steps: Vec<Step>,
+}
+
+impl Builder<'_> {
+    fn problem(
+        &mut self,
+        address: &Address,
+        key: Option<&str>,
+        message: String,
+        hint: Option<String>,
+    ) {
+        let mut d: Diagnostic = self.manifest.error_at(address, key, message);
+        if let Some(h) = hint {
+            d = d.with_hint(h);
+        }
+        self.problems.push(d);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        address: &Address,
+        kind: Kind,
+        actions: Vec<Action>,
+        before: Option<Attrs>,
+        after: Option<Attrs>,
+        id: Option<GenesysId>,
+        diff: &AttrDiff,
+        sensitive: &[String],
+        live: Option<&LiveObject>,
+        note: Option<String>,
+        op: Option<StepOp>,
+    ) {
+        let mut sensitive_keys: Vec<String> = sensitive.to_vec();
+        sensitive_keys.extend(sensitive_attributes(kind).iter().map(|s| (*s).to_owned()));
+        sensitive_keys.sort();
+        sensitive_keys.dedup();
+        self.changes.push(ResourceChange {
+            address: address.clone(),
+            kind,
+            name: address.name.clone(),
+            actions,
+            before: before.map(|b| redact(&b, &sensitive_keys)),
+            after: after.map(|a| redact(&a, &sensitive_keys)),
+            id,
+            changed_keys: diff.changed_keys.clone(),
+            replace_because: diff.replace_because.clone(),
+            sensitive_keys,
+            live_version: live.map(|l| l.version.clone()),
+            note,
+        });
+        if let Some(op) = op {
+            self.steps.push(Step {
+                address: address.clone(),
+                kind,
+                op,
+                live: live.cloned(),
+            });
+        }
+    }
+
+    /// Plan one desired instance; returns its id when it stays the same object.
+    fn plan_instance(
+        &mut self,
+        inst: &DesiredInstance,
+        claimed: &mut BTreeSet<(Kind, GenesysId)>,
+    ) -> Option<GenesysId> {
+        let address = &inst.address;
+        let kind = inst.kind;
+        let record = self.state.resource(address);
+        let live = record.and_then(|r| self.live.managed.get(&r.address).cloned().flatten());
+        let create_after = || {
+            let mut a = without_meta(kind, &inst.attrs);
+            a.insert("id".into(), Value::Unknown);
+            a
+        };
+        if let Some(record) = record {
+            let Some(live) = live else {
+                self.record(
+                    address,
+                    kind,
+                    vec![Action::Create],
+                    None,
+                    Some(create_after()),
+                    None,
+                    &AttrDiff::default(),
+                    &inst.sensitive_keys,
+                    None,
+                    Some(format!(
+                        "{} ({}) was deleted outside gcrecon; it will be created again",
+                        address, record.id
+                    )),
+                    Some(StepOp::Create),
+                );
+                return None;
+            };
+            return self.plan_existing(inst, &live, Some(&record.applied), None);
+        }
+        // Not in the state: find an object of the same name to adopt.
+        let name = desired_name(kind, &inst.attrs);
+        let candidates: Vec<LiveObject> = name
+            .as_deref()
+            .map(|n| {
+                self.live
+                    .unclaimed_named(kind, n, claimed)
+                    .into_iter()
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let interrupted = self.state.pending.iter().any(|p| {
+            p.operation == PendingKind::Create
+                && &p.address == address
+                && Some(&p.name) == name.as_ref()
+        });
+        match candidates.as_slice() {
+            [] => {
+                self.record(
+                    address,
+                    kind,
+                    vec![Action::Create],
+                    None,
+                    Some(create_after()),
+                    None,
+                    &AttrDiff::default(),
+                    &inst.sensitive_keys,
+                    None,
+                    None,
+                    Some(StepOp::Create),
+                );
+                None
+            }
+            [existing] => {
+                let name = name.unwrap_or_default();
+                if existing.builtin {
+                    self.problem(
+                        address,
+                        Some("name"),
+                        format!("{address}: `{name}` is a built-in {kind} ({}); gcrecon does not manage built-in objects", existing.id),
+                        Some(format!("refer to it with a data source instead, e.g. `[data.{kind}.x] name = \"{name}\"`")),
+                    );
+                    return None;
+                }
+                let note = if interrupted {
+                    format!(
+                        "adopting {} ({}): an interrupted apply created it but did not record it",
+                        existing.name, existing.id
+                    )
+                } else if inst.adopt {
+                    format!(
+                        "adopting the existing {kind} `{}` ({}) because adopt = true",
+                        existing.name, existing.id
+                    )
+                } else {
+                    self.problem(
+                        address,
+                        Some("name"),
+                        format!(
+                            "{address}: a {kind} named `{name}` already exists ({}) and gcrecon does not manage it",
+                            existing.id
+                        ),
+                        Some(format!(
+                            "take it over with `gcrecon import {address} {}`, or set `adopt = true` on the block",
+                            existing.id
+                        )),
+                    );
+                    return None;
+                };
+                claimed.insert((kind, existing.id.clone()));
+                self.plan_existing(inst, existing, None, Some(note))
+            }
+            several => {
+                let ids: Vec<&str> = several.iter().map(|o| o.id.as_str()).collect();
+                self.problem(
+                    address,
+                    Some("name"),
+                    format!(
+                        "{address}: {} objects of kind {kind} are named `{}` ({}); gcrecon cannot tell which one to manage",
+                        several.len(),
+                        name.unwrap_or_default(),
+                        ids.join(", ")
+                    ),
+                    Some(format!("rename or delete the extra ones, or import one: `gcrecon import {address} {}`", ids[0])),
+                );
+                None
+            }
+        }
+    }
+
+    fn plan_existing(
+        &mut self,
+        inst: &DesiredInstance,
+        live: &LiveObject,
+        applied: Option<&Attrs>,
+        adopt_note: Option<String>,
+    ) -> Option<GenesysId> {
+        let home = Some(self.context.home_division());
+        let kind = inst.kind;
+        let address = &inst.address;
+        let d = diff::diff(&DiffInput {
+            kind,
+            desired: &inst.attrs,
+            live: &live.attrs,
+            applied,
+            ignore_changes: &inst.ignore_changes,
+            home_division_id: home,
+        });
+        let before = comparable_before(kind, &live.attrs, Some(&inst.attrs), applied, home);
+        let mut actions = d.actions();
+        let replace = !d.replace_because.is_empty();
+        if replace && inst.prevent_destroy {
+            self.problem(
+                address,
+                d.replace_because.first().map(String::as_str),
+                format!(
+                    "{address} has prevent_destroy = true, but changing {} replaces it (delete, then create)",
+                    d.replace_because.join(", ")
+                ),
+                Some("set prevent_destroy = false to allow the replacement, or keep the old value".into()),
+            );
+        }
+        let (after, op, id) = if replace {
+            let mut a = without_meta(kind, &inst.attrs);
+            a.insert("id".into(), Value::Unknown);
+            (a, StepOp::Replace, None)
+        } else {
+            let mut a = planned_after(kind, &inst.attrs, &live.attrs);
+            if kind == Kind::RoleGrant {
+                a.insert(
+                    "role".into(),
+                    inst.attrs.get("role").cloned().unwrap_or_default(),
+                );
+            }
+            let op = match (d.is_empty(), adopt_note.is_some()) {
+                (true, true) => {
+                    actions = vec![Action::Update];
+                    StepOp::Record
+                }
+                (true, false) => StepOp::Record,
+                (false, _) => StepOp::Update,
+            };
+            (a, op, Some(live.id.clone()))
+        };
+        let is_noop = actions == [Action::NoOp];
+        self.record(
+            address,
+            kind,
+            actions,
+            Some(before),
+            Some(after),
+            Some(live.id.clone()),
+            &d,
+            &inst.sensitive_keys,
+            Some(live),
+            adopt_note,
+            (!is_noop).then_some(op),
+        );
+        id
+    }
+
+    fn plan_delete(&mut self, address: &Address, prevent_destroy_in_manifest: bool) {
+        let Some(record) = self.state.resource(address) else {
+            return;
+        };
+        let live = self.live.managed.get(address).cloned().flatten();
+        if live.is_some() && (record.prevent_destroy || prevent_destroy_in_manifest) {
+            self.problem(
+                address,
+                None,
+                format!("{address} has prevent_destroy = true, but this plan would delete it"),
+                Some(
+                    "set prevent_destroy = false and apply that first, then remove the object"
+                        .into(),
+                ),
+            );
+        }
+        let note = live.is_none().then(|| {
+            format!(
+                "{} ({}) is already gone from the organization; apply only removes it from the state",
+                address, record.id
+            )
+        });
+        let before = live.as_ref().map(|l| {
+            comparable_before(
+                record.kind,
+                &l.attrs,
+                None,
+                Some(&record.applied),
+                Some(self.context.home_division()),
+            )
+        });
+        let op = if live.is_some() {
+            StepOp::Delete
+        } else {
+            StepOp::Forget
+        };
+        let sensitive = record.sensitive_keys.clone();
+        self.record(
+            address,
+            record.kind,
+            vec![Action::Delete],
+            before,
+            None,
+            Some(record.id.clone()),
+            &AttrDiff::default(),
+            &sensitive,
+            live.as_ref(),
+            note,
+            Some(op),
+        );
+    }
+}
+
+/// Refresh and plan.
+pub async fn plan<P: Provider + 'static>(
+    provider: &Arc<P>,
+    input: PlanInput<'_>,
+    state: &State,
+    state_on_disk: bool,
+    options: PlanOptions,
+    observer: &dyn Observer,
+) -> Result<Planned, EngineError> {
+    let manifest = input.manifest;
+    let context = read_context(
+        provider.as_ref(),
+        (!options.destroy).then_some(manifest),
+        input.variables,
+        observer,
+    )
+    .await?;
+    check_org(state, &context.org, None)?;
+    let desired: BTreeMap<Address, DesiredInstance> = if options.destroy {
+        BTreeMap::new()
+    } else {
+        let from_state = |a: &Address, attr: &str| state_value(state, a, attr);
+        let ctx = EvalContext::new(input.variables, &context.data, &from_state);
+        manifest
+            .desired(&ctx)
+            .map_err(EngineError::Manifest)?
+            .instances
+            .into_iter()
+            .map(|i| (i.address.clone(), i))
+            .collect()
+    };
+    let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
+    for inst in desired.values() {
+        names.entry(inst.kind).or_default();
+        if let Some(n) = desired_name(inst.kind, &inst.attrs) {
+            names.entry(inst.kind).or_default().insert(n);
+        }
+    }
+    let live = read_objects(provider, state, &names, false, observer).await?;
+
+    let mut b = Builder {
+        manifest,
+        state,
+        context: &context,
+        live: &live,
+        problems: Diagnostics::new(),
+        changes: Vec::new(),
+        steps: Vec::new(),
+    };
+    let mut planned_desired = BTreeMap::new();
+    let mut known: BTreeMap<Address, Known> = BTreeMap::new();
+
+    if options.refresh_only {
+        plan_refresh_only(&mut b);
+    } else {
+        let mut claimed: BTreeSet<(Kind, GenesysId)> = state
+            .resources
+            .iter()
+            .map(|r| (r.kind, r.id.clone()))
+            .collect();
+        for address in topological(&desired) {
+            let evaluated = {
+                let resolver = |a: &Address, attr: &str| known_value(&known, a, attr, false);
+                let ctx = EvalContext::new(input.variables, &context.data, &resolver);
+                manifest.eval_instance(&address, &ctx)
+            };
+            let inst = match evaluated {
+                Ok(i) => i,
+                Err(d) => {
+                    b.problems.extend(d);
+                    continue;
+                }
+            };
+            let id = b.plan_instance(&inst, &mut claimed);
+            known.insert(
+                address.clone(),
+                Known {
+                    id,
+                    attrs: inst.attrs.clone(),
+                },
+            );
+            planned_desired.insert(address, inst);
+        }
+        for record in &state.resources {
+            if !desired.contains_key(&record.address) {
+                b.plan_delete(&record.address, false);
+            }
+        }
+    }
+
+    let mut changes = std::mem::take(&mut b.changes);
+    let mut steps = std::mem::take(&mut b.steps);
+    let mut warnings = Vec::new();
+    if !options.targets.is_empty() {
+        let mut keep: BTreeSet<Address> = BTreeSet::new();
+        for t in &options.targets {
+            let matched: Vec<Address> = changes
+                .iter()
+                .map(|c| c.address.clone())
+                .chain(planned_desired.keys().cloned())
+                .filter(|a| matches_target(a, t))
+                .collect();
+            if matched.is_empty()
+                && !state
+                    .resources
+                    .iter()
+                    .any(|r| matches_target(&r.address, t))
+            {
+                b.problems.push(Diagnostic::error(format!(
+                    "--target {t} matches nothing in the manifest or the state"
+                )));
+            }
+            for a in matched {
+                keep.extend(transitive_deps(&planned_desired, &a));
+                keep.insert(a);
+            }
+        }
+        changes.retain(|c| keep.contains(&c.address));
+        steps.retain(|s| keep.contains(&s.address));
+        warnings.push(format!(
+            "this plan is limited by --target to {} and what it depends on; other changes may be pending",
+            options.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        ));
+    }
+
+    let grant_modes: BTreeMap<Address, GrantMode> = planned_desired
+        .values()
+        .filter(|i| i.kind == Kind::Role)
+        .map(|i| (i.address.clone(), GrantMode::of(Some(&i.attrs))))
+        .collect();
+    let caller_grants = if options.refresh_only {
+        Vec::new()
+    } else {
+        plan_caller_grants(
+            &mut b,
+            &changes,
+            &planned_desired,
+            &grant_modes,
+            &known,
+            state,
+        )
+    };
+    if !options.refresh_only && !options.allow_caller_demotion {
+        check_caller_demotion(&mut b, &changes, &planned_desired, state);
+    }
+    if !options.refresh_only && !options.destroy {
+        check_permissions(provider.as_ref(), &mut b, &changes, &planned_desired).await?;
+    }
+    let output_changes = if options.refresh_only {
+        Vec::new()
+    } else if options.destroy {
+        state
+            .outputs
+            .iter()
+            .map(|(name, o)| OutputChange {
+                name: name.clone(),
+                actions: vec![Action::Delete],
+                before: o.value.clone(),
+                after: None,
+                sensitive: o.sensitive,
+            })
+            .collect()
+    } else {
+        let resolver = |a: &Address, attr: &str| known_value(&known, a, attr, true);
+        let ctx = EvalContext::new(input.variables, &context.data, &resolver);
+        match manifest.outputs(&ctx) {
+            Ok(outputs) => plan_outputs(state, &outputs),
+            Err(d) => {
+                b.problems.extend(d);
+                Vec::new()
+            }
+        }
+    };
+
+    if b.problems.has_errors() {
+        return Err(EngineError::Manifest(b.problems));
+    }
+    changes.sort_by(|x, y| x.address.cmp(&y.address));
+    let plan = Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        manifest_name: input.name.to_owned(),
+        manifest_sha256: input.manifest_sha256.to_owned(),
+        state_lineage: state_on_disk.then(|| state.lineage.clone()),
+        state_serial: state.serial,
+        resource_changes: changes,
+        caller_grants,
+        output_changes,
+        warnings,
+        api_calls: provider.call_counts(),
+    };
+    Ok(Planned {
+        plan,
+        context,
+        live,
+        options,
+        steps,
+        desired: planned_desired,
+        grant_modes,
+    })
+}
+
+fn plan_refresh_only(b: &mut Builder<'_>) {
+    for record in &b.state.resources {
+        match b.live.managed.get(&record.address).cloned().flatten() {
+            None => b.record(
+                &record.address,
+                record.kind,
+                vec![Action::Delete],
+                Some(record.read.clone()),
+                None,
+                Some(record.id.clone()),
+                &AttrDiff::default(),
+                &record.sensitive_keys,
+                None,
+                Some(format!(
+                    "{} ({}) was deleted outside gcrecon; apply removes it from the state",
+                    record.address, record.id
+                )),
+                Some(StepOp::Forget),
+            ),
+            Some(live) => {
+                let read = redact(&live.attrs, &record.sensitive_keys);
+                let same = plain_equal(&Value::Map(read.clone()), &Value::Map(record.read.clone()))
+                    && live.version == record.version;
+                let changed_keys: Vec<String> = read
+                    .keys()
+                    .chain(record.read.keys())
+                    .filter(|k| {
+                        !plain_equal(
+                            read.get(*k).unwrap_or(&Value::Null),
+                            record.read.get(*k).unwrap_or(&Value::Null),
+                        )
+                    })
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let (actions, note, op) = if same {
+                    (vec![Action::NoOp], None, None)
+                } else {
+                    (
+                        vec![Action::Read],
+                        Some(
+                            "changed outside gcrecon; apply records the new values in the state"
+                                .to_owned(),
+                        ),
+                        Some(StepOp::Refresh),
+                    )
+                };
+                b.record(
+                    &record.address,
+                    record.kind,
+                    actions,
+                    Some(record.read.clone()),
+                    Some(read),
+                    Some(record.id.clone()),
+                    &AttrDiff {
+                        changed_keys,
+                        replace_because: Vec::new(),
+                    },
+                    &record.sensitive_keys,
+                    Some(&live),
+                    note,
+                    op,
+                );
+            }
+        }
+    }
+}
+
+/// The address of the role with this id: managed, a data source, or (for a
+/// literal id in the manifest) a synthetic `data.role.id_...` address.
+fn role_address(b: &Builder<'_>, known: &BTreeMap<Address, Known>, id: &str) -> (Address, String) {
+    if let Some(r) = b
+        .state
+        .resources
+        .iter()
+        .find(|r| r.kind == Kind::Role && r.id.as_str() == id)
+    {
+        return (r.address.clone(), r.name.clone());
+    }
+    if let Some((a, k)) = known.iter().find(|(a, k)| {
+        a.kind() == Some(Kind::Role) && k.id.as_ref().is_some_and(|i| i.as_str() == id)
+    }) {
+        let name = k
+            .attrs
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(id)
+            .to_owned();
+        return (a.clone(), name);
+    }
+    for (a, attrs) in &b.context.data {
+        if a.target == gcrecon_core::address::Target::Data(DataKind::Role)
+            && attrs.get("id").and_then(Value::as_str) == Some(id)
+        {
+            let name = attrs
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or(id)
+                .to_owned();
+            return (a.clone(), name);
+        }
+    }
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    (
+        Address::data(DataKind::Role, format!("id_{safe}")),
+        id.to_owned(),
+    )
+}
+
+/// Pairs (role, division) an OAuth client's desired `roles` asks for; an
+/// unknown role id stands for each role the client references that is
+/// created or replaced by this plan.
+pub(crate) fn client_role_pairs(attrs: &Attrs, home: &str) -> Vec<(Value, Value)> {
+    let mut pairs = Vec::new();
+    for entry in attrs
+        .get("roles")
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+    {
+        let Some(m) = entry.as_map() else { continue };
+        let role = m.get("role").cloned().unwrap_or_default();
+        let divisions: Vec<Value> = match m.get("divisions") {
+            Some(Value::List(d)) if !d.is_empty() => d.clone(),
+            Some(Value::Unknown) => vec![Value::Unknown],
+            Some(Value::String(s)) => vec![Value::from(s.as_str())],
+            _ => vec![Value::from(home)],
+        };
+        for d in divisions {
+            pairs.push((role.clone(), d));
+        }
+    }
+    pairs
+}
+
+/// True when the caller's grants cover `role` in `division`.
+pub(crate) fn covers(grants: &BTreeSet<RoleDivision>, role: &str, division: &str) -> bool {
+    grants.iter().any(|g| {
+        g.role_id.as_str() == role
+            && (g.division_id.as_str() == "*" || g.division_id.as_str() == division)
+    })
+}
+
+const UNKNOWN_DIVISION: &str = "(known after apply)";
+
+fn plan_caller_grants(
+    b: &mut Builder<'_>,
+    changes: &[ResourceChange],
+    desired: &BTreeMap<Address, DesiredInstance>,
+    modes: &BTreeMap<Address, GrantMode>,
+    known: &BTreeMap<Address, Known>,
+    state: &State,
+) -> Vec<CallerGrantChange> {
+    struct Need {
+        name: String,
+        divisions: BTreeSet<String>,
+        needed_by: BTreeSet<Address>,
+    }
+    let home = b.context.home_division().to_owned();
+    let grants = b.context.caller.grants.clone();
+    let mut needs: BTreeMap<Address, Need> = BTreeMap::new();
+    for rc in changes {
+        let writes = rc.actions.contains(&Action::Create)
+            || (rc.actions == [Action::Update] && !rc.changed_keys.is_empty());
+        if rc.kind != Kind::OauthClient || !writes {
+            continue;
+        }
+        let Some(inst) = desired.get(&rc.address) else {
+            continue;
+        };
+        let new_roles: Vec<Address> = inst
+            .depends_on
+            .iter()
+            .filter(|a| {
+                a.kind() == Some(Kind::Role) && known.get(*a).is_some_and(|k| k.id.is_none())
+            })
+            .cloned()
+            .collect();
+        for (role, division) in client_role_pairs(&inst.attrs, &home) {
+            let division_text = division
+                .as_str()
+                .map_or_else(|| UNKNOWN_DIVISION.to_owned(), str::to_owned);
+            let roles: Vec<(Address, String)> = match role.as_str() {
+                Some(id) => {
+                    if division.as_str().is_some_and(|d| covers(&grants, id, d)) {
+                        continue;
+                    }
+                    vec![role_address(b, known, id)]
+                }
+                None => new_roles
+                    .iter()
+                    .map(|a| {
+                        let name = known
+                            .get(a)
+                            .and_then(|k| k.attrs.get("name"))
+                            .and_then(Value::as_str)
+                            .unwrap_or(&a.name)
+                            .to_owned();
+                        (a.clone(), name)
+                    })
+                    .collect(),
+            };
+            for (address, name) in roles {
+                let need = needs.entry(address).or_insert_with(|| Need {
+                    name,
+                    divisions: BTreeSet::new(),
+                    needed_by: BTreeSet::new(),
+                });
+                need.divisions.insert(division_text.clone());
+                need.needed_by.insert(rc.address.clone());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (role, need) in needs {
+        let mode = modes.get(&role).copied().unwrap_or(GrantMode::Auto);
+        if mode == GrantMode::Never {
+            for client in &need.needed_by {
+                b.problem(
+                    client,
+                    Some("roles"),
+                    format!(
+                        "{client} gives {role} (`{}`) to an OAuth client, which Genesys Cloud allows only to a caller holding that role in the same divisions ({}); the caller `{}` does not, and {role} sets grant_to_caller = \"never\"",
+                        need.name,
+                        need.divisions.iter().cloned().collect::<Vec<_>>().join(", "),
+                        b.context.caller.name
+                    ),
+                    Some(format!(
+                        "grant {role} to the caller yourself, or set grant_to_caller = \"auto\" (granted for the apply, removed afterwards) or \"keep\" on {role}"
+                    )),
+                );
+            }
+            continue;
+        }
+        out.push(CallerGrantChange {
+            role,
+            role_name: need.name,
+            divisions: need.divisions.into_iter().collect(),
+            action: CallerGrantAction::Grant,
+            temporary: mode == GrantMode::Auto,
+            needed_by: need.needed_by.into_iter().collect(),
+        });
+    }
+    // Grants an interrupted apply left behind are removed by this one.
+    let mut leftovers: BTreeMap<&Address, (String, BTreeSet<String>)> = BTreeMap::new();
+    for g in &state.caller_grants {
+        let entry = leftovers
+            .entry(&g.role)
+            .or_insert_with(|| (g.role_id.to_string(), BTreeSet::new()));
+        entry.1.insert(g.division_id.to_string());
+    }
+    for (role, (role_id, divisions)) in leftovers {
+        let name = role_address(b, known, &role_id).1;
+        out.push(CallerGrantChange {
+            role: role.clone(),
+            role_name: name,
+            divisions: divisions.into_iter().collect(),
+            action: CallerGrantAction::Revoke,
+            temporary: true,
+            needed_by: Vec::new(),
+        });
+    }
+    out
+}
+
+fn check_caller_demotion(
+    b: &mut Builder<'_>,
+    changes: &[ResourceChange],
+    desired: &BTreeMap<Address, DesiredInstance>,
+    state: &State,
+) {
+    let caller = b.context.caller.id.to_string();
+    let home = b.context.home_division().to_owned();
+    for rc in changes
+        .iter()
+        .filter(|c| c.kind == Kind::RoleGrant && c.is_change())
+    {
+        let Some(record) = state.resource(&rc.address) else {
+            continue;
+        };
+        let before =
+            diff::role_grant_desired_pairs(&record.applied, Some(&home)).unwrap_or_default();
+        let after = if rc.actions.contains(&Action::Delete) {
+            BTreeSet::new()
+        } else {
+            desired
+                .get(&rc.address)
+                .and_then(|i| diff::role_grant_desired_pairs(&i.attrs, Some(&home)))
+                .unwrap_or_default()
+        };
+        let lost: Vec<String> = before
+            .difference(&after)
+            .filter(|(s, _)| *s == caller)
+            .map(|(_, d)| d.clone())
+            .collect();
+        if !lost.is_empty() {
+            b.problem(
+                &rc.address,
+                Some("subjects"),
+                format!(
+                    "{} would take its role away from the caller itself (`{}`, divisions {})",
+                    rc.address,
+                    b.context.caller.name,
+                    lost.join(", ")
+                ),
+                Some("if that is intended, plan again with --allow-caller-demotion".into()),
+            );
+        }
+    }
+}
+
+/// True when `permission` (with `*` for entity or action) names something
+/// in the catalog.
+pub fn permission_exists(permission: &str, catalog: &BTreeSet<String>) -> bool {
+    if catalog.contains(permission) {
+        return true;
+    }
+    let want: Vec<&str> = permission.split(':').collect();
+    want.len() == 3
+        && catalog.iter().any(|c| {
+            let have: Vec<&str> = c.split(':').collect();
+            have.len() == 3
+                && want
+                    .iter()
+                    .zip(&have)
+                    .all(|(w, h)| *w == "*" || *h == "*" || w == h)
+        })
+}
+
+async fn check_permissions<P: Provider>(
+    provider: &P,
+    b: &mut Builder<'_>,
+    changes: &[ResourceChange],
+    desired: &BTreeMap<Address, DesiredInstance>,
+) -> Result<(), EngineError> {
+    let roles: Vec<&DesiredInstance> = changes
+        .iter()
+        .filter(|c| {
+            c.kind == Kind::Role
+                && (c.actions.contains(&Action::Create)
+                    || c.changed_keys.iter().any(|k| k == "permissions"))
+        })
+        .filter_map(|c| desired.get(&c.address))
+        .collect();
+    if roles.is_empty() {
+        return Ok(());
+    }
+    let catalog = provider
+        .permission_catalog()
+        .await
+        .map_err(|e| EngineError::provider("cannot read the permission catalog", e))?;
+    for role in roles {
+        for p in role
+            .attrs
+            .get("permissions")
+            .and_then(Value::as_list)
+            .unwrap_or_default()
+        {
+            let Some(p) = p.as_str() else { continue };
+            if permission_exists(p, &catalog) {
+                continue;
+            }
+            let suggestions =
+                gcrecon_core::suggest::closest_n(p, catalog.iter().map(String::as_str), 3);
+            let hint = if suggestions.is_empty() {
+                "check the spelling against the organization's permissions (Admin > Roles/Permissions); some need a licensed product".to_owned()
+            } else {
+                format!(
+                    "did you mean {}?",
+                    suggestions
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            b.problem(
+                &role.address,
+                Some("permissions"),
+                format!(
+                    "{}: permission `{p}` is not in the organization's permission catalog",
+                    role.address
+                ),
+                Some(hint),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn plan_outputs(
+    state: &State,
+    outputs: &[gcrecon_core::manifest::OutputValue],
+) -> Vec<OutputChange> {
+    let mut changes = Vec::new();
+    for o in outputs {
+        let before = state.outputs.get(&o.name);
+        let action = match before {
+            None => Action::Create,
+            Some(b) if o.sensitive && b.sensitive => {
+                if o.value.is_known() {
+                    Action::NoOp
+                } else {
+                    Action::Update
+                }
+            }
+            Some(b) => match &b.value {
+                Some(v) if !o.sensitive && o.value.is_known() && plain_equal(v, &o.value) => {
+                    Action::NoOp
+                }
+                _ => Action::Update,
+            },
+        };
+        changes.push(OutputChange {
+            name: o.name.clone(),
+            actions: vec![action],
+            before: before.and_then(|b| b.value.clone()),
+            after: (!o.sensitive).then(|| o.value.clone()),
+            sensitive: o.sensitive,
+        });
+    }
+    for (name, o) in &state.outputs {
+        if !outputs.iter().any(|x| &x.name == name) {
+            changes.push(OutputChange {
+                name: name.clone(),
+                actions: vec![Action::Delete],
+                before: o.value.clone(),
+                after: None,
+                sensitive: o.sensitive,
+            });
+        }
+    }
+    changes.sort_by(|a, b| a.name.cmp(&b.name));
+    changes
+}

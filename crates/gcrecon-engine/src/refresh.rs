@@ -1,0 +1,323 @@
+//! Refresh: read what the organization holds now.
+//!
+//! [`read_context`] reads the organization, the caller and the manifest's
+//! data sources (in dependency order; none or several matches is a plan
+//! error naming the address and the query). [`read_objects`] lists the live
+//! objects of every kind involved, in parallel, and matches them to the
+//! state by Genesys id; an object the state records but the listing lacks is
+//! read by id before it is called missing, so a lagging search index never
+//! makes a managed object "gone". [`refresh`] does both, for drift and export.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use gcrecon_core::manifest::{
+    nothing_known, Diagnostic, Diagnostics, EvalContext, Manifest, Variables,
+};
+use gcrecon_core::provider::{
+    Caller, CallerKind, GenesysId, ListScope, Listing, LiveObject, Org, Provider,
+};
+use gcrecon_core::state::{PendingKind, State};
+use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::{Address, DataKind, Kind};
+
+use crate::error::EngineError;
+use crate::events::{Event, Observer};
+
+/// The organization, the caller and the data source values.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub org: Org,
+    pub caller: Caller,
+    /// Every data source instance, including `data.org` and `data.caller`.
+    pub data: BTreeMap<Address, Attrs>,
+}
+
+impl Context {
+    /// The home division id.
+    pub fn home_division(&self) -> &str {
+        self.org.home_division_id.as_str()
+    }
+}
+
+/// Live objects, matched to the state.
+#[derive(Clone, Debug, Default)]
+pub struct LiveIndex {
+    /// What each kind's listing returned.
+    pub listings: BTreeMap<Kind, Listing>,
+    /// Per address in the state: the live object, or `None` when the
+    /// organization says it is gone.
+    pub managed: BTreeMap<Address, Option<LiveObject>>,
+}
+
+impl LiveIndex {
+    /// Listed objects that no state entry claims (built-in objects excluded).
+    pub fn unmanaged(&self) -> Vec<&LiveObject> {
+        let claimed: BTreeSet<(Kind, &GenesysId)> = self
+            .managed
+            .values()
+            .flatten()
+            .map(|o| (o.kind, &o.id))
+            .collect();
+        self.listings
+            .values()
+            .flat_map(|l| &l.objects)
+            .filter(|o| !o.builtin && !claimed.contains(&(o.kind, &o.id)))
+            .collect()
+    }
+
+    /// Unclaimed listed objects of `kind` named `name`.
+    pub fn unclaimed_named<'a>(
+        &'a self,
+        kind: Kind,
+        name: &str,
+        claimed: &BTreeSet<(Kind, GenesysId)>,
+    ) -> Vec<&'a LiveObject> {
+        self.listings
+            .get(&kind)
+            .map(|l| {
+                l.objects
+                    .iter()
+                    .filter(|o| o.name == name && !claimed.contains(&(o.kind, o.id.clone())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Everything a refresh found (for drift and export).
+#[derive(Clone, Debug)]
+pub struct Refreshed {
+    pub context: Context,
+    pub live: LiveIndex,
+}
+
+/// The attributes of `data.org`.
+pub fn org_attrs(org: &Org) -> Attrs {
+    [
+        ("id", &org.id),
+        ("name", &org.name),
+        ("short_name", &org.short_name),
+        ("region", &org.region),
+        ("domain", &org.domain),
+        ("api_url", &org.api_url),
+        ("login_url", &org.login_url),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), Value::from(v.as_str())))
+    .collect()
+}
+
+/// The attributes of `data.caller`.
+pub fn caller_attrs(caller: &Caller) -> Attrs {
+    let kind = match caller.kind {
+        CallerKind::User => "user",
+        CallerKind::Client => "client",
+    };
+    Attrs::from([
+        ("kind".to_owned(), Value::from(kind)),
+        ("id".to_owned(), Value::from(caller.id.as_str())),
+        ("name".to_owned(), Value::from(caller.name.as_str())),
+    ])
+}
+
+/// Read the org, the caller and (with a manifest) every data source.
+pub async fn read_context<P: Provider>(
+    provider: &P,
+    manifest: Option<&Manifest>,
+    variables: &Variables,
+    observer: &dyn Observer,
+) -> Result<Context, EngineError> {
+    let (org, caller) = tokio::join!(provider.org(), provider.caller());
+    let org = org.map_err(|e| EngineError::provider("cannot read the organization", e))?;
+    let caller = caller.map_err(|e| EngineError::provider("cannot read the caller", e))?;
+    let mut data = BTreeMap::new();
+    data.insert(Address::data(DataKind::Org, ""), org_attrs(&org));
+    data.insert(Address::data(DataKind::Caller, ""), caller_attrs(&caller));
+    if let Some(manifest) = manifest {
+        read_data_sources(provider, manifest, variables, &mut data, observer).await?;
+    }
+    Ok(Context { org, caller, data })
+}
+
+async fn read_data_sources<P: Provider>(
+    provider: &P,
+    manifest: &Manifest,
+    variables: &Variables,
+    data: &mut BTreeMap<Address, Attrs>,
+    observer: &dyn Observer,
+) -> Result<(), EngineError> {
+    let mut problems = Diagnostics::new();
+    for block in manifest.data_blocks_in_order() {
+        let queries = {
+            let ctx = EvalContext::new(variables, data, &nothing_known);
+            manifest.data_queries(&block, &ctx)
+        };
+        let queries = match queries {
+            Ok(q) => q,
+            Err(d) => {
+                // A block that reads a failed one fails too; report only the first cause.
+                if !problems.has_errors() {
+                    problems.extend(d);
+                }
+                continue;
+            }
+        };
+        for q in queries {
+            let found = provider
+                .data(q.kind, &q.query)
+                .await
+                .map_err(|e| EngineError::provider(format!("cannot look up {}", q.address), e))?;
+            observer.event(&Event::DataRead {
+                address: q.address.clone(),
+            });
+            match found.len() {
+                1 => {
+                    data.insert(q.address, found.into_iter().next().unwrap_or_default());
+                }
+                n => problems.push(data_source_problem(
+                    manifest, &q.address, q.kind, &q.query, n,
+                )),
+            }
+        }
+    }
+    if problems.has_errors() {
+        Err(EngineError::Manifest(problems))
+    } else {
+        Ok(())
+    }
+}
+
+fn data_source_problem(
+    manifest: &Manifest,
+    address: &Address,
+    kind: DataKind,
+    query: &Attrs,
+    found: usize,
+) -> Diagnostic {
+    let searched = query
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (message, hint) = if found == 0 {
+        (
+            format!("{address} found no {kind} where {searched}"),
+            "check the spelling, and that the caller may see the object (division-scoped objects are listed with the caller's visibility)",
+        )
+    } else {
+        (
+            format!("{address} found {found} objects of kind {kind} where {searched}; it must find exactly one"),
+            "narrow the query so that exactly one object matches",
+        )
+    };
+    let key = query.keys().next().map(String::as_str);
+    manifest.error_at(address, key, message).with_hint(hint)
+}
+
+/// List the live objects of `kinds` (those of the state, those named in
+/// `names`) and match them to the state. `all` lists every object of each
+/// kind (drift, export).
+pub async fn read_objects<P: Provider + 'static>(
+    provider: &Arc<P>,
+    state: &State,
+    names: &BTreeMap<Kind, BTreeSet<String>>,
+    all: bool,
+    observer: &dyn Observer,
+) -> Result<LiveIndex, EngineError> {
+    let mut ids: BTreeMap<Kind, Vec<GenesysId>> = BTreeMap::new();
+    for r in &state.resources {
+        ids.entry(r.kind).or_default().push(r.id.clone());
+    }
+    let mut wanted_names: BTreeMap<Kind, Vec<String>> = names
+        .iter()
+        .map(|(k, n)| (*k, n.iter().cloned().collect()))
+        .collect();
+    for p in state
+        .pending
+        .iter()
+        .filter(|p| p.operation == PendingKind::Create)
+    {
+        wanted_names.entry(p.kind).or_default().push(p.name.clone());
+    }
+    let kinds: BTreeSet<Kind> = if all {
+        Kind::ALL.into_iter().collect()
+    } else {
+        ids.keys().chain(wanted_names.keys()).copied().collect()
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for kind in kinds {
+        observer.event(&Event::Listing { kind });
+        let provider = Arc::clone(provider);
+        let kind_ids = ids.get(&kind).cloned().unwrap_or_default();
+        let kind_names = wanted_names.get(&kind).cloned().unwrap_or_default();
+        tasks.spawn(async move {
+            let scope = if all {
+                ListScope::All
+            } else {
+                ListScope::Only {
+                    ids: &kind_ids,
+                    names: &kind_names,
+                }
+            };
+            (kind, provider.list(kind, scope).await)
+        });
+    }
+    let mut listings = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (kind, listing) = joined.map_err(|e| EngineError::Usage {
+            message: format!("a refresh task failed: {e}"),
+            hint: None,
+        })?;
+        let listing = listing
+            .map_err(|e| EngineError::provider(format!("cannot list the {kind} objects"), e))?;
+        listings.insert(kind, listing);
+    }
+    let mut managed = BTreeMap::new();
+    for r in &state.resources {
+        let listed = listings
+            .get(&r.kind)
+            .and_then(|l| l.objects.iter().find(|o| o.id == r.id))
+            .cloned();
+        let live = match listed {
+            Some(o) => Some(o),
+            // Not in the listing: ask by id before calling it gone.
+            None => provider.read(r.kind, &r.id).await.map_err(|e| {
+                EngineError::provider(format!("cannot read {} ({})", r.address, r.id), e)
+            })?,
+        };
+        managed.insert(r.address.clone(), live);
+    }
+    Ok(LiveIndex { listings, managed })
+}
+
+/// Read everything: context, data sources and every live object of every
+/// managed kind. For drift and export.
+pub async fn refresh<P: Provider + 'static>(
+    provider: &Arc<P>,
+    manifest: Option<&Manifest>,
+    variables: &Variables,
+    state: &State,
+    observer: &dyn Observer,
+) -> Result<Refreshed, EngineError> {
+    let context = read_context(provider.as_ref(), manifest, variables, observer).await?;
+    check_org(state, &context.org, None)?;
+    let live = read_objects(provider, state, &BTreeMap::new(), true, observer).await?;
+    Ok(Refreshed { context, live })
+}
+
+/// Refuse a state that belongs to another organization.
+pub fn check_org(
+    state: &State,
+    org: &Org,
+    path: Option<&std::path::Path>,
+) -> Result<(), EngineError> {
+    match &state.org_id {
+        Some(id) if id != &org.id => Err(EngineError::OtherOrg {
+            path: path.map(std::path::Path::to_path_buf).unwrap_or_default(),
+            state_org: id.clone(),
+            live_org: org.id.clone(),
+        }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,246 @@
+//! Saved plans (`gcrecon plan --out FILE`, `gcrecon apply FILE`).
+//!
+//! A saved plan is the plan's JSON (the same document as `--format json`
+//! gives, no secrets) plus what applying it depends on: the manifest's
+//! sha256, a fingerprint of the variables' values (never the values, which
+//! may be sensitive), the state's lineage and serial, and per object to
+//! update or delete the live version the refresh saw. Applying refreshes
+//! again and refuses, saying to plan again, when any of those changed or
+//! the fresh plan's actions differ from the saved ones.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use gcrecon_core::manifest::{Source, Variables};
+use gcrecon_core::plan::{Action, Plan};
+use gcrecon_core::state::State;
+use gcrecon_core::Address;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::EngineError;
+use crate::planner::{PlanOptions, Planned};
+use crate::store::write_atomic;
+
+/// The version of the `saved` section.
+pub const SAVED_PLAN_VERSION: u32 = 1;
+
+/// What a saved plan adds to the plan JSON.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedMeta {
+    pub version: u32,
+    /// sha256 over the variables' names and values.
+    pub inputs_sha256: String,
+    #[serde(default)]
+    pub refresh_only: bool,
+    #[serde(default)]
+    pub destroy: bool,
+    #[serde(default)]
+    pub targets: Vec<Address>,
+    #[serde(default)]
+    pub allow_caller_demotion: bool,
+    /// The organization the plan was made against.
+    pub org_id: String,
+}
+
+/// A plan file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedPlan {
+    #[serde(flatten)]
+    pub plan: Plan,
+    pub saved: SavedMeta,
+}
+
+/// sha256 of manifest sources: each file's name and text, in order.
+pub fn manifest_sha256(sources: &[Source]) -> String {
+    let mut h = Sha256::new();
+    for s in sources {
+        let name = s
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(s.text.as_bytes());
+        h.update([0]);
+    }
+    hex(&h.finalize())
+}
+
+/// sha256 of the variables' names and values.
+pub fn inputs_sha256(variables: &Variables) -> String {
+    let mut h = Sha256::new();
+    let mut all: Vec<(&str, String)> = variables.iter().map(|(n, v)| (n, v.to_string())).collect();
+    all.sort();
+    for (n, v) in all {
+        h.update(n.as_bytes());
+        h.update([0]);
+        h.update(v.as_bytes());
+        h.update([0]);
+    }
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl SavedPlan {
+    /// The saved form of a plan.
+    pub fn new(planned: &Planned, variables: &Variables) -> Self {
+        SavedPlan {
+            plan: planned.plan.clone(),
+            saved: SavedMeta {
+                version: SAVED_PLAN_VERSION,
+                inputs_sha256: inputs_sha256(variables),
+                refresh_only: planned.options.refresh_only,
+                destroy: planned.options.destroy,
+                targets: planned.options.targets.clone(),
+                allow_caller_demotion: planned.options.allow_caller_demotion,
+                org_id: planned.context.org.id.clone(),
+            },
+        }
+    }
+
+    /// The options to plan again with.
+    pub fn options(&self) -> PlanOptions {
+        PlanOptions {
+            targets: self.saved.targets.clone(),
+            refresh_only: self.saved.refresh_only,
+            destroy: self.saved.destroy,
+            allow_caller_demotion: self.saved.allow_caller_demotion,
+        }
+    }
+
+    /// Write the plan file.
+    pub fn write(&self, path: &Path) -> Result<(), EngineError> {
+        let text = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
+        write_atomic(path, text.as_bytes(), None)
+            .map_err(|e| EngineError::io("cannot write the plan to", path, e))
+    }
+
+    /// Read a plan file.
+    pub fn read(path: &Path) -> Result<Self, EngineError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| EngineError::io("cannot read the plan", path, e))?;
+        let plan: SavedPlan =
+            serde_json::from_str(&text).map_err(|e| EngineError::BadPlanFile {
+                path: path.to_owned(),
+                reason: format!("not a gcrecon plan file: {e}"),
+            })?;
+        if plan.saved.version != SAVED_PLAN_VERSION {
+            return Err(EngineError::BadPlanFile {
+                path: path.to_owned(),
+                reason: format!(
+                    "saved-plan version {} is not {SAVED_PLAN_VERSION}",
+                    plan.saved.version
+                ),
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Checks that need no network: the manifest, the variables and the state.
+    pub fn check_inputs(
+        &self,
+        path: &Path,
+        manifest_sha256: &str,
+        variables: &Variables,
+        state: &State,
+        state_on_disk: bool,
+    ) -> Result<(), EngineError> {
+        let stale = |reason: String| EngineError::StalePlan {
+            path: path.to_owned(),
+            reason,
+        };
+        if self.plan.manifest_sha256 != manifest_sha256 {
+            return Err(stale("the manifest changed since the plan was made".into()));
+        }
+        if self.saved.inputs_sha256 != inputs_sha256(variables) {
+            return Err(stale(
+                "the variables (--var, GCRECON_VAR_*) differ from those the plan was made with"
+                    .into(),
+            ));
+        }
+        let lineage = state_on_disk.then(|| state.lineage.clone());
+        if self.plan.state_lineage != lineage {
+            return Err(stale(match (&self.plan.state_lineage, lineage) {
+                (None, Some(_)) => "a state was created since the plan was made".into(),
+                (Some(_), None) => "the state the plan was made against is gone".into(),
+                _ => "the state has another lineage (a different state file)".into(),
+            }));
+        }
+        if self.plan.state_serial != state.serial {
+            return Err(stale(format!(
+                "the state changed since the plan was made (serial {} then, {} now)",
+                self.plan.state_serial, state.serial
+            )));
+        }
+        Ok(())
+    }
+
+    /// Compare with a fresh plan: same actions per address, and the same live
+    /// version of every object the plan updates or deletes.
+    pub fn check_fresh(&self, path: &Path, fresh: &Planned) -> Result<(), EngineError> {
+        let stale = |reason: String| EngineError::StalePlan {
+            path: path.to_owned(),
+            reason,
+        };
+        if self.saved.org_id != fresh.context.org.id {
+            return Err(stale(format!(
+                "it was made for organization {}, the credentials are for {}",
+                self.saved.org_id, fresh.context.org.id
+            )));
+        }
+        let actions = |p: &Plan| -> BTreeMap<Address, Vec<Action>> {
+            p.resource_changes
+                .iter()
+                .filter(|c| c.is_change() || c.actions == [Action::Read])
+                .map(|c| (c.address.clone(), c.actions.clone()))
+                .collect()
+        };
+        let fresh_changes: BTreeMap<&Address, &gcrecon_core::plan::ResourceChange> = fresh
+            .plan
+            .resource_changes
+            .iter()
+            .map(|c| (&c.address, c))
+            .collect();
+        for saved in &self.plan.resource_changes {
+            let touches = saved
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::Update | Action::Delete));
+            if !touches {
+                continue;
+            }
+            let now = fresh_changes
+                .get(&saved.address)
+                .and_then(|c| c.live_version.clone());
+            if saved.live_version.is_some() && now != saved.live_version {
+                return Err(stale(format!(
+                    "{} changed in the organization since the plan was made (version {} then, {} now)",
+                    saved.address,
+                    saved.live_version.as_deref().unwrap_or("?"),
+                    now.as_deref().unwrap_or("gone")
+                )));
+            }
+        }
+        let (then, now) = (actions(&self.plan), actions(&fresh.plan));
+        if then != now {
+            let differing: Vec<String> = then
+                .keys()
+                .chain(now.keys())
+                .filter(|a| then.get(*a) != now.get(*a))
+                .map(ToString::to_string)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            return Err(stale(format!(
+                "planning again gives different changes for {}",
+                differing.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,254 @@
+//! State persistence for the local backend: where state files live, how
+//! they are read (refusing anything unusable, untouched) and how they are
+//! written (a temp file in the same directory, fsync, rename, then fsync of
+//! the directory), keeping the previous serial as `<state>.backup`.
+//!
+//! A `kill -9` at any instant leaves either the old or the new file in
+//! place, never a torn one; every API change is followed by one such write.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use gcrecon_core::state::State;
+
+use crate::error::EngineError;
+
+/// Where the files of one state live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatePaths {
+    pub state: PathBuf,
+    /// The default `--secrets-out` file.
+    pub secrets: PathBuf,
+}
+
+/// The workspace every state has unless `--workspace` says otherwise.
+pub const DEFAULT_WORKSPACE: &str = "default";
+
+impl StatePaths {
+    /// The default paths for a manifest: `state/<name>.gcstate.json` and
+    /// `state/<name>.secrets.json` in `base_dir` (the manifest's directory),
+    /// with `.<workspace>` before the extension for a non-default workspace.
+    pub fn for_manifest(base_dir: &Path, manifest_name: &str, workspace: &str) -> Self {
+        let stem = if workspace == DEFAULT_WORKSPACE || workspace.is_empty() {
+            manifest_name.to_owned()
+        } else {
+            format!("{manifest_name}.{workspace}")
+        };
+        let dir = base_dir.join("state");
+        StatePaths {
+            state: dir.join(format!("{stem}.gcstate.json")),
+            secrets: dir.join(format!("{stem}.secrets.json")),
+        }
+    }
+}
+
+/// The backup of a state file: `<state>.backup`.
+pub fn backup_path(state_path: &Path) -> PathBuf {
+    let mut name = state_path.as_os_str().to_owned();
+    name.push(".backup");
+    PathBuf::from(name)
+}
+
+/// A state loaded from (or to be created at) a path.
+#[derive(Debug)]
+pub struct StateStore {
+    path: PathBuf,
+    state: State,
+    on_disk: bool,
+}
+
+impl StateStore {
+    /// Read the state at `path`, or start a new one (nothing is written
+    /// until the first change). A file that is not a usable state is an
+    /// error and is never overwritten.
+    pub fn open(path: &Path, manifest_name: &str) -> Result<Self, EngineError> {
+        match fs::read_to_string(path) {
+            Ok(text) => {
+                let state = State::from_json(&text).map_err(|source| EngineError::StateFormat {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                Ok(StateStore {
+                    path: path.to_owned(),
+                    state,
+                    on_disk: true,
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StateStore {
+                path: path.to_owned(),
+                state: State::new(uuid::Uuid::new_v4().to_string(), manifest_name),
+                on_disk: false,
+            }),
+            Err(e) => Err(EngineError::io("cannot read", path, e)),
+        }
+    }
+
+    /// Read an existing state; a missing file is an error.
+    pub fn open_existing(path: &Path) -> Result<Self, EngineError> {
+        if !path.exists() {
+            return Err(EngineError::Usage {
+                message: format!("no state file at {}", path.display()),
+                hint: Some("nothing has been applied with this manifest and workspace yet, or pass `--state PATH`".into()),
+            });
+        }
+        Self::open(path, "")
+    }
+
+    /// The state file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The state as last written (or new).
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// True when the file exists.
+    pub fn is_on_disk(&self) -> bool {
+        self.on_disk
+    }
+
+    /// Apply `change`, increment the serial and write the state atomically.
+    /// On failure the in-memory state stays as it was on disk.
+    pub fn write(&mut self, change: impl FnOnce(&mut State)) -> Result<u64, EngineError> {
+        let mut next = self.state.clone();
+        change(&mut next);
+        next.serial = self.state.serial + 1;
+        if self.on_disk {
+            keep_backup(&self.path)?;
+        }
+        write_atomic(&self.path, next.to_json().as_bytes(), None)
+            .map_err(|e| EngineError::io("cannot write the state to", &self.path, e))?;
+        self.state = next;
+        self.on_disk = true;
+        Ok(self.state.serial)
+    }
+}
+
+/// Point `<state>.backup` at the current state file (a hard link, renamed
+/// into place, so the backup is replaced atomically too; a copy where links
+/// are not supported).
+fn keep_backup(state_path: &Path) -> Result<(), EngineError> {
+    let backup = backup_path(state_path);
+    let mut staging = backup.as_os_str().to_owned();
+    staging.push(format!(".{}", std::process::id()));
+    let staging = PathBuf::from(staging);
+    let _ = fs::remove_file(&staging);
+    let linked =
+        fs::hard_link(state_path, &staging).or_else(|_| fs::copy(state_path, &staging).map(|_| ()));
+    linked
+        .and_then(|()| fs::rename(&staging, &backup))
+        .map_err(|e| EngineError::io("cannot keep the backup", &backup, e))
+}
+
+/// Write `bytes` to `path` atomically: a temp file in the same directory,
+/// fsync, optional permissions, rename over `path`, fsync of the directory.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".gcrecon-")
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    if let Ok(d) = fs::File::open(&dir) {
+        // Make the rename itself durable; not every platform can fsync a directory.
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_paths_follow_the_workspace() {
+        let p = StatePaths::for_manifest(Path::new("/m"), "emite", "default");
+        assert_eq!(p.state, Path::new("/m/state/emite.gcstate.json"));
+        assert_eq!(p.secrets, Path::new("/m/state/emite.secrets.json"));
+        let p = StatePaths::for_manifest(Path::new("/m"), "emite", "prod");
+        assert_eq!(p.state, Path::new("/m/state/emite.prod.gcstate.json"));
+    }
+
+    #[test]
+    fn writes_increment_the_serial_and_keep_a_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/s.gcstate.json");
+        let mut store = StateStore::open(&path, "s").unwrap();
+        assert!(!store.is_on_disk());
+        assert!(!path.exists(), "opening writes nothing");
+        let lineage = store.state().lineage.clone();
+        assert_eq!(store.write(|s| s.org_id = Some("o".into())).unwrap(), 1);
+        assert!(!backup_path(&path).exists());
+        assert_eq!(
+            store.write(|s| s.manifest_sha256 = "abc".into()).unwrap(),
+            2
+        );
+        let backup = State::from_json(&fs::read_to_string(backup_path(&path)).unwrap()).unwrap();
+        assert_eq!(backup.serial, 1);
+        let again = StateStore::open(&path, "s").unwrap();
+        assert_eq!(again.state().serial, 2);
+        assert_eq!(again.state().lineage, lineage);
+        assert_eq!(again.state().manifest_sha256, "abc");
+        let leftovers: Vec<_> = fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn unusable_state_files_are_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.gcstate.json");
+        let mut good = StateStore::open(&path, "s").unwrap();
+        good.write(|_| {}).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        for bad in [
+            text[..text.len() / 3].to_owned(),
+            "not json".to_owned(),
+            text.replacen("\"format_version\": 1", "\"format_version\": 2", 1),
+            String::new(),
+        ] {
+            fs::write(&path, &bad).unwrap();
+            let err = StateStore::open(&path, "s").unwrap_err();
+            assert!(matches!(err, EngineError::StateFormat { .. }), "{err}");
+            assert!(err.hint().is_some());
+            assert_eq!(
+                fs::read_to_string(&path).unwrap(),
+                bad,
+                "the file is never rewritten"
+            );
+        }
+    }
+
+    #[test]
+    fn atomic_writes_can_set_the_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x/secrets.json");
+        write_atomic(&path, b"{}", Some(0o600)).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}
