@@ -21,9 +21,14 @@ pub fn correlation_id() -> String {
         .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string())
 }
 
-/// An error answer of the simulated Platform API.
+/// An error answer of the simulated Platform API (boxed: errors are rare
+/// and results stay small).
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorInner>);
+
+/// The parts of an [`ApiError`].
+#[derive(Debug, Clone)]
+pub struct ErrorInner {
     /// HTTP status.
     pub status: StatusCode,
     /// Genesys error code, e.g. `bad.request`.
@@ -42,13 +47,18 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl ApiError {
     /// An error with a status, code and message.
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        ApiError {
+        ApiError(Box::new(ErrorInner {
             status,
             code: code.to_string(),
             message: message.into(),
             params: Map::new(),
             retry_after: None,
-        }
+        }))
+    }
+
+    /// The parts of the error.
+    pub fn inner(&self) -> &ErrorInner {
+        &self.0
     }
 
     /// 400 `bad.request`.
@@ -130,23 +140,24 @@ impl ApiError {
                 "Rate limit exceeded the maximum. Retry the request in [{retry_after}] seconds"
             ),
         );
-        e.retry_after = Some(retry_after);
+        e.0.retry_after = Some(retry_after);
         e
     }
 
     /// Adds a `messageParams` entry.
     pub fn param(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.params.insert(key.to_string(), value.into());
+        self.0.params.insert(key.to_string(), value.into());
         self
     }
 
     /// The Genesys error body, with `contextId` set to `context_id`.
     pub fn body(&self, context_id: &str) -> Value {
+        let e = &self.0;
         json!({
-            "message": self.message,
-            "code": self.code,
-            "status": self.status.as_u16(),
-            "messageParams": self.params,
+            "message": e.message,
+            "code": e.code,
+            "status": e.status.as_u16(),
+            "messageParams": e.params,
             "contextId": context_id,
             "details": [],
             "errors": [],
@@ -159,9 +170,9 @@ impl std::fmt::Display for ApiError {
         write!(
             f,
             "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
+            self.0.status.as_u16(),
+            self.0.code,
+            self.0.message
         )
     }
 }
@@ -171,8 +182,8 @@ impl std::error::Error for ApiError {}
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = self.body(&correlation_id());
-        let mut resp = (self.status, axum::Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
+        let mut resp = (self.0.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.0.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 resp.headers_mut().insert("retry-after", v);
             }

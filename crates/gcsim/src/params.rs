@@ -179,8 +179,9 @@ pub fn listing(
 /// `GET /api/v2/identityproviders`): no paging parameters.
 pub fn single_page(path: &str, entities: Vec<Value>) -> Value {
     let total = entities.len();
-    json!({
-        "entities": entities,
+    let mut m = Map::new();
+    m.insert("entities".into(), Value::Array(entities));
+    let rest = json!({
         "pageSize": total.max(1),
         "pageNumber": 1,
         "total": total,
@@ -188,7 +189,11 @@ pub fn single_page(path: &str, entities: Vec<Value>) -> Value {
         "selfUri": format!("{path}?pageSize={}&pageNumber=1", total.max(1)),
         "lastUri": format!("{path}?pageSize={}&pageNumber=1", total.max(1)),
         "pageCount": 1,
-    })
+    });
+    if let Value::Object(r) = rest {
+        m.extend(r);
+    }
+    Value::Object(m)
 }
 
 #[cfg(test)]

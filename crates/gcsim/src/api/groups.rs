@@ -201,7 +201,7 @@ pub fn members(org: &mut Org, call: &Call) -> ApiResult<Reply> {
         .iter()
         .filter_map(|id| org.users.get(id))
         .collect();
-    users.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    users.sort_by_key(|a| a.name.to_lowercase());
     let org_ref: &Org = org;
     ok(page_of(
         &call.path,
