@@ -470,7 +470,7 @@ mod tests {
         assert_eq!(
             order,
             vec![
-                div.clone(),
+                div,
                 r(Kind::Division, "a"),
                 NodeKind::Resource(role.clone()),
                 r(Kind::Group, "g"),
@@ -478,7 +478,7 @@ mod tests {
                 client.clone()
             ]
         );
-        let mut rev = order.clone();
+        let mut rev = order;
         rev.reverse();
         assert_eq!(g.destroy_order(), rev);
         assert_eq!(
@@ -506,7 +506,7 @@ mod tests {
         assert_eq!(cycles.len(), 1);
         let cyc = &cycles[0];
         assert_eq!(cyc.first(), cyc.last());
-        assert_eq!(cyc, &vec![c.clone(), a.clone(), b.clone(), c.clone()]);
+        assert_eq!(cyc, &vec![c.clone(), a, b, c]);
         assert_eq!(g.apply_order().len(), 3);
     }
 }

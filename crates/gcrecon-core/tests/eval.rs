@@ -508,7 +508,7 @@ fn emite_manifest_plans_end_to_end() {
     let realtime = NodeKind::Resource("oauth_client.realtime".parse().unwrap());
     assert_eq!(
         d.graph.dependents(&caller_grant),
-        vec![apidata.clone(), realtime.clone()]
+        vec![apidata.clone(), realtime]
     );
     assert_eq!(d.graph.dependencies(&caller_grant), vec![role.clone()]);
     let order = d.graph.apply_order();

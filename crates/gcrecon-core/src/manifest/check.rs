@@ -258,7 +258,16 @@ fn report_cycles(
         }
         any = true;
         let members: BTreeSet<GNode> = scc.iter().map(|i| g[*i].clone()).collect();
-        let Some(start) = members.iter().next().cloned() else {
+        // Start where the reader meets the cycle first: the earliest definition.
+        let place = |n: &GNode| match n {
+            GNode::Block(a) => m.blocks.get(a).map(|b| b.sp),
+            GNode::Local(l) => m.locals.get(l).map(|d| d.sp),
+        };
+        let Some(start) = members
+            .iter()
+            .min_by_key(|n| (place(n).map(|sp| (sp.file, sp.start)), (*n).clone()))
+            .cloned()
+        else {
             continue;
         };
         let names: Vec<&GNode> = members.iter().collect();

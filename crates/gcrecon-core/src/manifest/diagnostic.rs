@@ -312,9 +312,9 @@ impl Diagnostics {
         if errors > 0 {
             out.push('\n');
             let summary = if errors == 1 {
-                "error: the manifest has 1 error".to_owned()
+                "error: found 1 error".to_owned()
             } else {
-                format!("error: the manifest has {errors} errors")
+                format!("error: found {errors} errors")
             };
             let paint = Paint { on: color };
             let _ = writeln!(out, "{}", paint.wrap(RED, &summary));

@@ -7,6 +7,10 @@
 //! records which instances it referenced, to build the instance graph, and
 //! whether it touched a secret.
 
+// Evaluation errors are the rare path and are collected, not propagated far;
+// a boxed diagnostic would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
@@ -234,7 +238,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                 attr,
                 ..
             } => self.resource_ref(
-                Address::resource(*kind, name.clone()),
+                &Address::resource(*kind, name.clone()),
                 key.as_deref(),
                 attr,
                 e,
@@ -249,7 +253,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                 attr,
                 ..
             } => self.data_ref(
-                Address::data(*kind, name.clone()),
+                &Address::data(*kind, name.clone()),
                 key.as_deref(),
                 attr,
                 e,
@@ -370,7 +374,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
     #[allow(clippy::too_many_arguments)]
     fn resource_ref(
         &self,
-        block_addr: Address,
+        block_addr: &Address,
         key: Option<&Expr>,
         attr: &str,
         e: &Expr,
@@ -378,7 +382,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         scope: &Scope<'_>,
         acc: &mut Acc,
     ) -> Result<Value, Diagnostic> {
-        let Some(block) = self.m.blocks.get(&block_addr) else {
+        let Some(block) = self.m.blocks.get(block_addr) else {
             return Err(self.err(
                 file,
                 &e.pos,
@@ -390,7 +394,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             // Which instance is unknown: depend on all of them.
             if let Ok(insts) = self.instances(block) {
                 for (k, v) in insts.iter() {
-                    let a = inst_addr(&block_addr, k.as_deref());
+                    let a = inst_addr(block_addr, k.as_deref());
                     if self.is_enabled(block, &a, k.as_deref(), v).unwrap_or(false) {
                         acc.refs.insert(a);
                     }
@@ -398,7 +402,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             }
             return Ok(Value::Unknown);
         };
-        let addr = inst_addr(&block_addr, key.as_deref());
+        let addr = inst_addr(block_addr, key.as_deref());
         let insts = self.instances(block)?;
         let Some((_, each_value)) = insts.iter().find(|(k, _)| *k == key) else {
             let keys: Vec<&str> = insts.iter().filter_map(|(k, _)| k.as_deref()).collect();
@@ -462,7 +466,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
     #[allow(clippy::too_many_arguments)]
     fn data_ref(
         &self,
-        block_addr: Address,
+        block_addr: &Address,
         key: Option<&Expr>,
         attr: &str,
         e: &Expr,
@@ -473,7 +477,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         let Some(key) = self.key_of(key, file, scope, acc)? else {
             return Ok(Value::Unknown);
         };
-        let addr = inst_addr(&block_addr, key.as_deref());
+        let addr = inst_addr(block_addr, key.as_deref());
         if let Some(attrs) = self.ctx.data.get(&addr) {
             acc.data_refs.insert(addr);
             return Ok(attrs.get(attr).cloned().unwrap_or(Value::Null));
@@ -481,13 +485,13 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         let mut d = self
             .err(file, &e.pos, scope.owner, format!("`{addr}` has no value"))
             .with_label("not read");
-        let block = self.m.blocks.get(&block_addr);
+        let block = self.m.blocks.get(block_addr);
         if key.is_some() {
             let keys: Vec<String> = self
                 .ctx
                 .data
                 .keys()
-                .filter(|a| a.block() == block_addr)
+                .filter(|a| a.block() == *block_addr)
                 .filter_map(|a| a.key.clone())
                 .collect();
             d.message = format!(

@@ -14,7 +14,12 @@ use super::model::DATA_META_KEYS;
 const REF: &str = "#/$defs/reference";
 
 fn or_reference(schema: Value) -> Value {
-    json!({ "anyOf": [schema, { "$ref": REF }] })
+    let mut obj = Map::new();
+    obj.insert(
+        "anyOf".to_owned(),
+        Value::Array(vec![schema, json!({ "$ref": REF })]),
+    );
+    Value::Object(obj)
 }
 
 fn with_doc(mut schema: Value, doc: &str) -> Value {

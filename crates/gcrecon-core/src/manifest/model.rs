@@ -235,8 +235,17 @@ pub(crate) fn build(sources: &[Source]) -> Result<Manifest, Diagnostics> {
         let mut syntax = Vec::new();
         match parse_file(&files, file, &mut syntax) {
             Some(root) => {
-                b.diags.extend(syntax);
                 b.root(&root, file);
+                // Errors inside strings belong to the block written above them.
+                for mut d in syntax {
+                    if d.address.is_none() {
+                        d.address = d
+                            .span
+                            .as_ref()
+                            .and_then(|span| b.owner_at(file, span.start));
+                    }
+                    b.diags.push(d);
+                }
             }
             None => {
                 b.syntax_failed = true;
@@ -303,6 +312,16 @@ const TOP_LEVEL: &[&str] = &["gcrecon", "variables", "locals", "output", "data"]
 impl Builder<'_> {
     fn err(&self, sp: Sp, message: impl Into<String>) -> Diagnostic {
         self.files.error(sp, message)
+    }
+
+    /// The name claimed last before `offset` in `file` (the block, local,
+    /// variable or output whose text contains it).
+    fn owner_at(&self, file: u32, offset: usize) -> Option<String> {
+        self.seen
+            .iter()
+            .filter(|(_, sp)| sp.file == file && (sp.start as usize) <= offset)
+            .max_by_key(|(_, sp)| sp.start)
+            .map(|(name, _)| name.clone())
     }
 
     fn push(&mut self, d: Diagnostic) {
@@ -462,7 +481,7 @@ impl Builder<'_> {
                                 && n != "."
                                 && n != ".." =>
                         {
-                            self.name = Some(n)
+                            self.name = Some(n);
                         }
                         _ => {
                             let d = self
@@ -551,14 +570,16 @@ impl Builder<'_> {
                     None => {
                         let d = self
                             .wrong_type(&e.value, "`description`", "a plain string")
-                            .with_address(&what);
+                            .with_address(&what)
+                            .with_hint("write `description = \"...\"` without references");
                         self.push(d);
                     }
                 },
-                "sensitive" => match self.literal_bool(&e.value, "sensitive", &what) {
-                    Some(b) => decl.sensitive = b,
-                    None => {}
-                },
+                "sensitive" => {
+                    if let Some(b) = self.literal_bool(&e.value, "sensitive", &what) {
+                        decl.sensitive = b
+                    }
+                }
                 "default" => default_node = Some(&e.value),
                 other => {
                     let d = self
@@ -611,9 +632,14 @@ impl Builder<'_> {
         match &node.kind {
             NodeKind::Bool(b) => Some(*b),
             _ => {
+                let hint = match node.literal_str().as_deref() {
+                    Some(b @ ("true" | "false")) => format!("remove the quotes: `{key} = {b}`"),
+                    _ => format!("write `{key} = true` or `{key} = false`"),
+                };
                 let d = self
                     .wrong_type(node, &format!("`{key}`"), "a bool (true or false)")
-                    .with_address(what);
+                    .with_address(what)
+                    .with_hint(hint);
                 self.push(d);
                 None
             }
@@ -682,14 +708,15 @@ impl Builder<'_> {
                 "sensitive" => {
                     decl.sensitive = self
                         .literal_bool(&e.value, "sensitive", &what)
-                        .unwrap_or(false)
+                        .unwrap_or(false);
                 }
                 "description" => match e.value.literal_str() {
                     Some(s) => decl.description = Some(s),
                     None => {
                         let d = self
                             .wrong_type(&e.value, "`description`", "a plain string")
-                            .with_address(&what);
+                            .with_address(&what)
+                            .with_hint("write `description = \"...\"` without references");
                         self.push(d);
                     }
                 },
@@ -1091,7 +1118,7 @@ impl Builder<'_> {
             "prevent_destroy" => {
                 block.prevent_destroy = self
                     .literal_bool(node, "prevent_destroy", what)
-                    .unwrap_or(false)
+                    .unwrap_or(false);
             }
             "adopt" => block.adopt = self.literal_bool(node, "adopt", what).unwrap_or(false),
             "ignore_changes" => match &node.kind {
@@ -1306,7 +1333,10 @@ impl Builder<'_> {
             },
             KeyType::Any => None,
         };
-        if let Some(d) = d {
+        if let Some(mut d) = d {
+            if d.hints.is_empty() {
+                d = d.with_hint(format!("write `{} = {}`", spec.name, example(spec.ty)));
+            }
             self.push(d.with_address(what));
         }
     }
@@ -1329,7 +1359,8 @@ impl Builder<'_> {
                     if !matches!(e.value.kind, NodeKind::Str(_) | NodeKind::Invalid) {
                         let d = self
                             .wrong_type(&e.value, "`role`", "a role id string")
-                            .with_address(what);
+                            .with_address(what)
+                            .with_hint("write `role = \"${role.NAME.id}\"`");
                         self.push(d);
                     }
                 }

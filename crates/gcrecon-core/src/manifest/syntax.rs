@@ -164,7 +164,7 @@ pub(crate) fn parse_file(files: &Files, file: u32, diags: &mut Vec<Diagnostic>) 
             let rest: Vec<&str> = lines.collect();
             let mut d = files
                 .error(Sp::new(file, range), format!("TOML syntax error: {title}"))
-                .with_label(title.clone());
+                .with_label(title);
             if !rest.is_empty() {
                 d = d.with_label(rest.join("; "));
             }
@@ -310,27 +310,30 @@ impl Converter<'_> {
     /// Parse `${...}` in a string; map positions back to the file when the
     /// literal has no escapes, else to the whole literal.
     fn string(&mut self, content: &str, sp: Sp) -> NodeKind {
+        let parsed = parse_template(content);
+        if matches!(&parsed, Ok(t) if !t.parts.iter().any(|p| matches!(p, Part::Expr(_)))) {
+            return parsed.map_or(NodeKind::Invalid, NodeKind::Str);
+        }
         let raw = self
             .text
             .get(sp.start as usize..sp.end as usize)
             .unwrap_or("");
-        let base = ["\"\"\"", "'''", "\"", "'"].iter().find_map(|q| {
-            let inner = raw.strip_prefix(q)?.strip_suffix(q)?;
-            (inner == content).then_some(sp.start as usize + q.len())
-        });
+        let offsets = content_offsets(raw, content);
+        let whole = sp.start as usize..sp.end as usize;
         let map = |pos: &std::ops::Range<usize>| -> std::ops::Range<usize> {
-            match base {
-                Some(b) => (b + pos.start).min(sp.end as usize)..(b + pos.end).min(sp.end as usize),
-                None => sp.start as usize..sp.end as usize,
+            match &offsets {
+                Some(o) => {
+                    let at = |i: usize| o.get(i).map_or(sp.end as usize, |r| sp.start as usize + r);
+                    at(pos.start)..at(pos.end)
+                }
+                None => whole.clone(),
             }
         };
-        match parse_template(content) {
+        match parsed {
             Ok(mut t) => {
-                if t.parts.iter().any(|p| matches!(p, Part::Expr(_))) {
-                    for part in &mut t.parts {
-                        if let Part::Expr(e) = part {
-                            remap(e, &map);
-                        }
+                for part in &mut t.parts {
+                    if let Part::Expr(e) = part {
+                        remap(e, &map);
                     }
                 }
                 NodeKind::Str(t)
@@ -345,6 +348,66 @@ impl Converter<'_> {
             }
         }
     }
+}
+
+/// For each byte offset of a string's decoded `content` (and its end), the
+/// byte offset in its `raw` TOML literal; `None` when they cannot be matched
+/// (multi-line basic strings with line-ending backslashes).
+fn content_offsets(raw: &str, content: &str) -> Option<Vec<usize>> {
+    let (quote, basic) = if raw.starts_with("\"\"\"") {
+        ("\"\"\"", true)
+    } else if raw.starts_with("'''") {
+        ("'''", false)
+    } else if raw.starts_with('"') {
+        ("\"", true)
+    } else {
+        ("'", false)
+    };
+    let mut inner = raw.strip_prefix(quote)?.strip_suffix(quote)?;
+    let mut base = quote.len();
+    if quote.len() == 3 {
+        for nl in ["\r\n", "\n"] {
+            if let Some(rest) = inner.strip_prefix(nl) {
+                inner = rest;
+                base += nl.len();
+                break;
+            }
+        }
+    }
+    let mut decoded = String::with_capacity(inner.len());
+    let mut map = Vec::with_capacity(inner.len() + 1);
+    let mut chars = inner.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let before = decoded.len();
+        if basic && c == '\\' {
+            let (_, e) = chars.next()?;
+            let ch = match e {
+                'n' => '\n',
+                't' => '\t',
+                'r' => '\r',
+                'b' => '\u{8}',
+                'f' => '\u{c}',
+                'e' => '\u{1b}',
+                '"' => '"',
+                '\\' => '\\',
+                'u' | 'U' => {
+                    let n = if e == 'u' { 4 } else { 8 };
+                    let mut hex = String::new();
+                    for _ in 0..n {
+                        hex.push(chars.next()?.1);
+                    }
+                    char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
+                }
+                _ => return None,
+            };
+            decoded.push(ch);
+        } else {
+            decoded.push(c);
+        }
+        map.extend(std::iter::repeat_n(base + i, decoded.len() - before));
+    }
+    map.push(base + inner.len());
+    (decoded == content).then_some(map)
 }
 
 fn remap(e: &mut Expr, map: &dyn Fn(&std::ops::Range<usize>) -> std::ops::Range<usize>) {
