@@ -58,7 +58,7 @@ pub fn run(root: &Path) -> Result<()> {
     step("Starting gcsim");
     let mut sim = Command::new(&gcsim);
     sim.arg("serve").args(["--port", "0"]);
-    let fixture = example_dir.join("fixture.toml");
+    let fixture = example_dir.join("gcsim").join("fixture.toml");
     if fixture.exists() {
         sim.arg("--fixture").arg(&fixture);
     }
@@ -80,8 +80,10 @@ pub fn run(root: &Path) -> Result<()> {
     println!("{listening}");
 
     let manifest = example_dir.join("gcrecon.toml");
+    let vars = example_vars(&example_dir.join("gcsim").join("vars.env"))?;
     let gcrecon_cmd = |args: &[&str]| {
         let mut cmd = Command::new(&gcrecon);
+        cmd.envs(vars.iter().map(|(k, v)| (k, v)));
         cmd.args(args)
             .arg("-m")
             .arg(&manifest)
@@ -124,6 +126,23 @@ pub fn run(root: &Path) -> Result<()> {
     std::fs::remove_dir_all(&work).ok();
     step("Demo finished; gcsim stopped");
     Ok(())
+}
+
+/// `NAME=VALUE` lines of the example's `gcsim/vars.env` (test values of
+/// required variables), if the example has one.
+fn example_vars(path: &Path) -> Result<Vec<(String, String)>> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect())
 }
 
 fn step(title: &str) {
