@@ -21,19 +21,19 @@ pub trait Named {
     fn name(&self) -> &str;
 }
 
-/// Objects by id, with an index ordered by lower-cased name then id, so
-/// listings page in a stable order without sorting per request.
+/// Objects ordered by lower-cased name then id (so listings page in a
+/// stable order without sorting or hashing per item), with an id index.
 #[derive(Debug)]
 pub struct Table<T> {
-    by_id: HashMap<String, T>,
-    order: BTreeSet<(String, String)>,
+    items: BTreeMap<(String, String), T>,
+    keys: HashMap<String, String>,
 }
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Table {
-            by_id: HashMap::new(),
-            order: BTreeSet::new(),
+            items: BTreeMap::new(),
+            keys: HashMap::new(),
         }
     }
 }
@@ -43,67 +43,68 @@ fn key_of<T: Named>(t: &T) -> (String, String) {
 }
 
 impl<T: Named> Table<T> {
+    fn key(&self, id: &str) -> Option<(String, String)> {
+        self.keys.get(id).map(|n| (n.clone(), id.to_string()))
+    }
+
     /// Inserts (or replaces) an object.
     pub fn insert(&mut self, t: T) {
-        if let Some(old) = self.by_id.get(t.id()) {
-            self.order.remove(&key_of(old));
+        if let Some(old) = self.key(t.id()) {
+            self.items.remove(&old);
         }
-        self.order.insert(key_of(&t));
-        self.by_id.insert(t.id().to_string(), t);
+        let key = key_of(&t);
+        self.keys.insert(key.1.clone(), key.0.clone());
+        self.items.insert(key, t);
     }
 
     /// The object with this id.
     pub fn get(&self, id: &str) -> Option<&T> {
-        self.by_id.get(id)
+        self.items.get(&self.key(id)?)
     }
 
     /// Whether an object has this id.
     pub fn contains(&self, id: &str) -> bool {
-        self.by_id.contains_key(id)
+        self.keys.contains_key(id)
     }
 
-    /// Changes an object in place, keeping the name index right.
+    /// Changes an object in place, keeping the name order right.
     pub fn update<R>(&mut self, id: &str, f: impl FnOnce(&mut T) -> R) -> Option<R> {
-        let t = self.by_id.get_mut(id)?;
-        let before = key_of(t);
-        let r = f(t);
-        let after = key_of(t);
-        if before != after {
-            self.order.remove(&before);
-            self.order.insert(after);
-        }
+        let key = self.key(id)?;
+        let mut t = self.items.remove(&key)?;
+        let r = f(&mut t);
+        self.insert(t);
         Some(r)
     }
 
     /// Removes an object.
     pub fn remove(&mut self, id: &str) -> Option<T> {
-        let t = self.by_id.remove(id)?;
-        self.order.remove(&key_of(&t));
-        Some(t)
+        let key = self.key(id)?;
+        self.keys.remove(id);
+        self.items.remove(&key)
     }
 
     /// Every object, ordered by name.
-    pub fn iter(&self) -> impl Iterator<Item = &T> + '_ {
-        self.order.iter().filter_map(|(_, id)| self.by_id.get(id))
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + '_ {
+        self.items.values()
     }
 
     /// Objects whose name equals `name`, ignoring case.
     pub fn by_name<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a T> + 'a {
         let lower = name.to_lowercase();
-        self.order
+        self.items
             .range((lower.clone(), String::new())..)
-            .take_while(move |(n, _)| *n == lower)
-            .filter_map(|(_, id)| self.by_id.get(id))
+            .take_while(move |((n, _), _)| *n == lower)
+            .map(|(_, t)| t)
     }
 
     /// Number of objects.
     pub fn len(&self) -> usize {
-        self.by_id.len()
+        self.items.len()
     }
 
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        self.items.is_empty()
     }
 }
 
