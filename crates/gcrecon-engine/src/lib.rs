@@ -15,11 +15,18 @@
 //! 2. [`planner::plan`] (refresh included) gives a [`planner::Planned`];
 //! 3. [`apply::apply`] walks it and returns an [`apply::ApplyReport`].
 
+// Errors are cold and carry what the user needs to read (the provider's
+// error with its correlation id, the lock holder): their size is not worth
+// boxing.
+#![allow(clippy::result_large_err)]
+
 pub mod apply;
+pub mod drift;
 pub mod error;
 pub mod events;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
+pub mod ignore;
 pub mod lock;
 pub mod ops;
 pub mod planner;
