@@ -140,7 +140,19 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_sim/token", post(sim::token))
         .route("/_sim/populate", post(sim::populate))
         .fallback(entry)
+        .layer(axum::middleware::map_response(ensure_correlation_id))
         .with_state(app)
+}
+
+/// Gives `/_sim` answers an `inin-correlation-id` too (API answers set
+/// their own, matching the error body's `contextId`).
+async fn ensure_correlation_id(mut resp: Response) -> Response {
+    if !resp.headers().contains_key("inin-correlation-id") {
+        if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+            resp.headers_mut().insert("inin-correlation-id", v);
+        }
+    }
+    resp
 }
 
 /// Serves until the listener fails.

@@ -127,3 +127,40 @@ fn wire_conventions() {
     assert_eq!(r1["total"], 2);
     assert_eq!(r2["total"], 2);
 }
+
+#[test]
+fn documented_no_permission_reads() {
+    let sim = Sim::start();
+    let api = Api::admin(&sim);
+    let (id, secret) = create_client(&api, "no roles", &[]);
+    let bare = Api::with_token(&sim, &sim.login(&id, &secret));
+    // The SDK docs list these as requiring no permission.
+    for path in [
+        "/api/v2/groups",
+        "/api/v2/users",
+        "/api/v2/authorization/divisions",
+        "/api/v2/authorization/divisions/home",
+        "/api/v2/authorization/permissions",
+        "/api/v2/organizations/me",
+        "/api/v2/tokens/me",
+        "/api/v2/authorization/subjects/me",
+    ] {
+        bare.get(path).expect(200);
+    }
+    for path in [
+        "/api/v2/authorization/roles",
+        "/api/v2/oauth/clients",
+        "/api/v2/integrations",
+        "/api/v2/integrations/types",
+        "/api/v2/routing/queues",
+        "/api/v2/identityproviders",
+    ] {
+        bare.get(path).expect(403);
+    }
+    let r = bare.post("/api/v2/users/search", json!({"query": []}));
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.body["messageParams"]["permissions"],
+        "[directory:user:view]"
+    );
+}
