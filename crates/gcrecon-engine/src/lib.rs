@@ -24,6 +24,7 @@ pub mod apply;
 pub mod drift;
 pub mod error;
 pub mod events;
+pub mod export;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod ignore;
