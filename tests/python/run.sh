@@ -7,7 +7,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 cd "$repo"
 cargo build -q -p gcsim
-export GCSIM_BIN="${GCSIM_BIN:-$repo/target/debug/gcsim}"
+target_dir="$(cargo metadata -q --format-version 1 --no-deps \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+export GCSIM_BIN="${GCSIM_BIN:-$target_dir/debug/gcsim}"
 if [ ! -x "$here/.venv/bin/python" ]; then
   python3 -m venv "$here/.venv"
 fi

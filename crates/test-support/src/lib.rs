@@ -394,6 +394,20 @@ impl Sim {
             .to_string()
     }
 
+    /// `POST /_sim/token {"client": id}`: a token for an OAuth client without
+    /// a login request (so it is neither counted nor subject to faults).
+    pub fn client_token(&self, client_id: &str) -> String {
+        let v = self.hook(
+            &reqwest::Method::POST,
+            "/_sim/token",
+            Some(&serde_json::json!({ "client": client_id })),
+        );
+        v["access_token"]
+            .as_str()
+            .expect("no access_token")
+            .to_string()
+    }
+
     /// `POST /_sim/populate` with counts per kind; answers
     /// `{"created": {...}, "elapsed_ms": N}`.
     #[allow(clippy::needless_pass_by_value)] // callers pass `json!(...)` directly

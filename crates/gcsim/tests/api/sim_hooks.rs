@@ -96,14 +96,7 @@ fn outcomes(sim: &Sim, token: &str, n: usize) -> Vec<String> {
 }
 
 fn client_token(sim: &Sim) -> String {
-    let v: Value = http()
-        .post(format!("{}/_sim/token", sim.url()))
-        .json(&json!({"client": sim.admin_client_id()}))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    v["access_token"].as_str().unwrap().to_string()
+    sim.client_token(sim.admin_client_id())
 }
 
 #[test]
