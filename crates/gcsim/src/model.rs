@@ -261,7 +261,7 @@ pub struct IntegrationConfig {
     pub properties: Map<String, Value>,
     /// Advanced JSON document.
     pub advanced: Value,
-    /// Notes.
+    /// Notes (also the integration's `notes`: one field in the real service).
     pub notes: Option<String>,
     /// Credentials by name.
     pub credentials: Map<String, Value>,
@@ -276,8 +276,6 @@ pub struct Integration {
     pub name: String,
     /// Integration type id.
     pub type_id: String,
-    /// Notes.
-    pub notes: Option<String>,
     /// `ENABLED`, `DISABLED`, ...
     pub intended_state: String,
     /// Current config.

@@ -573,14 +573,18 @@ fn apply_set(
         }
         "integration" => {
             let state = str_field(merged, "intendedState").map(str::to_string);
-            let notes = str_field(merged, "notes").map(str::to_string);
+            let notes = set
+                .get("notes")
+                .map(|_| str_field(merged, "notes").map(str::to_string));
             let config = set
                 .get("config")
                 .and_then(|_| merged.get("config"))
                 .cloned();
             org.integrations.update(id, |i| {
                 i.name = name;
-                i.notes = notes;
+                if let Some(n) = notes {
+                    i.config.notes = n;
+                }
                 if let Some(s) = state {
                     if s != i.intended_state {
                         i.intended_state = s;
@@ -807,7 +811,6 @@ fn create(org: &mut Org, kind: &str, f: &Value, now: Instant) -> Result<String, 
                 id: id.clone(),
                 name,
                 type_id: ty,
-                notes: None,
                 intended_state: str_field(f, "intendedState")
                     .unwrap_or("DISABLED")
                     .to_string(),
@@ -921,7 +924,6 @@ pub async fn populate(State(app): State<Arc<App>>, body: axum::body::Bytes) -> S
                         id,
                         name,
                         type_id: "embedded-client-app".into(),
-                        notes: None,
                         intended_state: "DISABLED".into(),
                         config: IntegrationConfig {
                             version: 1,

@@ -82,7 +82,7 @@ pub fn render_integration(org: &Org, i: &Integration, expand_config: bool) -> Va
         "id": i.id,
         "name": i.name,
         "integrationType": type_summary(org, &i.type_id),
-        "notes": i.notes,
+        "notes": i.config.notes,
         "intendedState": i.intended_state,
         "config": {"current": current},
         "reportedState": {
@@ -214,13 +214,12 @@ pub fn create(org: &mut Org, call: &Call) -> ApiResult<Reply> {
         id: new_id(),
         name,
         type_id: t.id.clone(),
-        notes: str_field(body, "notes").map(str::to_string),
         intended_state: "DISABLED".into(),
         config: IntegrationConfig {
             version: 1,
             properties: Map::new(),
             advanced: json!({}),
-            notes: None,
+            notes: str_field(body, "notes").map(str::to_string),
             credentials: Map::new(),
         },
         state_changed: SystemTime::now(),
@@ -258,7 +257,7 @@ pub fn patch(org: &mut Org, call: &Call) -> ApiResult<Reply> {
             }
         }
         if notes.is_some() {
-            i.notes = notes;
+            i.config.notes = notes;
         }
     });
     let i = integration_or_404(org, &id)?;

@@ -164,6 +164,33 @@ fn eventbridge_config_like_nectar() {
 }
 
 #[test]
+fn notes_are_one_field_of_integration_and_config() {
+    let sim = Sim::start();
+    let api = Api::admin(&sim);
+    let i = api
+        .post(
+            "/api/v2/integrations",
+            json!({"name": "n", "notes": "from create", "integrationType": {"id": "eight-by-eight"}}),
+        )
+        .expect(200);
+    let id = i["id"].as_str().unwrap();
+    assert_eq!(i["notes"], "from create");
+    let cfg = api
+        .get(&format!("/api/v2/integrations/{id}/config/current"))
+        .expect(200);
+    assert_eq!(cfg["notes"], "from create");
+    api.put(
+        &format!("/api/v2/integrations/{id}/config/current"),
+        json!({"name": "n", "version": 1, "notes": "from config", "properties": {}}),
+    )
+    .expect(200);
+    assert_eq!(
+        api.get(&format!("/api/v2/integrations/{id}")).expect(200)["notes"],
+        "from config"
+    );
+}
+
+#[test]
 fn eight_by_eight_installs_once() {
     let sim = Sim::start();
     let api = Api::admin(&sim);
