@@ -24,6 +24,7 @@
 
 mod baseline;
 mod bounds;
+mod cpu;
 mod gcrecon;
 mod manifest;
 mod measure;
@@ -202,8 +203,10 @@ impl Ctx<'_> {
 
 /// `cargo xtask bench ...` (and the measurer, `bench __measure ...`).
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
-    if args.first().map(String::as_str) == Some("__measure") {
-        return measure::measurer_main(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("__measure") => return measure::measurer_main(&args[1..]),
+        Some("__cpu") => return cpu::cpu_main(&args[1..]),
+        _ => {}
     }
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");
@@ -289,20 +292,24 @@ pub fn bench(root: &Path, opts: &Options) -> Result<Report> {
 
 pub use report::Report;
 
-/// `cargo build --release -p gcsim -p gcrecon-cli -p xtask` into
-/// `target/bench` (a no-op when they are fresh).
+/// `cargo build --release -p gcsim -p gcrecon-cli`, then `-p xtask`, into
+/// `target/bench` (no-ops when they are fresh). Two builds, so that the
+/// engine's test provider, which xtask enables, is not compiled into the
+/// measured gcrecon.
 fn build(root: &Path, target: &Path) -> Result<Bins> {
     eprintln!(
         "bench: building release gcsim, gcrecon and the measurer in {}",
         target.display()
     );
-    run_checked(
-        Command::new(env!("CARGO"))
-            .current_dir(root)
-            .env("CARGO_TARGET_DIR", target)
-            .args(["build", "--release", "-q"])
-            .args(["-p", "gcsim", "-p", "gcrecon-cli", "-p", "xtask"]),
-    )?;
+    for packages in [&["-p", "gcsim", "-p", "gcrecon-cli"][..], &["-p", "xtask"]] {
+        run_checked(
+            Command::new(env!("CARGO"))
+                .current_dir(root)
+                .env("CARGO_TARGET_DIR", target)
+                .args(["build", "--release", "-q"])
+                .args(packages),
+        )?;
+    }
     let release = target.join("release");
     let bins = Bins {
         gcsim: release.join("gcsim"),

@@ -36,7 +36,7 @@ pub fn counts(n: usize) -> [(&'static str, usize); 3] {
 
 /// Permissions the generated roles hold: present in every simulated org's
 /// catalog and used by the seed systems.
-const PERMISSIONS: &[&str] = &[
+pub const PERMISSIONS: &[&str] = &[
     "routing:queue:view",
     "analytics:conversationDetail:view",
     "directory:user:view",

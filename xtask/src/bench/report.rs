@@ -151,27 +151,29 @@ pub fn targets(scale: Option<&ScaleReport>, seeds: Option<&[SeedFigures]>) -> Ve
     match scale.and_then(|s| s.cpu.as_ref()) {
         Some(c) => {
             let n = int(c.n as u64);
-            let plan_cpu = c.noop_plan_latency0.cpu_ms.median;
+            let ip = &c.in_process;
             out.push(Target::new(
                 &format!("CPU: parse+validate+graph+diff of {n} resources"),
                 "< 100 ms",
                 format!(
-                    "no-op plan at latency 0: {} CPU (median; also decodes every list page); validate alone: {} wall",
-                    ms(plan_cpu),
-                    ms(c.validate.wall_ms.median)
+                    "{} median (load {} + plan {}), min {}; in-process, in-memory org",
+                    ms(ip.total_ms.median),
+                    ms(ip.load_ms.median),
+                    ms(ip.plan_ms.median),
+                    ms(ip.total_ms.min)
                 ),
-                Some(plan_cpu < 100.0),
+                Some(ip.total_ms.median < 100.0),
             ));
-            let rss = c
-                .noop_plan_latency0
-                .max_rss_kb
-                .max
-                .max(c.validate.max_rss_kb.max);
             out.push(Target::new(
                 &format!("memory: peak RSS for {n} resources"),
                 "< 100 MB",
-                format!("{} (largest of validate and no-op plan)", mb(rss)),
-                Some(rss < 100.0 * 1000.0),
+                format!(
+                    "{} in-process (in-memory org and state included); gcrecon no-op plan {}, validate {}",
+                    mb(ip.vm_hwm_kb.max),
+                    mb(c.noop_plan_latency0.max_rss_kb.max),
+                    mb(c.validate.max_rss_kb.max)
+                ),
+                Some(ip.vm_hwm_kb.max < 100.0 * 1000.0),
             ));
         }
         None => {
@@ -435,6 +437,16 @@ fn scale_table(s: &mut String, scale: &ScaleReport, o: &Options) {
                 "wall".to_owned(),
                 "CPU (user+sys)".to_owned(),
                 "peak RSS".to_owned(),
+            ],
+            vec![
+                "in-process parse+validate+graph+plan, in-memory org".to_owned(),
+                f(&c.in_process.total_ms, ms),
+                format!(
+                    "load {} + plan {} (medians)",
+                    ms(c.in_process.load_ms.median),
+                    ms(c.in_process.plan_ms.median)
+                ),
+                f(&c.in_process.vm_hwm_kb, mb),
             ],
             vec![
                 "gcrecon validate (parse, validate, graph)".to_owned(),

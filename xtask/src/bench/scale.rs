@@ -126,10 +126,23 @@ pub struct BaselineFigures {
 pub struct CpuFigures {
     pub n: usize,
     pub manifest_bytes: u64,
+    /// In-process: parse + validate + graph + plan against an in-memory
+    /// org, no network (see `cpu.rs`), one process per run.
+    pub in_process: InProcess,
     pub validate: Figures3,
     /// A no-op plan at zero latency with the limit raised: gcrecon's own
     /// process (the simulator runs in another).
     pub noop_plan_latency0: Figures3,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InProcess {
+    /// Parse, validate and graph.
+    pub load_ms: Spread,
+    /// Refresh from the in-memory org and diff.
+    pub plan_ms: Spread,
+    pub total_ms: Spread,
+    pub vm_hwm_kb: Spread,
 }
 
 #[derive(Debug, Serialize)]
@@ -442,8 +455,34 @@ async fn cpu(
 ) -> Result<CpuFigures> {
     let runs = ctx.opts.cpu_runs;
     ctx.step(&format!(
-        "CPU: gcrecon validate and a latency-0 no-op plan of {n} objects, {runs} runs each"
+        "CPU: in-process parse+validate+graph+plan, gcrecon validate and a latency-0 no-op plan of {n} objects, {runs} runs each"
     ));
+    let mut in_process = Vec::new();
+    for i in 0..runs {
+        let out = ctx.work.join(format!("cpu-{i}.json"));
+        crate::run_checked(
+            std::process::Command::new(&ctx.bins.measurer)
+                .args(["bench", "__cpu", "--n", &n.to_string(), "--out"])
+                .arg(&out),
+        )?;
+        let run: super::cpu::CpuRun = serde_json::from_slice(&std::fs::read(&out)?)?;
+        if run.changes != 0 {
+            bail!(
+                "the in-process plan of {n} objects found {} changes",
+                run.changes
+            );
+        }
+        in_process.push(run);
+    }
+    let pick = |f: fn(&super::cpu::CpuRun) -> f64| {
+        Spread::of(&in_process.iter().map(f).collect::<Vec<_>>())
+    };
+    let in_process = InProcess {
+        load_ms: pick(|r| r.load_ms),
+        plan_ms: pick(|r| r.plan_ms),
+        total_ms: pick(|r| r.total_ms),
+        vm_hwm_kb: pick(|r| r.vm_hwm_kb as f64),
+    };
     let mut validate = Vec::new();
     for i in 0..runs {
         let run = gc
@@ -480,6 +519,7 @@ async fn cpu(
     Ok(CpuFigures {
         n,
         manifest_bytes: std::fs::metadata(manifest_path)?.len(),
+        in_process,
         validate: Figures3::of(&validate),
         noop_plan_latency0: Figures3::of(&plans),
     })
