@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use gcrecon_core::diff::without_meta;
+use gcrecon_core::diff::{self, without_meta, DiffInput};
 use gcrecon_core::manifest::{DesiredInstance, EvalContext, Manifest, Variables};
 use gcrecon_core::plan::{Action, SENSITIVE_PLACEHOLDER};
 use gcrecon_core::provider::{GenesysId, LiveObject, Provider, ProviderError, RoleDivision};
@@ -143,7 +143,7 @@ impl NodeError {
         }
     }
 
-    fn provider(what: String, e: &ProviderError) -> Self {
+    fn provider(what: &str, e: &ProviderError) -> Self {
         NodeError {
             message: format!("{what}: {e}"),
             hint: provider_hint(e),
@@ -290,10 +290,10 @@ impl<P: Provider> Shared<P> {
         if let Err(e) = result {
             let _ = self.write_state(|s| {
                 s.caller_grants
-                    .retain(|r| !grants.iter().any(|g| is_mine(r, g)))
+                    .retain(|r| !grants.iter().any(|g| is_mine(r, g)));
             });
             return Err(NodeError::provider(
-                format!("{client}: cannot grant the roles it needs to the caller"),
+                &format!("{client}: cannot grant the roles it needs to the caller"),
                 &e,
             ));
         }
@@ -342,6 +342,30 @@ fn verb(op: &StepOp, phase: Phase) -> &'static str {
     }
 }
 
+/// Warn when the object the service returned still differs from the
+/// manifest: the next plan would show the same change again.
+fn warn_if_unconverged<P>(
+    shared: &Shared<P>,
+    address: &Address,
+    desired: &DesiredInstance,
+    object: &LiveObject,
+) {
+    let left = diff::diff(&DiffInput {
+        kind: desired.kind,
+        desired: &desired.attrs,
+        live: &object.attrs,
+        applied: Some(&desired.attrs),
+        ignore_changes: &desired.ignore_changes,
+        home_division_id: Some(&shared.home),
+    });
+    if !left.is_empty() {
+        shared.observer.event(&Event::Warning(format!(
+            "{address}: Genesys Cloud accepted the change but still reports a different {}; the next plan will show it again",
+            left.changed_keys.join(", ")
+        )));
+    }
+}
+
 fn new_record(
     job_address: &Address,
     kind: Kind,
@@ -374,6 +398,11 @@ async fn run_job<P: Provider>(
         (StepOp::Delete | StepOp::Replace, Phase::Destroy) => {
             let record = previous
                 .ok_or_else(|| NodeError::new(format!("{address} is no longer in the state")))?;
+            if kind == Kind::OauthClient {
+                // The delete first sets the client inactive, with its roles.
+                let live_attrs = job.live.as_ref().map_or(&record.read, |l| &l.attrs);
+                shared.ensure_caller_grants(&address, live_attrs).await?;
+            }
             match shared
                 .provider
                 .delete(kind, &record.id, Some(&record.applied))
@@ -382,7 +411,7 @@ async fn run_job<P: Provider>(
                 Ok(()) | Err(ProviderError::NotFound { .. }) => {}
                 Err(e) => {
                     return Err(NodeError::provider(
-                        format!("cannot delete {address} ({})", record.id),
+                        &format!("cannot delete {address} ({})", record.id),
                         &e,
                     ))
                 }
@@ -447,7 +476,7 @@ async fn run_job<P: Provider>(
                 .update(kind, &live, applied, &desired.attrs)
                 .await
                 .map_err(|e| {
-                    NodeError::provider(format!("cannot update {address} ({})", live.id), &e)
+                    NodeError::provider(&format!("cannot update {address} ({})", live.id), &e)
                 })?;
             let record = new_record(&address, kind, &desired, &updated);
             shared
@@ -489,7 +518,7 @@ async fn run_job<P: Provider>(
             let created = match shared.provider.create(kind, &desired.attrs).await {
                 Ok(c) => c,
                 Err(e) => {
-                    let mut err = NodeError::provider(format!("cannot create {address}"), &e);
+                    let mut err = NodeError::provider(&format!("cannot create {address}"), &e);
                     if matches!(e, ProviderError::Transport(_)) && name.is_some() {
                         // The create may have happened: keep the pending entry so the
                         // next plan finds the object by name instead of duplicating it.
@@ -516,6 +545,7 @@ async fn run_job<P: Provider>(
                     Err(e) => secret_error = Some(e),
                 }
             }
+            warn_if_unconverged(&shared, &address, &desired, &created.object);
             let record = new_record(&address, kind, &desired, &created.object);
             shared
                 .write_state(|s| {
@@ -813,6 +843,45 @@ pub async fn apply<P: Provider + 'static>(
 
     // Remove the caller grants nothing needs any more (this walk's `auto`
     // grants and any an interrupted run left behind).
+    // A grant of a role this walk deleted went away with the role.
+    let deleted_roles: BTreeSet<GenesysId> = results
+        .iter()
+        .filter(|((a, phase), (status, _))| {
+            *phase == Phase::Destroy && a.kind() == Some(Kind::Role) && *status == Status::Done
+        })
+        .filter_map(|(_, (_, id))| id.clone())
+        .collect();
+    if !deleted_roles.is_empty() {
+        let gone = |r: &CallerGrantRecord| deleted_roles.contains(&r.role_id);
+        if lock(&shared.store).state().caller_grants.iter().any(gone) {
+            if let Err(e) = shared.write_state(|s| s.caller_grants.retain(|r| !gone(r))) {
+                report.errors.push(format!(
+                    "cannot record the caller grants of deleted roles as gone: {e}"
+                ));
+            }
+        }
+    }
+    // A grant the caller no longer holds (its role is gone, or someone removed
+    // it) needs no revoke.
+    let held = shared.grants.lock().await.held.clone();
+    let not_held = |r: &CallerGrantRecord| {
+        !held.contains(&RoleDivision {
+            role_id: r.role_id.clone(),
+            division_id: r.division_id.clone(),
+        })
+    };
+    if lock(&shared.store)
+        .state()
+        .caller_grants
+        .iter()
+        .any(not_held)
+    {
+        if let Err(e) = shared.write_state(|s| s.caller_grants.retain(|r| !not_held(r))) {
+            report
+                .errors
+                .push(format!("cannot record the caller grants as gone: {e}"));
+        }
+    }
     let leftovers: Vec<CallerGrantRecord> = lock(&shared.store).state().caller_grants.clone();
     if !leftovers.is_empty() {
         let grants: Vec<RoleDivision> = leftovers
@@ -923,9 +992,8 @@ pub async fn apply<P: Provider + 'static>(
             r.sensitive_keys.clone_from(&inst.sensitive_keys);
         }
     }
-    let mut current = store.state().clone();
+    let current = store.state().clone();
     next.serial = current.serial;
-    current.serial = next.serial;
     if next != current || !store.is_on_disk() {
         store.write(|s| *s = next)?;
     }

@@ -22,14 +22,14 @@ pub enum EngineError {
     #[error("{} problem(s) in the manifest", .0.len())]
     Manifest(Diagnostics),
     /// The state file cannot be used. It is left untouched.
-    #[error("cannot use the state file {path}: {source}")]
+    #[error("cannot use the state file {path}")]
     StateFormat {
         path: PathBuf,
         #[source]
         source: StateFormatError,
     },
     /// Reading or writing a file failed.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -47,7 +47,7 @@ pub enum EngineError {
     #[error(transparent)]
     Lock(#[from] LockError),
     /// A call to Genesys Cloud failed outside the apply walk (refresh, rotate).
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Provider {
         context: String,
         #[source]

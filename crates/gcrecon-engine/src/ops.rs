@@ -79,7 +79,7 @@ pub async fn import<P: Provider>(
         name: object.name.clone(),
         applied: Default::default(),
         read: object.attrs.clone(),
-        version: object.version.clone(),
+        version: object.version,
         dependencies: Vec::new(),
         prevent_destroy: false,
         sensitive_keys: Vec::new(),

@@ -57,7 +57,14 @@ pub struct PlanInput<'a> {
     pub name: &'a str,
     /// sha256 of the manifest sources ([`crate::manifest_sha256`]).
     pub manifest_sha256: &'a str,
+    /// Told, before the refresh, which keys the manifest sets per kind, so
+    /// a provider can skip reads nobody needs (group members, integration
+    /// configs).
+    pub managed_keys: Option<&'a ManagedKeysHook>,
 }
+
+/// Called per kind with the keys the manifest sets (see [`PlanInput::managed_keys`]).
+pub type ManagedKeysHook = dyn Fn(Kind, &BTreeSet<String>) + Sync;
 
 /// `grant_to_caller` of a role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -586,10 +593,19 @@ pub async fn plan<P: Provider + 'static>(
             .collect()
     };
     let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
+    let mut keys: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
     for inst in desired.values() {
         names.entry(inst.kind).or_default();
         if let Some(n) = desired_name(inst.kind, &inst.attrs) {
             names.entry(inst.kind).or_default().insert(n);
+        }
+        keys.entry(inst.kind)
+            .or_default()
+            .extend(inst.attrs.keys().cloned());
+    }
+    if let Some(hook) = input.managed_keys {
+        for kind in Kind::ALL {
+            hook(kind, keys.get(&kind).unwrap_or(&BTreeSet::new()));
         }
     }
     let live = read_objects(provider, state, &names, false, observer).await?;
@@ -925,13 +941,32 @@ fn plan_caller_grants(
     let home = b.context.home_division().to_owned();
     let grants = b.context.caller.grants.clone();
     let mut needs: BTreeMap<Address, Need> = BTreeMap::new();
-    for rc in changes {
+    let mut need = |role: (Address, String), division: String, client: &Address| {
+        let entry = needs.entry(role.0).or_insert_with(|| Need {
+            name: role.1,
+            divisions: BTreeSet::new(),
+            needed_by: BTreeSet::new(),
+        });
+        entry.divisions.insert(division);
+        entry.needed_by.insert(client.clone());
+    };
+    for rc in changes.iter().filter(|c| c.kind == Kind::OauthClient) {
+        // Deleting a client first sets it inactive with a PUT that carries
+        // its roles: the caller must hold those too.
+        if rc.actions.contains(&Action::Delete) {
+            for (role, division) in
+                client_role_pairs(rc.before.as_ref().unwrap_or(&Attrs::new()), &home)
+            {
+                if let (Some(id), Some(d)) = (role.as_str(), division.as_str()) {
+                    if !covers(&grants, id, d) {
+                        need(role_address(b, known, id), d.to_owned(), &rc.address);
+                    }
+                }
+            }
+        }
         let writes = rc.actions.contains(&Action::Create)
             || (rc.actions == [Action::Update] && !rc.changed_keys.is_empty());
-        if rc.kind != Kind::OauthClient || !writes {
-            continue;
-        }
-        let Some(inst) = desired.get(&rc.address) else {
+        let Some(inst) = desired.get(&rc.address).filter(|_| writes) else {
             continue;
         };
         let new_roles: Vec<Address> = inst
@@ -946,34 +981,23 @@ fn plan_caller_grants(
             let division_text = division
                 .as_str()
                 .map_or_else(|| UNKNOWN_DIVISION.to_owned(), str::to_owned);
-            let roles: Vec<(Address, String)> = match role.as_str() {
+            match role.as_str() {
                 Some(id) => {
-                    if division.as_str().is_some_and(|d| covers(&grants, id, d)) {
-                        continue;
+                    if !division.as_str().is_some_and(|d| covers(&grants, id, d)) {
+                        need(role_address(b, known, id), division_text, &rc.address);
                     }
-                    vec![role_address(b, known, id)]
                 }
-                None => new_roles
-                    .iter()
-                    .map(|a| {
+                None => {
+                    for a in &new_roles {
                         let name = known
                             .get(a)
                             .and_then(|k| k.attrs.get("name"))
                             .and_then(Value::as_str)
                             .unwrap_or(&a.name)
                             .to_owned();
-                        (a.clone(), name)
-                    })
-                    .collect(),
-            };
-            for (address, name) in roles {
-                let need = needs.entry(address).or_insert_with(|| Need {
-                    name,
-                    divisions: BTreeSet::new(),
-                    needed_by: BTreeSet::new(),
-                });
-                need.divisions.insert(division_text.clone());
-                need.needed_by.insert(rc.address.clone());
+                        need((a.clone(), name), division_text.clone(), &rc.address);
+                    }
+                }
             }
         }
     }

@@ -1,0 +1,115 @@
+//! `gcrecon drift`: compare the live organization with the state and the
+//! manifest, print the report, exit 0 (nothing found), 2 (drift found) or 1
+//! (error). See docs/drift.md.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use gcrecon_cli::render;
+use gcrecon_engine::drift::{drift as drift_report, DriftInput};
+use gcrecon_engine::ignore::{IgnoreError, IgnoreRules};
+use gcrecon_engine::{lock, EngineError, StateStore};
+
+use crate::args::Format;
+use crate::commands::{engine_error, Ctx};
+use crate::failure::{Exit, Hinted};
+use crate::project::connect;
+
+/// `gcrecon drift` flags.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// How to print the report.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+
+    /// The ignore file: globs over `KIND.NAME` of unmanaged objects to leave
+    /// out of the report.
+    ///
+    /// Default: `.gcreconignore` beside the manifest (a missing file
+    /// ignores nothing).
+    #[arg(long, value_name = "PATH")]
+    pub ignore_file: Option<PathBuf>,
+}
+
+fn ignore_error(e: IgnoreError) -> anyhow::Error {
+    match e.hint() {
+        Some(hint) => Hinted::new(e.to_string(), hint),
+        None => anyhow::Error::new(e),
+    }
+}
+
+/// `gcrecon drift`.
+pub async fn drift(ctx: &Ctx, args: &DriftArgs) -> Result<Exit> {
+    let project = ctx.project()?;
+    let variables = project.variables(&ctx.global)?;
+    let ignore_path = args
+        .ignore_file
+        .clone()
+        .unwrap_or_else(|| IgnoreRules::path_for_manifest(&ctx.global.manifest));
+    if args.ignore_file.is_some() && !ignore_path.exists() {
+        return Err(Hinted::new(
+            format!("no ignore file at {}", ignore_path.display()),
+            "check the path given to --ignore-file",
+        ));
+    }
+    let ignore = IgnoreRules::load(&ignore_path).map_err(ignore_error)?;
+    let provider = connect(&ctx.global).await?;
+    // Drift only reads: it takes no lock, but says when a run that writes
+    // holds one, since the report may then show its changes half-done.
+    if let Ok(Some(holder)) = lock::current_holder(&project.paths.state) {
+        ctx.printer.warn(&format!(
+            "the state is locked ({holder}); objects that run is changing may show as drift"
+        ));
+    }
+    let store = StateStore::open(&project.paths.state, &project.name)?;
+    if !store.is_on_disk() {
+        ctx.printer.warn(&format!(
+            "no state at {}: nothing has been applied with this manifest and workspace, so every object is unmanaged",
+            project.paths.state.display()
+        ));
+    }
+    let progress = ctx.progress();
+    let running = drift_report(
+        &provider,
+        DriftInput {
+            manifest: &project.manifest,
+            variables: &variables,
+            ignore: &ignore,
+        },
+        store.state(),
+        progress.as_ref(),
+    );
+    let outcome = tokio::select! {
+        outcome = running => outcome.map_err(|e| engine_error(&project, e))?,
+        () = ctx.interrupts.cancel.cancelled() => return Err(EngineError::Interrupted.into()),
+    };
+    for warning in &outcome.warnings {
+        ctx.printer.warn(warning);
+    }
+    if !outcome.ignored.is_empty() {
+        let path = ignore.path().unwrap_or(&ignore_path);
+        ctx.printer.note(&format!(
+            "{} unmanaged object{} left out by {}",
+            outcome.ignored.len(),
+            if outcome.ignored.len() == 1 { "" } else { "s" },
+            path.display()
+        ));
+    }
+    let calls: u64 = outcome.api_calls.values().sum();
+    tracing::info!(calls, "drift: API calls made");
+    let text = match args.format {
+        Format::Human => render::drift_human(&outcome.report, ctx.printer.color),
+        Format::Markdown => render::drift_markdown(&outcome.report),
+        Format::Json => render::drift_json(&outcome.report),
+    };
+    ctx.printer.out(&text);
+    if !text.ends_with('\n') {
+        ctx.printer.out("\n");
+    }
+    Ok(if outcome.has_findings() {
+        Exit::Changes
+    } else {
+        Exit::Success
+    })
+}

@@ -1,0 +1,68 @@
+//! Commands on one object: `import`, `rotate` and `state rm`.
+
+use anyhow::Result;
+use gcrecon_core::provider::GenesysId;
+use gcrecon_engine::{ops, SecretsFile, StateStore};
+
+use crate::args::{ImportArgs, RotateArgs};
+use crate::commands::{parse_address, Ctx};
+use crate::failure::Exit;
+use crate::project::connect;
+
+/// `gcrecon import ADDR ID`.
+pub async fn import(ctx: &Ctx, args: &ImportArgs) -> Result<Exit> {
+    let address = parse_address(&args.address)?;
+    let project = ctx.project()?;
+    if !project.manifest.contains(&address) {
+        ctx.printer.warn(&format!(
+            "{address} is not in the manifest; the next plan will delete the imported object unless you add the block"
+        ));
+    }
+    let provider = connect(&ctx.global).await?;
+    let _lock = ctx.lock(&project.paths.state, "import")?;
+    let mut store = StateStore::open(&project.paths.state, &project.name)?;
+    let id = GenesysId(args.id.clone());
+    let record = ops::import(provider.as_ref(), &mut store, &address, &id).await?;
+    ctx.printer.line(&format!(
+        "Imported {address}: {} `{}` [id={}]. Run `gcrecon plan` to see how it differs from the manifest.",
+        record.kind, record.name, record.id
+    ));
+    Ok(Exit::Success)
+}
+
+/// `gcrecon rotate ADDR`.
+pub async fn rotate(ctx: &Ctx, args: &RotateArgs) -> Result<Exit> {
+    let address = parse_address(&args.address)?;
+    let project = ctx.project()?;
+    let provider = connect(&ctx.global).await?;
+    let _lock = ctx.lock(&project.paths.state, "rotate")?;
+    let store = StateStore::open_existing(&project.paths.state)?;
+    let secrets = SecretsFile::new(project.secrets_path(args.secrets_out.as_deref()));
+    let id = ops::rotate(
+        provider.as_ref(),
+        &store,
+        &address,
+        &secrets,
+        ctx.progress().as_ref(),
+    )
+    .await?;
+    ctx.printer.line(&format!(
+        "A new secret for {address} [id={id}] was written to {} (mode 0600). The old secret no longer works.",
+        secrets.path().display()
+    ));
+    Ok(Exit::Success)
+}
+
+/// `gcrecon state rm ADDR`.
+pub fn state_rm(ctx: &Ctx, address: &str) -> Result<Exit> {
+    let address = parse_address(address)?;
+    let state = crate::project::state_path_only(&ctx.global)?;
+    let _lock = ctx.lock(&state, "state rm")?;
+    let mut store = StateStore::open_existing(&state)?;
+    let record = ops::state_rm(&mut store, &address)?;
+    ctx.printer.line(&format!(
+        "Removed {address} [id={}] from the state. The object itself is unchanged; gcrecon no longer manages it.",
+        record.id
+    ));
+    Ok(Exit::Success)
+}

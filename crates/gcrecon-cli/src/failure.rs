@@ -1,0 +1,91 @@
+//! Errors as the user sees them, and exit codes.
+//!
+//! Commands return `anyhow::Result<Exit>`; [`report`] prints an error as
+//! `error: ...`, `Caused by: ...` and `hint: ...` (or the manifest's own
+//! rendered diagnostics) and picks the exit code: 3 when the state is
+//! locked, 1 otherwise.
+
+use std::fmt;
+
+use gcrecon_engine::lock::LockError;
+use gcrecon_engine::EngineError;
+
+use crate::printer::Printer;
+
+/// The exit codes of `docs/cli.md`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    Error = 1,
+    /// `plan --detailed-exitcode`: changes present.
+    Changes = 2,
+    /// The state is locked by someone else.
+    Locked = 3,
+}
+
+/// An error with a hint, raised by the CLI itself.
+#[derive(Debug)]
+pub struct Hinted {
+    pub message: String,
+    pub hint: String,
+}
+
+impl Hinted {
+    pub fn new(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(Hinted {
+            message: message.into(),
+            hint: hint.into(),
+        })
+    }
+}
+
+impl fmt::Display for Hinted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Hinted {}
+
+/// Manifest diagnostics, rendered with their sources (file:line:col,
+/// address, hint) and printed as they are.
+#[derive(Debug)]
+pub struct Diagnosed {
+    pub rendered: String,
+}
+
+impl fmt::Display for Diagnosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rendered)
+    }
+}
+
+impl std::error::Error for Diagnosed {}
+
+/// Print `err` and return the exit code it means.
+pub fn report(printer: &Printer, err: &anyhow::Error) -> Exit {
+    if let Some(d) = err.downcast_ref::<Diagnosed>() {
+        printer.raw_err(&d.rendered);
+        return Exit::Error;
+    }
+    let mut hint = None;
+    let mut locked = false;
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<EngineError>() {
+            locked |= e.is_locked();
+            hint = hint.or_else(|| e.hint());
+        } else if let Some(e) = cause.downcast_ref::<LockError>() {
+            locked |= matches!(e, LockError::Held { .. } | LockError::Unreadable { .. });
+            hint = hint.or_else(|| e.hint());
+        } else if let Some(h) = cause.downcast_ref::<Hinted>() {
+            hint = hint.or_else(|| Some(h.hint.clone()));
+        }
+    }
+    let causes: Vec<String> = err.chain().skip(1).map(ToString::to_string).collect();
+    printer.error(&err.to_string(), &causes, hint.as_deref());
+    if locked {
+        Exit::Locked
+    } else {
+        Exit::Error
+    }
+}

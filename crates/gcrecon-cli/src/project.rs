@@ -1,0 +1,177 @@
+//! What a command works on: the manifest (read from a file or a directory),
+//! its variables (`--var`, `GCRECON_VAR_*`), the state and secrets paths
+//! (workspace-aware), and the connection to Genesys Cloud.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use gcrecon_core::manifest::{load, Diagnostics, Manifest, Source, Variables};
+use gcrecon_engine::{manifest_sha256, StatePaths};
+use gcrecon_genesys::{Connection, GenesysProvider, ProviderOptions};
+
+use crate::args::Global;
+use crate::failure::{Diagnosed, Hinted};
+
+/// A loaded manifest and where its state lives.
+pub struct Project {
+    pub manifest: Manifest,
+    pub sources: Vec<Source>,
+    /// `[gcrecon] name`, or the manifest file's stem (the directory's name).
+    pub name: String,
+    pub sha256: String,
+    /// State and default secrets paths, `--state` applied.
+    pub paths: StatePaths,
+    pub color: bool,
+}
+
+/// Read the manifest sources at `path`: one file, or every `*.toml` of a
+/// directory sorted by name.
+fn read_sources(path: &Path) -> Result<Vec<Source>> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("cannot read the manifest directory {}", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(Hinted::new(
+                format!("the directory {} holds no *.toml manifest", path.display()),
+                "pass the manifest file with -m PATH",
+            ));
+        }
+        files
+    } else if path.exists() {
+        vec![path.to_owned()]
+    } else {
+        return Err(Hinted::new(
+            format!("no manifest at {}", path.display()),
+            "pass the manifest with -m PATH (a file, or a directory of *.toml files)",
+        ));
+    };
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            Ok(Source::new(f, text))
+        })
+        .collect()
+}
+
+impl Project {
+    /// Load and validate the manifest named by `-m`.
+    pub fn load(global: &Global, color: bool) -> Result<Project> {
+        check_backend(global.backend.as_deref())?;
+        let path = &global.manifest;
+        let sources = read_sources(path)?;
+        let manifest = load(&sources).map_err(|d| diagnosed(&d, &sources, color))?;
+        let default_name = if path.is_dir() {
+            path.canonicalize()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        } else {
+            path.file_stem().map(|n| n.to_string_lossy().into_owned())
+        };
+        let name = manifest
+            .name()
+            .map(str::to_owned)
+            .or(default_name)
+            .unwrap_or_else(|| "gcrecon".to_owned());
+        let base = if path.is_dir() {
+            path.clone()
+        } else {
+            path.parent().map(Path::to_path_buf).unwrap_or_default()
+        };
+        let mut paths = StatePaths::for_manifest(&base, &name, &global.workspace);
+        if let Some(state) = &global.state {
+            paths.state.clone_from(state);
+        }
+        let sha256 = manifest_sha256(&sources);
+        Ok(Project {
+            manifest,
+            sources,
+            name,
+            sha256,
+            paths,
+            color,
+        })
+    }
+
+    /// The manifest's variables: `--var`, then `GCRECON_VAR_*`, then defaults.
+    pub fn variables(&self, global: &Global) -> Result<Variables> {
+        let mut cli = BTreeMap::new();
+        for v in &global.vars {
+            let Some((name, value)) = v.split_once('=') else {
+                return Err(Hinted::new(
+                    format!("`--var {v}` is not NAME=VALUE"),
+                    "write it as --var name=value",
+                ));
+            };
+            cli.insert(name.trim().to_owned(), value.to_owned());
+        }
+        let env: BTreeMap<String, String> = std::env::vars()
+            .filter_map(|(k, v)| Some((k.strip_prefix("GCRECON_VAR_")?.to_owned(), v)))
+            .collect();
+        self.manifest
+            .resolve_variables(&cli, &env)
+            .map_err(|d| self.diagnosed(&d))
+    }
+
+    /// Render diagnostics of this manifest into an error.
+    pub fn diagnosed(&self, d: &Diagnostics) -> anyhow::Error {
+        diagnosed(d, &self.sources, self.color)
+    }
+
+    /// The secrets file: `--secrets-out`, or the default beside the state.
+    pub fn secrets_path(&self, given: Option<&Path>) -> PathBuf {
+        given.map_or_else(|| self.paths.secrets.clone(), Path::to_path_buf)
+    }
+}
+
+fn diagnosed(d: &Diagnostics, sources: &[Source], color: bool) -> anyhow::Error {
+    anyhow::Error::new(Diagnosed {
+        rendered: d.render(sources, color),
+    })
+}
+
+/// Only the local backend is built in.
+pub fn check_backend(backend: Option<&str>) -> Result<()> {
+    match backend.map(str::trim) {
+        None | Some("" | "local") => Ok(()),
+        Some(b) if b.starts_with("file:") => Ok(()),
+        // Only the scheme is shown: a URL may carry a password.
+        Some(b) => Err(Hinted::new(
+            format!(
+                "the `{}` state backend is not available in this build of gcrecon; only the local state file is",
+                b.split("://").next().unwrap_or("unknown")
+            ),
+            "unset --backend / GCRECON_BACKEND to keep state in state/<name>.gcstate.json beside the manifest (see docs/cli.md)",
+        )),
+    }
+}
+
+/// The state path for commands that need no manifest (`state`, `force-unlock`):
+/// `--state`, or the default beside the manifest when it loads.
+pub fn state_path_only(global: &Global) -> Result<PathBuf> {
+    check_backend(global.backend.as_deref())?;
+    if let Some(s) = &global.state {
+        return Ok(s.clone());
+    }
+    Ok(Project::load(global, false)?.paths.state)
+}
+
+/// Connect to Genesys Cloud (log in, for client credentials).
+pub async fn connect(global: &Global) -> Result<Arc<GenesysProvider>> {
+    let conn = Connection::from_env_and_flags(global.region.clone(), global.api_url.clone())
+        .context("cannot connect to Genesys Cloud")?;
+    let provider = GenesysProvider::connect(conn, ProviderOptions::default())
+        .await
+        .map_err(|e| gcrecon_engine::EngineError::Provider {
+            context: "cannot connect to Genesys Cloud".into(),
+            source: e,
+        })?;
+    Ok(Arc::new(provider))
+}
