@@ -59,8 +59,6 @@ pub struct ExportOptions {
     pub kinds: Vec<Kind>,
     /// The manifest's `[gcrecon] name` (also its state file's name).
     pub name: String,
-    /// The state's lineage (a new uuid).
-    pub lineage: String,
 }
 
 /// A written export.
@@ -68,8 +66,8 @@ pub struct ExportOptions {
 pub struct Exported {
     /// The manifest text (TOML).
     pub manifest: String,
-    /// The state that makes the first plan empty (serial 0; the caller
-    /// writes it through a [`crate::store::StateStore`]).
+    /// The state that makes the first plan empty (a new lineage, serial 0;
+    /// the caller writes it through a [`crate::store::StateStore`]).
     pub state: State,
     /// Objects written per kind.
     pub counts: BTreeMap<Kind, usize>,
@@ -678,7 +676,7 @@ pub async fn export<P: Provider + 'static>(
     let data: Vec<DataBlock> = refs.data.into_values().collect();
 
     let manifest = render(&org, &options.name, &data, &entries);
-    let mut state = State::new(options.lineage.clone(), options.name.clone());
+    let mut state = State::new(uuid::Uuid::new_v4().to_string(), options.name.clone());
     state.org_id = Some(org.id.clone());
     state.data = data
         .iter()
@@ -798,7 +796,6 @@ mod tests {
             &ExportOptions {
                 kinds: kinds.to_vec(),
                 name: "acme".into(),
-                lineage: "00000000-0000-4000-8000-000000000000".into(),
             },
             &Silent,
         )
