@@ -128,7 +128,7 @@ fn fault_injection_is_deterministic_under_a_seed() {
 
 #[test]
 fn eventual_consistency_hides_new_objects_from_lists_only() {
-    let sim = Sim::builder().eventual_ms(400).start();
+    let sim = Sim::builder().eventual_ms(1500).start();
     let api = Api::admin(&sim);
     let r = create_role(&api, "Late", &[]);
     api.get(&format!("/api/v2/authorization/roles/{r}"))
@@ -146,7 +146,7 @@ fn eventual_consistency_hides_new_objects_from_lists_only() {
     let (cid, _) = create_client(&api, "late-client", &[]);
     let clients = api.get("/api/v2/oauth/clients").expect(200);
     assert!(!clients.to_string().contains(&cid));
-    std::thread::sleep(Duration::from_millis(450));
+    std::thread::sleep(Duration::from_millis(1600));
     assert_eq!(
         api.get("/api/v2/authorization/roles?name=Late").expect(200)["total"],
         1
@@ -165,7 +165,7 @@ fn eventual_consistency_hides_new_objects_from_lists_only() {
 
 #[test]
 fn grant_delay_applies_to_existing_tokens_only() {
-    let sim = Sim::builder().grant_delay_ms(600).start();
+    let sim = Sim::builder().grant_delay_ms(1500).start();
     let api = Api::admin(&sim);
     let h = home(&api);
     let role = create_role(&api, "Delayed", &["routing:queue:view"]);
@@ -199,7 +199,7 @@ fn grant_delay_applies_to_existing_tokens_only() {
         &fresh.get("/api/v2/authorization/subjects/me").expect(200)
     ));
     // the old token sees it after the delay
-    std::thread::sleep(Duration::from_millis(650));
+    std::thread::sleep(Duration::from_millis(1600));
     assert!(held(
         &api.get("/api/v2/authorization/subjects/me").expect(200)
     ));
@@ -218,7 +218,7 @@ fn grant_delay_applies_to_existing_tokens_only() {
     assert!(!held(
         &user.get("/api/v2/authorization/subjects/me").expect(200)
     ));
-    std::thread::sleep(Duration::from_millis(650));
+    std::thread::sleep(Duration::from_millis(1600));
     assert!(held(
         &user.get("/api/v2/authorization/subjects/me").expect(200)
     ));
