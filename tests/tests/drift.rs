@@ -1,0 +1,520 @@
+//! End-to-end tests of `gcrecon drift` and `gcrecon export`: the real
+//! binary against a real `gcsim`, with out-of-band changes made through
+//! `/_sim/mutate`, the JSON report checked item by item, exit codes as in
+//! docs/drift.md, and API call counts from `/_sim/stats`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+use test_support::Sim;
+
+const FIXTURE: &str = r#"
+[org]
+name = "Acme"
+short_name = "acme"
+region = "ap-southeast-2"
+
+[[divisions]]
+name = "Sales"
+
+[[users]]
+email = "admin@acme.example"
+name = "Ada Admin"
+division = "Home"
+roles = ["admin"]
+
+[[users]]
+email = "agent@acme.example"
+name = "Alex Agent"
+division = "Home"
+roles = ["employee"]
+
+[[roles]]
+name = "Legacy"
+permissions = ["routing:queue:view"]
+
+[[oauth_clients]]
+name = "gcrecon-ci"
+client_id = "ci-client"
+client_secret = "ci-secret"
+roles = ["admin"]
+"#;
+
+const MANIFEST: &str = r#"
+[gcrecon]
+version = 1
+name = "acme"
+
+[data.user.admin]
+email = "admin@acme.example"
+
+[division.support]
+name = "Support"
+description = "first line"
+
+[role.reader]
+name = "Queue Reader"
+permissions = ["routing:queue:view", "directory:user:view"]
+
+[group.ops]
+name = "Ops"
+description = "operators"
+members = ["${data.user.admin.id}"]
+
+[oauth_client.api]
+name = "Acme API"
+grant_type = "client_credentials"
+roles = [{ role = "${role.reader.id}", divisions = ["*"] }]
+
+[integration.app]
+type = "embedded-client-app"
+name = "Acme App"
+enabled = true
+
+[integration.app.config]
+url = "https://apps.acme.example/"
+displayType = "standalone"
+"#;
+
+/// Unmanaged objects of the fixture, by the ignore file's patterns.
+const FIXTURE_IGNORE: &str = "# from the gcsim fixture\ndivision.Sales\nrole.Legacy*\noauth_client.gcrecon-ci   # the CI client itself\n";
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+struct Setup {
+    sim: Sim,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// A gcsim with the fixture and the manifest applied.
+    fn applied() -> Setup {
+        let s = Setup {
+            sim: Sim::builder().fixture_toml(FIXTURE).start(),
+            dir: test_support::temp_dir(),
+        };
+        s.write("gcrecon.toml", MANIFEST);
+        s.run(&["apply", "--auto-approve"]).expect(0);
+        s
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.path(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        let out: Output = Command::new(test_support::bin_path("gcrecon"))
+            .current_dir(self.dir.path())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("GENESYSCLOUD_API_REGION", self.sim.url())
+            .env("GENESYSCLOUD_OAUTHCLIENT_ID", "ci-client")
+            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "ci-secret")
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot run gcrecon");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn drift_json(&self, code: i32) -> Value {
+        self.run(&["drift", "--format", "json"]).expect(code).json()
+    }
+
+    fn state_id(&self, address: &str) -> String {
+        let state: Value = serde_json::from_str(
+            &std::fs::read_to_string(self.path("state/acme.gcstate.json")).unwrap(),
+        )
+        .unwrap();
+        state["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == address)
+            .unwrap_or_else(|| panic!("{address} is not in the state"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+fn user_id(dump: &Value, email: &str) -> String {
+    dump["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == email)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The report's changed keys: address → key → (expected, actual).
+fn drifted(report: &Value) -> Vec<(String, String, Value, Value)> {
+    let mut out = Vec::new();
+    for object in report["drifted"].as_array().unwrap() {
+        for c in object["changes"].as_array().unwrap() {
+            out.push((
+                object["address"].as_str().unwrap().to_owned(),
+                c["key"].as_str().unwrap().to_owned(),
+                c["expected"].clone(),
+                c["actual"].clone(),
+            ));
+        }
+    }
+    out
+}
+
+fn unmanaged(report: &Value) -> Vec<String> {
+    report["unmanaged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            format!(
+                "{}.{}",
+                u["kind"].as_str().unwrap(),
+                u["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn coverage(report: &Value, kind: &str) -> (u64, u64) {
+    let c = report["coverage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == kind)
+        .unwrap_or_else(|| panic!("no coverage of {kind}: {report}"));
+    (c["managed"].as_u64().unwrap(), c["total"].as_u64().unwrap())
+}
+
+#[test]
+fn a_clean_org_exits_0_once_known_objects_are_ignored() {
+    let s = Setup::applied();
+    let state_before = std::fs::read_to_string(s.path("state/acme.gcstate.json")).unwrap();
+
+    // Unmanaged objects of the managed kinds are findings: exit 2.
+    let report = s.drift_json(2);
+    assert!(drifted(&report).is_empty(), "{report:#}");
+    assert_eq!(report["missing"], json!([]));
+    assert_eq!(
+        unmanaged(&report),
+        ["division.Sales", "role.Legacy", "oauth_client.gcrecon-ci"],
+        "built-in roles and the home division are never listed"
+    );
+    assert_eq!(report["has_drift"], json!(false));
+    assert_eq!(coverage(&report, "role"), (1, 2));
+    assert_eq!(coverage(&report, "division"), (1, 2));
+    assert_eq!(coverage(&report, "oauth_client"), (1, 2));
+    assert_eq!(coverage(&report, "integration"), (1, 1));
+
+    // The ignore file silences them: a clean org exits 0.
+    s.write(".gcreconignore", FIXTURE_IGNORE);
+    let report = s.drift_json(0);
+    assert_eq!(report["unmanaged"], json!([]), "{report:#}");
+    assert_eq!(
+        coverage(&report, "role"),
+        (1, 2),
+        "ignored objects still count"
+    );
+    let human = s.run(&["drift"]).expect(0);
+    assert!(
+        human.stdout.contains("No drift."),
+        "{}\n{}",
+        human.stdout,
+        human.stderr
+    );
+    assert!(
+        human.stderr.contains("3 unmanaged objects left out by"),
+        "{}",
+        human.stderr
+    );
+    s.run(&["drift", "--format", "markdown"]).expect(0);
+
+    // Drift only reads: the state is untouched, no lock is left behind.
+    assert_eq!(
+        std::fs::read_to_string(s.path("state/acme.gcstate.json")).unwrap(),
+        state_before
+    );
+    assert!(!s.path("state/acme.gcstate.json.lock").exists());
+
+    // A mistake in the ignore file is an error (1), with a hint.
+    s.write(".gcreconignore", "roles.Legacy\n");
+    let bad = s.run(&["drift"]).expect(1);
+    assert!(
+        bad.stderr.contains(".gcreconignore:1")
+            && bad.stderr.contains("did you mean `role.Legacy`?"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn every_kind_of_out_of_band_change_is_reported() {
+    let s = Setup::applied();
+    s.write(".gcreconignore", FIXTURE_IGNORE);
+    s.drift_json(0);
+    let dump = s.sim.dump();
+    let agent = user_id(&dump, "agent@acme.example");
+    let admin = user_id(&dump, "admin@acme.example");
+    let client_id = s.state_id("oauth_client.api");
+    s.sim.mutate(json!([
+        {"kind": "role", "name": "Queue Reader", "set": {"name": "Queue Reader (old)"}},
+        {"kind": "role", "name": "Queue Reader (old)", "remove_permissions": ["directory:user:view"]},
+        {"kind": "oauth_client", "name": "Acme API", "delete": true},
+        {"kind": "group", "name": "Ops", "add_members": ["agent@acme.example"]},
+        {"kind": "integration", "name": "Acme App", "set": {"intendedState": "DISABLED"}},
+        {"kind": "integration", "name": "Acme App", "set": {"config": {"properties": {"url": "https://evil.example/"}}}},
+        {"kind": "division", "name": "Support", "set": {"description": "second line"}},
+        {"kind": "group", "create": {"name": "Hand made"}},
+    ]));
+
+    let report = s.drift_json(2);
+    assert_eq!(report["has_drift"], json!(true));
+    let mut members = vec![admin.clone(), agent.clone()];
+    members.sort();
+    assert_eq!(
+        drifted(&report),
+        [
+            (
+                "division.support".into(),
+                "description".into(),
+                json!("first line"),
+                json!("second line")
+            ),
+            (
+                "role.reader".into(),
+                "name".into(),
+                json!("Queue Reader"),
+                json!("Queue Reader (old)")
+            ),
+            (
+                "role.reader".into(),
+                "permissions".into(),
+                json!(["routing:queue:view", "directory:user:view"]),
+                json!(["routing:queue:view"])
+            ),
+            (
+                "group.ops".into(),
+                "members".into(),
+                json!([admin]),
+                json!(members)
+            ),
+            (
+                "integration.app".into(),
+                "config".into(),
+                json!({"displayType": "standalone", "url": "https://apps.acme.example/"}),
+                json!({"displayType": "standalone", "url": "https://evil.example/"})
+            ),
+            (
+                "integration.app".into(),
+                "enabled".into(),
+                json!(true),
+                json!(false)
+            ),
+        ],
+        "{report:#}"
+    );
+    assert_eq!(
+        report["missing"],
+        json!([{"address": "oauth_client.api", "kind": "oauth_client", "id": client_id}])
+    );
+    assert_eq!(unmanaged(&report), ["group.Hand made"]);
+    assert_eq!(
+        report["summary"],
+        json!({"drifted": 4, "missing": 1, "unmanaged": 1})
+    );
+
+    // The other formats say the same and exit the same.
+    let human = s.run(&["drift", "--no-color"]).expect(2);
+    for expected in [
+        "role.reader (id",
+        "Queue Reader (old)",
+        "oauth_client.api (id",
+        "Hand made",
+        "gcrecon apply",
+        "Drift: 4 changed, 1 missing, 1 unmanaged.",
+    ] {
+        assert!(
+            human.stdout.contains(expected),
+            "no {expected:?} in\n{}",
+            human.stdout
+        );
+    }
+    let markdown = s.run(&["drift", "--format", "markdown"]).expect(2);
+    assert!(markdown
+        .stdout
+        .starts_with("Drift: 4 changed, 1 missing, 1 unmanaged."));
+
+    // Who wins: apply restores the manifest, and drift is clean again
+    // (the hand-made group stays someone else's: ignore it).
+    s.run(&["apply", "--auto-approve"]).expect(0);
+    s.write(
+        ".gcreconignore",
+        &format!("{FIXTURE_IGNORE}group.Hand made\n"),
+    );
+    s.drift_json(0);
+}
+
+#[test]
+fn drift_over_a_large_org_lists_whole_kinds() {
+    let s = Setup::applied();
+    s.write(".gcreconignore", &format!("{FIXTURE_IGNORE}*.sim-*\n"));
+    let populated = s.sim.populate(json!({
+        "roles": 5000, "groups": 3000, "oauth_clients": 1000, "integrations": 1000
+    }));
+    assert_eq!(populated["created"]["roles"], 5000);
+    s.sim.reset_stats();
+    let started = Instant::now();
+    let report = s.drift_json(0);
+    let elapsed = started.elapsed();
+    assert_eq!(coverage(&report, "role"), (1, 5002));
+    assert_eq!(coverage(&report, "group"), (1, 3001));
+    assert_eq!(coverage(&report, "oauth_client"), (1, 1002));
+    assert_eq!(coverage(&report, "integration"), (1, 1001));
+
+    let stats = s.sim.stats();
+    let by_route = stats["by_route"].as_object().unwrap();
+    let calls = |route: &str| by_route.get(route).and_then(Value::as_u64).unwrap_or(0);
+    let total = stats["total"].as_u64().unwrap();
+    eprintln!(
+        "drift over 10,000 objects: {total} API calls in {:.1}s: {by_route:?}",
+        elapsed.as_secs_f64()
+    );
+    // Paged listings at the maximum page size: 100 roles, 500 groups, 100
+    // integrations per page, every client in one answer.
+    assert!(
+        calls("GET /api/v2/authorization/roles") <= 52,
+        "{by_route:?}"
+    );
+    assert!(calls("GET /api/v2/groups") <= 8, "{by_route:?}");
+    assert!(calls("GET /api/v2/integrations") <= 12, "{by_route:?}");
+    assert_eq!(calls("GET /api/v2/oauth/clients"), 1, "{by_route:?}");
+    // Per-object reads only for the few managed objects that need them
+    // (a group's members, an integration's config), never per listed object.
+    for route in [
+        "GET /api/v2/groups/{groupId}/members",
+        "GET /api/v2/integrations/{integrationId}/config/current",
+        "GET /api/v2/integrations/{integrationId}",
+        "GET /api/v2/groups/{groupId}",
+    ] {
+        assert!(calls(route) <= 1, "{route}: {by_route:?}");
+    }
+    assert_eq!(
+        calls("GET /api/v2/authorization/roles/{roleId}/subjectgrants"),
+        0
+    );
+    assert_eq!(calls("GET /api/v2/authorization/roles/{roleId}"), 0);
+    assert_eq!(calls("GET /api/v2/oauth/clients/{clientId}"), 0);
+    assert!(total <= 90, "{total} calls: {by_route:?}");
+    let writes: Vec<&String> = by_route
+        .keys()
+        .filter(|r| !r.starts_with("GET ") && *r != "POST /oauth/token" && !r.ends_with("/search"))
+        .collect();
+    assert!(writes.is_empty(), "drift must not write: {writes:?}");
+}
+
+#[test]
+fn an_exported_org_plans_empty() {
+    let s = Setup::applied();
+    s.sim
+        .populate(json!({"roles": 30, "groups": 10, "oauth_clients": 5, "integrations": 5}));
+    s.sim.mutate(json!([
+        {"kind": "role", "create": {"name": "eMite Adapter", "permissions": ["routing:queue:view"]}},
+        {"kind": "role", "create": {"name": "emite adapter", "permissions": ["directory:user:view"], "description": "costs ${x}"}},
+    ]));
+    let run = s.run(&["export", "-o", "exported/acme.toml"]).expect(0);
+    assert!(run.stdout.contains("exported/acme.toml"), "{}", run.stdout);
+    let manifest = std::fs::read_to_string(s.path("exported/acme.toml")).unwrap();
+    for expected in [
+        "[role.queue_reader]",
+        "[role.emite_adapter]",
+        "[role.emite_adapter_2]",
+        "description = \"costs $${x}\"",
+        "[data.role.admin]\nname = \"admin\"",
+        "roles = [{ role = \"${role.queue_reader.id}\", divisions = [\"*\"] }]",
+        "roles = [{ role = \"${data.role.admin.id}\" }]",
+        "prevent_destroy = true",
+        "[integration.acme_app]",
+        "[division.sales]",
+        "[oauth_client.sim_oauth_client_0000",
+    ] {
+        assert!(
+            manifest.contains(expected),
+            "no {expected:?} in\n{manifest}"
+        );
+    }
+    assert!(!manifest.contains("ci-secret"), "no secrets");
+    let state = std::fs::read_to_string(s.path("exported/state/acme.gcstate.json")).unwrap();
+    assert!(!state.contains("ci-secret"), "no secrets");
+
+    // The round trip: plan the export, no changes.
+    s.run(&["plan", "-m", "exported/acme.toml", "--detailed-exitcode"])
+        .expect(0);
+    s.run(&["validate", "-m", "exported/acme.toml"]).expect(0);
+    // Everything is managed now: nothing unmanaged, nothing drifted.
+    let report = s
+        .run(&["drift", "-m", "exported/acme.toml", "--format", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(coverage(&report, "role"), (34, 34));
+    assert_eq!(coverage(&report, "group"), (11, 11));
+
+    // Only some kinds: the others become data sources, and still plan empty.
+    s.run(&["export", "--kinds", "oauth_client", "-o", "clients.toml"])
+        .expect(0);
+    let clients = std::fs::read_to_string(s.path("clients.toml")).unwrap();
+    assert!(
+        clients.contains("[data.role.queue_reader]\nname = \"Queue Reader\""),
+        "{clients}"
+    );
+    assert!(!clients.contains("[role."), "{clients}");
+    s.run(&["plan", "-m", "clients.toml", "--detailed-exitcode"])
+        .expect(0);
+
+    // An existing manifest is never overwritten by accident.
+    let again = s.run(&["export", "-o", "clients.toml"]).expect(1);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    let bad = s.run(&["export", "--kinds", "roles"]).expect(1);
+    assert!(
+        bad.stderr.contains("did you mean `role`?"),
+        "{}",
+        bad.stderr
+    );
+}
