@@ -192,6 +192,11 @@ impl Setup {
     fn state(&self) -> Value {
         serde_json::from_str(&self.state_text()).unwrap()
     }
+
+    /// The state, or `null` before the first write.
+    fn state_or_null(&self) -> Value {
+        serde_json::from_str(&self.state_text()).unwrap_or(Value::Null)
+    }
 }
 
 fn named<'a>(dump: &'a Value, list: &str, name: &str) -> Vec<&'a Value> {
@@ -692,7 +697,7 @@ fn an_interrupted_create_is_adopted_and_kill_9_loses_nothing() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while s.state()["serial"].as_u64().unwrap_or(0) < serial_before + 3
+    while s.state_or_null()["serial"].as_u64().unwrap_or(0) < serial_before + 3
         && started.elapsed() < Duration::from_secs(30)
     {
         std::thread::sleep(Duration::from_millis(20));
@@ -854,4 +859,78 @@ fn plan_renderings_snapshot() {
     insta::assert_snapshot!("update_and_replace_human", redact_ids(&human.stdout));
     let markdown = s.run(&["plan", "--format", "markdown"]).expect(0);
     insta::assert_snapshot!("update_and_replace_markdown", redact_ids(&markdown.stdout));
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_and_releases_the_lock() {
+    let s = Setup::new();
+    let groups: String = (0..10)
+        .map(|i| format!("\n[group.g{i}]\nname = \"Group {i}\"\n"))
+        .collect();
+    s.write_manifest(&format!("{MANIFEST}{groups}"));
+    s.sim.faults(json!({"latency_ms": 200}));
+    let child = s
+        .command(&CI, &["apply", "--auto-approve", "--parallelism", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while s.state_or_null()["resources"]
+        .as_array()
+        .map_or(0, Vec::len)
+        < 2
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let out = Run::from(&child.wait_with_output().unwrap()).expect(1);
+    assert!(out.stderr.contains("interrupted"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("not started (interrupted)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !s.path("state/acme.gcstate.json.lock").exists(),
+        "the lock is released"
+    );
+    let recorded = s.state()["resources"].as_array().unwrap().len();
+    assert!(recorded >= 2 && recorded < 15, "{recorded} recorded");
+    s.sim.faults(json!({"latency_ms": 0}));
+    s.run(&["apply", "--auto-approve"]).expect(0);
+    let dump = s.sim.dump();
+    for i in 0..10 {
+        assert_eq!(
+            named(&dump, "groups", &format!("Group {i}")).len(),
+            1,
+            "Group {i}"
+        );
+    }
+    s.run(&["plan", "--detailed-exitcode"]).expect(0);
+}
+
+#[test]
+fn only_the_local_backend_is_built_in() {
+    let s = Setup::new();
+    let refused = s
+        .run(&["plan", "--backend", "postgres://user:hunter2@db/gcrecon"])
+        .expect(1);
+    assert!(
+        refused
+            .stderr
+            .contains("`postgres` state backend is not available"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !refused.stderr.contains("hunter2"),
+        "the URL's password is not echoed"
+    );
+    s.run(&["plan", "--backend", "local"]).expect(0);
 }

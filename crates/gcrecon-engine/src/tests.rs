@@ -918,3 +918,141 @@ mod properties {
         }
     }
 }
+
+mod schema {
+    //! Real state files against `state/schema.json`, with a validator for
+    //! the subset of JSON Schema the file uses (type, const, enum, required,
+    //! properties, additionalProperties, items, $ref; patterns are not checked).
+
+    use super::*;
+    use gcrecon_core::state::{CallerGrantRecord, CallerGrantStatus, PendingOperation};
+    use serde_json::Value as Json;
+
+    fn resolve<'a>(root: &'a Json, schema: &'a Json) -> &'a Json {
+        match schema.get("$ref").and_then(Json::as_str) {
+            Some(r) => {
+                let name = r.strip_prefix("#/$defs/").expect("only local $refs");
+                resolve(root, &root["$defs"][name])
+            }
+            None => schema,
+        }
+    }
+
+    fn type_matches(ty: &str, value: &Json) -> bool {
+        match ty {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "integer" => value.is_u64() || value.is_i64(),
+            "number" => value.is_number(),
+            "boolean" => value.is_boolean(),
+            "null" => value.is_null(),
+            other => panic!("unsupported type {other}"),
+        }
+    }
+
+    fn validate(root: &Json, schema: &Json, value: &Json, path: &str, errors: &mut Vec<String>) {
+        let schema = resolve(root, schema);
+        if let Some(t) = schema.get("type") {
+            let ok = match t {
+                Json::String(t) => type_matches(t, value),
+                Json::Array(ts) => ts.iter().any(|t| type_matches(t.as_str().unwrap(), value)),
+                _ => true,
+            };
+            if !ok {
+                errors.push(format!("{path}: {value} is not of type {t}"));
+                return;
+            }
+        }
+        if let Some(c) = schema.get("const") {
+            if c != value {
+                errors.push(format!("{path}: {value} is not {c}"));
+            }
+        }
+        if let Some(e) = schema.get("enum").and_then(Json::as_array) {
+            if !e.contains(value) {
+                errors.push(format!("{path}: {value} is not one of {e:?}"));
+            }
+        }
+        if let Some(obj) = value.as_object() {
+            for r in schema
+                .get("required")
+                .and_then(Json::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if !obj.contains_key(r.as_str().unwrap()) {
+                    errors.push(format!("{path}: missing {r}"));
+                }
+            }
+            let props = schema.get("properties").and_then(Json::as_object);
+            for (k, v) in obj {
+                match props.and_then(|p| p.get(k)) {
+                    Some(s) => validate(root, s, v, &format!("{path}.{k}"), errors),
+                    None => match schema.get("additionalProperties") {
+                        Some(Json::Bool(false)) => {
+                            errors.push(format!("{path}: unexpected key {k}"))
+                        }
+                        Some(s @ Json::Object(_)) => {
+                            validate(root, s, v, &format!("{path}.{k}"), errors)
+                        }
+                        _ => {}
+                    },
+                }
+            }
+        }
+        if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+            for (i, v) in arr.iter().enumerate() {
+                validate(root, items, v, &format!("{path}[{i}]"), errors);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn state_files_match_the_published_schema() {
+        let schema_path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../state/schema.json");
+        let schema: Json =
+            serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+        let h = Harness::new(CallerKind::Client);
+        let m = load_manifest(&format!(
+            "{CLIENT}\n[data.user.ada]\nemail = \"ada@example.com\"\n\n[role_grant.readers]\nrole = \"${{role.reader.id}}\"\nsubjects = [\"${{data.user.ada.id}}\"]\n"
+        ));
+        h.converge(&m).await;
+        // Fill the sections a clean apply leaves empty.
+        let mut store = h.store();
+        store
+            .write(|s| {
+                s.pending.push(PendingOperation {
+                    address: "group.g".parse().unwrap(),
+                    kind: Kind::Group,
+                    operation: PendingKind::Create,
+                    name: "G".into(),
+                    id: None,
+                    started: crate::lock::now_rfc3339(),
+                });
+                s.caller_grants.push(CallerGrantRecord {
+                    role: "role.reader".parse().unwrap(),
+                    role_id: "r".into(),
+                    division_id: "*".into(),
+                    caller_id: "client-ci".into(),
+                    status: CallerGrantStatus::Held,
+                });
+            })
+            .unwrap();
+        let state: Json =
+            serde_json::from_str(&std::fs::read_to_string(&h.state_path).unwrap()).unwrap();
+        for section in ["resources", "pending", "caller_grants", "data", "outputs"] {
+            assert!(!state[section].is_null(), "the sample has {section}");
+        }
+        let mut errors = Vec::new();
+        validate(&schema, &schema, &state, "$", &mut errors);
+        assert!(errors.is_empty(), "{errors:#?}");
+        // The validator does catch a stray key.
+        let mut bad = state.clone();
+        bad["resources"][0]["secret"] = Json::from("x");
+        let mut errors = Vec::new();
+        validate(&schema, &schema, &bad, "$", &mut errors);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+    }
+}
