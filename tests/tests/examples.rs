@@ -583,7 +583,6 @@ fn nectar_end_to_end() {
 }
 
 #[test]
-#[ignore = "gcsim's catalog spells the optional Nectar permission `conversation:participant:attributesView`; the Platform API's is `conversation:participant:attributesview`"]
 fn nectar_future_permissions_update_the_role_in_place() {
     let run = Run::start("nectar");
     run.converge();

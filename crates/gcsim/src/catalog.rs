@@ -116,7 +116,7 @@ const CATALOG: &[(&str, &str, &[&str])] = &[
     (
         "conversation",
         "participant",
-        &["attributesView", "wrapup", "attributesEdit"],
+        &["attributesview", "wrapup", "attributesedit"],
     ),
     ("conversation", "transcription", &["view"]),
     ("conversation", "webchat", &["view", "monitor"]),
@@ -166,7 +166,7 @@ const CATALOG: &[(&str, &str, &[&str])] = &[
         "integration",
         &["view", "add", "edit", "delete"],
     ),
-    ("journey", "actionMap", &["view", "add", "edit", "delete"]),
+    ("journey", "actionmap", &["view", "add", "edit", "delete"]),
     (
         "journey",
         "actionTemplate",
@@ -480,7 +480,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
         name: "aiAgent",
         description: "AI Agent: Altocloud predictive engagement",
         permissions: Some(&[
-            "journey:actionMap:view",
+            "journey:actionmap:view",
             "journey:segment:view",
             "journey:session:view",
             "journey:outcome:view",
@@ -852,7 +852,7 @@ mod tests {
             "routing:queue:readonly",
             "integration:presence:view",
             "integration:unifiedCommunications:view",
-            "conversation:participant:attributesView",
+            "conversation:participant:attributesview",
             "groups:team:view",
         ] {
             assert!(c.contains(p), "{p}");
