@@ -1,0 +1,123 @@
+//! The short reliability and security suite, in the normal `cargo test`
+//! run: the real `gcrecon` binary against a real `gcsim`, on the Nectar
+//! example (the smallest), plus 20,000 fuzzed manifests in-process.
+//!
+//! The code is `xtask/src/reliability.rs` and `xtask/src/fuzz.rs`, included
+//! here with `#[path]`; `cargo xtask reliability` runs the same scenarios
+//! on all five examples with more repetitions, and `cargo xtask fuzz` a
+//! million inputs. See `docs/reliability.md`.
+
+use std::path::{Path, PathBuf};
+
+#[allow(dead_code)]
+#[path = "../../xtask/src/fuzz.rs"]
+mod fuzz;
+#[allow(dead_code)]
+#[path = "../../xtask/src/reliability.rs"]
+mod reliability;
+
+/// The example every short scenario runs on.
+const EXAMPLE: &str = "nectar";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace root")
+        .to_path_buf()
+}
+
+fn ok<T>(r: Result<T, String>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn apply_killed_after_every_mutating_call_converges_on_rerun() {
+    let r = ok(reliability::crash_every_step(&root(), EXAMPLE, None));
+    assert!(r.calls > 0);
+    assert_eq!(r.kills, r.calls, "one kill per mutating call");
+    eprintln!(
+        "{EXAMPLE}: {} mutating calls, {} kills survived, {} gcrecon runs",
+        r.calls, r.kills, r.runs
+    );
+}
+
+#[test]
+fn apply_and_plan_converge_under_injected_faults() {
+    let r = ok(reliability::faults(&root(), EXAMPLE, 0.2, 1, 3));
+    eprintln!(
+        "{EXAMPLE}: apply converged in {} runs, {} plans ({} failed cleanly), {} faults injected",
+        r.applies, r.plans, r.failed_plans, r.faults
+    );
+}
+
+#[test]
+fn failed_reads_never_plan_a_delete_or_create() {
+    let r = ok(reliability::faulty_reads_never_plan_changes(
+        &root(),
+        EXAMPLE,
+        0.2,
+        5,
+    ));
+    assert!(r.faults > 0, "no fault was injected");
+    eprintln!(
+        "{EXAMPLE}: {} plans under faults ({} failed cleanly), {} faults injected",
+        r.plans, r.failed_plans, r.faults
+    );
+}
+
+#[test]
+fn no_duplicate_creates_under_eventual_consistency() {
+    ok(reliability::eventual(&root(), EXAMPLE, 3000));
+}
+
+#[test]
+fn two_applies_at_once_one_waits_with_exit_3() {
+    ok(reliability::concurrent_applies(&root(), EXAMPLE));
+}
+
+#[test]
+fn stale_locks_are_broken_or_reported_and_force_unlocked() {
+    ok(reliability::stale_locks(&root(), EXAMPLE));
+}
+
+#[test]
+fn bad_states_are_refused_and_left_untouched() {
+    let n = ok(reliability::bad_states(&root(), EXAMPLE));
+    assert!(n >= 16);
+}
+
+#[test]
+#[ignore = "the engine does not check the caller's permissions at plan time yet: apply creates the role and the integration, then gets 403 on POST /api/v2/oauth/clients (docs/reliability.md)"]
+fn a_caller_without_a_permission_is_stopped_at_plan_time() {
+    ok(reliability::least_privilege(
+        &root(),
+        EXAMPLE,
+        "oauth:client:add",
+    ));
+}
+
+#[test]
+fn no_secret_or_token_in_any_file_or_output() {
+    let (secrets, _) = ok(reliability::secrets(&root(), EXAMPLE));
+    assert!(secrets >= 3, "too few secrets to search for: {secrets}");
+}
+
+#[test]
+fn twenty_thousand_mutated_manifests_never_panic_the_core() {
+    let corpus = ok(fuzz::Corpus::load(&root()));
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let r = fuzz::fuzz(&corpus, 20_000, 0x7e57, threads, None);
+    eprintln!(
+        "fuzz: {} inputs, {} loaded, {} panics, {:.0} inputs/s",
+        r.inputs,
+        r.loaded,
+        r.panics,
+        r.rate()
+    );
+    assert_eq!(r.inputs, 20_000);
+    assert_eq!(r.panics, 0, "panics: {:?}", r.first_panics);
+    assert!(
+        r.loaded > 0,
+        "no mutated manifest loaded: the mutations are too coarse"
+    );
+}
