@@ -5,10 +5,15 @@
 //! - `cargo xtask bench [--quick]`: API calls, time and memory against
 //!   their lower bounds and a per-object baseline (see `bench.rs`).
 //! - `cargo xtask tidy`: repository checks (also run by the test suite).
+//! - `cargo xtask reliability` / `cargo xtask fuzz [--inputs N]`: crash,
+//!   fault, lock, bad-state and secret checks; manifest fuzzing (see
+//!   `docs/reliability.md`).
 //! - `cargo xtask codegen [--check]`: regenerate (or check) generated files.
 
 mod bench;
 mod demo;
+mod fuzz;
+mod reliability;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +21,8 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 
-const USAGE: &str = "usage: cargo xtask <demo | bench | tidy | codegen [--check]>
+const USAGE: &str =
+    "usage: cargo xtask <demo | bench | tidy | reliability | fuzz | codegen [--check]>
 
   demo      build gcrecon and gcsim, start gcsim with the eMite fixture, then run
             validate, plan, apply, a clean re-plan, drift and output against it
@@ -24,6 +30,8 @@ const USAGE: &str = "usage: cargo xtask <demo | bench | tidy | codegen [--check]
             lower bounds and a per-object baseline (--quick: tiny sizes; --help)
   tidy      check the repository: no todo!/unimplemented!, every crate documented,
             every docs page that architecture.md links exists
+  reliability  kill apply after every mutating call, faults, locks, bad state, secrets
+  fuzz      mutated manifests into the core parser (--inputs N, default 1,000,000)
   codegen   regenerate docs/manifest.schema.json (--check: fail if out of date)";
 
 fn main() -> ExitCode {
@@ -32,6 +40,10 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&project_root(), &args[1..]),
         Some("demo") => demo::run(&project_root()),
         Some("tidy") => tidy::run(&project_root()),
+        Some("fuzz") => fuzz::run(&project_root(), &args[1..]).map_err(anyhow::Error::msg),
+        Some("reliability") => {
+            reliability::run(&project_root(), &args[1..]).map_err(anyhow::Error::msg)
+        }
         Some("codegen") => codegen(&project_root(), args.iter().any(|a| a == "--check")),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
