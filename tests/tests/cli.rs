@@ -901,7 +901,7 @@ fn ctrl_c_stops_cleanly_and_releases_the_lock() {
         "the lock is released"
     );
     let recorded = s.state()["resources"].as_array().unwrap().len();
-    assert!(recorded >= 2 && recorded < 15, "{recorded} recorded");
+    assert!((2..15).contains(&recorded), "{recorded} recorded");
     s.sim.faults(json!({"latency_ms": 0}));
     s.run(&["apply", "--auto-approve"]).expect(0);
     let dump = s.sim.dump();
