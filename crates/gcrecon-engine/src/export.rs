@@ -747,6 +747,7 @@ mod tests {
         assert_eq!(reversed, names, "independent of listing order");
     }
 
+    #[allow(clippy::needless_pass_by_value)] // callers pass `json!(...)` directly
     fn object(kind: Kind, id: &str, attrs: serde_json::Value) -> LiveObject {
         let Value::Map(attrs) = Value::from_json(&attrs) else {
             panic!("attrs must be a map")

@@ -164,20 +164,12 @@ pub async fn export(ctx: &Ctx, args: &ExportArgs) -> Result<Exit> {
     }
     write_atomic(&out, exported.manifest.as_bytes(), None)
         .with_context(|| format!("cannot write the manifest to {}", out.display()))?;
-    let mut store = if args.force {
-        StateStore::open(&paths.state, &name).or_else(|_| {
-            // An unusable state is replaced only with --force.
-            std::fs::remove_file(&paths.state)
-                .map_err(|e| EngineError::Io {
-                    action: "cannot remove",
-                    path: paths.state.clone(),
-                    source: e,
-                })
-                .and_then(|()| StateStore::open(&paths.state, &name))
-        })?
-    } else {
-        StateStore::open(&paths.state, &name)?
-    };
+    // An unusable state file is replaced only with --force (checked above).
+    if args.force && StateStore::open(&paths.state, &name).is_err() {
+        std::fs::remove_file(&paths.state)
+            .with_context(|| format!("cannot remove {}", paths.state.display()))?;
+    }
+    let mut store = StateStore::open(&paths.state, &name)?;
     let state = exported.state.clone();
     store.write(move |s| *s = state)?;
     ctx.printer.line(&format!(
