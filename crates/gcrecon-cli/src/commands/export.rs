@@ -139,7 +139,7 @@ pub async fn export(ctx: &Ctx, args: &ExportArgs) -> Result<Exit> {
     let summary = exported
         .counts
         .iter()
-        .map(|(kind, n)| format!("{n} {kind}"))
+        .map(|(kind, n)| format!("{n} {kind}{}", if *n == 1 { "" } else { "s" }))
         .collect::<Vec<_>>()
         .join(", ");
     let summary = if summary.is_empty() {
@@ -151,8 +151,8 @@ pub async fn export(ctx: &Ctx, args: &ExportArgs) -> Result<Exit> {
     if to_stdout {
         ctx.printer.out(&exported.manifest);
         ctx.printer.note(&format!(
-            "Exported {summary} and {} data source(s). No state was written: to manage these objects, export to a file (-o PATH) or import them.",
-            exported.data_sources
+            "Exported {summary} and {}. No state was written: to manage these objects, export to a file (-o PATH) or import them.",
+            data_sources(exported.data_sources)
         ));
         return Ok(Exit::Success);
     }
@@ -173,11 +173,19 @@ pub async fn export(ctx: &Ctx, args: &ExportArgs) -> Result<Exit> {
     let state = exported.state.clone();
     store.write(move |s| *s = state)?;
     ctx.printer.line(&format!(
-        "Exported {summary} and {} data source(s) to {}; the state is {}.\nRun `gcrecon plan -m {}` to check: it should show no changes.",
-        exported.data_sources,
+        "Exported {summary} and {} to {}; the state is {}.\nRun `gcrecon plan -m {}` to check: it should show no changes.",
+        data_sources(exported.data_sources),
         out.display(),
         paths.state.display(),
         out.display()
     ));
     Ok(Exit::Success)
+}
+
+fn data_sources(n: usize) -> String {
+    if n == 1 {
+        "1 data source".to_owned()
+    } else {
+        format!("{n} data sources")
+    }
 }
