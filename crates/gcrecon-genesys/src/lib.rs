@@ -1,1 +1,315 @@
-//! gcrecon-genesys
+//! gcrecon-genesys: the Genesys Cloud [`Provider`], the only code of gcrecon
+//! that speaks HTTP to Genesys Cloud.
+//!
+//! ```text
+//! Connection::from_env_and_flags(region, api_url)   env vars and flags → where and who
+//! GenesysProvider::connect(conn, ProviderOptions)    logs in, returns the Provider
+//! ```
+//!
+//! Layout: [`connection`] and [`regions`] (where and who), `http` (the one
+//! client: login, token renewal, rate limiter, concurrency, the retry loop
+//! of [`retry`], call counters, tracing), `listing` (refresh with the fewest
+//! calls), one module per kind with the same shape (list/read, create,
+//! update, delete, and the mapping between manifest keys and wire fields):
+//! `division`, `role`, `role_grant`, `group`, `oauth_client`, `integration`,
+//! `identity_provider`; and `caller`, `org`, `data` for the data sources.
+//!
+//! Secrets (client secret, tokens, created client secrets) live in
+//! [`Secret`]; nothing here logs a body, a token or a secret.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use gcrecon_core::provider::{
+    Caller, Created, GenesysId, ListScope, Listing, LiveObject, Org, Provider, ProviderError,
+    RoleDivision,
+};
+use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::{DataKind, Kind, Secret};
+use tokio::sync::OnceCell;
+use tracing::Instrument as _;
+
+pub mod connection;
+pub mod regions;
+pub mod retry;
+
+mod caller;
+mod data;
+mod division;
+mod group;
+mod http;
+mod identity_provider;
+mod integration;
+mod listing;
+mod oauth_client;
+mod org;
+mod ratelimit;
+mod role;
+mod role_grant;
+mod wire;
+
+pub use connection::{Connection, ConnectionError, Credentials};
+pub use retry::RetryPolicy;
+
+/// Tuning of the provider.
+#[derive(Clone, Debug)]
+pub struct ProviderOptions {
+    /// Requests in flight at once (default 10).
+    pub concurrency: usize,
+    /// The per-token rate limit to stay under (default 300, the Genesys
+    /// Platform API's limit per token).
+    pub requests_per_minute: u32,
+    /// Timeout of one HTTP request (default 30 s).
+    pub timeout: Duration,
+    /// Retry limits and back-off.
+    pub retry: RetryPolicy,
+    /// How long to wait for a role granted to the caller to take effect
+    /// when the caller's token is not ours to renew (default 60 s).
+    pub grant_wait: Duration,
+}
+
+impl Default for ProviderOptions {
+    fn default() -> Self {
+        ProviderOptions {
+            concurrency: 10,
+            requests_per_minute: 300,
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            grant_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the kind modules share.
+pub(crate) struct Ctx {
+    pub api: http::Api,
+    pub connection: Connection,
+    pub options: ProviderOptions,
+    pub org: OnceCell<Org>,
+    pub home: OnceCell<GenesysId>,
+    pub identity: OnceCell<caller::Identity>,
+    /// Keys the manifest manages, per kind, when the engine said so.
+    managed_keys: Mutex<BTreeMap<Kind, BTreeSet<String>>>,
+}
+
+impl Ctx {
+    /// A 404 on an object being changed becomes [`ProviderError::NotFound`].
+    pub fn gone(&self, err: ProviderError, kind: Kind, id: &GenesysId) -> ProviderError {
+        if http::is_not_found(&err) {
+            ProviderError::NotFound {
+                kind,
+                id: id.clone(),
+            }
+        } else {
+            err
+        }
+    }
+
+    /// Whether the manifest manages `key` of `kind`; `None` when unknown.
+    pub fn managed_key(&self, kind: Kind, key: &str) -> Option<bool> {
+        let keys = self
+            .managed_keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        keys.get(&kind).map(|k| k.contains(key))
+    }
+
+    pub async fn home_division(&self) -> Result<GenesysId, ProviderError> {
+        org::home_division(self).await
+    }
+}
+
+/// The Genesys Cloud provider.
+pub struct GenesysProvider {
+    ctx: Ctx,
+}
+
+impl std::fmt::Debug for GenesysProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenesysProvider")
+            .field("api_url", &self.ctx.connection.api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GenesysProvider {
+    /// Connect: build the HTTP client and, for client credentials, log in
+    /// (wrong credentials fail here).
+    pub async fn connect(
+        conn: Connection,
+        opts: ProviderOptions,
+    ) -> Result<GenesysProvider, ProviderError> {
+        let settings = http::HttpSettings {
+            concurrency: opts.concurrency,
+            requests_per_minute: opts.requests_per_minute,
+            timeout: opts.timeout,
+            retry: opts.retry.clone(),
+        };
+        let api = http::Api::connect(&conn, &settings).await?;
+        Ok(GenesysProvider {
+            ctx: Ctx {
+                api,
+                connection: conn,
+                options: opts,
+                org: OnceCell::new(),
+                home: OnceCell::new(),
+                identity: OnceCell::new(),
+                managed_keys: Mutex::new(BTreeMap::new()),
+            },
+        })
+    }
+
+    /// Tell the provider which keys of `kind` the manifest manages, so that
+    /// a refresh skips per-object reads nobody needs: a group's `members`
+    /// (a call per group) and an integration's `config`/`advanced`/
+    /// `credentials` (a call per integration). Without this hint they are
+    /// read for `ListScope::Only` and `read`, and not for `ListScope::All`.
+    pub fn set_managed_keys(&self, kind: Kind, keys: &BTreeSet<String>) {
+        let mut map = self
+            .ctx
+            .managed_keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.insert(kind, keys.clone());
+    }
+
+    /// The connection in use (no secret is printable from it).
+    pub fn connection(&self) -> &Connection {
+        &self.ctx.connection
+    }
+}
+
+impl Provider for GenesysProvider {
+    async fn org(&self) -> Result<Org, ProviderError> {
+        org::org(&self.ctx).await
+    }
+
+    async fn caller(&self) -> Result<Caller, ProviderError> {
+        caller::caller(&self.ctx).await
+    }
+
+    async fn permission_catalog(&self) -> Result<BTreeSet<String>, ProviderError> {
+        data::permission_catalog(&self.ctx).await
+    }
+
+    async fn data(
+        &self,
+        kind: DataKind,
+        query: &Attrs,
+    ) -> Result<Vec<BTreeMap<String, Value>>, ProviderError> {
+        data::data(&self.ctx, kind, query).await
+    }
+
+    async fn list(&self, kind: Kind, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
+        let ctx = &self.ctx;
+        async {
+            match kind {
+                Kind::Division => division::list(ctx, scope).await,
+                Kind::Role => role::list(ctx, scope).await,
+                Kind::Group => group::list(ctx, scope).await,
+                Kind::RoleGrant => role_grant::list(ctx, scope).await,
+                Kind::OauthClient => oauth_client::list(ctx, scope).await,
+                Kind::Integration => integration::list(ctx, scope).await,
+                Kind::IdentityProvider => identity_provider::list(ctx, scope).await,
+            }
+        }
+        .instrument(tracing::debug_span!("list", kind = kind.as_str()))
+        .await
+    }
+
+    async fn read(&self, kind: Kind, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
+        let ctx = &self.ctx;
+        async {
+            match kind {
+                Kind::Division => division::read(ctx, id).await,
+                Kind::Role => role::read(ctx, id).await,
+                Kind::Group => group::read(ctx, id).await,
+                Kind::RoleGrant => role_grant::read(ctx, id).await,
+                Kind::OauthClient => oauth_client::read(ctx, id).await,
+                Kind::Integration => integration::read(ctx, id).await,
+                Kind::IdentityProvider => identity_provider::read(ctx, id).await,
+            }
+        }
+        .instrument(tracing::debug_span!("read", kind = kind.as_str(), id = %id))
+        .await
+    }
+
+    async fn create(&self, kind: Kind, desired: &Attrs) -> Result<Created, ProviderError> {
+        let ctx = &self.ctx;
+        async {
+            match kind {
+                Kind::Division => division::create(ctx, desired).await,
+                Kind::Role => role::create(ctx, desired).await,
+                Kind::Group => group::create(ctx, desired).await,
+                Kind::RoleGrant => role_grant::create(ctx, desired).await,
+                Kind::OauthClient => oauth_client::create(ctx, desired).await,
+                Kind::Integration => integration::create(ctx, desired).await,
+                Kind::IdentityProvider => identity_provider::create(ctx, desired).await,
+            }
+        }
+        .instrument(tracing::debug_span!("create", kind = kind.as_str(),))
+        .await
+    }
+
+    async fn update(
+        &self,
+        kind: Kind,
+        live: &LiveObject,
+        previous: Option<&Attrs>,
+        desired: &Attrs,
+    ) -> Result<LiveObject, ProviderError> {
+        let ctx = &self.ctx;
+        async {
+            match kind {
+                Kind::Division => division::update(ctx, live, desired).await,
+                Kind::Role => role::update(ctx, live, desired).await,
+                Kind::Group => group::update(ctx, live, desired).await,
+                Kind::RoleGrant => role_grant::update(ctx, live, previous, desired).await,
+                Kind::OauthClient => oauth_client::update(ctx, live, desired).await,
+                Kind::Integration => integration::update(ctx, live, desired).await,
+                Kind::IdentityProvider => identity_provider::update(ctx, live, desired).await,
+            }
+        }
+        .instrument(tracing::debug_span!("update", kind = kind.as_str(), id = %live.id))
+        .await
+    }
+
+    async fn delete(
+        &self,
+        kind: Kind,
+        id: &GenesysId,
+        previous: Option<&Attrs>,
+    ) -> Result<(), ProviderError> {
+        let ctx = &self.ctx;
+        async {
+            match kind {
+                Kind::Division => division::delete(ctx, id).await,
+                Kind::Role => role::delete(ctx, id).await,
+                Kind::Group => group::delete(ctx, id).await,
+                Kind::RoleGrant => role_grant::delete(ctx, id, previous).await,
+                Kind::OauthClient => oauth_client::delete(ctx, id).await,
+                Kind::Integration => integration::delete(ctx, id).await,
+                Kind::IdentityProvider => identity_provider::delete(ctx, id).await,
+            }
+        }
+        .instrument(tracing::debug_span!("delete", kind = kind.as_str(), id = %id))
+        .await
+    }
+
+    async fn grant_to_caller(&self, grants: &[RoleDivision]) -> Result<(), ProviderError> {
+        caller::grant_to_caller(&self.ctx, grants).await
+    }
+
+    async fn revoke_from_caller(&self, grants: &[RoleDivision]) -> Result<(), ProviderError> {
+        caller::revoke_from_caller(&self.ctx, grants).await
+    }
+
+    async fn rotate_secret(&self, id: &GenesysId) -> Result<Secret, ProviderError> {
+        oauth_client::rotate_secret(&self.ctx, id).await
+    }
+
+    fn call_counts(&self) -> BTreeMap<String, u64> {
+        self.ctx.api.call_counts()
+    }
+}

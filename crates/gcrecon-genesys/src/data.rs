@@ -1,0 +1,340 @@
+//! Data sources (`data.KIND.NAME`) and the permission catalog: read-only
+//! look-ups at plan time. Each returns every match with the attributes of
+//! `gcrecon_core::schema::data_keys`; the engine reports none or several.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use gcrecon_core::provider::{CallerKind, ProviderError};
+use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::DataKind;
+use serde_json::{json, Value as Json};
+
+use crate::http::{is_not_found, Request};
+use crate::listing::{find_by_name, search_groups_by_name};
+use crate::wire::{id_of, str_field, AttrReader};
+use crate::{caller, group, org, Ctx};
+
+type Row = BTreeMap<String, Value>;
+
+fn row(pairs: &[(&str, Value)]) -> Row {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+fn id_name(e: &Json, what: &str) -> Result<Row, ProviderError> {
+    Ok(row(&[
+        ("id", Value::from(id_of(e, what)?)),
+        (
+            "name",
+            Value::from(str_field(e, "name").unwrap_or_default()),
+        ),
+    ]))
+}
+
+pub async fn data(ctx: &Ctx, kind: DataKind, query: &Attrs) -> Result<Vec<Row>, ProviderError> {
+    let q = AttrReader::for_data(kind, query);
+    match kind {
+        DataKind::Org => {
+            let o = org::org(ctx).await?;
+            Ok(vec![row(&[
+                ("id", Value::from(o.id)),
+                ("name", Value::from(o.name)),
+                ("short_name", Value::from(o.short_name)),
+                ("region", Value::from(o.region)),
+                ("domain", Value::from(o.domain)),
+                ("api_url", Value::from(o.api_url)),
+                ("login_url", Value::from(o.login_url)),
+            ])])
+        }
+        DataKind::Caller => {
+            let who = caller::identity(ctx).await?;
+            let kind = match who.kind {
+                CallerKind::User => "user",
+                CallerKind::Client => "client",
+            };
+            Ok(vec![row(&[
+                ("kind", Value::from(kind)),
+                ("id", Value::from(who.id.0)),
+                ("name", Value::from(who.name)),
+            ])])
+        }
+        DataKind::Division => {
+            if q.bool("home")? == Some(true) {
+                let home = ctx
+                    .api
+                    .send(Request::get("/api/v2/authorization/divisions/home"))
+                    .await?;
+                return Ok(vec![id_name(&home, "division")?]);
+            }
+            let name = q.string("name")?.ok_or_else(|| {
+                ProviderError::Invalid("data.division needs `name` or `home = true`".into())
+            })?;
+            find_by_name(&ctx.api, &crate::division::SPEC, &name)
+                .await?
+                .iter()
+                .map(|e| id_name(e, "division"))
+                .collect()
+        }
+        DataKind::Divisions => {
+            let all = ctx
+                .api
+                .list_all(
+                    Request::get(crate::division::SPEC.list),
+                    crate::division::SPEC.page_size,
+                )
+                .await?;
+            let mut found: Vec<(String, String)> = all
+                .iter()
+                .map(|e| {
+                    Ok((
+                        str_field(e, "name").unwrap_or_default().to_owned(),
+                        id_of(e, "division")?,
+                    ))
+                })
+                .collect::<Result<_, ProviderError>>()?;
+            if let Some(names) = q.strings("names")? {
+                let missing: Vec<&String> = names
+                    .iter()
+                    .filter(|n| !found.iter().any(|(f, _)| f == *n))
+                    .collect();
+                if !missing.is_empty() {
+                    return Err(ProviderError::Invalid(format!(
+                        "data.divisions: no division named {}",
+                        missing
+                            .iter()
+                            .map(|m| format!("`{m}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+                // In the order the manifest names them.
+                found = names
+                    .iter()
+                    .filter_map(|n| found.iter().find(|(f, _)| f == n).cloned())
+                    .collect();
+            } else {
+                found.sort();
+            }
+            Ok(vec![row(&[
+                (
+                    "ids",
+                    Value::strings(found.iter().map(|(_, id)| id.clone())),
+                ),
+                (
+                    "names",
+                    Value::strings(found.iter().map(|(n, _)| n.clone())),
+                ),
+            ])])
+        }
+        DataKind::User => {
+            let email = q.required_string("email")?;
+            let users = users_by_email(ctx, &email).await?;
+            users
+                .iter()
+                .map(|u| {
+                    Ok(row(&[
+                        ("id", Value::from(id_of(u, "user")?)),
+                        (
+                            "name",
+                            Value::from(str_field(u, "name").unwrap_or_default()),
+                        ),
+                        (
+                            "email",
+                            Value::from(str_field(u, "email").unwrap_or_default()),
+                        ),
+                    ]))
+                })
+                .collect()
+        }
+        DataKind::Users => {
+            let division = q.string("division")?;
+            let group_name = q.string("group")?;
+            if division.is_none() && group_name.is_none() {
+                return Err(ProviderError::Invalid(
+                    "data.users needs `division` and/or `group`".into(),
+                ));
+            }
+            let mut ids: Option<BTreeSet<String>> = None;
+            if let Some(name) = division {
+                let divisions = find_by_name(&ctx.api, &crate::division::SPEC, &name).await?;
+                let Some(division) = divisions.first() else {
+                    return Ok(Vec::new());
+                };
+                let division_id = id_of(division, "division")?;
+                let users = ctx.api.list_all(Request::get("/api/v2/users"), 100).await?;
+                let in_division = users
+                    .iter()
+                    .filter(|u| {
+                        u.get("division").and_then(|d| str_field(d, "id"))
+                            == Some(division_id.as_str())
+                    })
+                    .filter_map(|u| str_field(u, "id").map(str::to_owned))
+                    .collect();
+                ids = Some(in_division);
+            }
+            if let Some(name) = group_name {
+                let groups: Vec<Json> = search_groups_by_name(&ctx.api, &name)
+                    .await?
+                    .into_iter()
+                    .filter(|g| str_field(g, "name") == Some(name.as_str()))
+                    .collect();
+                let Some(g) = groups.first() else {
+                    return Ok(Vec::new());
+                };
+                let members: BTreeSet<String> = group::read_members(ctx, &id_of(g, "group")?)
+                    .await?
+                    .into_iter()
+                    .collect();
+                ids = Some(match ids {
+                    Some(previous) => previous.intersection(&members).cloned().collect(),
+                    None => members,
+                });
+            }
+            Ok(vec![row(&[(
+                "ids",
+                Value::strings(ids.unwrap_or_default()),
+            )])])
+        }
+        DataKind::Queue => {
+            let name = q.required_string("name")?;
+            let queues = ctx
+                .api
+                .list_all(
+                    Request::get("/api/v2/routing/queues").query("name", &name),
+                    100,
+                )
+                .await?;
+            queues
+                .iter()
+                .filter(|e| str_field(e, "name") == Some(name.as_str()))
+                .map(|e| {
+                    let mut r = id_name(e, "queue")?;
+                    let division = e
+                        .get("division")
+                        .and_then(|d| str_field(d, "id"))
+                        .unwrap_or_default();
+                    r.insert("division_id".into(), Value::from(division));
+                    Ok(r)
+                })
+                .collect()
+        }
+        DataKind::Role => {
+            let name = q.required_string("name")?;
+            find_by_name(&ctx.api, &crate::role::SPEC, &name)
+                .await?
+                .iter()
+                .map(|e| id_name(e, "role"))
+                .collect()
+        }
+        DataKind::IntegrationType => {
+            if let Some(id) = q.string("id")? {
+                let found = ctx
+                    .api
+                    .send_opt(
+                        Request::get("/api/v2/integrations/types/{typeId}").param("typeId", &id),
+                    )
+                    .await?;
+                return found
+                    .iter()
+                    .map(|e| id_name(e, "integration type"))
+                    .collect();
+            }
+            let name = q.string("name")?.ok_or_else(|| {
+                ProviderError::Invalid("data.integration_type needs `name` or `id`".into())
+            })?;
+            let types = ctx
+                .api
+                .list_all(Request::get("/api/v2/integrations/types"), 100)
+                .await?;
+            types
+                .iter()
+                .filter(|e| str_field(e, "name") == Some(name.as_str()))
+                .map(|e| id_name(e, "integration type"))
+                .collect()
+        }
+    }
+}
+
+/// Users with this email: `POST /api/v2/users/search`, or the user listing
+/// where search is not served.
+async fn users_by_email(ctx: &Ctx, email: &str) -> Result<Vec<Json>, ProviderError> {
+    let body = json!({
+        "pageSize": 25,
+        "pageNumber": 1,
+        "query": [{"type": "EXACT", "fields": ["email"], "value": email}],
+    });
+    let matches = |u: &Json| str_field(u, "email").is_some_and(|e| e.eq_ignore_ascii_case(email));
+    match ctx
+        .api
+        .send(Request::post("/api/v2/users/search").json(body))
+        .await
+    {
+        Ok(answer) => Ok(answer
+            .get("results")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|u| matches(u))
+            .cloned()
+            .collect()),
+        Err(e) if is_not_found(&e) => {
+            let users = ctx.api.list_all(Request::get("/api/v2/users"), 100).await?;
+            Ok(users.into_iter().filter(|u| matches(u)).collect())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Every permission of the catalog, `domain:entity:action`.
+pub async fn permission_catalog(ctx: &Ctx) -> Result<BTreeSet<String>, ProviderError> {
+    let entities = ctx
+        .api
+        .list_all(Request::get("/api/v2/authorization/permissions"), 100)
+        .await?;
+    Ok(catalog_of(&entities))
+}
+
+/// Permissions of `DomainPermissionCollection`s.
+pub fn catalog_of(entities: &[Json]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for collection in entities {
+        let domain = str_field(collection, "domain").or_else(|| str_field(collection, "id"));
+        for (entity, perms) in collection
+            .get("permissionMap")
+            .and_then(Json::as_object)
+            .into_iter()
+            .flatten()
+        {
+            for p in perms.as_array().into_iter().flatten() {
+                let d = str_field(p, "domain").or(domain);
+                let e = str_field(p, "entityType").unwrap_or(entity);
+                if let (Some(d), Some(a)) = (d, str_field(p, "action")) {
+                    out.insert(format!("{d}:{e}:{a}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_flattens_permission_maps() {
+        let entities = vec![json!({
+            "id": "routing", "domain": "routing",
+            "permissionMap": {"queue": [{"domain": "routing", "entityType": "queue", "action": "view"}, {"action": "edit"}]},
+        })];
+        assert_eq!(
+            catalog_of(&entities),
+            BTreeSet::from([
+                "routing:queue:edit".to_owned(),
+                "routing:queue:view".to_owned()
+            ])
+        );
+    }
+}

@@ -1,0 +1,479 @@
+//! `group`: groups, their owners and (when managed) their members.
+//!
+//! | manifest | wire (`Group` / `GroupCreate` / `GroupUpdate`) |
+//! |---|---|
+//! | `name` | `name` |
+//! | `description` | `description` |
+//! | `type` | `type` (create only; `GroupUpdate` has no `type`) |
+//! | `visibility` | `visibility` |
+//! | `rules_visible` | `rulesVisible` |
+//! | `roles_enabled` | `rolesEnabled` |
+//! | `owners` | `owners[].id` ⇄ `ownerIds` |
+//! | `members` | `GET /groups/{id}/members` ⇄ `POST .../members {memberIds, version}` (≤ 50 per call), `DELETE .../members?ids=` |
+//!
+//! Members are not part of the group object: they cost one paged call per
+//! group. They are read only for groups that have members (`memberCount`,
+//! so the many empty groups of an org cost nothing), and not at all when the
+//! engine says the manifest does not manage `members`
+//! ([`crate::GenesysProvider::set_managed_keys`]): a refresh must not pay a
+//! call per group for a collection nobody manages. A live object without a
+//! `members` key means "not read", never "no members".
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+use gcrecon_core::provider::{Created, GenesysId, ListScope, Listing, LiveObject, ProviderError};
+use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::Kind;
+use serde_json::{json, Map, Value as Json};
+
+use crate::http::{for_each_bounded, is_not_found, Request};
+use crate::listing::{self, ListSpec, NameLookup};
+use crate::retry;
+use crate::wire::{fingerprint, id_of, ids_field, malformed, str_field, string_set, AttrReader};
+use crate::Ctx;
+
+pub const SPEC: ListSpec = ListSpec {
+    what: "group",
+    list: "/api/v2/groups",
+    page_size: 500,
+    id_filter: Some(("id", 100)),
+    by_id: Some((ONE, "groupId")),
+    extra_query: &[],
+    names: NameLookup::GroupSearch,
+};
+
+const ONE: &str = "/api/v2/groups/{groupId}";
+const MEMBERS: &str = "/api/v2/groups/{groupId}/members";
+/// `GroupMembersUpdate` takes at most 50 ids.
+pub const MEMBER_BATCH: usize = 50;
+const MEMBER_PAGE: u32 = 100;
+
+/// Wire → live object; `members` when they were read.
+pub fn to_live(wire: &Json, members: Option<Vec<String>>) -> Result<LiveObject, ProviderError> {
+    let id = id_of(wire, "group")?;
+    let name = str_field(wire, "name").unwrap_or_default().to_owned();
+    let mut attrs = Attrs::new();
+    attrs.insert("name".into(), Value::from(name.clone()));
+    for (key, wire_key) in [
+        ("description", "description"),
+        ("type", "type"),
+        ("visibility", "visibility"),
+    ] {
+        if let Some(v) = str_field(wire, wire_key) {
+            attrs.insert(key.into(), Value::from(v));
+        }
+    }
+    for (key, wire_key) in [
+        ("rules_visible", "rulesVisible"),
+        ("roles_enabled", "rolesEnabled"),
+    ] {
+        if let Some(v) = wire.get(wire_key).and_then(Json::as_bool) {
+            attrs.insert(key.into(), Value::Bool(v));
+        }
+    }
+    attrs.insert("owners".into(), string_set(ids_field(wire, "owners")));
+    if let Some(members) = members {
+        attrs.insert("members".into(), string_set(members));
+    }
+    let version = match wire.get("version").and_then(Json::as_i64) {
+        Some(v) => format!("{v}-{}", fingerprint(&attrs)),
+        None => fingerprint(&attrs),
+    };
+    Ok(LiveObject {
+        kind: Kind::Group,
+        id: GenesysId(id),
+        name,
+        version,
+        attrs,
+        builtin: false,
+    })
+}
+
+/// Manifest attributes → `GroupCreate`.
+pub fn to_create(desired: &Attrs) -> Result<Json, ProviderError> {
+    let r = AttrReader::new(Kind::Group, desired);
+    let mut body = Map::new();
+    body.insert("name".into(), json!(r.required_string("name")?));
+    if let Some(d) = r.string("description")? {
+        body.insert("description".into(), json!(d));
+    }
+    // The service requires type, visibility and rulesVisible on create.
+    body.insert(
+        "type".into(),
+        json!(r.string("type")?.unwrap_or_else(|| "official".into())),
+    );
+    body.insert(
+        "visibility".into(),
+        json!(r.string("visibility")?.unwrap_or_else(|| "public".into())),
+    );
+    body.insert(
+        "rulesVisible".into(),
+        json!(r.bool("rules_visible")?.unwrap_or(true)),
+    );
+    if let Some(v) = r.bool("roles_enabled")? {
+        body.insert("rolesEnabled".into(), json!(v));
+    }
+    if let Some(owners) = r.strings("owners")? {
+        body.insert("ownerIds".into(), json!(owners));
+    }
+    Ok(Json::Object(body))
+}
+
+/// Live attributes overlaid with the desired ones → `GroupUpdate` (a PUT
+/// replaces the group, so unmanaged fields keep their live values).
+pub fn to_update(live: &Attrs, desired: &Attrs, version: i64) -> Result<Json, ProviderError> {
+    let mut merged = live.clone();
+    merged.extend(desired.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let r = AttrReader::new(Kind::Group, &merged);
+    let mut body = Map::new();
+    body.insert("name".into(), json!(r.required_string("name")?));
+    body.insert("version".into(), json!(version));
+    if let Some(d) = r.string("description")? {
+        body.insert("description".into(), json!(d));
+    }
+    // `GroupUpdate.visibility` has no `owners`: a live `owners` is left out
+    // unless the manifest sets one.
+    if let Some(v) = r
+        .string("visibility")?
+        .filter(|v| desired.contains_key("visibility") || v != "owners")
+    {
+        body.insert("visibility".into(), json!(v));
+    }
+    if let Some(v) = r.bool("rules_visible")? {
+        body.insert("rulesVisible".into(), json!(v));
+    }
+    if let Some(v) = r.bool("roles_enabled")? {
+        body.insert("rolesEnabled".into(), json!(v));
+    }
+    // Owners only when managed: a listing may not show every owner, and
+    // sending a stale list would replace them.
+    if let Some(owners) = AttrReader::new(Kind::Group, desired).strings("owners")? {
+        body.insert("ownerIds".into(), json!(owners));
+    }
+    Ok(Json::Object(body))
+}
+
+/// True when the group object itself (not its members) must change.
+fn group_fields_differ(live: &Attrs, desired: &Attrs) -> bool {
+    const KEYS: [&str; 5] = [
+        "name",
+        "description",
+        "visibility",
+        "rules_visible",
+        "roles_enabled",
+    ];
+    let set = |v: Option<&Value>| -> BTreeSet<String> {
+        v.and_then(Value::as_list)
+            .map(|l| {
+                l.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    KEYS.iter()
+        .any(|k| desired.get(*k).is_some_and(|d| live.get(*k) != Some(d)))
+        || (desired.contains_key("owners") && set(desired.get("owners")) != set(live.get("owners")))
+}
+
+/// The member ids of a group.
+pub async fn read_members(ctx: &Ctx, id: &str) -> Result<Vec<String>, ProviderError> {
+    let entities = ctx
+        .api
+        .list_all(Request::get(MEMBERS).param("groupId", id), MEMBER_PAGE)
+        .await?;
+    entities.iter().map(|m| id_of(m, "group member")).collect()
+}
+
+/// Whether members are read: unless the manifest does not manage them.
+fn members_wanted(ctx: &Ctx) -> bool {
+    ctx.managed_key(Kind::Group, "members") != Some(false)
+}
+
+async fn with_members(ctx: &Ctx, wire: &Json) -> Result<LiveObject, ProviderError> {
+    // An empty group needs no members call.
+    let members = if wire.get("memberCount").and_then(Json::as_u64) == Some(0) {
+        Vec::new()
+    } else {
+        read_members(ctx, &id_of(wire, "group")?).await?
+    };
+    to_live(wire, Some(members))
+}
+
+pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
+    let found = listing::fetch(&ctx.api, &SPEC, scope).await?;
+    let objects = if members_wanted(ctx) {
+        for_each_bounded(found.entities, ctx.api.concurrency(), |w| async move {
+            with_members(ctx, &w).await
+        })
+        .await?
+    } else {
+        found
+            .entities
+            .iter()
+            .map(|w| to_live(w, None))
+            .collect::<Result<_, _>>()?
+    };
+    Ok(Listing {
+        objects,
+        complete: found.complete,
+    })
+}
+
+pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
+    let Some(wire) = ctx
+        .api
+        .send_opt(Request::get(ONE).param("groupId", id.as_str()))
+        .await?
+    else {
+        return Ok(None);
+    };
+    if !members_wanted(ctx) {
+        return to_live(&wire, None).map(Some);
+    }
+    with_members(ctx, &wire).await.map(Some)
+}
+
+async fn read_version(ctx: &Ctx, id: &str) -> Result<i64, ProviderError> {
+    let wire = ctx
+        .api
+        .send(Request::get(ONE).param("groupId", id))
+        .await
+        .map_err(|e| ctx.gone(e, Kind::Group, &GenesysId(id.to_owned())))?;
+    wire.get("version")
+        .and_then(Json::as_i64)
+        .ok_or_else(|| malformed("a group without `version`"))
+}
+
+/// Add members in batches of 50, each with the group's current version.
+/// Each change moves the version by one, so the next batch expects the
+/// version after this one; a 409 (someone else changed the group) reads it
+/// again and retries once.
+async fn add_members(
+    ctx: &Ctx,
+    id: &str,
+    add: &[String],
+    mut version: Option<i64>,
+) -> Result<(), ProviderError> {
+    for chunk in add.chunks(MEMBER_BATCH) {
+        let first = AtomicBool::new(true);
+        let used = AtomicI64::new(0);
+        let (first, used, known) = (&first, &used, version);
+        retry::on_conflict(move || async move {
+            let v = match (first.swap(false, Ordering::SeqCst), known) {
+                (true, Some(v)) => v,
+                _ => read_version(ctx, id).await?,
+            };
+            used.store(v, Ordering::SeqCst);
+            let body = json!({"memberIds": chunk, "version": v});
+            ctx.api
+                .send(Request::post(MEMBERS).param("groupId", id).json(body))
+                .await
+        })
+        .await?;
+        version = Some(used.load(Ordering::SeqCst) + 1);
+    }
+    Ok(())
+}
+
+async fn remove_members(ctx: &Ctx, id: &str, remove: &[String]) -> Result<(), ProviderError> {
+    for chunk in remove.chunks(MEMBER_BATCH) {
+        ctx.api
+            .send(
+                Request::delete(MEMBERS)
+                    .param("groupId", id)
+                    .query_list("ids", chunk),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
+    let r = AttrReader::new(Kind::Group, desired);
+    let members = r.strings("members")?;
+    let wire = ctx
+        .api
+        .send(Request::post(SPEC.list).json(to_create(desired)?))
+        .await?;
+    let id = id_of(&wire, "group")?;
+    let Some(members) = members else {
+        return Ok(Created {
+            object: to_live(&wire, None)?,
+            secret: None,
+        });
+    };
+    let members: Vec<String> = members
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !members.is_empty() {
+        add_members(
+            ctx,
+            &id,
+            &members,
+            wire.get("version").and_then(Json::as_i64),
+        )
+        .await?;
+    }
+    let wire = if members.is_empty() {
+        wire
+    } else {
+        ctx.api
+            .send(Request::get(ONE).param("groupId", &id))
+            .await?
+    };
+    Ok(Created {
+        object: to_live(&wire, Some(members))?,
+        secret: None,
+    })
+}
+
+pub async fn update(
+    ctx: &Ctx,
+    live: &LiveObject,
+    desired: &Attrs,
+) -> Result<LiveObject, ProviderError> {
+    let id = live.id.as_str();
+    let mut latest: Option<Json> = None;
+    if group_fields_differ(&live.attrs, desired) {
+        let first = AtomicBool::new(true);
+        let known = live
+            .version
+            .split('-')
+            .next()
+            .and_then(|v| v.parse::<i64>().ok());
+        let first = &first;
+        let wire = retry::on_conflict(move || async move {
+            let v = match (first.swap(false, Ordering::SeqCst), known) {
+                (true, Some(v)) => v,
+                _ => read_version(ctx, id).await?,
+            };
+            ctx.api
+                .send(Request::put(ONE).param("groupId", id).json(to_update(
+                    &live.attrs,
+                    desired,
+                    v,
+                )?))
+                .await
+        })
+        .await
+        .map_err(|e| ctx.gone(e, Kind::Group, &live.id))?;
+        latest = Some(wire);
+    }
+    let r = AttrReader::new(Kind::Group, desired);
+    let mut members_now = None;
+    if let Some(wanted) = r.strings("members")? {
+        let wanted: BTreeSet<String> = wanted.into_iter().collect();
+        let current: BTreeSet<String> = match live.attrs.get("members").and_then(Value::as_list) {
+            Some(list) => list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            None => read_members(ctx, id).await?.into_iter().collect(),
+        };
+        let add: Vec<String> = wanted.difference(&current).cloned().collect();
+        let remove: Vec<String> = current.difference(&wanted).cloned().collect();
+        // The version at hand: a removal batch moves it by one.
+        let mut version = latest
+            .as_ref()
+            .and_then(|w| w.get("version"))
+            .and_then(Json::as_i64)
+            .or_else(|| live.version.split('-').next().and_then(|v| v.parse().ok()));
+        if !remove.is_empty() {
+            remove_members(ctx, id, &remove).await?;
+            version = version.map(|v| v + remove.len().div_ceil(MEMBER_BATCH) as i64);
+        }
+        if !add.is_empty() {
+            add_members(ctx, id, &add, version).await?;
+        }
+        if !add.is_empty() || !remove.is_empty() {
+            latest = None;
+        }
+        members_now = Some(wanted.into_iter().collect());
+    } else if let Some(list) = live.attrs.get("members").and_then(Value::as_list) {
+        members_now = Some(
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+        );
+    }
+    let wire = match latest {
+        Some(w) => w,
+        None => ctx
+            .api
+            .send(Request::get(ONE).param("groupId", id))
+            .await
+            .map_err(|e| ctx.gone(e, Kind::Group, &live.id))?,
+    };
+    to_live(&wire, members_now)
+}
+
+pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
+    match ctx
+        .api
+        .send(Request::delete(ONE).param("groupId", id.as_str()))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire() -> Json {
+        json!({
+            "id": "g1", "name": "Supervisors", "description": "d", "type": "official",
+            "visibility": "public", "rulesVisible": true, "rolesEnabled": false, "version": 3,
+            "memberCount": 2, "owners": [{"id": "u2"}, {"id": "u1"}],
+        })
+    }
+
+    #[test]
+    fn mapping_round_trip() {
+        let live = to_live(&wire(), Some(vec!["u9".into(), "u3".into()])).unwrap();
+        assert_eq!(live.attrs["owners"], Value::strings(["u1", "u2"]));
+        assert_eq!(live.attrs["members"], Value::strings(["u3", "u9"]));
+        assert_eq!(live.attrs["rules_visible"], Value::Bool(true));
+        assert!(live.version.starts_with("3-"));
+        let create = to_create(&live.attrs).unwrap();
+        assert_eq!(
+            create,
+            json!({"name": "Supervisors", "description": "d", "type": "official", "visibility": "public",
+                   "rulesVisible": true, "rolesEnabled": false, "ownerIds": ["u1", "u2"]})
+        );
+        let mut desired = Attrs::new();
+        desired.insert("name".into(), Value::from("Leads"));
+        let update = to_update(&live.attrs, &desired, 3).unwrap();
+        assert_eq!(update["name"], json!("Leads"));
+        assert_eq!(update["version"], json!(3));
+        assert_eq!(update["visibility"], json!("public"));
+        assert!(update.get("type").is_none() && update.get("members").is_none());
+        // Members are not read: the key is absent.
+        assert!(!to_live(&wire(), None)
+            .unwrap()
+            .attrs
+            .contains_key("members"));
+    }
+
+    #[test]
+    fn only_group_fields_trigger_a_put() {
+        let live = to_live(&wire(), Some(vec![])).unwrap();
+        let mut desired = Attrs::new();
+        desired.insert("name".into(), Value::from("Supervisors"));
+        desired.insert("members".into(), Value::strings(["u5"]));
+        desired.insert("owners".into(), Value::strings(["u2", "u1"]));
+        assert!(!group_fields_differ(&live.attrs, &desired));
+        desired.insert("owners".into(), Value::strings(["u1"]));
+        assert!(group_fields_differ(&live.attrs, &desired));
+    }
+}

@@ -1,0 +1,339 @@
+//! The one retry policy: what to do after each HTTP attempt.
+//!
+//! Every request of the provider goes through [`decide`]; nothing else in
+//! the crate retries, except [`on_conflict`], which re-reads and retries a
+//! versioned update once after a 409 (that needs the kind's own re-read, so
+//! it cannot live in the HTTP layer).
+//!
+//! | answer | decision |
+//! |---|---|
+//! | 2xx | done |
+//! | 429 | wait `Retry-After` (or the number in the message, or back-off), bounded attempts |
+//! | 502, 503, 504, connection error, timeout | jittered exponential back-off, bounded attempts |
+//! | 401 | log in again once and retry (client credentials only) |
+//! | any other | fail at once with the Genesys error |
+
+use std::future::Future;
+use std::time::Duration;
+
+use gcrecon_core::provider::ProviderError;
+
+/// Limits of the retry policy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Attempts in total for a request failing with 502/503/504 or a network error.
+    pub max_transient_attempts: u32,
+    /// Attempts in total for a request answered 429.
+    pub max_rate_limited_attempts: u32,
+    /// First back-off delay; doubled each further attempt.
+    pub base_delay: Duration,
+    /// Largest back-off delay.
+    pub max_delay: Duration,
+    /// Largest `Retry-After` honoured; a longer one is cut to this.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_transient_attempts: 8,
+            max_rate_limited_attempts: 12,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What one attempt ended with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Outcome {
+    /// An HTTP answer.
+    Status {
+        status: u16,
+        /// `Retry-After`, or the delay a 429 message names.
+        retry_after: Option<Duration>,
+    },
+    /// No answer: connection refused or dropped, timeout.
+    Transport,
+}
+
+/// Attempts made so far for one request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attempts {
+    /// Failed with 502/503/504 or a network error.
+    pub transient: u32,
+    /// Answered 429.
+    pub rate_limited: u32,
+    /// The token was renewed after a 401.
+    pub reauthenticated: bool,
+}
+
+/// What to do next.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Decision {
+    /// A success: hand the answer over.
+    Done,
+    /// Wait, then send again.
+    RetryAfter(Duration),
+    /// A 429: every request on this token waits, then this one is sent again.
+    RateLimited(Duration),
+    /// Get a new token, then send again.
+    Reauthenticate,
+    /// Give up: the answer (or the last network error) is the result.
+    Fail,
+}
+
+/// Decide after an attempt. `attempts` already counts this attempt's
+/// failure; `can_reauthenticate` is true for client credentials; `jitter`
+/// is a random number in `[0, 1)`.
+pub fn decide(
+    policy: &RetryPolicy,
+    outcome: Outcome,
+    attempts: Attempts,
+    can_reauthenticate: bool,
+    jitter: f64,
+) -> Decision {
+    match outcome {
+        Outcome::Status { status, .. } if (200..300).contains(&status) => Decision::Done,
+        Outcome::Status {
+            status: 429,
+            retry_after,
+        } => {
+            if attempts.rate_limited >= policy.max_rate_limited_attempts {
+                return Decision::Fail;
+            }
+            let wait = match retry_after {
+                Some(d) => d.min(policy.max_retry_after),
+                None => backoff(policy, attempts.rate_limited, jitter),
+            };
+            Decision::RateLimited(wait)
+        }
+        Outcome::Status {
+            status: 502..=504, ..
+        }
+        | Outcome::Transport => {
+            if attempts.transient >= policy.max_transient_attempts {
+                Decision::Fail
+            } else {
+                Decision::RetryAfter(backoff(policy, attempts.transient, jitter))
+            }
+        }
+        Outcome::Status { status: 401, .. } if can_reauthenticate && !attempts.reauthenticated => {
+            Decision::Reauthenticate
+        }
+        Outcome::Status { .. } => Decision::Fail,
+    }
+}
+
+/// Exponential back-off with "equal jitter": half the delay fixed, half
+/// random, so that many clients retrying at once spread out. `failures` is
+/// the number of failures so far (1 for the first retry).
+pub fn backoff(policy: &RetryPolicy, failures: u32, jitter: f64) -> Duration {
+    let exp = failures.saturating_sub(1).min(20);
+    let full = policy
+        .base_delay
+        .saturating_mul(1u32 << exp)
+        .min(policy.max_delay);
+    let half = full / 2;
+    half + half.mul_f64(jitter.clamp(0.0, 1.0))
+}
+
+/// The delay a 429 asks for: the `Retry-After` header (whole seconds), or
+/// else the `[42]` in the Genesys message `Retry the request in [42] seconds`.
+pub fn retry_after(header: Option<&str>, message: Option<&str>) -> Option<Duration> {
+    if let Some(secs) = header.and_then(|h| h.trim().parse::<u64>().ok()) {
+        return Some(Duration::from_secs(secs));
+    }
+    let message = message?;
+    let start = message.find("in [")? + 4;
+    let end = start + message[start..].find(']')?;
+    message[start..end]
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// True for the error a stale `version` gets.
+pub fn is_conflict(err: &ProviderError) -> bool {
+    matches!(err, ProviderError::Api { status: 409, .. })
+}
+
+/// Run a versioned update (`op` reads the current version, then writes);
+/// after a 409 run it once more, so a concurrent change between read and
+/// write does not fail the apply. A second 409 is returned.
+pub async fn on_conflict<T, F, Fut>(mut op: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    match op().await {
+        Err(e) if is_conflict(&e) => {
+            tracing::debug!("version conflict; reading again and retrying once");
+            op().await
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> Outcome {
+        Outcome::Status {
+            status,
+            retry_after: None,
+        }
+    }
+
+    fn attempts(transient: u32, rate_limited: u32) -> Attempts {
+        Attempts {
+            transient,
+            rate_limited,
+            reauthenticated: false,
+        }
+    }
+
+    #[test]
+    fn success_and_plain_client_errors_are_final() {
+        let p = RetryPolicy::default();
+        assert_eq!(
+            decide(&p, status(200), Attempts::default(), true, 0.5),
+            Decision::Done
+        );
+        assert_eq!(
+            decide(&p, status(204), Attempts::default(), true, 0.5),
+            Decision::Done
+        );
+        for s in [400, 403, 404, 409, 500] {
+            assert_eq!(
+                decide(&p, status(s), attempts(0, 0), true, 0.5),
+                Decision::Fail,
+                "{s}"
+            );
+        }
+    }
+
+    #[test]
+    fn rate_limits_honour_retry_after_within_bounds() {
+        let p = RetryPolicy::default();
+        let with = |secs| Outcome::Status {
+            status: 429,
+            retry_after: Some(Duration::from_secs(secs)),
+        };
+        assert_eq!(
+            decide(&p, with(3), attempts(0, 1), false, 0.9),
+            Decision::RateLimited(Duration::from_secs(3))
+        );
+        assert_eq!(
+            decide(&p, with(3600), attempts(0, 1), false, 0.9),
+            Decision::RateLimited(p.max_retry_after)
+        );
+        assert!(
+            matches!(decide(&p, status(429), attempts(0, 2), false, 0.0), Decision::RateLimited(d) if d > Duration::ZERO)
+        );
+        assert_eq!(
+            decide(
+                &p,
+                with(1),
+                attempts(0, p.max_rate_limited_attempts),
+                false,
+                0.0
+            ),
+            Decision::Fail
+        );
+    }
+
+    #[test]
+    fn transient_failures_back_off_then_give_up() {
+        let p = RetryPolicy::default();
+        for outcome in [status(502), status(503), status(504), Outcome::Transport] {
+            assert!(matches!(
+                decide(&p, outcome, attempts(1, 0), false, 0.0),
+                Decision::RetryAfter(_)
+            ));
+            assert_eq!(
+                decide(
+                    &p,
+                    outcome,
+                    attempts(p.max_transient_attempts, 0),
+                    false,
+                    0.0
+                ),
+                Decision::Fail
+            );
+        }
+    }
+
+    #[test]
+    fn unauthorized_reauthenticates_once_for_client_credentials() {
+        let p = RetryPolicy::default();
+        assert_eq!(
+            decide(&p, status(401), Attempts::default(), true, 0.0),
+            Decision::Reauthenticate
+        );
+        let again = Attempts {
+            reauthenticated: true,
+            ..Attempts::default()
+        };
+        assert_eq!(decide(&p, status(401), again, true, 0.0), Decision::Fail);
+        assert_eq!(
+            decide(&p, status(401), Attempts::default(), false, 0.0),
+            Decision::Fail
+        );
+    }
+
+    #[test]
+    fn backoff_grows_is_jittered_and_capped() {
+        let p = RetryPolicy::default();
+        assert_eq!(backoff(&p, 1, 0.0), Duration::from_millis(100));
+        assert_eq!(backoff(&p, 1, 1.0), Duration::from_millis(200));
+        assert_eq!(backoff(&p, 3, 0.0), Duration::from_millis(400));
+        assert_eq!(backoff(&p, 30, 1.0), p.max_delay);
+        assert!(backoff(&p, 30, 0.0) >= p.max_delay / 2);
+    }
+
+    #[test]
+    fn retry_after_from_header_or_message() {
+        assert_eq!(retry_after(Some("7"), None), Some(Duration::from_secs(7)));
+        let msg = "Rate limit exceeded the maximum. Retry the request in [42] seconds";
+        assert_eq!(retry_after(None, Some(msg)), Some(Duration::from_secs(42)));
+        assert_eq!(retry_after(Some("soon"), Some("no number")), None);
+    }
+
+    #[tokio::test]
+    async fn conflicts_are_retried_once() {
+        let conflict = || ProviderError::Api {
+            method: "PUT".into(),
+            path: "/x".into(),
+            status: 409,
+            code: "general.conflict".into(),
+            message: "stale".into(),
+            correlation_id: None,
+        };
+        let mut calls = 0;
+        let r = on_conflict(|| {
+            calls += 1;
+            let n = calls;
+            async move {
+                if n == 1 {
+                    Err(conflict())
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!(r.unwrap(), 2);
+        let mut calls = 0;
+        let r: Result<(), _> = on_conflict(|| {
+            calls += 1;
+            async { Err(conflict()) }
+        })
+        .await;
+        assert!(is_conflict(&r.unwrap_err()));
+        assert_eq!(calls, 2);
+    }
+}
