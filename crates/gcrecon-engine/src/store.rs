@@ -151,8 +151,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Re
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&dir)?;
+    // The temp file is named after its target, and one left by a process
+    // killed between write and rename is removed here: writers of a state
+    // or secrets file hold the state lock, so such a file is stale, and it
+    // may hold client secrets that belong only in the secrets file.
+    let prefix = format!(
+        ".{}.",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+    );
+    if let Ok(entries) = fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(&prefix) && name.ends_with(".tmp") {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
     let mut temp = tempfile::Builder::new()
-        .prefix(".gcrecon-")
+        .prefix(&prefix)
         .suffix(".tmp")
         .tempfile_in(&dir)?;
     #[cfg(unix)]
@@ -176,6 +193,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_temp_file_left_by_a_killed_writer_is_removed_by_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.secrets.json");
+        let stale = dir.path().join(".s.secrets.json.AbC123.tmp");
+        let other = dir.path().join(".t.secrets.json.AbC123.tmp");
+        fs::write(&stale, "{\"oauth_client.x\": {\"client_secret\": \"s3cret\"}}").unwrap();
+        fs::write(&other, "x").unwrap();
+        write_atomic(&path, b"{}", Some(0o600)).unwrap();
+        assert!(!stale.exists(), "the stale temp file of this target is gone");
+        assert!(other.exists(), "another target's temp file is left alone");
+        assert_eq!(fs::read(&path).unwrap(), b"{}");
+    }
 
     #[test]
     fn default_paths_follow_the_workspace() {
