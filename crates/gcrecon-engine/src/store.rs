@@ -157,7 +157,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Re
     // may hold client secrets that belong only in the secrets file.
     let prefix = format!(
         ".{}.",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     );
     if let Ok(entries) = fs::read_dir(&dir) {
         for e in entries.flatten() {
@@ -200,10 +202,17 @@ mod tests {
         let path = dir.path().join("s.secrets.json");
         let stale = dir.path().join(".s.secrets.json.AbC123.tmp");
         let other = dir.path().join(".t.secrets.json.AbC123.tmp");
-        fs::write(&stale, "{\"oauth_client.x\": {\"client_secret\": \"s3cret\"}}").unwrap();
+        fs::write(
+            &stale,
+            "{\"oauth_client.x\": {\"client_secret\": \"s3cret\"}}",
+        )
+        .unwrap();
         fs::write(&other, "x").unwrap();
         write_atomic(&path, b"{}", Some(0o600)).unwrap();
-        assert!(!stale.exists(), "the stale temp file of this target is gone");
+        assert!(
+            !stale.exists(),
+            "the stale temp file of this target is gone"
+        );
         assert!(other.exists(), "another target's temp file is left alone");
         assert_eq!(fs::read(&path).unwrap(), b"{}");
     }
