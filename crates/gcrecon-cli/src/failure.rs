@@ -31,6 +31,8 @@ pub struct Hinted {
 }
 
 impl Hinted {
+    /// The error, ready to return from a command (hence not `Self`).
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(message: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(Hinted {
             message: message.into(),

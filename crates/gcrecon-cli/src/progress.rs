@@ -34,7 +34,7 @@ impl Observer for Progress {
             }
             Event::Failed { address, .. } => p.progress(&format!("{address}: failed")),
             Event::Skipped { address, because } => {
-                p.progress(&format!("{address}: skipped ({because} failed)"))
+                p.progress(&format!("{address}: skipped ({because} failed)"));
             }
             Event::CallerGrant {
                 role,

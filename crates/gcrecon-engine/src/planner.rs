@@ -126,6 +126,10 @@ pub struct Planned {
     pub(crate) desired: BTreeMap<Address, DesiredInstance>,
     /// `grant_to_caller` per role address.
     pub(crate) grant_modes: BTreeMap<Address, GrantMode>,
+    /// The state should be written even without API changes: what it
+    /// records about the manifest (prevent_destroy, dependencies, the
+    /// manifest's sha256, the organization) is out of date.
+    pub(crate) state_stale: bool,
 }
 
 impl Planned {
@@ -133,6 +137,14 @@ impl Planned {
     /// corrections of the state included.
     pub fn has_changes(&self) -> bool {
         self.plan.has_changes() || self.steps.iter().any(|s| s.op == StepOp::Refresh)
+    }
+
+    /// True when an apply has anything to do: changes, or only recording
+    /// in the state what the manifest now says (`prevent_destroy`,
+    /// dependencies, its sha256). Such an apply makes no API call, and
+    /// `plan --detailed-exitcode` does not count it as a change.
+    pub fn needs_apply(&self) -> bool {
+        self.has_changes() || self.state_stale
     }
 }
 
@@ -760,6 +772,18 @@ pub async fn plan<P: Provider + 'static>(
         warnings,
         api_calls: provider.call_counts(),
     };
+    let state_stale = !options.refresh_only
+        && !options.destroy
+        && options.targets.is_empty()
+        && (state.manifest_sha256 != input.manifest_sha256
+            || state.org_id.is_none()
+            || planned_desired.values().any(|i| {
+                state.resource(&i.address).is_some_and(|r| {
+                    r.dependencies != i.depends_on
+                        || r.prevent_destroy != i.prevent_destroy
+                        || r.sensitive_keys != i.sensitive_keys
+                })
+            }));
     Ok(Planned {
         plan,
         context,
@@ -768,6 +792,7 @@ pub async fn plan<P: Provider + 'static>(
         steps,
         desired: planned_desired,
         grant_modes,
+        state_stale,
     })
 }
 

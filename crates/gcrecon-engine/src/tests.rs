@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use gcrecon_core::manifest::{load, Manifest, Source, Variables};
 use gcrecon_core::plan::{Action, CallerGrantAction};
-use gcrecon_core::provider::CallerKind;
+use gcrecon_core::provider::{CallerKind, Provider as _};
 use gcrecon_core::state::{PendingKind, State};
 use gcrecon_core::value::Value;
 use gcrecon_core::{Address, Kind};
@@ -584,6 +584,37 @@ async fn replacement_and_prevent_destroy() {
 }
 
 #[tokio::test]
+async fn a_metadata_only_change_is_recorded_without_api_calls() {
+    let h = Harness::new(CallerKind::User);
+    h.converge(&load_manifest(BASIC)).await;
+    let protected =
+        load_manifest(&BASIC.replace("[group.ops]\n", "[group.ops]\nprevent_destroy = true\n"));
+    let p = h.plan(&protected).await;
+    assert!(!p.has_changes(), "no change to show or count");
+    assert!(
+        p.needs_apply(),
+        "but the state must learn about prevent_destroy"
+    );
+    let calls = h.provider.call_counts();
+    h.apply_planned(&protected, p).await;
+    let writes: u64 = h
+        .provider
+        .call_counts()
+        .iter()
+        .filter(|(k, _)| !k.starts_with("GET"))
+        .map(|(k, v)| v - calls.get(k).copied().unwrap_or(0))
+        .sum();
+    assert_eq!(writes, 0);
+    assert!(
+        h.state()
+            .resource(&"group.ops".parse().unwrap())
+            .unwrap()
+            .prevent_destroy
+    );
+    assert!(!h.plan(&protected).await.needs_apply());
+}
+
+#[tokio::test]
 async fn unknown_permissions_are_refused_with_suggestions() {
     let h = Harness::new(CallerKind::User);
     let m = load_manifest(&BASIC.replace("routing:queue:view", "routing:queue:veiw"));
@@ -991,10 +1022,10 @@ mod schema {
                     Some(s) => validate(root, s, v, &format!("{path}.{k}"), errors),
                     None => match schema.get("additionalProperties") {
                         Some(Json::Bool(false)) => {
-                            errors.push(format!("{path}: unexpected key {k}"))
+                            errors.push(format!("{path}: unexpected key {k}"));
                         }
                         Some(s @ Json::Object(_)) => {
-                            validate(root, s, v, &format!("{path}.{k}"), errors)
+                            validate(root, s, v, &format!("{path}.{k}"), errors);
                         }
                         _ => {}
                     },
