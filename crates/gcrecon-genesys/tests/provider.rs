@@ -1,0 +1,654 @@
+//! The Genesys provider against gcsim: every kind's round trip, caller
+//! grants, rate-limit and fault storms, permission errors, call counts at
+//! scale, and that no secret reaches a log line or an error.
+//!
+//! `test_support::Sim` talks to gcsim with a blocking client, so tests are
+//! plain `#[test]`s that drive the provider through [`run`] on a shared
+//! runtime and call the sim's hooks outside it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use gcrecon_core::provider::{GenesysId, ListScope, LiveObject, Provider, ProviderError, RoleDivision};
+use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::{DataKind, Kind, Secret};
+use gcrecon_genesys::{Connection, GenesysProvider, ProviderOptions, RetryPolicy};
+use serde_json::{json, Value as Json};
+use test_support::Sim;
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+/// Run a future to completion on the shared runtime.
+fn run<F: Future>(f: F) -> F::Output {
+    runtime().block_on(f)
+}
+
+/// Fast retries: the storms should not take long.
+fn fast_options() -> ProviderOptions {
+    ProviderOptions {
+        retry: RetryPolicy {
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(500),
+            ..RetryPolicy::default()
+        },
+        grant_wait: Duration::from_secs(20),
+        ..ProviderOptions::default()
+    }
+}
+
+fn admin(sim: &Sim) -> GenesysProvider {
+    admin_with(sim, fast_options())
+}
+
+fn admin_with(sim: &Sim, opts: ProviderOptions) -> GenesysProvider {
+    let conn = Connection::with_client_credentials(sim.url(), sim.admin_client_id(), Secret::new(sim.admin_client_secret())).unwrap();
+    run(GenesysProvider::connect(conn, opts)).unwrap()
+}
+
+fn with_token(sim: &Sim, token: &str) -> GenesysProvider {
+    let conn = Connection::with_access_token(sim.url(), Secret::new(token)).unwrap();
+    run(GenesysProvider::connect(conn, fast_options())).unwrap()
+}
+
+/// Attributes from JSON.
+fn attrs(j: Json) -> Attrs {
+    match Value::from_json(&j) {
+        Value::Map(m) => m,
+        other => panic!("not a table: {other}"),
+    }
+}
+
+fn strings(v: Option<&Value>) -> BTreeSet<String> {
+    v.and_then(Value::as_list)
+        .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+fn only<'a>(ids: &'a [GenesysId], names: &'a [String]) -> ListScope<'a> {
+    ListScope::Only { ids, names }
+}
+
+/// Calls of one route in `/_sim/stats`.
+fn route_calls(stats: &Json, route: &str) -> u64 {
+    stats["by_route"][route].as_u64().unwrap_or(0)
+}
+
+const FIXTURE: &str = r#"
+[org]
+name = "Acme"
+short_name = "acme"
+region = "ap-southeast-2"
+
+[[divisions]]
+name = "Sales"
+
+[[users]]
+email = "ada@acme.example"
+name = "Ada Admin"
+roles = ["admin"]
+
+[[users]]
+email = "bob@acme.example"
+name = "Bob Agent"
+roles = ["employee"]
+
+[[users]]
+email = "carol@acme.example"
+name = "Carol Agent"
+division = "Sales"
+roles = ["employee"]
+
+[[users]]
+email = "dan@acme.example"
+name = "Dan Agent"
+roles = ["employee"]
+
+[[queues]]
+name = "Support"
+
+[[groups]]
+name = "Supervisors"
+members = ["bob@acme.example", "carol@acme.example"]
+"#;
+
+fn acme() -> Sim {
+    Sim::builder().fixture_toml(FIXTURE).start()
+}
+
+/// User ids by email, from the dump.
+fn user_ids(sim: &Sim) -> BTreeMap<String, String> {
+    let dump = sim.dump();
+    dump["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["email"].as_str().unwrap().to_owned(), u["id"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+mod kinds {
+    use super::*;
+
+    #[test]
+    fn division_round_trip() {
+        let sim = acme();
+        let p = admin(&sim);
+        let created = run(p.create(Kind::Division, &attrs(json!({"name": "EMEA", "description": "Europe"})))).unwrap();
+        let d = created.object;
+        assert_eq!((d.name.as_str(), d.builtin), ("EMEA", false));
+        let read = run(p.read(Kind::Division, &d.id)).unwrap().unwrap();
+        assert_eq!(read.attrs, d.attrs);
+        let listed = run(p.list(Kind::Division, only(&[], &["EMEA".into()]))).unwrap();
+        assert_eq!(listed.objects.len(), 1);
+        let all = run(p.list(Kind::Division, ListScope::All)).unwrap();
+        assert!(all.complete && all.objects.iter().any(|o| o.builtin && o.name == "Home"));
+        let updated = run(p.update(Kind::Division, &d, None, &attrs(json!({"name": "EMEA", "description": "Europe & Africa"})))).unwrap();
+        assert_eq!(updated.attrs["description"], Value::from("Europe & Africa"));
+        assert_ne!(updated.version, d.version);
+        run(p.delete(Kind::Division, &d.id, None)).unwrap();
+        assert!(run(p.read(Kind::Division, &d.id)).unwrap().is_none());
+        // A listing by id no longer finds it, and says so by leaving it out.
+        let gone = run(p.list(Kind::Division, only(std::slice::from_ref(&d.id), &[]))).unwrap();
+        assert!(gone.objects.is_empty());
+    }
+
+    #[test]
+    fn role_round_trip() {
+        let sim = acme();
+        let p = admin(&sim);
+        let desired = attrs(json!({"name": "Adapter", "description": "d", "permissions": ["routing:queue:view", "analytics:conversationDetail:view"]}));
+        let r = run(p.create(Kind::Role, &desired)).unwrap().object;
+        assert_eq!(strings(r.attrs.get("permissions")).len(), 2);
+        let read = run(p.read(Kind::Role, &r.id)).unwrap().unwrap();
+        assert_eq!(read.attrs, r.attrs);
+        let desired = attrs(json!({"name": "Adapter 2", "permissions": ["routing:queue:view"]}));
+        let u = run(p.update(Kind::Role, &r, None, &desired)).unwrap();
+        assert_eq!(u.name, "Adapter 2");
+        assert_eq!(strings(u.attrs.get("permissions")), BTreeSet::from(["routing:queue:view".to_owned()]));
+        let dump = sim.dump();
+        let role = dump["roles"].as_array().unwrap().iter().find(|x| x["id"] == json!(r.id.as_str())).unwrap().clone();
+        assert_eq!(role["name"], json!("Adapter 2"));
+        // Built-in roles are built in.
+        let all = run(p.list(Kind::Role, ListScope::All)).unwrap();
+        assert!(all.objects.iter().any(|o| o.builtin && o.name == "employee"));
+        run(p.delete(Kind::Role, &r.id, None)).unwrap();
+        assert!(run(p.read(Kind::Role, &r.id)).unwrap().is_none());
+        // A refused create carries the Genesys message.
+        let bad = run(p.create(Kind::Role, &attrs(json!({"name": "Bad", "permissions": ["no:such:permission"]})))).unwrap_err();
+        assert!(matches!(bad, ProviderError::Api { status: 400, .. }), "{bad}");
+    }
+
+    #[test]
+    fn group_round_trip_with_members_in_batches() {
+        let sim = acme();
+        sim.populate(json!({"users": 120}));
+        let users = user_ids(&sim);
+        let many: Vec<String> = users.iter().filter(|(e, _)| !e.ends_with("acme.example")).map(|(_, id)| id.clone()).take(110).collect();
+        assert_eq!(many.len(), 110);
+        let ada = users["ada@acme.example"].clone();
+        let p = admin(&sim);
+        let desired = attrs(json!({
+            "name": "Agents", "description": "all agents", "type": "official", "visibility": "public",
+            "rules_visible": true, "roles_enabled": true, "owners": [ada], "members": many,
+        }));
+        let g = run(p.create(Kind::Group, &desired)).unwrap().object;
+        assert_eq!(strings(g.attrs.get("members")).len(), 110);
+        assert_eq!(strings(g.attrs.get("owners")), BTreeSet::from([ada.clone()]));
+        let read = run(p.read(Kind::Group, &g.id)).unwrap().unwrap();
+        assert_eq!(read.attrs, g.attrs);
+        // 110 members: three POSTs of at most 50.
+        assert_eq!(run(async { p.call_counts() })["POST /api/v2/groups/{groupId}/members"], 3);
+        // Drop 60, add 2, rename.
+        let mut next: Vec<String> = many[60..].to_vec();
+        next.push(users["bob@acme.example"].clone());
+        next.push(users["dan@acme.example"].clone());
+        let desired = attrs(json!({"name": "Agents (all)", "members": next, "owners": [ada]}));
+        let u = run(p.update(Kind::Group, &read, None, &desired)).unwrap();
+        assert_eq!(u.name, "Agents (all)");
+        assert_eq!(strings(u.attrs.get("members")), next.iter().cloned().collect());
+        let again = run(p.read(Kind::Group, &g.id)).unwrap().unwrap();
+        assert_eq!(strings(again.attrs.get("members")).len(), 52);
+        assert_eq!(again.attrs.get("visibility"), Some(&Value::from("public")));
+        // Found by name as well.
+        let by_name = run(p.list(Kind::Group, only(&[], &["Agents (all)".into()]))).unwrap();
+        assert_eq!(by_name.objects.len(), 1);
+        run(p.delete(Kind::Group, &g.id, None)).unwrap();
+        assert!(run(p.read(Kind::Group, &g.id)).unwrap().is_none());
+    }
+
+    #[test]
+    fn oauth_client_round_trip() {
+        let sim = acme();
+        let p = admin(&sim);
+        let desired = attrs(json!({
+            "name": "portal", "description": "login", "grant_type": "code",
+            "redirect_uris": ["https://portal.example/cb"], "scopes": ["users:readonly"], "token_ttl_seconds": 3600,
+        }));
+        let created = run(p.create(Kind::OauthClient, &desired)).unwrap();
+        let secret = created.secret.expect("a secret on create");
+        assert!(!secret.expose().is_empty());
+        let c = created.object;
+        assert_eq!(c.attrs["grant_type"], Value::from("code"));
+        assert_eq!(c.attrs["state"], Value::from("active"));
+        assert!(!format!("{:?}", c).contains(secret.expose()));
+        let read = run(p.read(Kind::OauthClient, &c.id)).unwrap().unwrap();
+        assert_eq!(read.attrs, c.attrs);
+        let listed = run(p.list(Kind::OauthClient, only(std::slice::from_ref(&c.id), &[]))).unwrap();
+        assert_eq!(listed.objects.len(), 1);
+        let u = run(p.update(Kind::OauthClient, &read, None, &attrs(json!({"name": "portal", "grant_type": "code", "token_ttl_seconds": 7200, "state": "inactive"})))).unwrap();
+        assert_eq!(u.attrs["token_ttl_seconds"], Value::from(7200));
+        assert_eq!(u.attrs["state"], Value::from("inactive"));
+        // Keys the manifest leaves out keep their live values.
+        assert_eq!(strings(u.attrs.get("scopes")), BTreeSet::from(["users:readonly".to_owned()]));
+        let rotated = run(p.rotate_secret(&c.id)).unwrap();
+        assert_ne!(rotated.expose(), secret.expose());
+        // An active client is made inactive before the delete.
+        let other = run(p.create(Kind::OauthClient, &attrs(json!({"name": "other", "grant_type": "implicit", "redirect_uris": ["https://x.example"]})))).unwrap().object;
+        assert_eq!(other.attrs["grant_type"], Value::from("implicit"));
+        run(p.delete(Kind::OauthClient, &other.id, None)).unwrap();
+        run(p.delete(Kind::OauthClient, &c.id, None)).unwrap();
+        assert!(run(p.read(Kind::OauthClient, &c.id)).unwrap().is_none());
+        assert!(run(p.read(Kind::OauthClient, &other.id)).unwrap().is_none());
+    }
+
+    #[test]
+    fn integration_round_trip() {
+        let sim = acme();
+        let p = admin(&sim);
+        let desired = attrs(json!({
+            "type": "embedded-client-app", "name": "Emite", "enabled": true, "notes": "managed",
+            "config": {"url": "https://app.example/x", "displayType": "standalone"},
+        }));
+        let i = run(p.create(Kind::Integration, &desired)).unwrap().object;
+        assert_eq!(i.attrs["enabled"], Value::Bool(true));
+        assert_eq!(i.attrs["type"], Value::from("embedded-client-app"));
+        assert_eq!(i.attrs["config"].as_map().unwrap()["url"], Value::from("https://app.example/x"));
+        let read = run(p.read(Kind::Integration, &i.id)).unwrap().unwrap();
+        assert_eq!(read.attrs, i.attrs);
+        let dump = sim.dump();
+        let wire = dump["integrations"].as_array().unwrap().iter().find(|x| x["id"] == json!(i.id.as_str())).unwrap().clone();
+        assert_eq!(wire["intendedState"], json!("ENABLED"), "{wire}");
+        let desired = attrs(json!({"type": "embedded-client-app", "name": "Emite 2", "enabled": false, "config": {"url": "https://app.example/y"}}));
+        let u = run(p.update(Kind::Integration, &read, None, &desired)).unwrap();
+        assert_eq!(u.name, "Emite 2");
+        assert_eq!(u.attrs["enabled"], Value::Bool(false));
+        let config = u.attrs["config"].as_map().unwrap();
+        assert_eq!(config["url"], Value::from("https://app.example/y"));
+        // A property the manifest leaves out keeps its value.
+        assert_eq!(config["displayType"], Value::from("standalone"));
+        // Listing reads the configuration without a call per integration.
+        let before = run(async { p.call_counts() });
+        let listed = run(p.list(Kind::Integration, only(std::slice::from_ref(&i.id), &[]))).unwrap();
+        assert_eq!(listed.objects[0].attrs, run(p.read(Kind::Integration, &i.id)).unwrap().unwrap().attrs);
+        let after = run(async { p.call_counts() });
+        let config_calls = |c: &BTreeMap<String, u64>| c.get("GET /api/v2/integrations/{integrationId}/config/current").copied().unwrap_or(0);
+        assert_eq!(config_calls(&before), config_calls(&after));
+        run(p.delete(Kind::Integration, &i.id, None)).unwrap();
+        assert!(run(p.read(Kind::Integration, &i.id)).unwrap().is_none());
+    }
+
+    #[test]
+    fn identity_provider_round_trip() {
+        let sim = acme();
+        let p = admin(&sim);
+        let id = GenesysId::from("pureengage");
+        assert!(run(p.read(Kind::IdentityProvider, &id)).unwrap().is_none());
+        let desired = attrs(json!({
+            "provider": "pureengage", "issuerURI": "https://idp.example/issuer",
+            "ssoTargetURI": "https://idp.example/sso", "disabled": false,
+        }));
+        let created = run(p.create(Kind::IdentityProvider, &desired)).unwrap().object;
+        assert_eq!(created.id, id);
+        assert_eq!(created.attrs["issuerURI"], Value::from("https://idp.example/issuer"));
+        let listed = run(p.list(Kind::IdentityProvider, ListScope::All)).unwrap();
+        assert_eq!(listed.objects.len(), 1);
+        let u = run(p.update(Kind::IdentityProvider, &created, None, &attrs(json!({"provider": "pureengage", "disabled": true})))).unwrap();
+        assert_eq!(u.attrs["disabled"], Value::Bool(true));
+        assert_eq!(u.attrs["ssoTargetURI"], Value::from("https://idp.example/sso"));
+        run(p.delete(Kind::IdentityProvider, &id, None)).unwrap();
+        assert!(run(p.read(Kind::IdentityProvider, &id)).unwrap().is_none());
+    }
+
+    #[test]
+    fn role_grant_round_trip_touches_only_its_own_pairs() {
+        let sim = acme();
+        let users = user_ids(&sim);
+        let (bob, carol, dan) = (users["bob@acme.example"].clone(), users["carol@acme.example"].clone(), users["dan@acme.example"].clone());
+        let p = admin(&sim);
+        let home = run(p.org()).unwrap().home_division_id;
+        let role = run(p.create(Kind::Role, &attrs(json!({"name": "Agent", "permissions": ["routing:queue:view"]})))).unwrap().object;
+        let group = run(p.create(Kind::Group, &attrs(json!({"name": "Team", "roles_enabled": true})))).unwrap().object;
+        // A grant someone else made: never touched.
+        let outside = attrs(json!({"role": role.id.as_str(), "subjects": [dan], "divisions": [home.as_str()]}));
+        run(p.create(Kind::RoleGrant, &outside)).unwrap();
+
+        let desired = attrs(json!({"role": role.id.as_str(), "subjects": [bob, group.id.as_str()]}));
+        let g = run(p.create(Kind::RoleGrant, &desired)).unwrap().object;
+        assert_eq!(g.id, role.id);
+        let read = run(p.read(Kind::RoleGrant, &role.id)).unwrap().unwrap();
+        let pairs = |o: &LiveObject| -> BTreeSet<(String, String)> {
+            o.attrs["grants"]
+                .as_list()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    let m = m.as_map().unwrap();
+                    (m["subject"].as_str().unwrap().to_owned(), m["division"].as_str().unwrap().to_owned())
+                })
+                .collect()
+        };
+        let h = home.as_str().to_owned();
+        assert_eq!(pairs(&read), BTreeSet::from([(bob.clone(), h.clone()), (dan.clone(), h.clone()), (group.id.0.clone(), h.clone())]));
+        assert_eq!(pairs(&read), pairs(&g));
+        // The group was granted as a group.
+        let dump = sim.dump();
+        let group_grant = dump["grants"].as_array().unwrap().iter().find(|g| g["subjectId"] == json!(group.id.as_str())).cloned();
+        assert_eq!(group_grant.unwrap()["subjectType"], json!("PC_GROUP"));
+
+        // Replace bob by carol, in every division.
+        let next = attrs(json!({"role": role.id.as_str(), "subjects": [carol, group.id.as_str()], "divisions": ["*"]}));
+        let u = run(p.update(Kind::RoleGrant, &read, Some(&desired), &next)).unwrap();
+        let now = run(p.read(Kind::RoleGrant, &role.id)).unwrap().unwrap();
+        assert_eq!(pairs(&u), pairs(&now));
+        let live = pairs(&now);
+        assert!(!live.contains(&(bob.clone(), h.clone())), "bob's grant was ours to remove");
+        assert!(live.contains(&(carol.clone(), "*".to_owned())));
+        assert!(live.contains(&(dan.clone(), h.clone())), "dan's grant is not ours");
+        // The group's home grant was ours but is no longer desired; its * grant is.
+        assert!(live.contains(&(group.id.0.clone(), "*".to_owned())));
+
+        run(p.delete(Kind::RoleGrant, &role.id, Some(&next))).unwrap();
+        let after = pairs(&run(p.read(Kind::RoleGrant, &role.id)).unwrap().unwrap());
+        assert_eq!(after, BTreeSet::from([(dan.clone(), h.clone())]));
+        let listed = run(p.list(Kind::RoleGrant, only(std::slice::from_ref(&role.id), &[]))).unwrap();
+        assert_eq!(listed.objects.len(), 1);
+    }
+
+    #[test]
+    fn data_sources_and_catalog() {
+        let sim = acme();
+        let p = admin(&sim);
+        let q = |j: Json| attrs(j);
+        let org = run(p.data(DataKind::Org, &Attrs::new())).unwrap();
+        assert_eq!(org[0]["short_name"], Value::from("acme"));
+        assert_eq!(org[0]["api_url"], Value::from(sim.url()));
+        let caller = run(p.data(DataKind::Caller, &Attrs::new())).unwrap();
+        assert_eq!(caller[0]["kind"], Value::from("client"));
+        assert_eq!(caller[0]["id"], Value::from(sim.admin_client_id()));
+        let home = run(p.data(DataKind::Division, &q(json!({"home": true})))).unwrap();
+        assert_eq!(home[0]["name"], Value::from("Home"));
+        let sales = run(p.data(DataKind::Division, &q(json!({"name": "Sales"})))).unwrap();
+        assert_eq!(sales.len(), 1);
+        let divisions = run(p.data(DataKind::Divisions, &q(json!({"names": ["Sales", "Home"]})))).unwrap();
+        assert_eq!(divisions[0]["names"], Value::strings(["Sales", "Home"]));
+        assert!(run(p.data(DataKind::Divisions, &q(json!({"names": ["Nope"]})))).is_err());
+        let user = run(p.data(DataKind::User, &q(json!({"email": "bob@acme.example"})))).unwrap();
+        assert_eq!(user.len(), 1);
+        assert_eq!(user[0]["name"], Value::from("Bob Agent"));
+        let users = user_ids(&sim);
+        let in_sales = run(p.data(DataKind::Users, &q(json!({"division": "Sales"})))).unwrap();
+        assert_eq!(in_sales[0]["ids"], Value::strings([users["carol@acme.example"].clone()]));
+        let supervisors = run(p.data(DataKind::Users, &q(json!({"group": "Supervisors"})))).unwrap();
+        assert_eq!(strings(supervisors[0].get("ids")).len(), 2);
+        let both = run(p.data(DataKind::Users, &q(json!({"group": "Supervisors", "division": "Sales"})))).unwrap();
+        assert_eq!(both[0]["ids"], Value::strings([users["carol@acme.example"].clone()]));
+        let queue = run(p.data(DataKind::Queue, &q(json!({"name": "Support"})))).unwrap();
+        assert_eq!(queue.len(), 1);
+        assert!(queue[0]["division_id"].as_str().is_some_and(|d| !d.is_empty()));
+        let role = run(p.data(DataKind::Role, &q(json!({"name": "employee"})))).unwrap();
+        assert_eq!(role.len(), 1);
+        let by_name = run(p.data(DataKind::IntegrationType, &q(json!({"name": "Client Application"})))).unwrap();
+        assert_eq!(by_name[0]["id"], Value::from("embedded-client-app"));
+        let by_id = run(p.data(DataKind::IntegrationType, &q(json!({"id": "embedded-client-app"})))).unwrap();
+        assert_eq!(by_id.len(), 1);
+        assert!(run(p.data(DataKind::IntegrationType, &q(json!({"id": "no-such-type"})))).unwrap().is_empty());
+        let catalog = run(p.permission_catalog()).unwrap();
+        assert!(catalog.contains("routing:queue:view") && catalog.len() > 100, "{}", catalog.len());
+    }
+}
+
+mod caller {
+    use super::*;
+
+    /// Create a role, try to give it to a client (refused: the caller lacks
+    /// it), grant it to the caller, create the client, revoke.
+    fn grant_then_create_client(sim: &Sim, p: &GenesysProvider, expected_kind: &str) {
+        let caller = run(p.caller()).unwrap();
+        let kind = run(p.data(DataKind::Caller, &Attrs::new())).unwrap()[0]["kind"].clone();
+        assert_eq!(kind, Value::from(expected_kind));
+        let home = run(p.org()).unwrap().home_division_id;
+        let role = run(p.create(Kind::Role, &attrs(json!({"name": format!("Adapter {expected_kind}"), "permissions": ["routing:queue:view"]})))).unwrap().object;
+        let client = attrs(json!({
+            "name": format!("adapter-{expected_kind}"), "grant_type": "client_credentials",
+            "roles": [{"role": role.id.as_str(), "divisions": [home.as_str()]}],
+        }));
+        let refused = run(p.create(Kind::OauthClient, &client)).unwrap_err();
+        assert!(matches!(refused, ProviderError::Api { status: 400, .. }), "{refused}");
+        let grant = RoleDivision {
+            role_id: role.id.clone(),
+            division_id: home.clone(),
+        };
+        assert!(!caller.grants.contains(&grant));
+        run(p.grant_to_caller(std::slice::from_ref(&grant))).unwrap();
+        assert!(run(p.caller()).unwrap().grants.contains(&grant));
+        let created = run(p.create(Kind::OauthClient, &client)).unwrap();
+        assert!(created.secret.is_some());
+        let roles = created.object.attrs["roles"].to_json().unwrap();
+        assert_eq!(roles, json!([{"role": role.id.as_str(), "divisions": [home.as_str()]}]));
+        run(p.revoke_from_caller(std::slice::from_ref(&grant))).unwrap();
+        assert!(!run(p.caller()).unwrap().grants.contains(&grant));
+        let _ = sim;
+    }
+
+    #[test]
+    fn client_credentials_caller_grants_itself_then_creates_a_client() {
+        // A grant reaches the current token only after 30 s here: logging in
+        // again is what makes it usable at once.
+        let sim = Sim::builder().fixture_toml(FIXTURE).grant_delay_ms(30_000).start();
+        let p = admin(&sim);
+        let me = run(p.caller()).unwrap();
+        assert_eq!(me.id.as_str(), sim.admin_client_id());
+        assert!(me.permissions.contains("authorization:role:add"), "{:?}", me.permissions);
+        grant_then_create_client(&sim, &p, "client");
+    }
+
+    #[test]
+    fn user_caller_grants_itself_then_creates_a_client() {
+        let sim = acme();
+        let token = sim.user_token("ada@acme.example");
+        let p = with_token(&sim, &token);
+        let me = run(p.caller()).unwrap();
+        assert_eq!(me.name, "Ada Admin");
+        assert_eq!(me.id.as_str(), user_ids(&sim)["ada@acme.example"]);
+        grant_then_create_client(&sim, &p, "user");
+    }
+
+    #[test]
+    fn forbidden_names_the_missing_permission() {
+        let sim = acme();
+        let token = sim.user_token("bob@acme.example");
+        let p = with_token(&sim, &token);
+        let err = run(p.create(Kind::Role, &attrs(json!({"name": "Nope", "permissions": ["routing:queue:view"]})))).unwrap_err();
+        let ProviderError::Forbidden { permissions, correlation_id, .. } = &err else {
+            panic!("expected Forbidden, got {err}")
+        };
+        assert!(permissions.iter().any(|p| p == "authorization:role:add"), "{permissions:?}");
+        assert!(correlation_id.is_some());
+        assert!(err.to_string().contains("authorization:role:add"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_secret_fails_at_connect() {
+        let sim = acme();
+        let conn = Connection::with_client_credentials(sim.url(), sim.admin_client_id(), Secret::new("wrong-secret-123")).unwrap();
+        let err = run(GenesysProvider::connect(conn, fast_options())).unwrap_err();
+        assert!(matches!(err, ProviderError::Auth(_)), "{err}");
+        assert!(!err.to_string().contains("wrong-secret-123"));
+    }
+}
+
+mod resilience {
+    use super::*;
+
+    #[test]
+    fn a_rate_limit_storm_still_succeeds() {
+        let sim = acme();
+        let p = admin(&sim);
+        // 30 requests a minute per token: the 31st waits for Retry-After.
+        sim.faults(json!({"rate_limit": 30}));
+        let home = run(p.org()).unwrap().home_division_id;
+        for _ in 0..36 {
+            run(p.read(Kind::Division, &home)).unwrap().unwrap();
+        }
+        let stats = sim.stats();
+        assert!(stats["rate_limited"].as_u64().unwrap() >= 1, "{stats}");
+    }
+
+    #[test]
+    fn a_fault_storm_still_succeeds() {
+        let sim = Sim::builder().fixture_toml(FIXTURE).seed(7).start();
+        let p = admin(&sim);
+        sim.faults(json!({"fault_rate": 0.3}));
+        let mut ids = Vec::new();
+        for n in 0..8 {
+            let r = run(p.create(Kind::Role, &attrs(json!({"name": format!("Storm {n}"), "permissions": ["routing:queue:view"]})))).unwrap();
+            ids.push(r.object.id);
+        }
+        let listed = run(p.list(Kind::Role, only(&ids, &[]))).unwrap();
+        assert_eq!(listed.objects.len(), 8);
+        let all = run(p.list(Kind::Role, ListScope::All)).unwrap();
+        assert!(all.objects.len() >= 8);
+        for id in &ids {
+            run(p.delete(Kind::Role, id, None)).unwrap();
+        }
+        sim.faults(json!({"fault_rate": 0.0}));
+        let stats = sim.stats();
+        assert!(stats["faults"].as_u64().unwrap() >= 3, "{stats}");
+        let roles = sim.dump()["roles"].to_string();
+        assert!(!roles.contains("Storm "), "every role was deleted once");
+    }
+}
+
+mod scale {
+    use super::*;
+
+    #[test]
+    fn refreshing_2500_roles_takes_one_call_per_page() {
+        let sim = acme();
+        sim.populate(json!({"roles": 2500}));
+        let p = admin(&sim);
+        sim.reset_stats();
+        let all = run(p.list(Kind::Role, ListScope::All)).unwrap();
+        assert!(all.objects.len() >= 2500);
+        let stats = sim.stats();
+        let calls = route_calls(&stats, "GET /api/v2/authorization/roles");
+        eprintln!("2,500 roles: {calls} list calls, {} in all", stats["total"]);
+        assert!(calls <= 2500u64.div_ceil(100) + 2, "{calls} calls: {stats}");
+    }
+
+    #[test]
+    fn ten_managed_among_ten_thousand_take_a_handful_of_calls() {
+        let sim = acme();
+        sim.populate(json!({"roles": 10000, "groups": 10000}));
+        let dump = sim.dump();
+        let pick = |kind: &str| -> Vec<GenesysId> {
+            dump[kind].as_array().unwrap().iter().filter(|o| o["name"].as_str().is_some_and(|n| n.starts_with("sim-"))).step_by(997).take(10).map(|o| GenesysId(o["id"].as_str().unwrap().to_owned())).collect()
+        };
+        let (roles, groups) = (pick("roles"), pick("groups"));
+        assert_eq!((roles.len(), groups.len()), (10, 10));
+        let p = admin(&sim);
+        sim.reset_stats();
+        let names = vec!["Not created yet".to_owned()];
+        let r = run(p.list(Kind::Role, only(&roles, &names))).unwrap();
+        assert_eq!(r.objects.len(), 10);
+        let g = run(p.list(Kind::Group, only(&groups, &[]))).unwrap();
+        assert_eq!(g.objects.len(), 10);
+        let stats = sim.stats();
+        let total = stats["total"].as_u64().unwrap();
+        eprintln!("10 roles + 1 name + 10 groups among 10,000 each: {total} calls: {}", stats["by_route"]);
+        assert!(total <= 4, "{stats}");
+    }
+}
+
+mod secrets {
+    use super::*;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+        type Writer = Capture;
+        fn make_writer(&'a self) -> Capture {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn no_log_line_or_error_holds_a_secret() {
+        let sim = acme();
+        let admin_token = sim.admin_token();
+        let user_token = sim.user_token("ada@acme.example");
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(capture.clone())
+            .with_ansi(false)
+            .finish();
+        // A runtime on this thread only, so every poll sees the subscriber.
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let mut errors = Vec::new();
+        let mut secrets = vec![sim.admin_client_secret().to_owned(), admin_token, user_token.clone()];
+        tracing::subscriber::with_default(subscriber, || {
+            rt.block_on(async {
+                let conn = Connection::with_client_credentials(sim.url(), sim.admin_client_id(), Secret::new(sim.admin_client_secret())).unwrap();
+                let p = GenesysProvider::connect(conn, fast_options()).await.unwrap();
+                let created = p
+                    .create(Kind::OauthClient, &attrs(json!({"name": "leaky", "grant_type": "code", "redirect_uris": ["https://x.example"]})))
+                    .await
+                    .unwrap();
+                secrets.push(created.secret.unwrap().expose().to_owned());
+                secrets.push(p.rotate_secret(&created.object.id).await.unwrap().expose().to_owned());
+                errors.push(p.create(Kind::Role, &attrs(json!({"name": "x", "permissions": ["no:such:perm"]}))).await.unwrap_err().to_string());
+                let q = GenesysProvider::connect(Connection::with_access_token(sim.url(), Secret::new(user_token.as_str())).unwrap(), fast_options()).await.unwrap();
+                q.caller().await.unwrap();
+                let bad = Connection::with_client_credentials(sim.url(), sim.admin_client_id(), Secret::new("not-the-secret-42")).unwrap();
+                errors.push(GenesysProvider::connect(bad, fast_options()).await.unwrap_err().to_string());
+                let expired = GenesysProvider::connect(Connection::with_access_token(sim.url(), Secret::new("expired-token-77")).unwrap(), fast_options()).await.unwrap();
+                errors.push(expired.caller().await.unwrap_err().to_string());
+            });
+        });
+        secrets.push("not-the-secret-42".into());
+        secrets.push("expired-token-77".into());
+        let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+        assert!(logs.contains("genesys_request"), "the capture saw the request spans:\n{logs}");
+        for s in &secrets {
+            assert!(!logs.contains(s.as_str()), "a secret reached the logs");
+            for e in &errors {
+                assert!(!e.contains(s.as_str()), "a secret reached an error: {e}");
+            }
+        }
+    }
+}
