@@ -169,7 +169,7 @@ pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> Result<Exit> {
         }
         planned
     };
-    if !planned.has_changes() {
+    if !planned.needs_apply() {
         if saved.is_some() {
             ctx.printer
                 .line(render::summary_line(&planned.plan).as_str());
