@@ -79,7 +79,7 @@ displayType = "standalone"
 "#;
 
 /// Unmanaged objects of the fixture, by the ignore file's patterns.
-const FIXTURE_IGNORE: &str = "# from the gcsim fixture\ndivision.Sales\nrole.Legacy*\noauth_client.gcrecon-ci   # the CI client itself\n";
+const FIXTURE_IGNORE: &str = "# from the gcsim fixture\ndivision.Sales\nrole.Legacy*\n";
 
 struct Run {
     code: i32,
@@ -235,8 +235,8 @@ fn a_clean_org_exits_0_once_known_objects_are_ignored() {
     assert_eq!(report["missing"], json!([]));
     assert_eq!(
         unmanaged(&report),
-        ["division.Sales", "role.Legacy", "oauth_client.gcrecon-ci"],
-        "built-in roles and the home division are never listed"
+        ["division.Sales", "role.Legacy"],
+        "built-in roles, the home division and the OAuth client gcrecon runs as are never listed"
     );
     assert_eq!(report["has_drift"], json!(false));
     assert_eq!(coverage(&report, "role"), (1, 2));

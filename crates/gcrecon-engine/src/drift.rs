@@ -39,7 +39,9 @@ use gcrecon_core::drift::{
     Coverage, DriftReport, DriftedObject, KeyChange, MissingObject, UnmanagedObject,
 };
 use gcrecon_core::manifest::{DesiredInstance, EvalContext, Manifest, Variables};
-use gcrecon_core::provider::{GenesysId, ListScope, Listing, LiveObject, Provider};
+use gcrecon_core::provider::{
+    Caller, CallerKind, GenesysId, ListScope, Listing, LiveObject, Provider,
+};
 use gcrecon_core::schema::DiffKind;
 use gcrecon_core::state::{ResourceState, State};
 use gcrecon_core::value::{Attrs, Value};
@@ -293,6 +295,14 @@ async fn read_live<P: Provider + 'static>(
     Ok((listings, managed))
 }
 
+/// The rule named for the caller's own OAuth client in [`DriftOutcome::ignored`].
+pub const CALLER_RULE: &str = "(the OAuth client gcrecon runs as)";
+
+/// True when `object` is the OAuth client behind the current credentials.
+fn is_the_caller(caller: &Caller, object: &LiveObject) -> bool {
+    caller.kind == CallerKind::Client && object.kind == Kind::OauthClient && object.id == caller.id
+}
+
 /// Refresh and compare: the drift report of the organization against the
 /// state and the manifest. Reads only.
 pub async fn drift<P: Provider + 'static>(
@@ -376,6 +386,15 @@ pub async fn drift<P: Provider + 'static>(
                 id: object.id.clone(),
                 name: object.name.clone(),
             };
+            // The OAuth client gcrecon runs as is the tool's own identity, not
+            // something the manifest forgot: never report it as drift.
+            if is_the_caller(&context.caller, object) {
+                ignored.push(Ignored {
+                    object: unmanaged,
+                    rule: CALLER_RULE.to_owned(),
+                });
+                continue;
+            }
             match input
                 .ignore
                 .ignoring_rule(object.kind, &object.name, &object.id)
