@@ -23,6 +23,7 @@ use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use petgraph::Direction;
 
 use crate::address::Address;
+use crate::fxhash::{FxHashMap, FxHashSet};
 
 /// A node of the graph.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -114,7 +115,9 @@ pub struct Edge {
 #[derive(Clone, Debug, Default)]
 pub struct ResourceGraph {
     graph: StableDiGraph<NodeKind, Edge>,
-    index: HashMap<NodeKind, NodeIndex>,
+    index: FxHashMap<NodeKind, NodeIndex>,
+    /// Edges present, to add each (dependency, dependent, reason) once.
+    edge_set: FxHashSet<(NodeIndex, NodeIndex, EdgeReason)>,
     /// Blocks with `for_each` in a block graph: rendered `role.x[*]`.
     expanded: BTreeSet<Address>,
 }
@@ -127,10 +130,11 @@ impl ResourceGraph {
 
     /// Add a node (no-op when present).
     pub fn add_node(&mut self, node: NodeKind) {
-        self.idx(node);
+        self.insert(node);
     }
 
-    fn idx(&mut self, node: NodeKind) -> NodeIndex {
+    /// Add a node (when absent) and return its index.
+    pub(crate) fn insert(&mut self, node: NodeKind) -> NodeIndex {
         if let Some(i) = self.index.get(&node) {
             return *i;
         }
@@ -139,16 +143,19 @@ impl ResourceGraph {
         i
     }
 
+    /// Add an edge between nodes already present (once per reason).
+    pub(crate) fn link(&mut self, a: NodeIndex, b: NodeIndex, reason: EdgeReason) {
+        if self.edge_set.insert((a, b, reason)) {
+            self.graph.add_edge(a, b, Edge { reason });
+        }
+    }
+
     /// Add an edge `dependency -> dependent` (nodes are added as needed; an
     /// edge already present with the same reason is not added twice).
     pub fn add_edge(&mut self, dependency: NodeKind, dependent: NodeKind, reason: EdgeReason) {
-        let a = self.idx(dependency);
-        let b = self.idx(dependent);
-        if self
-            .graph
-            .edges_connecting(a, b)
-            .any(|e| e.weight().reason == reason)
-        {
+        let a = self.insert(dependency);
+        let b = self.insert(dependent);
+        if !self.edge_set.insert((a, b, reason)) {
             return;
         }
         self.graph.add_edge(a, b, Edge { reason });

@@ -10,6 +10,7 @@
 pub mod address;
 pub mod diff;
 pub mod drift;
+mod fxhash;
 pub mod graph;
 pub mod kind;
 pub mod manifest;

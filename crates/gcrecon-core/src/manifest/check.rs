@@ -3,10 +3,16 @@
 //! `depends_on` targets, secrets leaking into outputs, data sources that
 //! would depend on resources, dependency cycles (printed in full), the read
 //! order of data sources, and the offline block graph.
+//!
+//! Blocks and locals are numbered densely (blocks in address order, then
+//! locals, then the implicit `data.org` and `data.caller`), so that the
+//! graph work runs over integers: this is the hot path of `validate` on
+//! large manifests.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::address::{Address, Target};
+use crate::fxhash::FxHashMap;
 use crate::graph::{find_cycle, EdgeReason, NodeKind, ResourceGraph};
 use crate::kind::{DataKind, Kind};
 use crate::schema;
@@ -14,24 +20,8 @@ use crate::suggest;
 
 use super::diagnostic::Diagnostic;
 use super::expr::{Expr, ExprKind};
-use super::model::{Block, Dep, Manifest};
+use super::model::{Block, Dep, DepTarget, Manifest};
 use super::syntax::{Node, NodeKind as SyntaxKind, Sp};
-
-/// A node of the static dependency graph: a block or a local.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum GNode {
-    Block(Address),
-    Local(String),
-}
-
-impl std::fmt::Display for GNode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            GNode::Block(a) => write!(f, "{a}"),
-            GNode::Local(n) => write!(f, "local.{n}"),
-        }
-    }
-}
 
 /// Where `each` may be used.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -44,14 +34,14 @@ enum EachScope {
 }
 
 struct Where<'a> {
-    owner: &'a str,
+    owner: &'a dyn std::fmt::Display,
     each: EachScope,
 }
 
-/// What an expression refers to.
+/// What an expression refers to: node ids and the place of each reference.
 #[derive(Default)]
 struct Collected {
-    sites: Vec<(GNode, Sp)>,
+    sites: Vec<(u32, Sp)>,
     /// The first reference to a secret or sensitive variable, and what it is.
     sensitive: Option<(Sp, String)>,
 }
@@ -66,95 +56,216 @@ pub(crate) fn resource_attributes(kind: Kind) -> Vec<&'static str> {
         .collect()
 }
 
-pub(crate) fn check(m: &mut Manifest, diags: &mut Vec<Diagnostic>) {
-    let c = Checker {
-        m,
-        diags: Vec::new(),
-    };
-    let (local_refs, block_refs, output_refs, diags_out) = c.run();
-    diags.extend(diags_out);
+/// Dense numbering of the static graph's nodes.
+struct Ids<'m> {
+    blocks: Vec<&'m Block>,
+    locals: Vec<&'m str>,
+    block_id: FxHashMap<(Target, &'m str), u32>,
+    local_id: FxHashMap<&'m str, u32>,
+}
 
-    // The static graph of blocks and locals, with the place of each edge.
-    let mut edges: BTreeMap<GNode, Vec<(GNode, Sp)>> = BTreeMap::new();
-    for (name, col) in &local_refs {
-        edges.insert(GNode::Local(name.clone()), col.sites.clone());
+impl<'m> Ids<'m> {
+    fn new(m: &'m Manifest) -> Self {
+        let blocks: Vec<&Block> = m.blocks.values().map(|b| &**b).collect();
+        let locals: Vec<&str> = m.locals.keys().map(String::as_str).collect();
+        let mut block_id = FxHashMap::default();
+        block_id.reserve(blocks.len());
+        for (i, b) in blocks.iter().enumerate() {
+            block_id.insert((b.address.target, b.address.name.as_str()), i as u32);
+        }
+        let nb = blocks.len();
+        let local_id = locals
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (*l, (nb + i) as u32))
+            .collect();
+        Ids {
+            blocks,
+            locals,
+            block_id,
+            local_id,
+        }
     }
-    for (addr, sites) in &block_refs {
-        edges.insert(
-            GNode::Block(addr.clone()),
-            sites.iter().map(|(n, sp, _, _)| (n.clone(), *sp)).collect(),
+
+    fn nb(&self) -> usize {
+        self.blocks.len()
+    }
+
+    fn total(&self) -> usize {
+        self.blocks.len() + self.locals.len() + 2
+    }
+
+    fn implicit(&self, kind: DataKind) -> u32 {
+        let base = self.blocks.len() + self.locals.len();
+        (base + usize::from(kind == DataKind::Caller)) as u32
+    }
+
+    fn block(&self, target: Target, name: &str) -> Option<u32> {
+        if let Target::Data(k) = target {
+            if k.is_implicit() {
+                return Some(self.implicit(k));
+            }
+        }
+        self.block_id.get(&(target, name)).copied()
+    }
+
+    fn is_local(&self, id: u32) -> Option<usize> {
+        let i = id as usize;
+        (i >= self.nb() && i < self.nb() + self.locals.len()).then(|| i - self.nb())
+    }
+
+    fn name(&self, id: u32) -> String {
+        let i = id as usize;
+        if let Some(b) = self.blocks.get(i) {
+            b.address.to_string()
+        } else if let Some(l) = self.is_local(id) {
+            format!("local.{}", self.locals[l])
+        } else if id == self.implicit(DataKind::Org) {
+            "data.org".to_owned()
+        } else {
+            "data.caller".to_owned()
+        }
+    }
+
+    fn target(&self, id: u32) -> Option<DepTarget> {
+        let i = id as usize;
+        if i < self.nb() {
+            Some(DepTarget::Block(id))
+        } else if id == self.implicit(DataKind::Org) {
+            Some(DepTarget::Implicit(DataKind::Org))
+        } else if id == self.implicit(DataKind::Caller) {
+            Some(DepTarget::Implicit(DataKind::Caller))
+        } else {
+            None
+        }
+    }
+}
+
+/// One reference of a block: target id, place, key index, reason.
+struct Site {
+    target: u32,
+    sp: Sp,
+    attr: Option<u32>,
+    reason: EdgeReason,
+}
+
+pub(crate) fn check(m: &mut Manifest, diags: &mut Vec<Diagnostic>) {
+    let (deps, order) = {
+        let ids = Ids::new(m);
+        let c = Checker {
+            m,
+            ids: &ids,
+            diags: Vec::new(),
+        };
+        let (local_refs, block_refs, output_refs, diags_out) = c.run();
+        diags.extend(diags_out);
+        analyse(m, &ids, &local_refs, &block_refs, &output_refs, diags)
+    };
+    for (block, deps) in m.blocks.values_mut().zip(deps) {
+        block.deps = deps;
+    }
+    m.data_order = order;
+}
+
+/// Cycles, flattening through locals, data-source rules, secret leaks and
+/// the data read order.
+fn analyse(
+    m: &Manifest,
+    ids: &Ids<'_>,
+    local_refs: &[Collected],
+    block_refs: &[Vec<Site>],
+    output_refs: &BTreeMap<String, Collected>,
+    diags: &mut Vec<Diagnostic>,
+) -> (Vec<Vec<Dep>>, Vec<Address>) {
+    let nb = ids.nb();
+    let total = ids.total();
+    let mut adj: Vec<Vec<(u32, Sp)>> = vec![Vec::new(); total];
+    for (i, sites) in block_refs.iter().enumerate() {
+        adj[i] = sites.iter().map(|s| (s.target, s.sp)).collect();
+    }
+    for (i, col) in local_refs.iter().enumerate() {
+        adj[nb + i].clone_from(&col.sites);
+    }
+    let cyclic = !acyclic(&adj) && report_cycles(m, ids, &adj, diags);
+
+    // Every block a local reaches, through other locals.
+    let mut memo: Vec<Option<Vec<u32>>> = vec![None; ids.locals.len()];
+    let mut sens: Vec<Option<Option<String>>> = vec![None; ids.locals.len()];
+    for i in 0..ids.locals.len() {
+        local_blocks(
+            i,
+            ids,
+            local_refs,
+            &mut memo,
+            &mut vec![false; ids.locals.len()],
+        );
+        local_sensitive(
+            i,
+            ids,
+            local_refs,
+            &mut sens,
+            &mut vec![false; ids.locals.len()],
         );
     }
-    let cyclic = report_cycles(m, &edges, diags);
 
-    // Flatten locals: every block a local reaches.
-    let mut memo: BTreeMap<String, BTreeSet<Address>> = BTreeMap::new();
-    let mut sens_memo: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for name in m.locals.keys() {
-        local_blocks(name, &local_refs, &mut memo, &mut BTreeSet::new());
-        local_sensitive(name, &local_refs, &mut sens_memo, &mut BTreeSet::new());
-    }
-
-    // Block deps, flattened.
-    for (addr, sites) in block_refs {
-        let mut deps: Vec<Dep> = Vec::new();
-        for (node, sp, attr, reason) in sites {
-            match node {
-                GNode::Block(target) => deps.push(Dep {
-                    target,
-                    sp,
-                    attr,
-                    reason,
-                }),
-                GNode::Local(name) => {
-                    for target in memo.get(&name).into_iter().flatten() {
-                        deps.push(Dep {
-                            target: target.clone(),
-                            sp,
-                            attr: attr.clone(),
-                            reason,
-                        });
-                    }
+    let mut all_deps = Vec::with_capacity(nb);
+    for (bi, sites) in block_refs.iter().enumerate() {
+        let block = ids.blocks[bi];
+        let mut deps: Vec<Dep> = Vec::with_capacity(sites.len());
+        for site in sites {
+            let targets: &[u32] = match ids.is_local(site.target) {
+                Some(l) => memo[l].as_deref().unwrap_or_default(),
+                None => std::slice::from_ref(&site.target),
+            };
+            for t in targets {
+                if let Some(target) = ids.target(*t) {
+                    deps.push(Dep {
+                        target,
+                        sp: site.sp,
+                        attr: site.attr,
+                        reason: site.reason,
+                    });
                 }
             }
         }
-        if addr.is_data() {
+        if block.is_data() {
             let mut reported = BTreeSet::new();
             for dep in &deps {
-                if !dep.target.is_data() && reported.insert(dep.target.clone()) {
+                let DepTarget::Block(t) = dep.target else {
+                    continue;
+                };
+                let target = &ids.blocks[t as usize].address;
+                if !target.is_data() && reported.insert(t) {
                     let d = m
                         .files
-                        .error(dep.sp, format!("data source `{addr}` depends on the managed resource `{}`", dep.target))
+                        .error(
+                            dep.sp,
+                            format!("data source `{}` depends on the managed resource `{target}`", block.address),
+                        )
                         .with_label("a data source cannot use a resource")
-                        .with_address(&addr)
+                        .with_address(&block.address)
                         .with_hint("data sources are read at plan time, before anything is created; look the object up by name, or use a variable or literal");
                     diags.push(d);
                 }
             }
         }
-        if let Some(block) = m.blocks.get_mut(&addr) {
-            block.deps = deps;
-        }
+        all_deps.push(deps);
     }
 
     // Secrets must not leak into outputs that are not sensitive.
     for (name, col) in output_refs {
-        let Some(decl) = m.outputs.get(&name) else {
+        let Some(decl) = m.outputs.get(name) else {
             continue;
         };
         if decl.sensitive {
             continue;
         }
-        let direct = col.sensitive.clone();
-        let via_local = col.sites.iter().find_map(|(n, sp)| match n {
-            GNode::Local(l) => sens_memo
-                .get(l)
-                .cloned()
-                .flatten()
-                .map(|what| (*sp, format!("{what} (through `local.{l}`)"))),
-            GNode::Block(_) => None,
+        let via_local = col.sites.iter().find_map(|(n, sp)| {
+            let l = ids.is_local(*n)?;
+            let what = sens[l].clone().flatten()?;
+            Some((*sp, format!("{what} (through `local.{}`)", ids.locals[l])))
         });
-        if let Some((sp, what)) = direct.or(via_local) {
+        if let Some((sp, what)) = col.sensitive.clone().or(via_local) {
             let d = m
                 .files
                 .error(sp, format!("output `{name}` reveals {what} but is not marked sensitive"))
@@ -165,143 +276,158 @@ pub(crate) fn check(m: &mut Manifest, diags: &mut Vec<Diagnostic>) {
         }
     }
 
-    if !cyclic {
-        m.data_order = data_order(m);
-    }
+    let order = if cyclic {
+        Vec::new()
+    } else {
+        data_order(ids, &all_deps)
+    };
+    (all_deps, order)
 }
 
-fn local_blocks(
-    name: &str,
-    refs: &BTreeMap<String, Collected>,
-    memo: &mut BTreeMap<String, BTreeSet<Address>>,
-    visiting: &mut BTreeSet<String>,
-) -> BTreeSet<Address> {
-    if let Some(v) = memo.get(name) {
-        return v.clone();
+/// Kahn's algorithm: true when the graph has no cycle.
+fn acyclic(adj: &[Vec<(u32, Sp)>]) -> bool {
+    let mut indeg = vec![0u32; adj.len()];
+    for edges in adj {
+        for (t, _) in edges {
+            indeg[*t as usize] += 1;
+        }
     }
-    if !visiting.insert(name.to_owned()) {
-        return BTreeSet::new();
-    }
-    let mut out = BTreeSet::new();
-    if let Some(col) = refs.get(name) {
-        for (n, _) in &col.sites {
-            match n {
-                GNode::Block(a) => {
-                    out.insert(a.clone());
-                }
-                GNode::Local(l) => out.extend(local_blocks(l, refs, memo, visiting)),
+    let mut ready: Vec<usize> = (0..adj.len()).filter(|i| indeg[*i] == 0).collect();
+    let mut seen = 0;
+    while let Some(i) = ready.pop() {
+        seen += 1;
+        for (t, _) in &adj[i] {
+            let d = &mut indeg[*t as usize];
+            *d -= 1;
+            if *d == 0 {
+                ready.push(*t as usize);
             }
         }
     }
-    visiting.remove(name);
-    memo.insert(name.to_owned(), out.clone());
+    seen == adj.len()
+}
+
+fn local_blocks(
+    i: usize,
+    ids: &Ids<'_>,
+    refs: &[Collected],
+    memo: &mut Vec<Option<Vec<u32>>>,
+    visiting: &mut Vec<bool>,
+) -> Vec<u32> {
+    if let Some(v) = &memo[i] {
+        return v.clone();
+    }
+    if visiting[i] {
+        return Vec::new();
+    }
+    visiting[i] = true;
+    let mut out = BTreeSet::new();
+    for (n, _) in &refs[i].sites {
+        match ids.is_local(*n) {
+            Some(l) => out.extend(local_blocks(l, ids, refs, memo, visiting)),
+            None => {
+                out.insert(*n);
+            }
+        }
+    }
+    visiting[i] = false;
+    let out: Vec<u32> = out.into_iter().collect();
+    memo[i] = Some(out.clone());
     out
 }
 
 fn local_sensitive(
-    name: &str,
-    refs: &BTreeMap<String, Collected>,
-    memo: &mut BTreeMap<String, Option<String>>,
-    visiting: &mut BTreeSet<String>,
+    i: usize,
+    ids: &Ids<'_>,
+    refs: &[Collected],
+    memo: &mut Vec<Option<Option<String>>>,
+    visiting: &mut Vec<bool>,
 ) -> Option<String> {
-    if let Some(v) = memo.get(name) {
+    if let Some(v) = &memo[i] {
         return v.clone();
     }
-    if !visiting.insert(name.to_owned()) {
+    if visiting[i] {
         return None;
     }
-    let mut out = None;
-    if let Some(col) = refs.get(name) {
-        out = col.sensitive.as_ref().map(|(_, w)| w.clone());
-        if out.is_none() {
-            for (n, _) in &col.sites {
-                if let GNode::Local(l) = n {
-                    if let Some(w) = local_sensitive(l, refs, memo, visiting) {
-                        out = Some(w);
-                        break;
-                    }
+    visiting[i] = true;
+    let mut out = refs[i].sensitive.as_ref().map(|(_, w)| w.clone());
+    if out.is_none() {
+        for (n, _) in &refs[i].sites {
+            if let Some(l) = ids.is_local(*n) {
+                if let Some(w) = local_sensitive(l, ids, refs, memo, visiting) {
+                    out = Some(w);
+                    break;
                 }
             }
         }
     }
-    visiting.remove(name);
-    memo.insert(name.to_owned(), out.clone());
+    visiting[i] = false;
+    memo[i] = Some(out.clone());
     out
 }
 
 /// Report every cycle of the static graph. True when there was one.
 fn report_cycles(
     m: &Manifest,
-    edges: &BTreeMap<GNode, Vec<(GNode, Sp)>>,
+    ids: &Ids<'_>,
+    adj: &[Vec<(u32, Sp)>],
     diags: &mut Vec<Diagnostic>,
 ) -> bool {
-    let mut g: petgraph::Graph<GNode, ()> = petgraph::Graph::new();
-    let mut idx: BTreeMap<GNode, petgraph::graph::NodeIndex> = BTreeMap::new();
-    for (from, tos) in edges {
-        let a = *idx
-            .entry(from.clone())
-            .or_insert_with(|| g.add_node(from.clone()));
-        for (to, _) in tos {
-            let b = *idx
-                .entry(to.clone())
-                .or_insert_with(|| g.add_node(to.clone()));
-            g.update_edge(a, b, ());
+    let mut g: petgraph::Graph<u32, ()> = petgraph::Graph::with_capacity(adj.len(), 0);
+    let nodes: Vec<petgraph::graph::NodeIndex> =
+        (0..adj.len()).map(|i| g.add_node(i as u32)).collect();
+    for (i, edges) in adj.iter().enumerate() {
+        for (t, _) in edges {
+            g.update_edge(nodes[i], nodes[*t as usize], ());
         }
     }
+    let place = |id: u32| -> (Option<(u32, u32)>, String) {
+        let sp = match ids.is_local(id) {
+            Some(l) => m.locals.get(ids.locals[l]).map(|d| d.sp),
+            None => ids.blocks.get(id as usize).map(|b| b.sp),
+        };
+        (sp.map(|sp| (sp.file, sp.start)), ids.name(id))
+    };
     let mut any = false;
     let mut sccs = petgraph::algo::tarjan_scc(&g);
-    sccs.sort_by_key(|scc| scc.iter().map(|i| g[*i].clone()).min());
+    sccs.sort_by_key(|scc| scc.iter().map(|i| place(g[*i])).min());
     for scc in sccs {
         let self_loop = scc.len() == 1 && g.contains_edge(scc[0], scc[0]);
         if scc.len() < 2 && !self_loop {
             continue;
         }
         any = true;
-        let members: BTreeSet<GNode> = scc.iter().map(|i| g[*i].clone()).collect();
+        let members: BTreeSet<u32> = scc.iter().map(|i| g[*i]).collect();
         // Start where the reader meets the cycle first: the earliest definition.
-        let place = |n: &GNode| match n {
-            GNode::Block(a) => m.blocks.get(a).map(|b| b.sp),
-            GNode::Local(l) => m.locals.get(l).map(|d| d.sp),
-        };
-        let Some(start) = members
-            .iter()
-            .min_by_key(|n| (place(n).map(|sp| (sp.file, sp.start)), (*n).clone()))
-            .cloned()
-        else {
+        let Some(start) = members.iter().copied().min_by_key(|id| place(*id)) else {
             continue;
         };
-        let names: Vec<&GNode> = members.iter().collect();
-        let pos = |n: &GNode| names.iter().position(|x| *x == n).unwrap_or(0);
-        let path_idx = find_cycle(pos(&start), &(0..names.len()).collect(), |i| {
-            let mut v: Vec<usize> = edges
-                .get(names[i])
-                .map(|tos| {
-                    tos.iter()
-                        .filter(|(t, _)| members.contains(t))
-                        .map(|(t, _)| pos(t))
-                        .collect()
-                })
-                .unwrap_or_default();
-            v.sort_unstable();
+        let path = find_cycle(start, &members, |i| {
+            let mut v: Vec<u32> = adj[i as usize]
+                .iter()
+                .map(|(t, _)| *t)
+                .filter(|t| members.contains(t))
+                .collect();
+            v.sort_by_key(|t| ids.name(*t));
             v.dedup();
             v
         });
-        let path: Vec<&GNode> = path_idx.iter().map(|i| names[*i]).collect();
-        let shown: Vec<String> = path.iter().map(|n| n.to_string()).collect();
-        let site = |a: &GNode, b: &GNode| -> Option<Sp> {
-            edges
-                .get(a)
-                .and_then(|tos| tos.iter().find(|(t, _)| t == b).map(|(_, sp)| *sp))
+        let shown: Vec<String> = path.iter().map(|n| ids.name(*n)).collect();
+        let site = |a: u32, b: u32| -> Option<Sp> {
+            adj[a as usize]
+                .iter()
+                .find(|(t, _)| *t == b)
+                .map(|(_, sp)| *sp)
         };
         let mut d = Diagnostic::error(format!("dependency cycle: {}", shown.join(" -> ")))
-            .with_address(path[0].to_string())
+            .with_address(&shown[0])
             .with_hint("break the cycle: remove one of these references or `depends_on` entries");
         for (i, w) in path.windows(2).enumerate() {
             let Some(sp) = site(w[0], w[1]) else { continue };
             let Some(span) = m.files.span(sp) else {
                 continue;
             };
-            let text = format!("{} refers to {} here", w[0], w[1]);
+            let text = format!("{} refers to {} here", ids.name(w[0]), ids.name(w[1]));
             if i == 0 {
                 d = d.with_span(span).with_label(text);
             } else {
@@ -314,38 +440,38 @@ fn report_cycles(
 }
 
 /// Data blocks in dependency order (Kahn, ties by address).
-fn data_order(m: &Manifest) -> Vec<Address> {
-    let data: Vec<&Block> = m.blocks.values().filter(|b| b.is_data()).collect();
-    let mut indeg: BTreeMap<&Address, usize> = BTreeMap::new();
-    let mut succ: BTreeMap<&Address, BTreeSet<&Address>> = BTreeMap::new();
-    for b in &data {
-        indeg.entry(&b.address).or_insert(0);
-        let preds: BTreeSet<&Address> = b
-            .deps
+fn data_order(ids: &Ids<'_>, deps: &[Vec<Dep>]) -> Vec<Address> {
+    let data: Vec<usize> = (0..ids.nb()).filter(|i| ids.blocks[*i].is_data()).collect();
+    let mut indeg: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut succ: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
+    for &b in &data {
+        let preds: BTreeSet<usize> = deps[b]
             .iter()
-            .filter(|d| {
-                m.blocks.get(&d.target).is_some_and(Block::is_data) && d.target != b.address
+            .filter_map(|d| match d.target {
+                DepTarget::Block(t) if t as usize != b && ids.blocks[t as usize].is_data() => {
+                    Some(t as usize)
+                }
+                _ => None,
             })
-            .map(|d| &d.target)
             .collect();
-        *indeg.entry(&b.address).or_insert(0) = preds.len();
+        indeg.insert(b, preds.len());
         for p in preds {
-            succ.entry(p).or_default().insert(&b.address);
+            succ.entry(p).or_default().insert(b);
         }
     }
-    let mut ready: BTreeSet<&Address> = indeg
+    let mut ready: BTreeSet<usize> = indeg
         .iter()
         .filter(|(_, d)| **d == 0)
         .map(|(a, _)| *a)
         .collect();
     let mut out = Vec::new();
     while let Some(a) = ready.pop_first() {
-        out.push(a.clone());
-        for s in succ.get(a).into_iter().flatten() {
+        out.push(ids.blocks[a].address.clone());
+        for s in succ.get(&a).into_iter().flatten() {
             if let Some(d) = indeg.get_mut(s) {
                 *d -= 1;
                 if *d == 0 {
-                    ready.insert(s);
+                    ready.insert(*s);
                 }
             }
         }
@@ -353,25 +479,24 @@ fn data_order(m: &Manifest) -> Vec<Address> {
     out
 }
 
-type BlockSites = Vec<(GNode, Sp, Option<String>, EdgeReason)>;
-
-struct Checker<'m> {
+struct Checker<'m, 'i> {
     m: &'m Manifest,
+    ids: &'i Ids<'m>,
     diags: Vec<Diagnostic>,
 }
 
-impl Checker<'_> {
+impl Checker<'_, '_> {
     #[allow(clippy::type_complexity)]
     fn run(
         mut self,
     ) -> (
-        BTreeMap<String, Collected>,
-        BTreeMap<Address, BlockSites>,
+        Vec<Collected>,
+        Vec<Vec<Site>>,
         BTreeMap<String, Collected>,
         Vec<Diagnostic>,
     ) {
         let m = self.m;
-        let mut locals = BTreeMap::new();
+        let mut locals = Vec::with_capacity(m.locals.len());
         for (name, decl) in &m.locals {
             let owner = format!("local.{name}");
             let mut col = Collected::default();
@@ -383,76 +508,67 @@ impl Checker<'_> {
                 },
                 &mut col,
             );
-            locals.insert(name.clone(), col);
+            locals.push(col);
         }
-        let mut blocks = BTreeMap::new();
+        let mut blocks = Vec::with_capacity(m.blocks.len());
         for (addr, block) in &m.blocks {
-            let owner = addr.to_string();
-            let mut sites: BlockSites = Vec::new();
+            let owner: &Address = addr;
+            let mut sites: Vec<Site> = Vec::new();
             let scope = if block.for_each.is_some() {
                 EachScope::Allowed
             } else {
                 EachScope::NoForEach
             };
-            for attr in &block.attrs {
+            for (ai, attr) in block.attrs.iter().enumerate() {
                 let mut col = Collected::default();
-                self.node(
-                    &attr.value,
-                    &Where {
-                        owner: &owner,
-                        each: scope,
-                    },
-                    &mut col,
-                );
-                sites.extend(
-                    col.sites
-                        .into_iter()
-                        .map(|(n, sp)| (n, sp, Some(attr.key.clone()), EdgeReason::Reference)),
-                );
+                self.node(&attr.value, &Where { owner, each: scope }, &mut col);
+                sites.extend(col.sites.into_iter().map(|(target, sp)| Site {
+                    target,
+                    sp,
+                    attr: Some(ai as u32),
+                    reason: EdgeReason::Reference,
+                }));
             }
             if let Some(fe) = &block.for_each {
                 let mut col = Collected::default();
                 self.node(
                     fe,
                     &Where {
-                        owner: &owner,
+                        owner,
                         each: EachScope::InForEach,
                     },
                     &mut col,
                 );
-                sites.extend(
-                    col.sites
-                        .into_iter()
-                        .map(|(n, sp)| (n, sp, None, EdgeReason::Reference)),
-                );
+                sites.extend(col.sites.into_iter().map(|(target, sp)| Site {
+                    target,
+                    sp,
+                    attr: None,
+                    reason: EdgeReason::Reference,
+                }));
             }
             if let Some(when) = &block.when {
                 let mut col = Collected::default();
-                self.node(
-                    when,
-                    &Where {
-                        owner: &owner,
-                        each: scope,
-                    },
-                    &mut col,
-                );
-                sites.extend(
-                    col.sites
-                        .into_iter()
-                        .map(|(n, sp)| (n, sp, None, EdgeReason::Reference)),
-                );
+                self.node(when, &Where { owner, each: scope }, &mut col);
+                sites.extend(col.sites.into_iter().map(|(target, sp)| Site {
+                    target,
+                    sp,
+                    attr: None,
+                    reason: EdgeReason::Reference,
+                }));
             }
             for (target, sp) in &block.depends_on {
                 if self.check_depends_on(block, target, *sp) {
-                    sites.push((
-                        GNode::Block(target.block()),
-                        *sp,
-                        None,
-                        EdgeReason::DependsOn,
-                    ));
+                    if let Some(id) = self.ids.block(target.target, &target.name) {
+                        sites.push(Site {
+                            target: id,
+                            sp: *sp,
+                            attr: None,
+                            reason: EdgeReason::DependsOn,
+                        });
+                    }
                 }
             }
-            blocks.insert(addr.clone(), sites);
+            blocks.push(sites);
         }
         let mut outputs = BTreeMap::new();
         for (name, decl) in &m.outputs {
@@ -474,7 +590,7 @@ impl Checker<'_> {
     }
 
     fn check_depends_on(&mut self, block: &Block, target: &Address, sp: Sp) -> bool {
-        let owner = block.address.to_string();
+        let owner = &block.address;
         if let Target::Data(k) = target.target {
             if k.is_implicit() {
                 return true;
@@ -491,7 +607,7 @@ impl Checker<'_> {
                     format!("`depends_on` names `{target}`, which is not defined"),
                 )
                 .with_label("no such block")
-                .with_address(&owner);
+                .with_address(owner);
             d = match suggest::closest(&wanted, all.iter().map(String::as_str)) {
                 Some(c) => d.with_hint(format!("did you mean `{c}`?")),
                 None => d.with_hint(format!(
@@ -512,7 +628,7 @@ impl Checker<'_> {
                         target.block()
                     ),
                 )
-                .with_address(&owner)
+                .with_address(owner)
                 .with_hint(format!("write `\"{}\"`", target.block()));
             self.diags.push(d);
             return false;
@@ -522,7 +638,7 @@ impl Checker<'_> {
                 .m
                 .files
                 .error(sp, format!("`{owner}` depends on itself"))
-                .with_address(&owner)
+                .with_address(owner)
                 .with_hint("remove it from `depends_on`");
             self.diags.push(d);
             return false;
@@ -556,7 +672,7 @@ impl Checker<'_> {
         file: u32,
         pos: &std::ops::Range<usize>,
         message: impl Into<String>,
-        owner: &str,
+        owner: &dyn std::fmt::Display,
     ) -> Diagnostic {
         self.m
             .files
@@ -596,9 +712,8 @@ impl Checker<'_> {
                 }
             },
             ExprKind::Local(name) => {
-                if m.locals.contains_key(name) {
-                    out.sites
-                        .push((GNode::Local(name.clone()), Sp::new(file, e.pos.clone())));
+                if let Some(id) = self.ids.local_id.get(name.as_str()) {
+                    out.sites.push((*id, Sp::new(file, e.pos.clone())));
                 } else {
                     let mut d = self
                         .err(
@@ -653,17 +768,27 @@ impl Checker<'_> {
                 attr,
                 attr_pos,
             } => {
-                let addr = Address::resource(*kind, name.clone());
                 if let Some(k) = key {
                     self.expr(k, file, w, out);
                 }
-                if !self.check_block_ref(&addr, key.as_deref(), e, file, w) {
+                let target = Target::Resource(*kind);
+                let Some(id) = self.check_block_ref(target, name, key.as_deref(), e, file, w)
+                else {
                     return;
-                }
+                };
                 if *kind != Kind::IdentityProvider {
-                    let attrs = resource_attributes(*kind);
-                    if !attrs.contains(&attr.as_str()) {
-                        self.unknown_attr(&addr, attr, &attrs, file, attr_pos, w);
+                    let known = schema::resource_keys(*kind).iter().any(|k| k.name == attr)
+                        || schema::resource_computed_attributes(*kind).contains(&attr.as_str());
+                    if !known {
+                        let addr = Address::resource(*kind, name.clone());
+                        self.unknown_attr(
+                            &addr,
+                            attr,
+                            &resource_attributes(*kind),
+                            file,
+                            attr_pos,
+                            w,
+                        );
                         return;
                     }
                 }
@@ -672,11 +797,10 @@ impl Checker<'_> {
                 {
                     out.sensitive = Some((
                         Sp::new(file, e.pos.clone()),
-                        format!("the secret `{addr}.{attr}`"),
+                        format!("the secret `{kind}.{name}.{attr}`"),
                     ));
                 }
-                out.sites
-                    .push((GNode::Block(addr), Sp::new(file, e.pos.clone())));
+                out.sites.push((id, Sp::new(file, e.pos.clone())));
             }
             ExprKind::Data {
                 kind,
@@ -685,20 +809,25 @@ impl Checker<'_> {
                 attr,
                 attr_pos,
             } => {
-                let addr = Address::data(*kind, name.clone());
                 if let Some(k) = key {
                     self.expr(k, file, w, out);
                 }
-                if !kind.is_implicit() && !self.check_block_ref(&addr, key.as_deref(), e, file, w) {
-                    return;
-                }
+                let target = Target::Data(*kind);
+                let id = if kind.is_implicit() {
+                    self.ids.implicit(*kind)
+                } else {
+                    match self.check_block_ref(target, name, key.as_deref(), e, file, w) {
+                        Some(id) => id,
+                        None => return,
+                    }
+                };
                 let (_, attrs) = schema::data_keys(*kind);
                 if !attrs.contains(&attr.as_str()) {
+                    let addr = Address::data(*kind, name.clone());
                     self.unknown_attr(&addr, attr, attrs, file, attr_pos, w);
                     return;
                 }
-                out.sites
-                    .push((GNode::Block(addr), Sp::new(file, e.pos.clone())));
+                out.sites.push((id, Sp::new(file, e.pos.clone())));
             }
             ExprKind::Index(a, b) => {
                 self.expr(a, file, w, out);
@@ -739,14 +868,21 @@ impl Checker<'_> {
     /// The block exists and the instance key matches its `for_each`.
     fn check_block_ref(
         &mut self,
-        addr: &Address,
+        target: Target,
+        name: &str,
         key: Option<&Expr>,
         e: &Expr,
         file: u32,
         w: &Where<'_>,
-    ) -> bool {
+    ) -> Option<u32> {
         let m = self.m;
-        let Some(block) = m.blocks.get(addr) else {
+        let found = self.ids.block(target, name);
+        let Some(block) = found.and_then(|id| self.ids.blocks.get(id as usize)) else {
+            let addr = &Address {
+                target,
+                name: name.to_owned(),
+                key: None,
+            };
             let what = if addr.is_data() {
                 "data source"
             } else {
@@ -774,9 +910,10 @@ impl Checker<'_> {
                 }
             };
             self.diags.push(d);
-            return false;
+            return None;
         };
-        match (key, &block.for_each) {
+        let addr = &block.address;
+        let ok = match (key, &block.for_each) {
             (None, Some(_)) => {
                 let attr = match &e.kind {
                     ExprKind::Resource { attr, .. } | ExprKind::Data { attr, .. } => attr.as_str(),
@@ -804,10 +941,10 @@ impl Checker<'_> {
             }
             (Some(k), Some(fe)) => {
                 let (ExprKind::Str(key), Some(keys)) = (&k.kind, literal_keys(fe)) else {
-                    return true;
+                    return found;
                 };
                 if keys.iter().any(|x| x == key) {
-                    return true;
+                    return found;
                 }
                 let mut d = self
                     .err(
@@ -825,6 +962,11 @@ impl Checker<'_> {
                 false
             }
             (None, None) => true,
+        };
+        if ok {
+            found
+        } else {
+            None
         }
     }
 }
@@ -845,34 +987,46 @@ impl Manifest {
     /// of roles referenced from `oauth_client.roles`.
     pub fn block_graph(&self) -> ResourceGraph {
         let mut g = ResourceGraph::new();
-        for (addr, block) in &self.blocks {
-            if block.for_each.is_some() {
-                g.mark_expanded(addr.clone());
-            }
-            let me = NodeKind::of(addr.clone());
-            g.add_node(me.clone());
-            for dep in &block.deps {
-                if dep.target == *addr {
-                    continue;
+        let blocks: Vec<&Block> = self.blocks.values().map(|b| &**b).collect();
+        let nodes: Vec<_> = blocks
+            .iter()
+            .map(|b| {
+                if b.for_each.is_some() {
+                    g.mark_expanded(b.address.clone());
                 }
-                g.add_edge(NodeKind::of(dep.target.clone()), me.clone(), dep.reason);
+                g.insert(NodeKind::of(b.address.clone()))
+            })
+            .collect();
+        let implicit =
+            |g: &mut ResourceGraph, k: DataKind| g.insert(NodeKind::Data(Address::data(k, "")));
+        for (bi, block) in blocks.iter().enumerate() {
+            let me = nodes[bi];
+            let client = block.address.kind() == Some(Kind::OauthClient);
+            for dep in &block.deps {
+                let (from, target) = match dep.target {
+                    DepTarget::Block(t) if t as usize == bi => continue,
+                    DepTarget::Block(t) => (nodes[t as usize], &blocks[t as usize].address),
+                    DepTarget::Implicit(k) => {
+                        let n = implicit(&mut g, k);
+                        g.link(n, me, dep.reason);
+                        continue;
+                    }
+                };
+                g.link(from, me, dep.reason);
                 let is_role = matches!(
-                    dep.target.target,
+                    target.target,
                     Target::Resource(Kind::Role) | Target::Data(DataKind::Role)
                 );
-                if addr.kind() == Some(Kind::OauthClient)
-                    && dep.attr.as_deref() == Some("roles")
-                    && is_role
-                {
-                    let grant = NodeKind::CallerGrant {
-                        role: dep.target.clone(),
-                    };
-                    g.add_edge(
-                        NodeKind::of(dep.target.clone()),
-                        grant.clone(),
-                        EdgeReason::CallerGrant,
-                    );
-                    g.add_edge(grant, me.clone(), EdgeReason::CallerGrant);
+                let in_roles = dep
+                    .attr
+                    .and_then(|a| block.attrs.get(a as usize))
+                    .is_some_and(|a| a.key == "roles");
+                if client && in_roles && is_role {
+                    let grant = g.insert(NodeKind::CallerGrant {
+                        role: target.clone(),
+                    });
+                    g.link(from, grant, EdgeReason::CallerGrant);
+                    g.link(grant, me, EdgeReason::CallerGrant);
                 }
             }
         }

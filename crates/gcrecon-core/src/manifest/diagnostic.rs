@@ -406,13 +406,13 @@ fn floor_char(text: &str, mut offset: usize) -> usize {
 pub(crate) struct FileInfo {
     pub path: PathBuf,
     pub text: String,
-    line_starts: Vec<usize>,
+    /// Computed on the first span: most manifests never need one.
+    line_starts: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl FileInfo {
     pub fn new(path: PathBuf, text: String) -> Self {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        let line_starts = std::sync::OnceLock::new();
         FileInfo {
             path,
             text,
@@ -420,14 +420,28 @@ impl FileInfo {
         }
     }
 
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            let mut v = vec![0];
+            v.extend(
+                self.text
+                    .bytes()
+                    .enumerate()
+                    .filter(|(_, b)| *b == b'\n')
+                    .map(|(i, _)| i + 1),
+            );
+            v
+        })
+    }
+
     pub fn span(&self, start: usize, end: usize) -> Span {
         let start = floor_char(&self.text, start);
         let end = floor_char(&self.text, end.max(start));
         let line_idx = self
-            .line_starts
+            .line_starts()
             .partition_point(|&s| s <= start)
             .saturating_sub(1);
-        let line_start = self.line_starts.get(line_idx).copied().unwrap_or(0);
+        let line_start = self.line_starts().get(line_idx).copied().unwrap_or(0);
         let col = self.text[line_start..start].chars().count() + 1;
         Span {
             path: self.path.clone(),

@@ -157,6 +157,9 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         if let Some(e) = t.whole_expr() {
             return self.expr(e, sp.file, scope, acc);
         }
+        if t.parts.is_empty() {
+            return Ok(Value::String(t.lit.clone()));
+        }
         let mut out = String::new();
         let mut unknown = false;
         for part in &t.parts {

@@ -12,9 +12,11 @@ use std::ops::Range;
 
 use crate::kind::{DataKind, Kind};
 
-/// A parsed manifest string.
+/// A parsed manifest string: plain text (`parts` empty, text in `lit`) or
+/// literal and `${...}` parts (at least one expression).
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Template {
+    pub lit: String,
     pub parts: Vec<Part>,
 }
 
@@ -36,11 +38,12 @@ impl Template {
 
     /// The text when the string has no `${...}`.
     pub fn literal(&self) -> Option<String> {
-        match self.parts.as_slice() {
-            [] => Some(String::new()),
-            [Part::Lit(s)] => Some(s.clone()),
-            _ => None,
-        }
+        self.literal_ref().map(str::to_owned)
+    }
+
+    /// The text when the string has no `${...}`, borrowed.
+    pub fn literal_ref(&self) -> Option<&str> {
+        self.parts.is_empty().then_some(self.lit.as_str())
     }
 
     pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
@@ -111,12 +114,20 @@ impl SyntaxError {
 }
 
 /// Parse a manifest string into a template.
+#[cfg(test)]
 pub(crate) fn parse_template(s: &str) -> Result<Template, SyntaxError> {
-    if !s.contains('$') {
-        return Ok(Template {
-            parts: vec![Part::Lit(s.to_owned())],
-        });
+    if s.contains('$') {
+        parse_template_ref(s)
+    } else {
+        Ok(Template {
+            lit: s.to_owned(),
+            parts: Vec::new(),
+        })
     }
+}
+
+/// Parse a manifest string that contains `$` into a template.
+pub(crate) fn parse_template_ref(s: &str) -> Result<Template, SyntaxError> {
     let mut parts = Vec::new();
     let mut lit = String::new();
     let bytes = s.as_bytes();
@@ -139,15 +150,23 @@ pub(crate) fn parse_template(s: &str) -> Result<Template, SyntaxError> {
             parts.push(Part::Expr(expr));
             i = close + 1;
         } else {
-            let ch_len = utf8_len(bytes[i]);
-            lit.push_str(&s[i..i + ch_len]);
-            i += ch_len;
+            // Copy up to the next `$` in one go.
+            let step = utf8_len(bytes[i]);
+            let next = s[i + step..].find('$').map_or(s.len(), |j| i + step + j);
+            lit.push_str(&s[i..next]);
+            i = next;
         }
     }
-    if !lit.is_empty() || parts.is_empty() {
+    if parts.is_empty() {
+        return Ok(Template { lit, parts });
+    }
+    if !lit.is_empty() {
         parts.push(Part::Lit(lit));
     }
-    Ok(Template { parts })
+    Ok(Template {
+        lit: String::new(),
+        parts,
+    })
 }
 
 fn utf8_len(b: u8) -> usize {
@@ -227,7 +246,7 @@ const ROOTS: &[&str] = &[
     "identity_provider",
 ];
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn peek(&self) -> Option<u8> {
         if self.pos < self.end {
             self.s.as_bytes().get(self.pos).copied()
@@ -251,7 +270,8 @@ impl Parser<'_> {
         }
     }
 
-    fn ident(&mut self) -> Option<(String, Range<usize>)> {
+    fn ident(&mut self) -> Option<(&'a str, Range<usize>)> {
+        let s: &'a str = self.s;
         let start = self.pos;
         while let Some(b) = self.peek() {
             let ok = b.is_ascii_alphanumeric() || b == b'_';
@@ -263,23 +283,23 @@ impl Parser<'_> {
             }
             self.pos += 1;
         }
-        (self.pos > start).then(|| (self.s[start..self.pos].to_owned(), start..self.pos))
+        (self.pos > start).then(|| (&s[start..self.pos], start..self.pos))
     }
 
     fn expect_dot_ident(
         &mut self,
         what: &str,
-        after: &str,
-    ) -> Result<(String, Range<usize>), SyntaxError> {
+        after: &dyn Fn() -> String,
+    ) -> Result<(&'a str, Range<usize>), SyntaxError> {
         if !self.eat(b'.') {
             return Err(SyntaxError::new(
-                format!("expected `.{what}` after `{after}`"),
+                format!("expected `.{what}` after `{}`", after()),
                 self.pos..(self.pos + 1).min(self.end).max(self.pos),
             ));
         }
         self.ident().ok_or_else(|| {
             SyntaxError::new(
-                format!("expected {what} after `{after}.`"),
+                format!("expected {what} after `{}.`", after()),
                 self.pos..self.pos,
             )
         })
@@ -295,7 +315,7 @@ impl Parser<'_> {
                     SyntaxError::new("expected a field name after `.`", self.pos..self.pos)
                 })?;
                 e = Expr {
-                    kind: ExprKind::Field(Box::new(e), name),
+                    kind: ExprKind::Field(Box::new(e), name.to_owned()),
                     pos: start..self.pos,
                 };
             } else if self.peek() == Some(b'[') {
@@ -342,14 +362,22 @@ impl Parser<'_> {
             )
             .hint("a reference is ADDRESS.ATTRIBUTE, e.g. `${role.x.id}` or `${var.name}`"));
         };
-        let kind = match root.as_str() {
+        let kind = match root {
             "true" => ExprKind::Bool(true),
             "false" => ExprKind::Bool(false),
-            "var" => ExprKind::Var(self.expect_dot_ident("a variable name", "var")?.0),
-            "local" => ExprKind::Local(self.expect_dot_ident("a local name", "local")?.0),
+            "var" => ExprKind::Var(
+                self.expect_dot_ident("a variable name", &|| "var".into())?
+                    .0
+                    .to_owned(),
+            ),
+            "local" => ExprKind::Local(
+                self.expect_dot_ident("a local name", &|| "local".into())?
+                    .0
+                    .to_owned(),
+            ),
             "each" => {
-                let (field, pos) = self.expect_dot_ident("`key` or `value`", "each")?;
-                match field.as_str() {
+                let (field, pos) = self.expect_dot_ident("`key` or `value`", &|| "each".into())?;
+                match field {
                     "key" => ExprKind::EachKey,
                     "value" => ExprKind::EachValue,
                     _ => {
@@ -361,7 +389,8 @@ impl Parser<'_> {
                 }
             }
             "data" => {
-                let (kind_name, kind_pos) = self.expect_dot_ident("a data source kind", "data")?;
+                let (kind_name, kind_pos) =
+                    self.expect_dot_ident("a data source kind", &|| "data".into())?;
                 let kind: DataKind = kind_name.parse().map_err(|_| {
                     let names: Vec<&str> = DataKind::ALL.iter().map(|k| k.as_str()).collect();
                     let mut e = SyntaxError::new(
@@ -369,7 +398,7 @@ impl Parser<'_> {
                         kind_pos,
                     );
                     e.hint = Some(
-                        match crate::suggest::closest(&kind_name, names.iter().copied()) {
+                        match crate::suggest::closest(kind_name, names.iter().copied()) {
                             Some(c) => format!("did you mean `data.{c}`?"),
                             None => format!("data source kinds: {}", names.join(", ")),
                         },
@@ -378,31 +407,31 @@ impl Parser<'_> {
                 })?;
                 if kind.is_implicit() {
                     let (attr, attr_pos) =
-                        self.expect_dot_ident("an attribute", &format!("data.{kind}"))?;
+                        self.expect_dot_ident("an attribute", &|| format!("data.{kind}"))?;
                     ExprKind::Data {
                         kind,
                         name: String::new(),
                         key: None,
-                        attr,
+                        attr: attr.to_owned(),
                         attr_pos,
                     }
                 } else {
-                    let (name, _) = self.expect_dot_ident("a name", &format!("data.{kind}"))?;
+                    let (name, _) = self.expect_dot_ident("a name", &|| format!("data.{kind}"))?;
                     let key = self.opt_key()?;
                     let (attr, attr_pos) =
-                        self.expect_dot_ident("an attribute", &format!("data.{kind}.{name}"))?;
+                        self.expect_dot_ident("an attribute", &|| format!("data.{kind}.{name}"))?;
                     ExprKind::Data {
                         kind,
-                        name,
+                        name: name.to_owned(),
                         key,
-                        attr,
+                        attr: attr.to_owned(),
                         attr_pos,
                     }
                 }
             }
             other => match other.parse::<Kind>() {
                 Ok(kind) => {
-                    let (name, _) = self.expect_dot_ident("a name", other)?;
+                    let (name, _) = self.expect_dot_ident("a name", &|| other.to_owned())?;
                     let key = self.opt_key()?;
                     if self.peek() != Some(b'.') {
                         return Err(SyntaxError::new(
@@ -412,12 +441,12 @@ impl Parser<'_> {
                         .hint(format!("for example `${{{other}.{name}.id}}`")));
                     }
                     let (attr, attr_pos) =
-                        self.expect_dot_ident("an attribute", &format!("{other}.{name}"))?;
+                        self.expect_dot_ident("an attribute", &|| format!("{other}.{name}"))?;
                     ExprKind::Resource {
                         kind,
-                        name,
+                        name: name.to_owned(),
                         key,
-                        attr,
+                        attr: attr.to_owned(),
                         attr_pos,
                     }
                 }

@@ -15,6 +15,7 @@ mod check;
 mod diagnostic;
 mod eval;
 mod expr;
+mod fast_toml;
 mod json_schema;
 mod model;
 mod syntax;

@@ -5,8 +5,10 @@
 //! several files with duplicates reported at both places.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
 use crate::address::{is_valid_name, Address, Target};
+use crate::fxhash::FxHashMap;
 use crate::graph::EdgeReason;
 use crate::kind::{DataKind, Kind};
 use crate::schema::{self, KeySpec, KeyType, META_KEYS};
@@ -30,7 +32,7 @@ pub struct Manifest {
     pub(crate) locals: BTreeMap<String, LocalDecl>,
     pub(crate) outputs: BTreeMap<String, OutputDecl>,
     /// Resource and data blocks by block address (no key).
-    pub(crate) blocks: BTreeMap<Address, Block>,
+    pub(crate) blocks: BTreeMap<Address, Box<Block>>,
     /// Data blocks, dependencies first.
     pub(crate) data_order: Vec<Address>,
 }
@@ -50,7 +52,7 @@ pub(crate) struct Block {
     pub adopt: bool,
     pub ignore_changes: Vec<String>,
     /// Key spans of the meta keys present.
-    pub meta_sps: Vec<(String, Sp)>,
+    pub meta_sps: Vec<(&'static str, Sp)>,
     /// Blocks this one depends on (references through locals flattened,
     /// and `depends_on`), filled by the checker.
     pub deps: Vec<Dep>,
@@ -63,15 +65,23 @@ pub(crate) struct Attr {
     pub value: Node,
 }
 
+/// What a block-level dependency points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DepTarget {
+    /// The block at this position in address order.
+    Block(u32),
+    /// `data.org` or `data.caller`.
+    Implicit(DataKind),
+}
+
 /// A block-level dependency.
 #[derive(Clone, Debug)]
 pub(crate) struct Dep {
-    /// Block address (implicit data sources included).
-    pub target: Address,
+    pub target: DepTarget,
     pub sp: Sp,
-    /// The key whose value makes the reference (`None` for `depends_on`,
-    /// `for_each` and `when`).
-    pub attr: Option<String>,
+    /// The index of the key (in `attrs`) whose value makes the reference
+    /// (`None` for `depends_on`, `for_each` and `when`).
+    pub attr: Option<u32>,
     pub reason: EdgeReason,
 }
 
@@ -154,7 +164,7 @@ impl Manifest {
                     block
                         .meta_sps
                         .iter()
-                        .find(|(m, _)| m == k)
+                        .find(|(m, _)| *m == k)
                         .map(|(_, sp)| *sp)
                 })
             })
@@ -226,7 +236,7 @@ pub(crate) fn build(sources: &[Source]) -> Result<Manifest, Diagnostics> {
         variables: BTreeMap::new(),
         locals: BTreeMap::new(),
         outputs: BTreeMap::new(),
-        blocks: BTreeMap::new(),
+        blocks: FxHashMap::default(),
         seen: HashMap::new(),
         syntax_failed: false,
     };
@@ -235,7 +245,7 @@ pub(crate) fn build(sources: &[Source]) -> Result<Manifest, Diagnostics> {
         let mut syntax = Vec::new();
         match parse_file(&files, file, &mut syntax) {
             Some(root) => {
-                b.root(&root, file);
+                b.root(root);
                 // Errors inside strings belong to the block written above them.
                 for mut d in syntax {
                     if d.address.is_none() {
@@ -275,11 +285,11 @@ pub(crate) fn build(sources: &[Source]) -> Result<Manifest, Diagnostics> {
     } = b;
     let mut manifest = Manifest {
         name,
-        files: files.clone(),
+        files,
         variables,
         locals,
         outputs,
-        blocks,
+        blocks: blocks.into_iter().collect(),
         data_order: Vec::new(),
     };
     let mut diags = diags;
@@ -301,7 +311,8 @@ struct Builder<'a> {
     variables: BTreeMap<String, VariableDecl>,
     locals: BTreeMap<String, LocalDecl>,
     outputs: BTreeMap<String, OutputDecl>,
-    blocks: BTreeMap<Address, Block>,
+    /// Blocks by address; sorted into the manifest's map at the end.
+    blocks: FxHashMap<Address, Box<Block>>,
     /// Everything named so far (`role.x`, `local.y`, ...) and where.
     seen: HashMap<String, Sp>,
     syntax_failed: bool,
@@ -317,11 +328,13 @@ impl Builder<'_> {
     /// The name claimed last before `offset` in `file` (the block, local,
     /// variable or output whose text contains it).
     fn owner_at(&self, file: u32, offset: usize) -> Option<String> {
-        self.seen
-            .iter()
+        let named = self.seen.iter().map(|(name, sp)| (name.clone(), *sp));
+        let blocks = self.blocks.values().map(|b| (b.address.to_string(), b.sp));
+        named
+            .chain(blocks)
             .filter(|(_, sp)| sp.file == file && (sp.start as usize) <= offset)
             .max_by_key(|(_, sp)| sp.start)
-            .map(|(name, _)| name.clone())
+            .map(|(name, _)| name)
     }
 
     fn push(&mut self, d: Diagnostic) {
@@ -331,15 +344,7 @@ impl Builder<'_> {
     /// Record a name; report a duplicate at both places. True when new.
     fn claim(&mut self, what: &str, sp: Sp) -> bool {
         if let Some(first) = self.seen.get(what).copied() {
-            let mut d = self
-                .err(sp, format!("`{what}` is defined twice"))
-                .with_label("defined again here")
-                .with_address(what)
-                .with_hint("rename or remove one of them: each address may be defined only once across all manifest files");
-            if let Some(s) = self.files.span(first) {
-                d = d.with_related(s, "first defined here");
-            }
-            self.push(d);
+            self.duplicate(what, sp, first);
             false
         } else {
             self.seen.insert(what.to_owned(), sp);
@@ -347,11 +352,35 @@ impl Builder<'_> {
         }
     }
 
-    fn root(&mut self, root: &Table, file: u32) {
-        for entry in &root.entries {
-            match entry.key.as_str() {
-                "gcrecon" => self.header(entry),
-                "variables" => self.each_named(entry, "variables", Self::variable),
+    /// A block address: new, or reported as defined twice.
+    fn claim_block(&mut self, address: &Address, sp: Sp) -> bool {
+        match self.blocks.get(address).map(|b| b.sp) {
+            Some(first) => {
+                self.duplicate(&address.to_string(), sp, first);
+                false
+            }
+            None => true,
+        }
+    }
+
+    fn duplicate(&mut self, what: &str, sp: Sp, first: Sp) {
+        let mut d = self
+            .err(sp, format!("`{what}` is defined twice"))
+            .with_label("defined again here")
+            .with_address(what)
+            .with_hint("rename or remove one of them: each address may be defined only once across all manifest files");
+        if let Some(s) = self.files.span(first) {
+            d = d.with_related(s, "first defined here");
+        }
+        self.push(d);
+    }
+
+    fn root(&mut self, root: Table) {
+        for mut entry in root.entries {
+            let key = std::mem::take(&mut entry.key);
+            match key.as_str() {
+                "gcrecon" => self.header(&entry),
+                "variables" => self.each_named(entry, "variables", |b, n, e| b.variable(n, &e)),
                 "locals" => self.locals(entry),
                 "output" => self.each_named(entry, "output", Self::output),
                 "data" => self.data(entry),
@@ -380,17 +409,16 @@ impl Builder<'_> {
                 },
             }
         }
-        let _ = file;
     }
 
     /// `[KIND.NAME]` tables under a top-level key.
     fn each_named(
         &mut self,
-        entry: &Entry,
+        entry: Entry,
         prefix: &str,
-        mut f: impl FnMut(&mut Self, &str, &Entry),
+        mut f: impl FnMut(&mut Self, &str, Entry),
     ) {
-        let Some(table) = entry.value.as_table() else {
+        let NodeKind::Table(table) = entry.value.kind else {
             let d = self
                 .err(
                     entry.value.sp,
@@ -403,7 +431,7 @@ impl Builder<'_> {
             self.push(d);
             return;
         };
-        for e in &table.entries {
+        for mut e in table.entries {
             if !is_valid_name(&e.key) {
                 let d = self
                     .err(e.key_sp, format!("`{}` is not a valid name", e.key))
@@ -431,7 +459,8 @@ impl Builder<'_> {
                 self.push(d);
                 continue;
             }
-            f(self, &e.key, e);
+            let name = std::mem::take(&mut e.key);
+            f(self, &name, e);
         }
     }
 
@@ -577,7 +606,7 @@ impl Builder<'_> {
                 },
                 "sensitive" => {
                     if let Some(b) = self.literal_bool(&e.value, "sensitive", &what) {
-                        decl.sensitive = b
+                        decl.sensitive = b;
                     }
                 }
                 "default" => default_node = Some(&e.value),
@@ -628,7 +657,7 @@ impl Builder<'_> {
         self.variables.insert(name.to_owned(), decl);
     }
 
-    fn literal_bool(&mut self, node: &Node, key: &str, what: &str) -> Option<bool> {
+    fn literal_bool(&mut self, node: &Node, key: &str, what: &dyn fmt::Display) -> Option<bool> {
         match &node.kind {
             NodeKind::Bool(b) => Some(*b),
             _ => {
@@ -646,8 +675,8 @@ impl Builder<'_> {
         }
     }
 
-    fn locals(&mut self, entry: &Entry) {
-        let Some(table) = entry.value.as_table() else {
+    fn locals(&mut self, entry: Entry) {
+        let NodeKind::Table(table) = entry.value.kind else {
             let d = self
                 .err(
                     entry.value.sp,
@@ -660,7 +689,7 @@ impl Builder<'_> {
             self.push(d);
             return;
         };
-        for e in &table.entries {
+        for e in table.entries {
             let what = format!("local.{}", e.key);
             if !is_valid_name(&e.key) {
                 let d = self
@@ -678,33 +707,35 @@ impl Builder<'_> {
                 continue;
             }
             self.locals.insert(
-                e.key.clone(),
+                e.key,
                 LocalDecl {
                     sp: e.key_sp,
-                    value: e.value.clone(),
+                    value: e.value,
                 },
             );
         }
     }
 
-    fn output(&mut self, name: &str, entry: &Entry) {
+    fn output(&mut self, name: &str, entry: Entry) {
         let what = format!("output.{name}");
         if !self.claim(&what, entry.value.sp) {
             return;
         }
-        let Some(table) = entry.value.as_table() else {
+        let sp = entry.value.sp;
+        let NodeKind::Table(table) = entry.value.kind else {
             return;
         };
         let mut decl = OutputDecl {
-            sp: entry.value.sp,
+            sp,
             value: None,
             sensitive: false,
             description: None,
             when: None,
         };
-        for e in &table.entries {
-            match e.key.as_str() {
-                "value" => decl.value = Some(e.value.clone()),
+        for mut e in table.entries {
+            let key = std::mem::take(&mut e.key);
+            match key.as_str() {
+                "value" => decl.value = Some(e.value),
                 "sensitive" => {
                     decl.sensitive = self
                         .literal_bool(&e.value, "sensitive", &what)
@@ -722,12 +753,12 @@ impl Builder<'_> {
                 },
                 "when" => {
                     self.check_when(&e.value, &what);
-                    decl.when = Some(e.value.clone());
+                    decl.when = Some(e.value);
                 }
                 other => {
                     let d = self
                         .unknown_key(
-                            e,
+                            &e,
                             other,
                             ["value", "sensitive", "description", "when"].into_iter(),
                             &format!("output `{name}`"),
@@ -739,7 +770,7 @@ impl Builder<'_> {
         }
         if decl.value.is_none() {
             let d = self
-                .err(entry.value.sp, format!("output `{name}` has no `value`"))
+                .err(sp, format!("output `{name}` has no `value`"))
                 .with_address(&what)
                 .with_hint("add `value = \"${...}\"`");
             self.push(d);
@@ -747,15 +778,15 @@ impl Builder<'_> {
         self.outputs.insert(name.to_owned(), decl);
     }
 
-    fn data(&mut self, entry: &Entry) {
-        let Some(table) = entry.value.as_table() else {
+    fn data(&mut self, entry: Entry) {
+        let NodeKind::Table(table) = entry.value.kind else {
             let d = self
                 .err(entry.value.sp, "`data` must hold `[data.KIND.NAME]` tables")
                 .with_hint("for example `[data.division.home]`");
             self.push(d);
             return;
         };
-        for e in &table.entries {
+        for e in table.entries {
             match e.key.parse::<DataKind>() {
                 Ok(kind) if kind.is_implicit() => {
                     let d = self
@@ -808,21 +839,22 @@ impl Builder<'_> {
         }
     }
 
-    fn resource(&mut self, kind: Kind, name: &str, entry: &Entry) {
+    fn resource(&mut self, kind: Kind, name: &str, entry: Entry) {
         let address = Address::resource(kind, name);
-        let what = address.to_string();
-        if !self.claim(&what, entry.value.sp) {
+        let what = address.clone();
+        if !self.claim_block(&address, entry.value.sp) {
             return;
         }
-        let Some(table) = entry.value.as_table() else {
+        let sp = entry.value.sp;
+        let NodeKind::Table(table) = entry.value.kind else {
             return;
         };
-        let mut block = Self::new_block(address, entry.value.sp);
+        let mut block = Self::new_block(address, sp);
         let keys = schema::resource_keys(kind);
         let open = keys.iter().any(|k| k.name == "*");
-        for e in &table.entries {
-            if META_KEYS.contains(&e.key.as_str()) {
-                self.meta(&mut block, e, &what);
+        for e in table.entries {
+            if let Some(meta) = META_KEYS.iter().find(|m| **m == e.key) {
+                self.meta(&mut block, meta, e, &what);
                 continue;
             }
             match keys.iter().find(|k| k.name == e.key) {
@@ -835,40 +867,38 @@ impl Builder<'_> {
                         .filter(|n| *n != "*")
                         .chain(META_KEYS.iter().copied());
                     let d = self
-                        .unknown_key(e, &e.key, candidates, &format!("a {kind}"))
+                        .unknown_key(&e, &e.key, candidates, &format!("a {kind}"))
                         .with_address(&what);
                     self.push(d);
                     continue;
                 }
             }
             block.attrs.push(Attr {
-                key: e.key.clone(),
+                key: e.key,
                 key_sp: e.key_sp,
-                value: e.value.clone(),
+                value: e.value,
             });
         }
         self.required(&block, keys, &what);
         self.kind_rules(kind, &block, &what);
-        if let Some(ic) = table.get("ignore_changes") {
-            self.check_ignore_changes(kind, &block, ic, &what);
-        }
-        self.blocks.insert(block.address.clone(), block);
+        self.blocks.insert(block.address.clone(), Box::new(block));
     }
 
-    fn data_block(&mut self, kind: DataKind, name: &str, entry: &Entry) {
+    fn data_block(&mut self, kind: DataKind, name: &str, entry: Entry) {
         let address = Address::data(kind, name);
-        let what = address.to_string();
-        if !self.claim(&what, entry.value.sp) {
+        let what = address.clone();
+        if !self.claim_block(&address, entry.value.sp) {
             return;
         }
-        let Some(table) = entry.value.as_table() else {
+        let sp = entry.value.sp;
+        let NodeKind::Table(table) = entry.value.kind else {
             return;
         };
-        let mut block = Self::new_block(address, entry.value.sp);
+        let mut block = Self::new_block(address, sp);
         let (keys, _) = schema::data_keys(kind);
-        for e in &table.entries {
-            if DATA_META_KEYS.contains(&e.key.as_str()) {
-                self.meta(&mut block, e, &what);
+        for e in table.entries {
+            if let Some(meta) = DATA_META_KEYS.iter().find(|m| **m == e.key) {
+                self.meta(&mut block, meta, e, &what);
                 continue;
             }
             if META_KEYS.contains(&e.key.as_str()) {
@@ -887,16 +917,16 @@ impl Builder<'_> {
                         .map(|k| k.name)
                         .chain(DATA_META_KEYS.iter().copied());
                     let d = self
-                        .unknown_key(e, &e.key, candidates, &format!("data.{kind}"))
+                        .unknown_key(&e, &e.key, candidates, &format!("data.{kind}"))
                         .with_address(&what);
                     self.push(d);
                     continue;
                 }
             }
             block.attrs.push(Attr {
-                key: e.key.clone(),
+                key: e.key,
                 key_sp: e.key_sp,
-                value: e.value.clone(),
+                value: e.value,
             });
         }
         self.required(&block, keys, &what);
@@ -931,10 +961,10 @@ impl Builder<'_> {
                 .with_hint("look a division up by `name`, or the home division with `home = true`, not both");
             self.push(d);
         }
-        self.blocks.insert(block.address.clone(), block);
+        self.blocks.insert(block.address.clone(), Box::new(block));
     }
 
-    fn required(&mut self, block: &Block, keys: &[KeySpec], what: &str) {
+    fn required(&mut self, block: &Block, keys: &[KeySpec], what: &dyn fmt::Display) {
         for spec in keys.iter().filter(|k| k.required) {
             if block.attr(spec.name).is_none() {
                 let d = self
@@ -955,7 +985,7 @@ impl Builder<'_> {
         }
     }
 
-    fn kind_rules(&mut self, kind: Kind, block: &Block, what: &str) {
+    fn kind_rules(&mut self, kind: Kind, block: &Block, what: &dyn fmt::Display) {
         match kind {
             Kind::OauthClient => {
                 let grant = block.attr("grant_type").and_then(|a| a.value.literal_str());
@@ -1019,11 +1049,10 @@ impl Builder<'_> {
         }
     }
 
-    fn check_ignore_changes(&mut self, kind: Kind, block: &Block, node: &Entry, what: &str) {
+    fn check_ignore_changes(&mut self, kind: Kind, node: &Node, what: &dyn fmt::Display) {
         let keys = schema::resource_keys(kind);
         let open = keys.iter().any(|k| k.name == "*");
-        let _ = block;
-        if let NodeKind::List(items) = &node.value.kind {
+        if let NodeKind::List(items) = &node.kind {
             for item in items {
                 let Some(k) = item.literal_str() else {
                     continue;
@@ -1049,17 +1078,17 @@ impl Builder<'_> {
         }
     }
 
-    fn meta(&mut self, block: &mut Block, e: &Entry, what: &str) {
-        block.meta_sps.push((e.key.clone(), e.key_sp));
+    fn meta(&mut self, block: &mut Block, key: &'static str, e: Entry, what: &dyn fmt::Display) {
+        block.meta_sps.push((key, e.key_sp));
         let node = &e.value;
-        match e.key.as_str() {
+        match key {
             "for_each" => {
                 self.check_for_each(node, what);
-                block.for_each = Some(node.clone());
+                block.for_each = Some(e.value);
             }
             "when" => {
                 self.check_when(node, what);
-                block.when = Some(node.clone());
+                block.when = Some(e.value);
             }
             "depends_on" => {
                 let NodeKind::List(items) = &node.kind else {
@@ -1123,6 +1152,9 @@ impl Builder<'_> {
             "adopt" => block.adopt = self.literal_bool(node, "adopt", what).unwrap_or(false),
             "ignore_changes" => match &node.kind {
                 NodeKind::List(items) => {
+                    if let Some(kind) = block.address.kind() {
+                        self.check_ignore_changes(kind, node, what);
+                    }
                     for item in items {
                         match item.literal_str() {
                             Some(s) => block.ignore_changes.push(s),
@@ -1148,7 +1180,7 @@ impl Builder<'_> {
         }
     }
 
-    fn check_for_each(&mut self, node: &Node, what: &str) {
+    fn check_for_each(&mut self, node: &Node, what: &dyn fmt::Display) {
         if node.whole_expr().is_some() || matches!(node.kind, NodeKind::Invalid) {
             return;
         }
@@ -1194,7 +1226,7 @@ impl Builder<'_> {
         }
     }
 
-    fn check_when(&mut self, node: &Node, what: &str) {
+    fn check_when(&mut self, node: &Node, what: &dyn fmt::Display) {
         if node.whole_expr().is_some() || matches!(node.kind, NodeKind::Bool(_) | NodeKind::Invalid)
         {
             return;
@@ -1234,55 +1266,58 @@ impl Builder<'_> {
 
     /// Static type check of a key's value; whole-string references are
     /// checked when evaluated.
-    fn check_type(&mut self, spec: &KeySpec, node: &Node, what: &str) {
+    fn check_type(&mut self, spec: &KeySpec, node: &Node, what: &dyn fmt::Display) {
         if node.whole_expr().is_some() || matches!(node.kind, NodeKind::Invalid) {
             return;
         }
-        let key = format!("`{}`", spec.name);
+        let key = || format!("`{}`", spec.name);
         let d = match spec.ty {
             KeyType::String => match &node.kind {
                 NodeKind::Str(_) => None,
                 NodeKind::Number(_) | NodeKind::Bool(_) => {
-                    Some(self.wrong_type(node, &key, "a string").with_hint(format!(
+                    Some(self.wrong_type(node, &key(), "a string").with_hint(format!(
                         "quote it: `{} = \"{}\"`",
                         spec.name,
                         node_text(node)
                     )))
                 }
-                _ => Some(self.wrong_type(node, &key, "a string")),
+                _ => Some(self.wrong_type(node, &key(), "a string")),
             },
             KeyType::Bool => match &node.kind {
                 NodeKind::Bool(_) => None,
                 NodeKind::Str(_)
                     if matches!(node.literal_str().as_deref(), Some("true" | "false")) =>
                 {
-                    Some(self.wrong_type(node, &key, "a bool").with_hint(format!(
+                    Some(self.wrong_type(node, &key(), "a bool").with_hint(format!(
                         "remove the quotes: `{} = {}`",
                         spec.name,
                         node.literal_str().unwrap_or_default()
                     )))
                 }
-                _ => Some(self.wrong_type(node, &key, "a bool (true or false)")),
+                _ => Some(self.wrong_type(node, &key(), "a bool (true or false)")),
             },
             KeyType::Integer => match &node.kind {
                 NodeKind::Number(n) if n.is_i64() || n.is_u64() => None,
                 NodeKind::Str(_)
                     if node.literal_str().is_some_and(|s| s.parse::<i64>().is_ok()) =>
                 {
-                    Some(self.wrong_type(node, &key, "an integer").with_hint(format!(
-                        "remove the quotes: `{} = {}`",
-                        spec.name,
-                        node.literal_str().unwrap_or_default()
-                    )))
+                    Some(
+                        self.wrong_type(node, &key(), "an integer")
+                            .with_hint(format!(
+                                "remove the quotes: `{} = {}`",
+                                spec.name,
+                                node.literal_str().unwrap_or_default()
+                            )),
+                    )
                 }
-                _ => Some(self.wrong_type(node, &key, "an integer")),
+                _ => Some(self.wrong_type(node, &key(), "an integer")),
             },
             KeyType::StringList => match &node.kind {
                 NodeKind::List(items) => {
                     for item in items {
                         if !matches!(item.kind, NodeKind::Str(_) | NodeKind::Invalid) {
                             let d = self
-                                .wrong_type(item, &format!("an entry of {key}"), "a string")
+                                .wrong_type(item, &format!("an entry of {}", key()), "a string")
                                 .with_address(what)
                                 .with_hint(format!("quote it: \"{}\"", node_text(item)));
                             self.push(d);
@@ -1291,14 +1326,14 @@ impl Builder<'_> {
                     None
                 }
                 NodeKind::Str(_) => Some(
-                    self.wrong_type(node, &key, "a list of strings")
+                    self.wrong_type(node, &key(), "a list of strings")
                         .with_hint(format!(
                             "write a list: `{} = [\"{}\"]`, or a single reference to a list",
                             spec.name,
                             node_text(node)
                         )),
                 ),
-                _ => Some(self.wrong_type(node, &key, "a list of strings")),
+                _ => Some(self.wrong_type(node, &key(), "a list of strings")),
             },
             KeyType::Enum(allowed) => match &node.kind {
                 NodeKind::Str(t) => match t.literal() {
@@ -1307,7 +1342,7 @@ impl Builder<'_> {
                     }
                     _ => None,
                 },
-                _ => Some(self.wrong_type(node, &key, "a string").with_hint(format!(
+                _ => Some(self.wrong_type(node, &key(), "a string").with_hint(format!(
                     "`{}` is one of: {}",
                     spec.name,
                     allowed.join(", ")
@@ -1320,13 +1355,13 @@ impl Builder<'_> {
                     }
                     None
                 }
-                _ => Some(self.wrong_type(node, &key, "a list of tables").with_hint(
+                _ => Some(self.wrong_type(node, &key(), "a list of tables").with_hint(
                     "write `roles = [{ role = \"${role.NAME.id}\", divisions = [\"*\"] }]`",
                 )),
             },
             KeyType::Map => match &node.kind {
                 NodeKind::Table(_) => None,
-                _ => Some(self.wrong_type(node, &key, "a table").with_hint(format!(
+                _ => Some(self.wrong_type(node, &key(), "a table").with_hint(format!(
                     "write `{} = {{ key = \"value\" }}` or a `[...{}]` sub-table",
                     spec.name, spec.name
                 ))),
@@ -1341,7 +1376,7 @@ impl Builder<'_> {
         }
     }
 
-    fn check_role_entry(&mut self, item: &Node, what: &str) {
+    fn check_role_entry(&mut self, item: &Node, what: &dyn fmt::Display) {
         if item.whole_expr().is_some() || matches!(item.kind, NodeKind::Invalid) {
             return;
         }

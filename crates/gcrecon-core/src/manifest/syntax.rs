@@ -5,7 +5,7 @@
 use toml_edit::{ImDocument, Item};
 
 use super::diagnostic::{Diagnostic, FileInfo, Span};
-use super::expr::{parse_template, Expr, ExprKind, Part, Template};
+use super::expr::{parse_template_ref, Expr, ExprKind, Part, Template};
 
 /// A compact place: file index and byte range.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,13 +55,13 @@ impl Files {
 }
 
 /// A value of the manifest with its place.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Node {
     pub sp: Sp,
     pub kind: NodeKind,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum NodeKind {
     Bool(bool),
     Number(serde_json::Number),
@@ -74,12 +74,12 @@ pub(crate) enum NodeKind {
 }
 
 /// A TOML table (header table, dotted-key table or inline table).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Table {
     pub entries: Vec<Entry>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Entry {
     pub key: String,
     pub key_sp: Sp,
@@ -152,8 +152,25 @@ impl Node {
     }
 }
 
-/// Parse one file. A TOML syntax error yields `Err` with its diagnostic.
+/// Parse one file; `None` after a TOML syntax error (reported in `diags`).
+///
+/// The common shape of manifests goes through [`super::fast_toml`]; anything
+/// it does not handle (and every syntax error, for the canonical message)
+/// goes through `toml_edit`.
 pub(crate) fn parse_file(files: &Files, file: u32, diags: &mut Vec<Diagnostic>) -> Option<Table> {
+    if let Some((table, found)) = super::fast_toml::parse(files, file) {
+        diags.extend(found);
+        return Some(table);
+    }
+    parse_file_with_toml_edit(files, file, diags)
+}
+
+/// Parse one file with `toml_edit`.
+pub(crate) fn parse_file_with_toml_edit(
+    files: &Files,
+    file: u32,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Table> {
     let text = files.text(file);
     let doc = match ImDocument::parse(text) {
         Ok(doc) => doc,
@@ -307,45 +324,71 @@ impl Converter<'_> {
         Node { sp, kind }
     }
 
-    /// Parse `${...}` in a string; map positions back to the file when the
-    /// literal has no escapes, else to the whole literal.
+    /// Parse `${...}` in a string; map positions back to the file.
     fn string(&mut self, content: &str, sp: Sp) -> NodeKind {
-        let parsed = parse_template(content);
-        if matches!(&parsed, Ok(t) if !t.parts.iter().any(|p| matches!(p, Part::Expr(_)))) {
-            return parsed.map_or(NodeKind::Invalid, NodeKind::Str);
+        string_node(self.files, self.text, content.to_owned(), sp, self.diags)
+    }
+}
+
+/// A string value: its template parsed, positions mapped back to the file
+/// (to the whole literal when they cannot be mapped).
+pub(crate) fn string_node(
+    files: &Files,
+    text: &str,
+    content: String,
+    sp: Sp,
+    diags: &mut Vec<Diagnostic>,
+) -> NodeKind {
+    if !content.contains('$') {
+        return NodeKind::Str(Template {
+            lit: content,
+            parts: Vec::new(),
+        });
+    }
+    let parsed = parse_template_ref(&content);
+    if matches!(&parsed, Ok(t) if t.parts.is_empty()) {
+        return parsed.map_or(NodeKind::Invalid, NodeKind::Str);
+    }
+    let raw = text.get(sp.start as usize..sp.end as usize).unwrap_or("");
+    // Without escapes, content offsets are file offsets shifted by the quote.
+    let plain = ["\"", "'"].iter().find_map(|q| {
+        let inner = raw.strip_prefix(q)?.strip_suffix(q)?;
+        (inner == content && !raw.starts_with("\"\"\"") && !raw.starts_with("'''"))
+            .then_some(q.len())
+    });
+    let offsets = if plain.is_none() {
+        content_offsets(raw, &content)
+    } else {
+        None
+    };
+    let whole = sp.start as usize..sp.end as usize;
+    let map = |pos: &std::ops::Range<usize>| -> std::ops::Range<usize> {
+        let base = sp.start as usize;
+        match (plain, &offsets) {
+            (Some(q), _) => base + q + pos.start..base + q + pos.end,
+            (None, Some(o)) => {
+                let at = |i: usize| o.get(i).map_or(sp.end as usize, |r| base + r);
+                at(pos.start)..at(pos.end)
+            }
+            (None, None) => whole.clone(),
         }
-        let raw = self
-            .text
-            .get(sp.start as usize..sp.end as usize)
-            .unwrap_or("");
-        let offsets = content_offsets(raw, content);
-        let whole = sp.start as usize..sp.end as usize;
-        let map = |pos: &std::ops::Range<usize>| -> std::ops::Range<usize> {
-            match &offsets {
-                Some(o) => {
-                    let at = |i: usize| o.get(i).map_or(sp.end as usize, |r| sp.start as usize + r);
-                    at(pos.start)..at(pos.end)
+    };
+    match parsed {
+        Ok(mut t) => {
+            for part in &mut t.parts {
+                if let Part::Expr(e) = part {
+                    remap(e, &map);
                 }
-                None => whole.clone(),
             }
-        };
-        match parsed {
-            Ok(mut t) => {
-                for part in &mut t.parts {
-                    if let Part::Expr(e) = part {
-                        remap(e, &map);
-                    }
-                }
-                NodeKind::Str(t)
+            NodeKind::Str(t)
+        }
+        Err(e) => {
+            let mut d = files.error(sp.at(&map(&e.pos)), e.message);
+            if let Some(h) = e.hint {
+                d = d.with_hint(h);
             }
-            Err(e) => {
-                let mut d = self.files.error(sp.at(&map(&e.pos)), e.message);
-                if let Some(h) = e.hint {
-                    d = d.with_hint(h);
-                }
-                self.diags.push(d);
-                NodeKind::Invalid
-            }
+            diags.push(d);
+            NodeKind::Invalid
         }
     }
 }
