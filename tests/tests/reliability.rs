@@ -32,13 +32,35 @@ fn ok<T>(r: Result<T, String>) -> T {
 
 #[test]
 fn apply_killed_after_every_mutating_call_converges_on_rerun() {
-    let r = ok(reliability::crash_every_step(&root(), EXAMPLE, None));
+    // A secret lost by a kill is recovered with `gcrecon rotate` here (and
+    // counted); the strict test below is ignored until the engine rotates it.
+    let r = ok(reliability::crash_every_step(
+        &root(),
+        EXAMPLE,
+        None,
+        reliability::LostSecrets::Rotate,
+    ));
     assert!(r.calls > 0);
     assert_eq!(r.kills, r.calls, "one kill per mutating call");
     eprintln!(
-        "{EXAMPLE}: {} mutating calls, {} kills survived, {} gcrecon runs",
-        r.calls, r.kills, r.runs
+        "{EXAMPLE}: {} mutating calls, {} kills survived, {} gcrecon runs, {} secrets lost: {:?}",
+        r.calls,
+        r.kills,
+        r.runs,
+        r.lost_secrets.len(),
+        r.lost_secrets
     );
+}
+
+#[test]
+#[ignore = "engine bug: an apply killed after POST /api/v2/oauth/clients answered loses the client secret; the next apply adopts the client without rotating it (docs/reliability.md)"]
+fn a_kill_after_an_oauth_client_is_created_loses_no_secret() {
+    ok(reliability::crash_every_step(
+        &root(),
+        EXAMPLE,
+        None,
+        reliability::LostSecrets::Fail,
+    ));
 }
 
 #[test]
@@ -62,6 +84,18 @@ fn failed_reads_never_plan_a_delete_or_create() {
     eprintln!(
         "{EXAMPLE}: {} plans under faults ({} failed cleanly), {} faults injected",
         r.plans, r.failed_plans, r.faults
+    );
+}
+
+#[test]
+fn apply_converges_through_a_429_storm() {
+    // A nectar apply makes ~20 requests per token: 10 a minute makes gcsim
+    // answer 429 with `Retry-After` for the rest of its minute.
+    let r = ok(reliability::rate_limit_storm(&root(), EXAMPLE, 10));
+    assert!(r.rate_limited > 0, "no request was answered 429");
+    eprintln!(
+        "{EXAMPLE}: converged; {} requests answered 429",
+        r.rate_limited
     );
 }
 

@@ -9,7 +9,8 @@
 //!   clean-apply result, hold no duplicates, match the state, and re-plan
 //!   clean.
 //! - **Faults**: injected 5xx and dropped connections (`--fault-rate`), a
-//!   429 storm (`--rate-limit 30`): apply and plan converge, and no plan
+//!   429 storm (`--rate-limit 30`, or 10 where a run makes fewer than 30
+//!   requests per token): apply and plan converge, and no plan
 //!   made under faults ever deletes, re-creates or creates what exists.
 //! - **Eventual consistency** (`--eventual-ms`): apply then an immediate
 //!   plan and apply create nothing twice.
@@ -685,6 +686,11 @@ impl Work {
             cmd.env("GENESYSCLOUD_OAUTHCLIENT_ID", &self.client.0)
                 .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", &self.client.1);
         }
+        // gcsim serves every region from one URL: name the fixture org's
+        // region, as the examples' READMEs do, for `data.org.region`.
+        if let Some(region) = quoted_values(&self.example.fixture, "region").first() {
+            cmd.env("GENESYSCLOUD_REGION", region);
+        }
         cmd.env("RUST_LOG", "debug")
             .env("NO_COLOR", "1")
             .env_remove("RUST_BACKTRACE");
@@ -1016,6 +1022,23 @@ pub fn state_matches_org(state: &Value, dump: &Value, baseline: &Value) -> Resul
     }
     let before = id_labels(baseline);
     for (id, label) in id_labels(dump) {
+        // An identity provider's id in the state is its name (`pureengage`).
+        let idp = label
+            .strip_prefix("identity_providers:")
+            .map(|_| dump["identity_providers"].as_object())
+            .and_then(|m| {
+                m?.iter()
+                    .find(|(_, v)| v["id"] == json!(id))
+                    .map(|(k, _)| k.clone())
+            });
+        if let Some(key) = idp {
+            if !state_text.contains(&format!("\"{key}\"")) {
+                problems.push(format!(
+                    "{label} ({key}) is in the org but not in the state"
+                ));
+            }
+            continue;
+        }
         if !before.contains_key(&id) && !state_text.contains(&id) {
             problems.push(format!(
                 "{label} (id {id}) is in the org but not in the state"
@@ -1032,9 +1055,105 @@ pub fn state_matches_org(state: &Value, dump: &Value, baseline: &Value) -> Resul
     }
 }
 
+/// Every OAuth client in the state has its credentials in the secrets file
+/// (a secret is returned only when a client is created or rotated: one that
+/// is not written down is lost), and client-credentials ones log in with them.
+pub fn secrets_delivered(w: &Work, state: &Value, dump: &Value) -> Result<(), String> {
+    let file: Value = match fs::read_to_string(w.secrets_path()) {
+        Ok(t) => {
+            serde_json::from_str(&t).map_err(|e| format!("the secrets file is not JSON: {e}"))?
+        }
+        Err(_) => json!({}),
+    };
+    let mut problems = Vec::new();
+    for r in state["resources"].as_array().into_iter().flatten() {
+        if r["kind"] != "oauth_client" {
+            continue;
+        }
+        let address = r["address"].as_str().unwrap_or("?");
+        let entry = &file[address];
+        let (Some(id), Some(secret)) =
+            (entry["client_id"].as_str(), entry["client_secret"].as_str())
+        else {
+            problems.push(format!("{address}: no credentials in the secrets file"));
+            continue;
+        };
+        let live = dump["oauth_clients"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["id"] == json!(id));
+        match live {
+            None => problems.push(format!(
+                "{address}: client id {id} of the secrets file is not in the org"
+            )),
+            Some(c) if c["authorizedGrantType"] == "CLIENT-CREDENTIALS" => {
+                if !can_log_in(w.sim.url(), id, secret) {
+                    problems.push(format!(
+                        "{address}: the secret in the secrets file does not log in"
+                    ));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `POST /oauth/token` with client credentials straight to gcsim.
+fn can_log_in(url: &str, id: &str, secret: &str) -> bool {
+    let Ok(mut conn) = TcpStream::connect(url.trim_start_matches("http://")) else {
+        return false;
+    };
+    let body = "grant_type=client_credentials";
+    let req = format!(
+        "POST /oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        base64(format!("{id}:{secret}").as_bytes()),
+        body.len()
+    );
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    if conn.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut first = String::new();
+    let _ = BufReader::new(conn).read_line(&mut first);
+    first.split_whitespace().nth(1) == Some("200")
+}
+
 /// Asserts the converged outcome: the org equals `reference` (normalized),
 /// no duplicates, the state matches, and `plan --detailed-exitcode` is 0.
 pub fn assert_converged(w: &Work, reference: &Value, what: &str) -> Result<(), String> {
+    converged_org(w, reference, what)?;
+    secrets_delivered(w, &w.state()?, &w.sim.dump()).map_err(|e| format!("{what}: {e}"))
+}
+
+/// [`assert_converged`] but for the secrets file.
+fn converged_org(w: &Work, reference: &Value, what: &str) -> Result<(), String> {
     let dump = w.sim.dump();
     let dups = duplicates(&dump, &w.baseline);
     if !dups.is_empty() {
@@ -1047,7 +1166,8 @@ pub fn assert_converged(w: &Work, reference: &Value, what: &str) -> Result<(), S
             json_diff(reference, &got)
         ));
     }
-    state_matches_org(&w.state()?, &dump, &w.baseline).map_err(|e| format!("{what}: {e}"))?;
+    let state = w.state()?;
+    state_matches_org(&state, &dump, &w.baseline).map_err(|e| format!("{what}: {e}"))?;
     let plan = w.run(&["plan", "--detailed-exitcode"])?;
     plan.expect(0)
         .map_err(|e| format!("{what}: re-plan not clean: {e}"))?;
@@ -1097,6 +1217,19 @@ pub struct CrashReport {
     pub kills: u32,
     /// Runs of gcrecon.
     pub runs: u64,
+    /// Kills after which an OAuth client's secret was lost (the client
+    /// exists, the secrets file has no credentials for it), recovered with
+    /// `gcrecon rotate` under [`LostSecrets::Rotate`].
+    pub lost_secrets: Vec<String>,
+}
+
+/// What to do when a crash loses an OAuth client's secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LostSecrets {
+    /// It is a failure.
+    Fail,
+    /// Record it, recover with `gcrecon rotate ADDR`, and go on.
+    Rotate,
 }
 
 /// Kill `apply` after its k-th mutating call for every k in `ks` (all of
@@ -1105,6 +1238,7 @@ pub fn crash_every_step(
     root: &Path,
     vendor: &str,
     ks: Option<Vec<u32>>,
+    lost: LostSecrets,
 ) -> Result<CrashReport, String> {
     let runs_before = TOTALS.runs.load(Ordering::Relaxed);
     let (reference, calls) = clean_apply(root, vendor)?;
@@ -1135,11 +1269,28 @@ pub fn crash_every_step(
         again.expect(0).map_err(|e| {
             format!("{vendor} k={k} (killed after {killed_at}): re-apply failed: {e}")
         })?;
-        assert_converged(
-            &w,
-            &reference,
-            &format!("{vendor} k={k} (killed after {killed_at})"),
-        )?;
+        let what = format!("{vendor} k={k} (killed after {killed_at})");
+        converged_org(&w, &reference, &what)?;
+        let state = w.state()?;
+        if let Err(e) = secrets_delivered(&w, &state, &w.sim.dump()) {
+            if lost == LostSecrets::Fail {
+                return Err(format!("{what}: {e}"));
+            }
+            report.lost_secrets.push(format!("{what}: {e}"));
+            let file: Value = fs::read_to_string(w.secrets_path())
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(Value::Null);
+            for r in state["resources"].as_array().into_iter().flatten() {
+                let address = r["address"].as_str().unwrap_or("?");
+                if r["kind"] == "oauth_client" && file[address]["client_secret"].is_null() {
+                    w.run_expect(&["rotate", address], 0)
+                        .map_err(|e| format!("{what}: rotate {address}: {e}"))?;
+                }
+            }
+            secrets_delivered(&w, &w.state()?, &w.sim.dump())
+                .map_err(|e| format!("{what}: even after rotate: {e}"))?;
+        }
         w.finish()?;
     }
     report.runs = TOTALS.runs.load(Ordering::Relaxed) - runs_before;
@@ -1703,6 +1854,7 @@ pub fn secrets(root: &Path, vendor: &str) -> Result<(usize, u64), String> {
 pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let mut vendors: Vec<String> = EXAMPLES.iter().map(|s| (*s).to_string()).collect();
     let mut quick = false;
+    let mut only: Option<String> = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -1715,6 +1867,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
                     .collect();
             }
             "--quick" => quick = true,
+            "--only" => only = Some(it.next().ok_or("--only needs a word")?.clone()),
             "-h" | "--help" => {
                 println!(
                     "usage: cargo xtask reliability [--examples nectar,cognigy,...] [--quick]"
@@ -1728,6 +1881,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let mut failures = Vec::new();
     let mut lines = Vec::new();
     let mut step = |name: String, f: &mut dyn FnMut() -> Result<String, String>| {
+        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+            return;
+        }
         let t = Instant::now();
         println!("reliability: {name} ...");
         match f() {
@@ -1745,7 +1901,16 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     };
     for v in &vendors {
         step(format!("crash at every step: {v}"), &mut || {
-            let r = crash_every_step(root, v, None)?;
+            let r = crash_every_step(root, v, None, LostSecrets::Rotate)?;
+            if !r.lost_secrets.is_empty() {
+                return Err(format!(
+                    "{} mutating calls, {} kills: the org converged every time, but {} kills lost an OAuth client secret (recovered only by `gcrecon rotate`):\n{}",
+                    r.calls,
+                    r.kills,
+                    r.lost_secrets.len(),
+                    r.lost_secrets.join("\n")
+                ));
+            }
             Ok(format!(
                 "{} mutating calls, {} kills survived, {} gcrecon runs",
                 r.calls, r.kills, r.runs
@@ -1780,8 +1945,17 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     for v in vendors.iter().take(if quick { 1 } else { vendors.len() }) {
         step(format!("429 storm --rate-limit 30: {v}"), &mut || {
             let r = rate_limit_storm(root, v, 30)?;
+            if r.rate_limited > 0 {
+                return Ok(format!(
+                    "converged; {} requests answered 429",
+                    r.rate_limited
+                ));
+            }
+            // One run's token never made 30 requests a minute: no storm.
+            // Make one with a lower limit.
+            let r = rate_limit_storm(root, v, 10)?;
             Ok(format!(
-                "converged; {} requests answered 429",
+                "no 429 at 30/min (fewer requests per token); at 10/min converged with {} requests answered 429",
                 r.rate_limited
             ))
         });
