@@ -87,12 +87,22 @@ pub async fn drift(ctx: &Ctx, args: &DriftArgs) -> Result<Exit> {
     for warning in &outcome.warnings {
         ctx.printer.warn(warning);
     }
-    if !outcome.ignored.is_empty() {
+    let (caller, by_file): (Vec<_>, Vec<_>) = outcome
+        .ignored
+        .iter()
+        .partition(|i| i.rule == gcrecon_engine::drift::CALLER_RULE);
+    for ignored in &caller {
+        ctx.printer.note(&format!(
+            "{} \"{}\" is the OAuth client gcrecon runs as; it is not reported as unmanaged",
+            ignored.object.kind, ignored.object.name
+        ));
+    }
+    if !by_file.is_empty() {
         let path = ignore.path().unwrap_or(&ignore_path);
         ctx.printer.note(&format!(
             "{} unmanaged object{} left out by {}",
-            outcome.ignored.len(),
-            if outcome.ignored.len() == 1 { "" } else { "s" },
+            by_file.len(),
+            if by_file.len() == 1 { "" } else { "s" },
             path.display()
         ));
     }
