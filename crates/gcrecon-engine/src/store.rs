@@ -143,6 +143,31 @@ fn keep_backup(state_path: &Path) -> Result<(), EngineError> {
         .map_err(|e| EngineError::io("cannot keep the backup", &backup, e))
 }
 
+/// Remove `.<target>.<pid>.*.tmp` files in `dir` whose pid is not a
+/// running process (Linux `/proc`; elsewhere nothing is removed).
+fn remove_dead_writers_temps(dir: &Path, target: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{target}.");
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if name.ends_with(".tmp") && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Write `bytes` to `path` atomically: a temp file in the same directory,
 /// fsync, optional permissions, rename over `path`, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
@@ -151,25 +176,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Re
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&dir)?;
-    // The temp file is named after its target, and one left by a process
-    // killed between write and rename is removed here: writers of a state
-    // or secrets file hold the state lock, so such a file is stale, and it
-    // may hold client secrets that belong only in the secrets file.
-    let prefix = format!(
-        ".{}.",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    );
-    if let Ok(entries) = fs::read_dir(&dir) {
-        for e in entries.flatten() {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with(&prefix) && name.ends_with(".tmp") {
-                let _ = fs::remove_file(e.path());
-            }
-        }
-    }
+    // The temp file is named after its target and the writing process, and
+    // one left by a process killed between write and rename is removed:
+    // it may hold client secrets that belong only in the secrets file.
+    // Temp files of live processes (this one's parallel writers included)
+    // are left alone; without `/proc` nothing is provably dead.
+    let target = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    remove_dead_writers_temps(&dir, &target);
+    let prefix = format!(".{target}.{}.", std::process::id());
     let mut temp = tempfile::Builder::new()
         .prefix(&prefix)
         .suffix(".tmp")
@@ -197,22 +214,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_temp_file_left_by_a_killed_writer_is_removed_by_the_next_write() {
+    fn a_temp_file_left_by_a_dead_writer_is_removed_by_the_next_write() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.secrets.json");
-        let stale = dir.path().join(".s.secrets.json.AbC123.tmp");
-        let other = dir.path().join(".t.secrets.json.AbC123.tmp");
-        fs::write(
-            &stale,
-            "{\"oauth_client.x\": {\"client_secret\": \"s3cret\"}}",
-        )
-        .unwrap();
-        fs::write(&other, "x").unwrap();
+        // A pid above the kernel's limit (2^22) is never a live process.
+        let stale = dir.path().join(".s.secrets.json.4999999.AbC123.tmp");
+        let live = dir
+            .path()
+            .join(format!(".s.secrets.json.{}.XyZ789.tmp", std::process::id()));
+        let other = dir.path().join(".t.secrets.json.4999999.AbC123.tmp");
+        for f in [&stale, &live, &other] {
+            fs::write(f, "{\"oauth_client.x\": {\"client_secret\": \"s3cret\"}}").unwrap();
+        }
         write_atomic(&path, b"{}", Some(0o600)).unwrap();
-        assert!(
-            !stale.exists(),
-            "the stale temp file of this target is gone"
-        );
+        if Path::new("/proc/self").exists() {
+            assert!(!stale.exists(), "a dead writer's temp file is gone");
+        }
+        assert!(live.exists(), "a live writer's temp file is left alone");
         assert!(other.exists(), "another target's temp file is left alone");
         assert_eq!(fs::read(&path).unwrap(), b"{}");
     }
