@@ -44,6 +44,12 @@ impl SecretsFile {
         client_id: &str,
         secret: &Secret,
     ) -> Result<(), EngineError> {
+        // Read, merge and write under one lock: the clients of one apply are
+        // created in parallel, and two unserialized merges lose a secret.
+        static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _serial = WRITING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut all = self.read_all()?;
         all.insert(
             address.to_string(),
@@ -114,6 +120,25 @@ mod tests {
                 0o600
             );
         }
+    }
+
+    #[test]
+    fn parallel_stores_lose_no_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = SecretsFile::new(dir.path().join("state/x.secrets.json"));
+        std::thread::scope(|s| {
+            for i in 0..16 {
+                let file = &file;
+                s.spawn(move || {
+                    let a: Address = format!("oauth_client.c{i}").parse().unwrap();
+                    file.store(&a, &format!("id-{i}"), &Secret::new(format!("s{i}")))
+                        .unwrap();
+                });
+            }
+        });
+        let json: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(file.path()).unwrap()).unwrap();
+        assert_eq!(json.as_object().unwrap().len(), 16, "{json}");
     }
 
     #[test]
