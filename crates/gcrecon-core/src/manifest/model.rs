@@ -274,6 +274,7 @@ pub(crate) fn build(sources: &[Source]) -> Result<Manifest, Diagnostics> {
         };
         b.diags.push(d);
     }
+    let syntax_failed = b.syntax_failed;
     let Builder {
         diags,
         name,
@@ -293,7 +294,11 @@ pub(crate) fn build(sources: &[Source]) -> Result<Manifest, Diagnostics> {
         data_order: Vec::new(),
     };
     let mut diags = diags;
-    super::check::check(&mut manifest, &mut diags);
+    // With a file unreadable the picture is incomplete: references into it
+    // would only add noise, so whole-manifest checks wait for a clean parse.
+    if !syntax_failed {
+        super::check::check(&mut manifest, &mut diags);
+    }
     if diags.iter().any(Diagnostic::is_error) {
         let mut d = Diagnostics::from(diags);
         d.sort();
