@@ -86,7 +86,7 @@ impl Request {
 
     /// Add a query parameter.
     #[must_use]
-    pub fn query(mut self, name: &str, value: impl ToString) -> Request {
+    pub fn query(mut self, name: &str, value: impl std::fmt::Display) -> Request {
         self.query.push((name.to_owned(), value.to_string()));
         self
     }
@@ -711,7 +711,7 @@ pub fn permissions_named(body: &Value) -> Vec<String> {
         for value in params.values() {
             match value {
                 Value::Array(items) => {
-                    found.extend(items.iter().filter_map(Value::as_str).map(str::to_owned))
+                    found.extend(items.iter().filter_map(Value::as_str).map(str::to_owned));
                 }
                 Value::String(s) if s.contains(':') => {
                     let listed = from_bracketed(s);

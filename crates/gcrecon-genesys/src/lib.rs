@@ -17,6 +17,10 @@
 //! Secrets (client secret, tokens, created client secrets) live in
 //! [`Secret`]; nothing here logs a body, a token or a secret.
 
+// `ProviderError` is the Provider trait's error type (core's); every
+// function here returns it, and boxing it would change the trait.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;

@@ -11,7 +11,9 @@ use std::future::Future;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use gcrecon_core::provider::{GenesysId, ListScope, LiveObject, Provider, ProviderError, RoleDivision};
+use gcrecon_core::provider::{
+    GenesysId, ListScope, LiveObject, Provider, ProviderError, RoleDivision,
+};
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::{DataKind, Kind, Secret};
 use gcrecon_genesys::{Connection, GenesysProvider, ProviderOptions, RetryPolicy};
@@ -52,7 +54,12 @@ fn admin(sim: &Sim) -> GenesysProvider {
 }
 
 fn admin_with(sim: &Sim, opts: ProviderOptions) -> GenesysProvider {
-    let conn = Connection::with_client_credentials(sim.url(), sim.admin_client_id(), Secret::new(sim.admin_client_secret())).unwrap();
+    let conn = Connection::with_client_credentials(
+        sim.url(),
+        sim.admin_client_id(),
+        Secret::new(sim.admin_client_secret()),
+    )
+    .unwrap();
     run(GenesysProvider::connect(conn, opts)).unwrap()
 }
 
@@ -62,6 +69,7 @@ fn with_token(sim: &Sim, token: &str) -> GenesysProvider {
 }
 
 /// Attributes from JSON.
+#[allow(clippy::needless_pass_by_value)] // callers pass `json!(...)` directly
 fn attrs(j: Json) -> Attrs {
     match Value::from_json(&j) {
         Value::Map(m) => m,
@@ -71,7 +79,12 @@ fn attrs(j: Json) -> Attrs {
 
 fn strings(v: Option<&Value>) -> BTreeSet<String> {
     v.and_then(Value::as_list)
-        .map(|l| l.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -133,7 +146,12 @@ fn user_ids(sim: &Sim) -> BTreeMap<String, String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|u| (u["email"].as_str().unwrap().to_owned(), u["id"].as_str().unwrap().to_owned()))
+        .map(|u| {
+            (
+                u["email"].as_str().unwrap().to_owned(),
+                u["id"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -144,7 +162,11 @@ mod kinds {
     fn division_round_trip() {
         let sim = acme();
         let p = admin(&sim);
-        let created = run(p.create(Kind::Division, &attrs(json!({"name": "EMEA", "description": "Europe"})))).unwrap();
+        let created = run(p.create(
+            Kind::Division,
+            &attrs(json!({"name": "EMEA", "description": "Europe"})),
+        ))
+        .unwrap();
         let d = created.object;
         assert_eq!((d.name.as_str(), d.builtin), ("EMEA", false));
         let read = run(p.read(Kind::Division, &d.id)).unwrap().unwrap();
@@ -153,7 +175,13 @@ mod kinds {
         assert_eq!(listed.objects.len(), 1);
         let all = run(p.list(Kind::Division, ListScope::All)).unwrap();
         assert!(all.complete && all.objects.iter().any(|o| o.builtin && o.name == "Home"));
-        let updated = run(p.update(Kind::Division, &d, None, &attrs(json!({"name": "EMEA", "description": "Europe & Africa"})))).unwrap();
+        let updated = run(p.update(
+            Kind::Division,
+            &d,
+            None,
+            &attrs(json!({"name": "EMEA", "description": "Europe & Africa"})),
+        ))
+        .unwrap();
         assert_eq!(updated.attrs["description"], Value::from("Europe & Africa"));
         assert_ne!(updated.version, d.version);
         run(p.delete(Kind::Division, &d.id, None)).unwrap();
@@ -167,7 +195,9 @@ mod kinds {
     fn role_round_trip() {
         let sim = acme();
         let p = admin(&sim);
-        let desired = attrs(json!({"name": "Adapter", "description": "d", "permissions": ["routing:queue:view", "analytics:conversationDetail:view"]}));
+        let desired = attrs(
+            json!({"name": "Adapter", "description": "d", "permissions": ["routing:queue:view", "analytics:conversationDetail:view"]}),
+        );
         let r = run(p.create(Kind::Role, &desired)).unwrap().object;
         assert_eq!(strings(r.attrs.get("permissions")).len(), 2);
         let read = run(p.read(Kind::Role, &r.id)).unwrap().unwrap();
@@ -175,18 +205,37 @@ mod kinds {
         let desired = attrs(json!({"name": "Adapter 2", "permissions": ["routing:queue:view"]}));
         let u = run(p.update(Kind::Role, &r, None, &desired)).unwrap();
         assert_eq!(u.name, "Adapter 2");
-        assert_eq!(strings(u.attrs.get("permissions")), BTreeSet::from(["routing:queue:view".to_owned()]));
+        assert_eq!(
+            strings(u.attrs.get("permissions")),
+            BTreeSet::from(["routing:queue:view".to_owned()])
+        );
         let dump = sim.dump();
-        let role = dump["roles"].as_array().unwrap().iter().find(|x| x["id"] == json!(r.id.as_str())).unwrap().clone();
+        let role = dump["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == json!(r.id.as_str()))
+            .unwrap()
+            .clone();
         assert_eq!(role["name"], json!("Adapter 2"));
         // Built-in roles are built in.
         let all = run(p.list(Kind::Role, ListScope::All)).unwrap();
-        assert!(all.objects.iter().any(|o| o.builtin && o.name == "employee"));
+        assert!(all
+            .objects
+            .iter()
+            .any(|o| o.builtin && o.name == "employee"));
         run(p.delete(Kind::Role, &r.id, None)).unwrap();
         assert!(run(p.read(Kind::Role, &r.id)).unwrap().is_none());
         // A refused create carries the Genesys message.
-        let bad = run(p.create(Kind::Role, &attrs(json!({"name": "Bad", "permissions": ["no:such:permission"]})))).unwrap_err();
-        assert!(matches!(bad, ProviderError::Api { status: 400, .. }), "{bad}");
+        let bad = run(p.create(
+            Kind::Role,
+            &attrs(json!({"name": "Bad", "permissions": ["no:such:permission"]})),
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(bad, ProviderError::Api { status: 400, .. }),
+            "{bad}"
+        );
     }
 
     #[test]
@@ -194,7 +243,12 @@ mod kinds {
         let sim = acme();
         sim.populate(json!({"users": 120}));
         let users = user_ids(&sim);
-        let many: Vec<String> = users.iter().filter(|(e, _)| !e.ends_with("acme.example")).map(|(_, id)| id.clone()).take(110).collect();
+        let many: Vec<String> = users
+            .iter()
+            .filter(|(e, _)| !e.ends_with("acme.example"))
+            .map(|(_, id)| id.clone())
+            .take(110)
+            .collect();
         assert_eq!(many.len(), 110);
         let ada = users["ada@acme.example"].clone();
         let p = admin(&sim);
@@ -204,11 +258,17 @@ mod kinds {
         }));
         let g = run(p.create(Kind::Group, &desired)).unwrap().object;
         assert_eq!(strings(g.attrs.get("members")).len(), 110);
-        assert_eq!(strings(g.attrs.get("owners")), BTreeSet::from([ada.clone()]));
+        assert_eq!(
+            strings(g.attrs.get("owners")),
+            BTreeSet::from([ada.clone()])
+        );
         let read = run(p.read(Kind::Group, &g.id)).unwrap().unwrap();
         assert_eq!(read.attrs, g.attrs);
         // 110 members: three POSTs of at most 50.
-        assert_eq!(run(async { p.call_counts() })["POST /api/v2/groups/{groupId}/members"], 3);
+        assert_eq!(
+            run(async { p.call_counts() })["POST /api/v2/groups/{groupId}/members"],
+            3
+        );
         // Drop 60, add 2, rename.
         let mut next: Vec<String> = many[60..].to_vec();
         next.push(users["bob@acme.example"].clone());
@@ -216,7 +276,10 @@ mod kinds {
         let desired = attrs(json!({"name": "Agents (all)", "members": next, "owners": [ada]}));
         let u = run(p.update(Kind::Group, &read, None, &desired)).unwrap();
         assert_eq!(u.name, "Agents (all)");
-        assert_eq!(strings(u.attrs.get("members")), next.iter().cloned().collect());
+        assert_eq!(
+            strings(u.attrs.get("members")),
+            next.iter().cloned().collect()
+        );
         let again = run(p.read(Kind::Group, &g.id)).unwrap().unwrap();
         assert_eq!(strings(again.attrs.get("members")).len(), 52);
         assert_eq!(again.attrs.get("visibility"), Some(&Value::from("public")));
@@ -244,13 +307,17 @@ mod kinds {
         assert!(!format!("{:?}", c).contains(secret.expose()));
         let read = run(p.read(Kind::OauthClient, &c.id)).unwrap().unwrap();
         assert_eq!(read.attrs, c.attrs);
-        let listed = run(p.list(Kind::OauthClient, only(std::slice::from_ref(&c.id), &[]))).unwrap();
+        let listed =
+            run(p.list(Kind::OauthClient, only(std::slice::from_ref(&c.id), &[]))).unwrap();
         assert_eq!(listed.objects.len(), 1);
         let u = run(p.update(Kind::OauthClient, &read, None, &attrs(json!({"name": "portal", "grant_type": "code", "token_ttl_seconds": 7200, "state": "inactive"})))).unwrap();
         assert_eq!(u.attrs["token_ttl_seconds"], Value::from(7200));
         assert_eq!(u.attrs["state"], Value::from("inactive"));
         // Keys the manifest leaves out keep their live values.
-        assert_eq!(strings(u.attrs.get("scopes")), BTreeSet::from(["users:readonly".to_owned()]));
+        assert_eq!(
+            strings(u.attrs.get("scopes")),
+            BTreeSet::from(["users:readonly".to_owned()])
+        );
         let rotated = run(p.rotate_secret(&c.id)).unwrap();
         assert_ne!(rotated.expose(), secret.expose());
         // An active client is made inactive before the delete.
@@ -273,13 +340,24 @@ mod kinds {
         let i = run(p.create(Kind::Integration, &desired)).unwrap().object;
         assert_eq!(i.attrs["enabled"], Value::Bool(true));
         assert_eq!(i.attrs["type"], Value::from("embedded-client-app"));
-        assert_eq!(i.attrs["config"].as_map().unwrap()["url"], Value::from("https://app.example/x"));
+        assert_eq!(
+            i.attrs["config"].as_map().unwrap()["url"],
+            Value::from("https://app.example/x")
+        );
         let read = run(p.read(Kind::Integration, &i.id)).unwrap().unwrap();
         assert_eq!(read.attrs, i.attrs);
         let dump = sim.dump();
-        let wire = dump["integrations"].as_array().unwrap().iter().find(|x| x["id"] == json!(i.id.as_str())).unwrap().clone();
+        let wire = dump["integrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == json!(i.id.as_str()))
+            .unwrap()
+            .clone();
         assert_eq!(wire["intendedState"], json!("ENABLED"), "{wire}");
-        let desired = attrs(json!({"type": "embedded-client-app", "name": "Emite 2", "enabled": false, "config": {"url": "https://app.example/y"}}));
+        let desired = attrs(
+            json!({"type": "embedded-client-app", "name": "Emite 2", "enabled": false, "config": {"url": "https://app.example/y"}}),
+        );
         let u = run(p.update(Kind::Integration, &read, None, &desired)).unwrap();
         assert_eq!(u.name, "Emite 2");
         assert_eq!(u.attrs["enabled"], Value::Bool(false));
@@ -289,10 +367,21 @@ mod kinds {
         assert_eq!(config["displayType"], Value::from("standalone"));
         // Listing reads the configuration without a call per integration.
         let before = run(async { p.call_counts() });
-        let listed = run(p.list(Kind::Integration, only(std::slice::from_ref(&i.id), &[]))).unwrap();
-        assert_eq!(listed.objects[0].attrs, run(p.read(Kind::Integration, &i.id)).unwrap().unwrap().attrs);
+        let listed =
+            run(p.list(Kind::Integration, only(std::slice::from_ref(&i.id), &[]))).unwrap();
+        assert_eq!(
+            listed.objects[0].attrs,
+            run(p.read(Kind::Integration, &i.id))
+                .unwrap()
+                .unwrap()
+                .attrs
+        );
         let after = run(async { p.call_counts() });
-        let config_calls = |c: &BTreeMap<String, u64>| c.get("GET /api/v2/integrations/{integrationId}/config/current").copied().unwrap_or(0);
+        let config_calls = |c: &BTreeMap<String, u64>| {
+            c.get("GET /api/v2/integrations/{integrationId}/config/current")
+                .copied()
+                .unwrap_or(0)
+        };
         assert_eq!(config_calls(&before), config_calls(&after));
         run(p.delete(Kind::Integration, &i.id, None)).unwrap();
         assert!(run(p.read(Kind::Integration, &i.id)).unwrap().is_none());
@@ -308,14 +397,28 @@ mod kinds {
             "provider": "pureengage", "issuerURI": "https://idp.example/issuer",
             "ssoTargetURI": "https://idp.example/sso", "disabled": false,
         }));
-        let created = run(p.create(Kind::IdentityProvider, &desired)).unwrap().object;
+        let created = run(p.create(Kind::IdentityProvider, &desired))
+            .unwrap()
+            .object;
         assert_eq!(created.id, id);
-        assert_eq!(created.attrs["issuerURI"], Value::from("https://idp.example/issuer"));
+        assert_eq!(
+            created.attrs["issuerURI"],
+            Value::from("https://idp.example/issuer")
+        );
         let listed = run(p.list(Kind::IdentityProvider, ListScope::All)).unwrap();
         assert_eq!(listed.objects.len(), 1);
-        let u = run(p.update(Kind::IdentityProvider, &created, None, &attrs(json!({"provider": "pureengage", "disabled": true})))).unwrap();
+        let u = run(p.update(
+            Kind::IdentityProvider,
+            &created,
+            None,
+            &attrs(json!({"provider": "pureengage", "disabled": true})),
+        ))
+        .unwrap();
         assert_eq!(u.attrs["disabled"], Value::Bool(true));
-        assert_eq!(u.attrs["ssoTargetURI"], Value::from("https://idp.example/sso"));
+        assert_eq!(
+            u.attrs["ssoTargetURI"],
+            Value::from("https://idp.example/sso")
+        );
         run(p.delete(Kind::IdentityProvider, &id, None)).unwrap();
         assert!(run(p.read(Kind::IdentityProvider, &id)).unwrap().is_none());
     }
@@ -324,16 +427,33 @@ mod kinds {
     fn role_grant_round_trip_touches_only_its_own_pairs() {
         let sim = acme();
         let users = user_ids(&sim);
-        let (bob, carol, dan) = (users["bob@acme.example"].clone(), users["carol@acme.example"].clone(), users["dan@acme.example"].clone());
+        let (bob, carol, dan) = (
+            users["bob@acme.example"].clone(),
+            users["carol@acme.example"].clone(),
+            users["dan@acme.example"].clone(),
+        );
         let p = admin(&sim);
         let home = run(p.org()).unwrap().home_division_id;
-        let role = run(p.create(Kind::Role, &attrs(json!({"name": "Agent", "permissions": ["routing:queue:view"]})))).unwrap().object;
-        let group = run(p.create(Kind::Group, &attrs(json!({"name": "Team", "roles_enabled": true})))).unwrap().object;
+        let role = run(p.create(
+            Kind::Role,
+            &attrs(json!({"name": "Agent", "permissions": ["routing:queue:view"]})),
+        ))
+        .unwrap()
+        .object;
+        let group = run(p.create(
+            Kind::Group,
+            &attrs(json!({"name": "Team", "roles_enabled": true})),
+        ))
+        .unwrap()
+        .object;
         // A grant someone else made: never touched.
-        let outside = attrs(json!({"role": role.id.as_str(), "subjects": [dan], "divisions": [home.as_str()]}));
+        let outside = attrs(
+            json!({"role": role.id.as_str(), "subjects": [dan], "divisions": [home.as_str()]}),
+        );
         run(p.create(Kind::RoleGrant, &outside)).unwrap();
 
-        let desired = attrs(json!({"role": role.id.as_str(), "subjects": [bob, group.id.as_str()]}));
+        let desired =
+            attrs(json!({"role": role.id.as_str(), "subjects": [bob, group.id.as_str()]}));
         let g = run(p.create(Kind::RoleGrant, &desired)).unwrap().object;
         assert_eq!(g.id, role.id);
         let read = run(p.read(Kind::RoleGrant, &role.id)).unwrap().unwrap();
@@ -344,34 +464,58 @@ mod kinds {
                 .iter()
                 .map(|m| {
                     let m = m.as_map().unwrap();
-                    (m["subject"].as_str().unwrap().to_owned(), m["division"].as_str().unwrap().to_owned())
+                    (
+                        m["subject"].as_str().unwrap().to_owned(),
+                        m["division"].as_str().unwrap().to_owned(),
+                    )
                 })
                 .collect()
         };
         let h = home.as_str().to_owned();
-        assert_eq!(pairs(&read), BTreeSet::from([(bob.clone(), h.clone()), (dan.clone(), h.clone()), (group.id.0.clone(), h.clone())]));
+        assert_eq!(
+            pairs(&read),
+            BTreeSet::from([
+                (bob.clone(), h.clone()),
+                (dan.clone(), h.clone()),
+                (group.id.0.clone(), h.clone())
+            ])
+        );
         assert_eq!(pairs(&read), pairs(&g));
         // The group was granted as a group.
         let dump = sim.dump();
-        let group_grant = dump["grants"].as_array().unwrap().iter().find(|g| g["subjectId"] == json!(group.id.as_str())).cloned();
+        let group_grant = dump["grants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["subjectId"] == json!(group.id.as_str()))
+            .cloned();
         assert_eq!(group_grant.unwrap()["subjectType"], json!("PC_GROUP"));
 
         // Replace bob by carol, in every division.
-        let next = attrs(json!({"role": role.id.as_str(), "subjects": [carol, group.id.as_str()], "divisions": ["*"]}));
+        let next = attrs(
+            json!({"role": role.id.as_str(), "subjects": [carol, group.id.as_str()], "divisions": ["*"]}),
+        );
         let u = run(p.update(Kind::RoleGrant, &read, Some(&desired), &next)).unwrap();
         let now = run(p.read(Kind::RoleGrant, &role.id)).unwrap().unwrap();
         assert_eq!(pairs(&u), pairs(&now));
         let live = pairs(&now);
-        assert!(!live.contains(&(bob.clone(), h.clone())), "bob's grant was ours to remove");
-        assert!(live.contains(&(carol.clone(), "*".to_owned())));
-        assert!(live.contains(&(dan.clone(), h.clone())), "dan's grant is not ours");
+        assert!(
+            !live.contains(&(bob, h.clone())),
+            "bob's grant was ours to remove"
+        );
+        assert!(live.contains(&(carol, "*".to_owned())));
+        assert!(
+            live.contains(&(dan.clone(), h.clone())),
+            "dan's grant is not ours"
+        );
         // The group's home grant was ours but is no longer desired; its * grant is.
-        assert!(live.contains(&(group.id.0.clone(), "*".to_owned())));
+        assert!(live.contains(&(group.id.0, "*".to_owned())));
 
         run(p.delete(Kind::RoleGrant, &role.id, Some(&next))).unwrap();
         let after = pairs(&run(p.read(Kind::RoleGrant, &role.id)).unwrap().unwrap());
-        assert_eq!(after, BTreeSet::from([(dan.clone(), h.clone())]));
-        let listed = run(p.list(Kind::RoleGrant, only(std::slice::from_ref(&role.id), &[]))).unwrap();
+        assert_eq!(after, BTreeSet::from([(dan, h)]));
+        let listed =
+            run(p.list(Kind::RoleGrant, only(std::slice::from_ref(&role.id), &[]))).unwrap();
         assert_eq!(listed.objects.len(), 1);
     }
 
@@ -390,7 +534,8 @@ mod kinds {
         assert_eq!(home[0]["name"], Value::from("Home"));
         let sales = run(p.data(DataKind::Division, &q(json!({"name": "Sales"})))).unwrap();
         assert_eq!(sales.len(), 1);
-        let divisions = run(p.data(DataKind::Divisions, &q(json!({"names": ["Sales", "Home"]})))).unwrap();
+        let divisions =
+            run(p.data(DataKind::Divisions, &q(json!({"names": ["Sales", "Home"]})))).unwrap();
         assert_eq!(divisions[0]["names"], Value::strings(["Sales", "Home"]));
         assert!(run(p.data(DataKind::Divisions, &q(json!({"names": ["Nope"]})))).is_err());
         let user = run(p.data(DataKind::User, &q(json!({"email": "bob@acme.example"})))).unwrap();
@@ -398,23 +543,52 @@ mod kinds {
         assert_eq!(user[0]["name"], Value::from("Bob Agent"));
         let users = user_ids(&sim);
         let in_sales = run(p.data(DataKind::Users, &q(json!({"division": "Sales"})))).unwrap();
-        assert_eq!(in_sales[0]["ids"], Value::strings([users["carol@acme.example"].clone()]));
-        let supervisors = run(p.data(DataKind::Users, &q(json!({"group": "Supervisors"})))).unwrap();
+        assert_eq!(
+            in_sales[0]["ids"],
+            Value::strings([users["carol@acme.example"].clone()])
+        );
+        let supervisors =
+            run(p.data(DataKind::Users, &q(json!({"group": "Supervisors"})))).unwrap();
         assert_eq!(strings(supervisors[0].get("ids")).len(), 2);
-        let both = run(p.data(DataKind::Users, &q(json!({"group": "Supervisors", "division": "Sales"})))).unwrap();
-        assert_eq!(both[0]["ids"], Value::strings([users["carol@acme.example"].clone()]));
+        let both = run(p.data(
+            DataKind::Users,
+            &q(json!({"group": "Supervisors", "division": "Sales"})),
+        ))
+        .unwrap();
+        assert_eq!(
+            both[0]["ids"],
+            Value::strings([users["carol@acme.example"].clone()])
+        );
         let queue = run(p.data(DataKind::Queue, &q(json!({"name": "Support"})))).unwrap();
         assert_eq!(queue.len(), 1);
-        assert!(queue[0]["division_id"].as_str().is_some_and(|d| !d.is_empty()));
+        assert!(queue[0]["division_id"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()));
         let role = run(p.data(DataKind::Role, &q(json!({"name": "employee"})))).unwrap();
         assert_eq!(role.len(), 1);
-        let by_name = run(p.data(DataKind::IntegrationType, &q(json!({"name": "Client Application"})))).unwrap();
+        let by_name = run(p.data(
+            DataKind::IntegrationType,
+            &q(json!({"name": "Client Application"})),
+        ))
+        .unwrap();
         assert_eq!(by_name[0]["id"], Value::from("embedded-client-app"));
-        let by_id = run(p.data(DataKind::IntegrationType, &q(json!({"id": "embedded-client-app"})))).unwrap();
+        let by_id = run(p.data(
+            DataKind::IntegrationType,
+            &q(json!({"id": "embedded-client-app"})),
+        ))
+        .unwrap();
         assert_eq!(by_id.len(), 1);
-        assert!(run(p.data(DataKind::IntegrationType, &q(json!({"id": "no-such-type"})))).unwrap().is_empty());
+        assert!(
+            run(p.data(DataKind::IntegrationType, &q(json!({"id": "no-such-type"}))))
+                .unwrap()
+                .is_empty()
+        );
         let catalog = run(p.permission_catalog()).unwrap();
-        assert!(catalog.contains("routing:queue:view") && catalog.len() > 100, "{}", catalog.len());
+        assert!(
+            catalog.contains("routing:queue:view") && catalog.len() > 100,
+            "{}",
+            catalog.len()
+        );
     }
 }
 
@@ -434,7 +608,10 @@ mod caller {
             "roles": [{"role": role.id.as_str(), "divisions": [home.as_str()]}],
         }));
         let refused = run(p.create(Kind::OauthClient, &client)).unwrap_err();
-        assert!(matches!(refused, ProviderError::Api { status: 400, .. }), "{refused}");
+        assert!(
+            matches!(refused, ProviderError::Api { status: 400, .. }),
+            "{refused}"
+        );
         let grant = RoleDivision {
             role_id: role.id.clone(),
             division_id: home.clone(),
@@ -445,7 +622,10 @@ mod caller {
         let created = run(p.create(Kind::OauthClient, &client)).unwrap();
         assert!(created.secret.is_some());
         let roles = created.object.attrs["roles"].to_json().unwrap();
-        assert_eq!(roles, json!([{"role": role.id.as_str(), "divisions": [home.as_str()]}]));
+        assert_eq!(
+            roles,
+            json!([{"role": role.id.as_str(), "divisions": [home.as_str()]}])
+        );
         run(p.revoke_from_caller(std::slice::from_ref(&grant))).unwrap();
         assert!(!run(p.caller()).unwrap().grants.contains(&grant));
         let _ = sim;
@@ -455,11 +635,18 @@ mod caller {
     fn client_credentials_caller_grants_itself_then_creates_a_client() {
         // A grant reaches the current token only after 30 s here: logging in
         // again is what makes it usable at once.
-        let sim = Sim::builder().fixture_toml(FIXTURE).grant_delay_ms(30_000).start();
+        let sim = Sim::builder()
+            .fixture_toml(FIXTURE)
+            .grant_delay_ms(30_000)
+            .start();
         let p = admin(&sim);
         let me = run(p.caller()).unwrap();
         assert_eq!(me.id.as_str(), sim.admin_client_id());
-        assert!(me.permissions.contains("authorization:role:add"), "{:?}", me.permissions);
+        assert!(
+            me.permissions.contains("authorization:role:add"),
+            "{:?}",
+            me.permissions
+        );
         grant_then_create_client(&sim, &p, "client");
     }
 
@@ -479,11 +666,23 @@ mod caller {
         let sim = acme();
         let token = sim.user_token("bob@acme.example");
         let p = with_token(&sim, &token);
-        let err = run(p.create(Kind::Role, &attrs(json!({"name": "Nope", "permissions": ["routing:queue:view"]})))).unwrap_err();
-        let ProviderError::Forbidden { permissions, correlation_id, .. } = &err else {
+        let err = run(p.create(
+            Kind::Role,
+            &attrs(json!({"name": "Nope", "permissions": ["routing:queue:view"]})),
+        ))
+        .unwrap_err();
+        let ProviderError::Forbidden {
+            permissions,
+            correlation_id,
+            ..
+        } = &err
+        else {
             panic!("expected Forbidden, got {err}")
         };
-        assert!(permissions.iter().any(|p| p == "authorization:role:add"), "{permissions:?}");
+        assert!(
+            permissions.iter().any(|p| p == "authorization:role:add"),
+            "{permissions:?}"
+        );
         assert!(correlation_id.is_some());
         assert!(err.to_string().contains("authorization:role:add"), "{err}");
     }
@@ -491,7 +690,12 @@ mod caller {
     #[test]
     fn a_bad_secret_fails_at_connect() {
         let sim = acme();
-        let conn = Connection::with_client_credentials(sim.url(), sim.admin_client_id(), Secret::new("wrong-secret-123")).unwrap();
+        let conn = Connection::with_client_credentials(
+            sim.url(),
+            sim.admin_client_id(),
+            Secret::new("wrong-secret-123"),
+        )
+        .unwrap();
         let err = run(GenesysProvider::connect(conn, fast_options())).unwrap_err();
         assert!(matches!(err, ProviderError::Auth(_)), "{err}");
         assert!(!err.to_string().contains("wrong-secret-123"));
@@ -522,7 +726,13 @@ mod resilience {
         sim.faults(json!({"fault_rate": 0.3}));
         let mut ids = Vec::new();
         for n in 0..8 {
-            let r = run(p.create(Kind::Role, &attrs(json!({"name": format!("Storm {n}"), "permissions": ["routing:queue:view"]})))).unwrap();
+            let r = run(p.create(
+                Kind::Role,
+                &attrs(
+                    json!({"name": format!("Storm {n}"), "permissions": ["routing:queue:view"]}),
+                ),
+            ))
+            .unwrap();
             ids.push(r.object.id);
         }
         let listed = run(p.list(Kind::Role, only(&ids, &[]))).unwrap();
@@ -545,11 +755,15 @@ mod scale {
 
     #[test]
     fn refreshing_2500_roles_takes_one_call_per_page() {
+        let t = std::time::Instant::now();
         let sim = acme();
         sim.populate(json!({"roles": 2500}));
+        eprintln!("started and populated in {:?}", t.elapsed());
         let p = admin(&sim);
         sim.reset_stats();
+        let t = std::time::Instant::now();
         let all = run(p.list(Kind::Role, ListScope::All)).unwrap();
+        eprintln!("listed in {:?}", t.elapsed());
         assert!(all.objects.len() >= 2500);
         let stats = sim.stats();
         let calls = route_calls(&stats, "GET /api/v2/authorization/roles");
@@ -563,7 +777,15 @@ mod scale {
         sim.populate(json!({"roles": 10000, "groups": 10000}));
         let dump = sim.dump();
         let pick = |kind: &str| -> Vec<GenesysId> {
-            dump[kind].as_array().unwrap().iter().filter(|o| o["name"].as_str().is_some_and(|n| n.starts_with("sim-"))).step_by(997).take(10).map(|o| GenesysId(o["id"].as_str().unwrap().to_owned())).collect()
+            dump[kind]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|o| o["name"].as_str().is_some_and(|n| n.starts_with("sim-")))
+                .step_by(997)
+                .take(10)
+                .map(|o| GenesysId(o["id"].as_str().unwrap().to_owned()))
+                .collect()
         };
         let (roles, groups) = (pick("roles"), pick("groups"));
         assert_eq!((roles.len(), groups.len()), (10, 10));
@@ -576,7 +798,10 @@ mod scale {
         assert_eq!(g.objects.len(), 10);
         let stats = sim.stats();
         let total = stats["total"].as_u64().unwrap();
-        eprintln!("10 roles + 1 name + 10 groups among 10,000 each: {total} calls: {}", stats["by_route"]);
+        eprintln!(
+            "10 roles + 1 name + 10 groups among 10,000 each: {total} calls: {}",
+            stats["by_route"]
+        );
         assert!(total <= 4, "{stats}");
     }
 }
@@ -618,9 +843,16 @@ mod secrets {
             .with_ansi(false)
             .finish();
         // A runtime on this thread only, so every poll sees the subscriber.
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let mut errors = Vec::new();
-        let mut secrets = vec![sim.admin_client_secret().to_owned(), admin_token, user_token.clone()];
+        let mut secrets = vec![
+            sim.admin_client_secret().to_owned(),
+            admin_token,
+            user_token.clone(),
+        ];
         tracing::subscriber::with_default(subscriber, || {
             rt.block_on(async {
                 let conn = Connection::with_client_credentials(sim.url(), sim.admin_client_id(), Secret::new(sim.admin_client_secret())).unwrap();
@@ -643,7 +875,10 @@ mod secrets {
         secrets.push("not-the-secret-42".into());
         secrets.push("expired-token-77".into());
         let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-        assert!(logs.contains("genesys_request"), "the capture saw the request spans:\n{logs}");
+        assert!(
+            logs.contains("genesys_request"),
+            "the capture saw the request spans:\n{logs}"
+        );
         for s in &secrets {
             assert!(!logs.contains(s.as_str()), "a secret reached the logs");
             for e in &errors {
