@@ -184,3 +184,25 @@ proptest! {
         prop_assert!(m.is_ok(), "{}", m.err().map(|d| d.render(&sources, false)).unwrap_or_default());
     }
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let deep_array = format!(
+        "[gcrecon]\nversion = 1\n[locals]\nx = {}{}\n",
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    exercise(&[deep_array]);
+    let deep_table = format!(
+        "[gcrecon]\nversion = 1\n[locals]\nx = {}{}\n",
+        "{ a = ".repeat(3000),
+        "}".repeat(3000)
+    );
+    exercise(&[deep_table]);
+    let deep_ref = format!(
+        "[gcrecon]\nversion = 1\n[locals]\nx = \"${{local.y{}0{}}}\"\ny = 1\n",
+        "[local.y".repeat(5000),
+        "]".repeat(5000)
+    );
+    exercise(&[deep_ref]);
+}

@@ -206,7 +206,12 @@ fn find_close(s: &str, from: usize) -> Option<usize> {
 
 /// Parse one expression from `s[start..end]`, as a whole.
 fn parse_expr(s: &str, start: usize, end: usize) -> Result<Expr, SyntaxError> {
-    let mut p = Parser { s, pos: start, end };
+    let mut p = Parser {
+        s,
+        pos: start,
+        end,
+        depth: 0,
+    };
     p.skip_ws();
     if p.pos >= end {
         return Err(
@@ -230,7 +235,11 @@ struct Parser<'a> {
     s: &'a str,
     pos: usize,
     end: usize,
+    /// Nesting of `[...]`, bounded so that no input can exhaust the stack.
+    depth: u32,
 }
+
+const MAX_NESTING: u32 = 32;
 
 const ROOTS: &[&str] = &[
     "var",
@@ -332,6 +341,19 @@ impl<'a> Parser<'a> {
 
     fn index(&mut self) -> Result<Expr, SyntaxError> {
         let open = self.pos;
+        if self.depth >= MAX_NESTING {
+            return Err(SyntaxError::new(
+                "the reference nests `[...]` too deeply",
+                open..open + 1,
+            ));
+        }
+        self.depth += 1;
+        let r = self.index_inner(open);
+        self.depth -= 1;
+        r
+    }
+
+    fn index_inner(&mut self, open: usize) -> Result<Expr, SyntaxError> {
         self.eat(b'[');
         self.skip_ws();
         if self.peek() == Some(b'*') {

@@ -26,6 +26,7 @@ pub(crate) fn parse(files: &Files, file: u32) -> Option<(Table, Vec<Diagnostic>)
         text,
         b: text.as_bytes(),
         pos: 0,
+        depth: 0,
         arena: vec![TableBuild::new(TableKind::Header)],
         diags: Vec::new(),
     };
@@ -104,6 +105,9 @@ struct Reader<'a> {
     pos: usize,
     arena: Vec<TableBuild>,
     diags: Vec<Diagnostic>,
+    /// Nesting of arrays and inline tables; deep input goes to `toml_edit`,
+    /// which limits it.
+    depth: u32,
 }
 
 type Key = (String, Sp);
@@ -414,6 +418,16 @@ impl<'a> Reader<'a> {
     }
 
     fn value(&mut self) -> Option<Node> {
+        if self.depth >= 32 {
+            return None;
+        }
+        self.depth += 1;
+        let v = self.value_inner();
+        self.depth -= 1;
+        v
+    }
+
+    fn value_inner(&mut self) -> Option<Node> {
         let start = self.pos;
         let kind = match self.peek()? {
             b'"' => {
