@@ -3,9 +3,10 @@
 //! whichever costs fewer requests.
 //!
 //! For `ListScope::Only` the first page is fetched at the largest page size
-//! only when the targeted way would take more than one call: its `total`
-//! says what the full listing costs, and a small org is then done in that
-//! one call. A 10-object manifest in an org of 10,000 objects refreshes with
+//! only when the targeted way would take more than [`PROBE_ABOVE`] calls:
+//! its `total` says what the full listing costs, and a small org is then
+//! done in that one call. (Below that, probing could save at most one call
+//! and would cost one more in a large org.) A 10-object manifest in an org of 10,000 objects refreshes with
 //! one id-filtered call per kind (plus one per name looked up); 10,000
 //! managed objects take one call per page of 100.
 //!
@@ -20,6 +21,10 @@ use serde_json::{json, Value as Json};
 
 use crate::http::{for_each_bounded, Api, Request};
 use crate::wire::str_field;
+
+/// Targeted reads of at most this many calls are made without first
+/// reading a page to learn the listing's size.
+pub const PROBE_ABOVE: u64 = 2;
 
 /// How a kind finds objects by name.
 #[derive(Clone, Copy, Debug)]
@@ -129,7 +134,7 @@ pub async fn fetch(
     }
     let targeted = targeted_cost(spec, ids.len(), names.len());
     let mut entities = match targeted {
-        Some(cost) if cost <= 1 => fetch_targeted(api, spec, &ids, &names).await?,
+        Some(cost) if cost <= PROBE_ABOVE => fetch_targeted(api, spec, &ids, &names).await?,
         _ => {
             let first = api.first_page(spec.list_request(), spec.page_size).await?;
             let remaining = first.page_count.unwrap_or(u64::MAX).saturating_sub(1);
