@@ -662,6 +662,22 @@ mod caller {
     }
 
     #[test]
+    fn a_given_client_token_waits_until_the_grant_takes_effect() {
+        // Not our token to renew: the provider polls until the service
+        // shows the grant for this token (1.5 s here).
+        let sim = Sim::builder()
+            .fixture_toml(FIXTURE)
+            .grant_delay_ms(1500)
+            .start();
+        let token = sim.client_token(sim.admin_client_id());
+        let p = with_token(&sim, &token);
+        assert_eq!(run(p.caller()).unwrap().id.as_str(), sim.admin_client_id());
+        let started = std::time::Instant::now();
+        grant_then_create_client(&sim, &p, "client");
+        assert!(started.elapsed() >= Duration::from_millis(1500));
+    }
+
+    #[test]
     fn forbidden_names_the_missing_permission() {
         let sim = acme();
         let token = sim.user_token("bob@acme.example");
@@ -717,6 +733,29 @@ mod resilience {
         }
         let stats = sim.stats();
         assert!(stats["rate_limited"].as_u64().unwrap() >= 1, "{stats}");
+    }
+
+    #[test]
+    fn a_lagging_listing_never_makes_an_object_gone() {
+        // New objects are missing from listings for 10 s, readable by id at once.
+        let sim = Sim::builder()
+            .fixture_toml(FIXTURE)
+            .eventual_ms(10_000)
+            .start();
+        let p = admin(&sim);
+        let role = run(p.create(
+            Kind::Role,
+            &attrs(json!({"name": "Fresh", "permissions": ["routing:queue:view"]})),
+        ))
+        .unwrap()
+        .object;
+        let group = run(p.create(Kind::Group, &attrs(json!({"name": "Fresh"}))))
+            .unwrap()
+            .object;
+        let roles = run(p.list(Kind::Role, only(std::slice::from_ref(&role.id), &[]))).unwrap();
+        assert_eq!(roles.objects.len(), 1);
+        let groups = run(p.list(Kind::Group, only(std::slice::from_ref(&group.id), &[]))).unwrap();
+        assert_eq!(groups.objects.len(), 1);
     }
 
     #[test]
