@@ -291,7 +291,7 @@ mod tests {
         let have = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             have == want,
-            "docs/manifest.schema.json is out of date; run `UPDATE_SCHEMA=1 cargo test -p gcrecon-core schema_file_is_up_to_date`"
+            "docs/manifest.schema.json is out of date; run `cargo xtask codegen`"
         );
     }
 
