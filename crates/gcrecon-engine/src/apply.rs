@@ -35,7 +35,7 @@ use crate::events::{Cancel, Event, Observer};
 use crate::lock::now_rfc3339;
 use crate::planner::{
     client_role_pairs, covers, desired_name, state_value, transitive_deps, GrantMode, Planned,
-    StepOp,
+    Step, StepOp,
 };
 use crate::secrets::SecretsFile;
 use crate::store::StateStore;
@@ -225,6 +225,47 @@ impl<P: Provider> Shared<P> {
         })
     }
 
+    /// Write a client's secret to the secrets file (and nowhere else).
+    fn deliver_secret(
+        &self,
+        address: &Address,
+        id: &GenesysId,
+        secret: &gcrecon_core::Secret,
+    ) -> Result<(), EngineError> {
+        self.secrets.store(address, id.as_str(), secret)?;
+        lock(&self.written_secrets).push(address.clone());
+        self.observer.event(&Event::SecretWritten {
+            address: address.clone(),
+            path: self.secrets.path().to_owned(),
+        });
+        Ok(())
+    }
+
+    /// After adopting a client an interrupted apply created: unless the
+    /// secrets file already holds its secret, generate a new one, since the
+    /// first was lost with the interrupted run.
+    async fn recover_secret(&self, address: &Address, id: &GenesysId) -> Result<(), NodeError> {
+        let delivered = self
+            .secrets
+            .client_id(address)
+            .map_err(|e| NodeError::new(format!("cannot read the secrets file: {e}")))?;
+        if delivered.as_deref() == Some(id.as_str()) {
+            return Ok(());
+        }
+        let secret = self.provider.rotate_secret(id).await.map_err(|e| {
+            NodeError::provider(&format!("{address}: cannot generate a new secret"), &e)
+        })?;
+        self.deliver_secret(address, id, &secret)
+            .map_err(|e| NodeError {
+                message: format!(
+                    "{address}: a new secret was generated but could not be written: {e}"
+                ),
+                hint: Some(format!(
+                    "fix the secrets file, then run `gcrecon rotate {address}`"
+                )),
+            })
+    }
+
     /// Make sure the caller holds every role `client`'s roles name, granting
     /// what is missing (recorded in the state before and after the call).
     async fn ensure_caller_grants(&self, client: &Address, attrs: &Attrs) -> Result<(), NodeError> {
@@ -329,6 +370,7 @@ struct Job {
     phase: Phase,
     live: Option<LiveObject>,
     desired: Option<DesiredInstance>,
+    recover_secret: bool,
 }
 
 fn verb(op: &StepOp, phase: Phase) -> &'static str {
@@ -449,6 +491,11 @@ async fn run_job<P: Provider>(
                 .desired
                 .ok_or_else(|| NodeError::new("no desired attributes"))?;
             let live = job.live.ok_or_else(|| NodeError::new("nothing to adopt"))?;
+            // The secret first: until the record is written, the pending
+            // create lets a rerun find the client (and its secret) again.
+            if job.recover_secret {
+                shared.recover_secret(&address, &live.id).await?;
+            }
             let record = new_record(&address, kind, &desired, &live);
             shared
                 .write_state(|s| {
@@ -478,6 +525,10 @@ async fn run_job<P: Provider>(
                 .map_err(|e| {
                     NodeError::provider(&format!("cannot update {address} ({})", live.id), &e)
                 })?;
+            warn_if_unconverged(&shared, &address, &desired, &updated);
+            if job.recover_secret {
+                shared.recover_secret(&address, &updated.id).await?;
+            }
             let record = new_record(&address, kind, &desired, &updated);
             shared
                 .write_state(|s| {
@@ -529,22 +580,11 @@ async fn run_job<P: Provider>(
                     return Err(err);
                 }
             };
-            let mut secret_error = None;
-            if let Some(secret) = &created.secret {
-                match shared
-                    .secrets
-                    .store(&address, created.object.id.as_str(), secret)
-                {
-                    Ok(()) => {
-                        lock(&shared.written_secrets).push(address.clone());
-                        shared.observer.event(&Event::SecretWritten {
-                            address: address.clone(),
-                            path: shared.secrets.path().to_owned(),
-                        });
-                    }
-                    Err(e) => secret_error = Some(e),
-                }
-            }
+            let secret_error = created.secret.as_ref().and_then(|secret| {
+                shared
+                    .deliver_secret(&address, &created.object.id, secret)
+                    .err()
+            });
             warn_if_unconverged(&shared, &address, &desired, &created.object);
             let record = new_record(&address, kind, &desired, &created.object);
             shared
@@ -609,7 +649,7 @@ pub async fn apply<P: Provider + 'static>(
     });
 
     // The nodes and what each waits for.
-    let mut nodes: BTreeMap<NodeId, (Kind, StepOp, Option<LiveObject>)> = BTreeMap::new();
+    let mut nodes: BTreeMap<NodeId, Step> = BTreeMap::new();
     for s in &steps {
         let phases: &[Phase] = match s.op {
             StepOp::Replace => &[Phase::Destroy, Phase::Write],
@@ -617,10 +657,7 @@ pub async fn apply<P: Provider + 'static>(
             _ => &[Phase::Write],
         };
         for p in phases {
-            nodes.insert(
-                (s.address.clone(), *p),
-                (s.kind, s.op.clone(), s.live.clone()),
-            );
+            nodes.insert((s.address.clone(), *p), s.clone());
         }
     }
     let state_deps: BTreeMap<Address, Vec<Address>> = lock(&shared.store)
@@ -696,7 +733,13 @@ pub async fn apply<P: Provider + 'static>(
             }
             let Some(node) = ready.pop_front() else { break };
             remaining.remove(&node);
-            let (kind, op, live) = nodes[&node].clone();
+            let Step {
+                kind,
+                op,
+                live,
+                recover_secret,
+                ..
+            } = nodes[&node].clone();
             let (address, phase) = node.clone();
             let desired_now = if phase == Phase::Write
                 && matches!(
@@ -737,6 +780,7 @@ pub async fn apply<P: Provider + 'static>(
                 phase,
                 live,
                 desired: desired_now,
+                recover_secret,
             };
             let shared = Arc::clone(&shared);
             in_flight += 1;

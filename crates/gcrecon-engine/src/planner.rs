@@ -112,6 +112,10 @@ pub(crate) struct Step {
     pub op: StepOp,
     /// The live object the plan saw (for updates, deletes, adoptions).
     pub live: Option<LiveObject>,
+    /// An OAuth client an interrupted apply created: its secret was never
+    /// delivered, so adopting it generates a new one (unless the secrets
+    /// file already holds one for this client).
+    pub recover_secret: bool,
 }
 
 /// A plan and everything the apply walk needs to carry it out.
@@ -317,6 +321,7 @@ impl Builder<'_> {
                 kind,
                 op,
                 live: live.cloned(),
+                recover_secret: false,
             });
         }
     }
@@ -404,8 +409,13 @@ impl Builder<'_> {
                     return None;
                 }
                 let note = if interrupted {
+                    let secret = if kind == Kind::OauthClient {
+                        "; a new secret is generated for it, since the interrupted apply may not have delivered one"
+                    } else {
+                        ""
+                    };
                     format!(
-                        "adopting {} ({}): an interrupted apply created it but did not record it",
+                        "adopting {} ({}): an interrupted apply created it but did not record it{secret}",
                         existing.name, existing.id
                     )
                 } else if inst.adopt {
@@ -429,7 +439,14 @@ impl Builder<'_> {
                     return None;
                 };
                 claimed.insert((kind, existing.id.clone()));
-                self.plan_existing(inst, existing, None, Some(note))
+                let id = self.plan_existing(inst, existing, None, Some(note));
+                if interrupted && kind == Kind::OauthClient {
+                    if let Some(step) = self.steps.iter_mut().rev().find(|s| &s.address == address)
+                    {
+                        step.recover_secret = matches!(step.op, StepOp::Record | StepOp::Update);
+                    }
+                }
+                id
             }
             several => {
                 let ids: Vec<&str> = several.iter().map(|o| o.id.as_str()).collect();
@@ -729,6 +746,9 @@ pub async fn plan<P: Provider + 'static>(
     }
     if !options.refresh_only && !options.destroy {
         check_permissions(provider.as_ref(), &mut b, &changes, &planned_desired).await?;
+    }
+    if !options.refresh_only {
+        check_caller_permissions(&mut b, &changes, &caller_grants, state);
     }
     let output_changes = if options.refresh_only {
         Vec::new()
@@ -1121,6 +1141,166 @@ fn check_caller_demotion(
                 Some("if that is intended, plan again with --allow-caller-demotion".into()),
             );
         }
+    }
+}
+
+/// The permissions the Platform API asks for to carry out `action` on an
+/// object of `kind`; each entry is satisfied by any of its alternatives.
+fn needed_for(kind: Kind, action: Action) -> Vec<&'static [&'static str]> {
+    let (add, edit, delete): (&[&str], &[&str], &[&str]) = match kind {
+        Kind::Division => (
+            &["authorization:division:add"],
+            &["authorization:division:edit"],
+            &["authorization:division:delete"],
+        ),
+        Kind::Role => (
+            &["authorization:role:add"],
+            &["authorization:role:edit"],
+            &["authorization:role:delete"],
+        ),
+        Kind::Group => (
+            &["directory:group:add"],
+            &["directory:group:edit"],
+            &["directory:group:delete"],
+        ),
+        Kind::RoleGrant => (
+            &["authorization:grant:add"],
+            &["authorization:grant:add"],
+            &["authorization:grant:delete"],
+        ),
+        Kind::OauthClient => (
+            &["oauth:client:add"],
+            &["oauth:client:edit"],
+            &["oauth:client:delete"],
+        ),
+        Kind::Integration => (
+            &["integrations:integration:add"],
+            &["integrations:integration:edit"],
+            &["integrations:integration:delete"],
+        ),
+        Kind::IdentityProvider => (
+            &["sso:provider:add", "sso:provider:edit"],
+            &["sso:provider:add", "sso:provider:edit"],
+            &["sso:provider:delete"],
+        ),
+    };
+    match action {
+        Action::Create => vec![add],
+        Action::Update => vec![edit],
+        // An OAuth client is set inactive (an edit) before it can be deleted.
+        Action::Delete if kind == Kind::OauthClient => vec![edit, delete],
+        Action::Delete => vec![delete],
+        Action::NoOp | Action::Read => Vec::new(),
+    }
+}
+
+/// True when a caller holding `held` has `permission` (`*` in a held
+/// permission covers any entity or action).
+fn holds(held: &BTreeSet<String>, permission: &str) -> bool {
+    held.contains(permission)
+        || held.iter().any(|h| {
+            let (have, want): (Vec<&str>, Vec<&str>) =
+                (h.split(':').collect(), permission.split(':').collect());
+            h == "*"
+                || (have.len() == want.len()
+                    && have.iter().zip(&want).all(|(h, w)| *h == "*" || h == w))
+        })
+}
+
+/// Refuse a plan the caller lacks the permissions for, before any change
+/// is made, naming the permission and what needs it.
+fn check_caller_permissions(
+    b: &mut Builder<'_>,
+    changes: &[ResourceChange],
+    caller_grants: &[CallerGrantChange],
+    state: &State,
+) {
+    let held = b.context.caller.permissions.clone();
+    if held.is_empty() {
+        // The provider could not tell: the service will say at apply time.
+        return;
+    }
+    let home = b.context.home_division().to_owned();
+    let mut missing: BTreeMap<&'static [&'static str], Vec<(Address, &'static str)>> =
+        BTreeMap::new();
+    let mut need =
+        |alternatives: &'static [&'static str], address: &Address, verb: &'static str| {
+            if !alternatives.iter().any(|p| holds(&held, p)) {
+                missing
+                    .entry(alternatives)
+                    .or_default()
+                    .push((address.clone(), verb));
+            }
+        };
+    for rc in changes {
+        for action in &rc.actions {
+            let verb = match action {
+                Action::Create => "create",
+                Action::Update => "update",
+                Action::Delete => "delete",
+                Action::NoOp | Action::Read => continue,
+            };
+            for alternatives in needed_for(rc.kind, *action) {
+                need(alternatives, &rc.address, verb);
+            }
+        }
+        // A role_grant update that drops pairs it applied removes grants.
+        if rc.kind == Kind::RoleGrant && rc.actions == [Action::Update] {
+            let applied = state
+                .resource(&rc.address)
+                .and_then(|r| diff::role_grant_desired_pairs(&r.applied, Some(&home)))
+                .unwrap_or_default();
+            let wanted = rc
+                .after
+                .as_ref()
+                .and_then(|a| diff::role_grant_desired_pairs(a, Some(&home)))
+                .unwrap_or_default();
+            if !applied.is_subset(&wanted) {
+                need(&["authorization:grant:delete"], &rc.address, "update");
+            }
+        }
+    }
+    for g in caller_grants {
+        match g.action {
+            CallerGrantAction::Grant => {
+                need(&["authorization:grant:add"], &g.role, "grant to the caller");
+            }
+            CallerGrantAction::Revoke => need(
+                &["authorization:grant:delete"],
+                &g.role,
+                "remove from the caller",
+            ),
+        }
+    }
+    for (alternatives, users) in missing {
+        let (first, _) = users[0].clone();
+        let what: Vec<String> = users
+            .iter()
+            .take(5)
+            .map(|(a, verb)| format!("{verb} {a}"))
+            .collect();
+        let more = if users.len() > 5 {
+            format!(" and {} more", users.len() - 5)
+        } else {
+            String::new()
+        };
+        let permission = alternatives
+            .iter()
+            .map(|p| format!("`{p}`"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        b.problem(
+            &first,
+            None,
+            format!(
+                "the caller `{}` lacks the permission {permission}, needed to {}{more}; nothing was changed",
+                b.context.caller.name,
+                what.join(", ")
+            ),
+            Some(format!(
+                "give the caller a role holding {permission} (Admin > Roles / Permissions), or run gcrecon as a caller that has it"
+            )),
+        );
     }
 }
 

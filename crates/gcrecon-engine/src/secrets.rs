@@ -60,6 +60,15 @@ impl SecretsFile {
             .map_err(|e| EngineError::io("cannot write the secrets file", &self.path, e))
     }
 
+    /// The client id stored for `address`, if any.
+    pub fn client_id(&self, address: &Address) -> Result<Option<String>, EngineError> {
+        Ok(self
+            .read_all()?
+            .get(&address.to_string())
+            .and_then(|e| serde_json::from_value::<Entry>(e.clone()).ok())
+            .map(|e| e.client_id))
+    }
+
     /// The secret stored for `address`, if any.
     pub fn secret(&self, address: &Address) -> Result<Option<Secret>, EngineError> {
         let all = self.read_all()?;

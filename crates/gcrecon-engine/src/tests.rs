@@ -410,6 +410,73 @@ async fn the_caller_is_granted_a_role_before_a_client_gets_it_and_loses_it_after
 }
 
 #[tokio::test]
+async fn a_client_created_by_an_interrupted_apply_gets_a_new_secret() {
+    let h = Harness::new(CallerKind::Client);
+    let m = load_manifest(CLIENT);
+    h.provider
+        .with(|o| o.lose_create_answer.insert("API".into()));
+    let p = h.plan(&m).await;
+    assert!(!h.apply_planned(&m, p).await.succeeded());
+    let secrets = SecretsFile::new(&h.secrets_path);
+    let address: Address = "oauth_client.api".parse().unwrap();
+    assert!(
+        secrets.secret(&address).unwrap().is_none(),
+        "the first secret was lost"
+    );
+    let p = h.plan(&m).await;
+    let c = p
+        .plan
+        .resource_changes
+        .iter()
+        .find(|c| c.address == address)
+        .unwrap();
+    assert!(c.note.as_deref().unwrap().contains("new secret"), "{c:?}");
+    h.apply_planned(&m, p).await;
+    let clients = h.provider.objects_of(Kind::OauthClient);
+    assert_eq!(clients.len(), 1, "adopted, not duplicated");
+    let latest = h.provider.with(|o| o.secrets.last().cloned().unwrap());
+    assert!(latest.starts_with("rotated-"), "{latest}");
+    assert_eq!(secrets.secret(&address).unwrap().unwrap().expose(), latest);
+    assert_eq!(
+        secrets.client_id(&address).unwrap().as_deref(),
+        Some(clients[0].id.as_str())
+    );
+    h.assert_clean(&m).await;
+}
+
+#[tokio::test]
+async fn a_caller_without_a_permission_is_stopped_before_any_change() {
+    let h = Harness::new(CallerKind::Client);
+    h.provider.with(|o| {
+        if let Some(c) = o.caller.as_mut() {
+            c.permissions = [
+                "authorization:role:*",
+                "authorization:grant:add",
+                "authorization:grant:delete",
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        }
+    });
+    let m = load_manifest(CLIENT);
+    let err = h.plan_with(&m, PlanOptions::default()).await.unwrap_err();
+    let EngineError::Manifest(d) = err else {
+        panic!("{err}")
+    };
+    let text = d.render(&m.manifest.sources(), false);
+    assert!(
+        text.contains("`oauth:client:add`") && text.contains("create oauth_client.api"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("authorization:role:add"),
+        "wildcards count: {text}"
+    );
+    assert!(h.provider.objects_of(Kind::Role).is_empty());
+}
+
+#[tokio::test]
 async fn grant_to_caller_never_fails_the_plan_and_keep_keeps_it() {
     let h = Harness::new(CallerKind::User);
     let never = load_manifest(&CLIENT.replace(
