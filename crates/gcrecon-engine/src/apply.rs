@@ -34,8 +34,8 @@ use crate::error::{provider_hint, EngineError};
 use crate::events::{Cancel, Event, Observer};
 use crate::lock::now_rfc3339;
 use crate::planner::{
-    client_role_pairs, covers, desired_name, state_value, transitive_deps, GrantMode, Planned,
-    Step, StepOp,
+    client_role_pairs, covers, desired_name, literal_role_address, state_value, transitive_deps,
+    GrantMode, Planned, Step, StepOp,
 };
 use crate::secrets::SecretsFile;
 use crate::store::StateStore;
@@ -210,19 +210,10 @@ impl<P: Provider> Shared<P> {
         {
             return r.address.clone();
         }
-        self.data_roles.get(role_id).cloned().unwrap_or_else(|| {
-            let safe: String = role_id
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            Address::data(gcrecon_core::DataKind::Role, format!("id_{safe}"))
-        })
+        self.data_roles
+            .get(role_id)
+            .cloned()
+            .unwrap_or_else(|| literal_role_address(role_id))
     }
 
     /// Write a client's secret to the secrets file (and nowhere else).

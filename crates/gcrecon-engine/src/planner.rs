@@ -919,6 +919,12 @@ fn role_address(b: &Builder<'_>, known: &BTreeMap<Address, Known>, id: &str) -> 
             return (a.clone(), name);
         }
     }
+    (literal_role_address(id), id.to_owned())
+}
+
+/// The address a role is shown under when the manifest names it by a
+/// literal id (neither managed nor a data source): `data.role.id_<id>`.
+pub(crate) fn literal_role_address(id: &str) -> Address {
     let safe: String = id
         .chars()
         .map(|c| {
@@ -929,10 +935,7 @@ fn role_address(b: &Builder<'_>, known: &BTreeMap<Address, Known>, id: &str) -> 
             }
         })
         .collect();
-    (
-        Address::data(DataKind::Role, format!("id_{safe}")),
-        id.to_owned(),
-    )
+    Address::data(DataKind::Role, format!("id_{safe}"))
 }
 
 /// Pairs (role, division) an OAuth client's desired `roles` asks for; an
@@ -1197,14 +1200,7 @@ fn needed_for(kind: Kind, action: Action) -> Vec<&'static [&'static str]> {
 /// True when a caller holding `held` has `permission` (`*` in a held
 /// permission covers any entity or action).
 fn holds(held: &BTreeSet<String>, permission: &str) -> bool {
-    held.contains(permission)
-        || held.iter().any(|h| {
-            let (have, want): (Vec<&str>, Vec<&str>) =
-                (h.split(':').collect(), permission.split(':').collect());
-            h == "*"
-                || (have.len() == want.len()
-                    && have.iter().zip(&want).all(|(h, w)| *h == "*" || h == w))
-        })
+    held.contains("*") || permission_exists(permission, held)
 }
 
 /// Refuse a plan the caller lacks the permissions for, before any change
