@@ -81,6 +81,9 @@ pub fn run(root: &Path) -> Result<()> {
 
     let manifest = example_dir.join("gcrecon.toml");
     let vars = example_vars(&example_dir.join("gcsim").join("vars.env"))?;
+    // gcsim serves any region from one base URL; the region the fixture's org
+    // lives in is given as GENESYSCLOUD_REGION, as for a real org.
+    let region = fixture_region(&fixture)?;
     let gcrecon_cmd = |args: &[&str]| {
         let mut cmd = Command::new(&gcrecon);
         cmd.envs(vars.iter().map(|(k, v)| (k, v)));
@@ -94,6 +97,9 @@ pub fn run(root: &Path) -> Result<()> {
             .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", &client_secret)
             .env_remove("GENESYSCLOUD_ACCESS_TOKEN")
             .env_remove("GENESYSCLOUD_REGION");
+        if let Some(region) = &region {
+            cmd.env("GENESYSCLOUD_REGION", region);
+        }
         cmd
     };
 
@@ -143,6 +149,23 @@ fn example_vars(path: &Path) -> Result<Vec<(String, String)>> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect())
+}
+
+/// The `[org] region` of a gcsim fixture, if the example has a fixture that names one.
+fn fixture_region(fixture: &Path) -> Result<Option<String>> {
+    if !fixture.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(fixture)
+        .with_context(|| format!("cannot read {}", fixture.display()))?;
+    let doc: toml::Table = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", fixture.display()))?;
+    Ok(doc
+        .get("org")
+        .and_then(|org| org.get("region"))
+        .and_then(|r| r.as_str())
+        .map(str::to_owned))
 }
 
 fn step(title: &str) {
