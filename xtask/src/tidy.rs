@@ -130,13 +130,24 @@ fn dependency_rule_problems(root: &Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
-/// Paths like `docs/cli.md` mentioned in backticks or markdown links.
+/// Docs pages a text refers to: paths like `docs/cli.md`, and relative
+/// markdown links like `[cli](cli.md)` (resolved against `docs/`).
 fn doc_links(text: &str) -> Vec<String> {
     let mut links = Vec::new();
     for piece in text.split(['`', '(', ')', ' ', '\n']) {
         let piece = piece.trim_matches(|c: char| c == ',' || c == '.' || c == ';');
         if piece.starts_with("docs/") && piece.ends_with(".md") {
             links.push(piece.to_owned());
+        }
+    }
+    for (i, _) in text.match_indices("](") {
+        let rest = &text[i + 2..];
+        let Some(end) = rest.find(')') else { continue };
+        let target = rest[..end].split('#').next().unwrap_or("");
+        let is_relative_page =
+            target.ends_with(".md") && !target.contains("://") && !target.starts_with('/');
+        if is_relative_page && !target.starts_with("docs/") {
+            links.push(format!("docs/{}", target.trim_start_matches("./")));
         }
     }
     links.sort();
@@ -179,8 +190,9 @@ mod tests {
 
     #[test]
     fn doc_links_are_found() {
-        let links = doc_links("see `docs/cli.md` and [state](docs/state.md).");
-        assert_eq!(links, ["docs/cli.md", "docs/state.md"]);
+        let links =
+            doc_links("see `docs/cli.md`, [state](docs/state.md) and [drift](drift.md#ignore).");
+        assert_eq!(links, ["docs/cli.md", "docs/drift.md", "docs/state.md"]);
     }
 
     #[test]
