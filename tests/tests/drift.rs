@@ -307,7 +307,7 @@ fn every_kind_of_out_of_band_change_is_reported() {
 
     let report = s.drift_json(2);
     assert_eq!(report["has_drift"], json!(true));
-    let mut members = vec![admin.clone(), agent.clone()];
+    let mut members = vec![admin.clone(), agent];
     members.sort();
     assert_eq!(
         drifted(&report),
