@@ -46,7 +46,12 @@ struct ServeArgs {
     /// Fraction of requests that fail with 502/503/504 or a dropped connection.
     #[arg(long, default_value_t = 0.0)]
     fault_rate: f64,
-    /// Seed of fault injection and jitter (deterministic for a sequential client).
+    /// Fraction of requests that are applied, then lose their answer
+    /// (alternately a dropped connection and a 504), as an ambiguous failure
+    /// of the real service does.
+    #[arg(long, default_value_t = 0.0)]
+    lost_response_rate: f64,
+    /// Seed of fault injection, lost responses and jitter (deterministic for a sequential client).
     #[arg(long)]
     seed: Option<u64>,
     /// New objects are missing from list endpoints for this long.
@@ -63,6 +68,9 @@ fn main() -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&args.fault_rate) {
         anyhow::bail!("--fault-rate must be between 0 and 1");
     }
+    if !(0.0..=1.0).contains(&args.lost_response_rate) {
+        anyhow::bail!("--lost-response-rate must be between 0 and 1");
+    }
     let fixture = match &args.fixture {
         Some(p) => Some(gcsim::Fixture::load(p)?),
         None => None,
@@ -71,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         fixture,
         settings: gcsim::Settings {
             fault_rate: args.fault_rate,
+            lost_response_rate: args.lost_response_rate,
             rate_limit: args.rate_limit,
             latency_ms: args.latency_ms,
             jitter_ms: args.jitter_ms,

@@ -3,7 +3,8 @@
 //! Every `/api/v2` and `/oauth/token` request goes through, in order:
 //! correlation id → stats → latency (+ jitter) → fault injection → bearer
 //! authentication → per-token rate limit → the operation's handler, run
-//! under the org mutex. The route template of a request (for stats and path
+//! under the org mutex → lost-response injection (the request was applied,
+//! then its answer is lost). The route template of a request (for stats and path
 //! parameters) comes from the contract's operations, so stats keys use the
 //! contract's `{param}` names.
 //!
@@ -28,6 +29,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -36,8 +38,13 @@ use tokio::sync::Notify;
 /// Run-time injection settings (all changeable through `POST /_sim/faults`).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Settings {
-    /// Fraction of requests that fail (0.0..=1.0).
+    /// Fraction of requests that fail (0.0..=1.0); a failed request is
+    /// never applied.
     pub fault_rate: f64,
+    /// Fraction of requests (0.0..=1.0) that are applied and whose answer
+    /// is then lost: alternately a dropped connection and a 504.
+    #[serde(default)]
+    pub lost_response_rate: f64,
     /// Requests per minute per access token; 0 disables the limit.
     pub rate_limit: u64,
     /// Added to every response.
@@ -54,6 +61,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             fault_rate: 0.0,
+            lost_response_rate: 0.0,
             rate_limit: 300,
             latency_ms: 0,
             jitter_ms: 0,
@@ -74,6 +82,8 @@ pub struct Stats {
     pub rate_limited: u64,
     /// Requests failed by fault injection.
     pub faults: u64,
+    /// Requests applied whose answer was then lost (dropped or 504).
+    pub lost_responses: u64,
     /// Sum of injected latency.
     pub latency_ms_total: u64,
 }
@@ -96,6 +106,11 @@ pub struct App {
     pub admin: AdminCredentials,
     fault_rng: Mutex<StdRng>,
     jitter_rng: Mutex<StdRng>,
+    /// Its own generator, so that `fault_rate` draws the same sequence
+    /// whether or not lost responses are on.
+    lost_rng: Mutex<StdRng>,
+    /// Lost responses so far; even ones drop the connection, odd ones 504.
+    lost_seq: AtomicU64,
     rate: Mutex<HashMap<String, Window>>,
 }
 
@@ -115,6 +130,8 @@ impl App {
             admin,
             fault_rng: Mutex::new(StdRng::seed_from_u64(seed)),
             jitter_rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15)),
+            lost_rng: Mutex::new(StdRng::seed_from_u64(seed ^ 0x5851_f42d_4c95_7f2d)),
+            lost_seq: AtomicU64::new(0),
             rate: Mutex::new(HashMap::new()),
         }
     }
@@ -220,6 +237,49 @@ enum Fault {
     Drop,
 }
 
+/// How the answer of an applied request is lost.
+#[derive(Clone, Copy, Debug)]
+enum Lost {
+    /// The TCP connection is closed without an answer.
+    Drop,
+    /// A 504 `gateway.timeout`, as a gateway answers when the service was
+    /// too slow (the change is made all the same).
+    GatewayTimeout,
+}
+
+/// Draws whether this request's answer is lost (`None` at rate 0 without
+/// drawing, so other generators are unaffected).
+fn draw_lost(app: &App, rate: f64) -> Option<Lost> {
+    if rate <= 0.0 {
+        return None;
+    }
+    let draw: f64 = lock(&app.lost_rng).gen();
+    if draw >= rate {
+        return None;
+    }
+    let n = app.lost_seq.fetch_add(1, Ordering::Relaxed);
+    Some(if n.is_multiple_of(2) {
+        Lost::Drop
+    } else {
+        Lost::GatewayTimeout
+    })
+}
+
+/// Loses the answer of a request that has been applied.
+async fn lose(app: &App, kill: Option<ConnKill>, lost: Lost) -> Response {
+    lock(&app.stats).lost_responses += 1;
+    if let (Lost::Drop, Some(k)) = (lost, kill) {
+        k.0.notify_one();
+        std::future::pending::<()>().await;
+    }
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "gateway.timeout",
+        "The request timed out. Retry the request.",
+    )
+    .into_response()
+}
+
 async fn pipeline(app: Arc<App>, req: Request) -> Response {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
@@ -303,10 +363,16 @@ async fn pipeline(app: Arc<App>, req: Request) -> Response {
             }
         }
     }
+    let kill = req.extensions().get::<ConnKill>().cloned();
     if is_login {
-        return match api::login::token(&app, req).await {
+        let lost = draw_lost(&app, settings.lost_response_rate);
+        let resp = match api::login::token(&app, req).await {
             Ok(r) => r,
             Err(e) => e.into_response(),
+        };
+        return match lost {
+            Some(l) => lose(&app, kill, l).await,
+            None => resp,
         };
     }
     let Some(op) = op else {
@@ -332,9 +398,16 @@ async fn pipeline(app: Arc<App>, req: Request) -> Response {
         lock(&app.stats).rate_limited += 1;
         return e.into_response();
     }
-    match run(&app, op, caller, settings, req, now).await {
+    // Drawn before the handler runs, so that the sequence does not depend
+    // on how long handlers take.
+    let lost = draw_lost(&app, settings.lost_response_rate);
+    let resp = match run(&app, op, caller, settings, req, now).await {
         Ok(r) => r.into_response(),
         Err(e) => e.into_response(),
+    };
+    match lost {
+        Some(l) => lose(&app, kill, l).await,
+        None => resp,
     }
 }
 

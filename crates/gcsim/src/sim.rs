@@ -96,6 +96,15 @@ pub async fn faults(
                 }
                 next.fault_rate = r;
             }
+            "lost_response_rate" => {
+                let r = v
+                    .as_f64()
+                    .ok_or_else(|| bad("lost_response_rate must be a number"))?;
+                if !(0.0..=1.0).contains(&r) {
+                    return Err(bad("lost_response_rate must be between 0 and 1"));
+                }
+                next.lost_response_rate = r;
+            }
             "rate_limit" => next.rate_limit = as_u64()?,
             "latency_ms" => next.latency_ms = as_u64()?,
             "jitter_ms" => next.jitter_ms = as_u64()?,

@@ -157,6 +157,12 @@ impl SimBuilder {
         self.arg("--fault-rate", rate.to_string())
     }
 
+    /// `--lost-response-rate` (0.0..=1.0): requests applied whose answer is
+    /// then lost (alternately a dropped connection and a 504).
+    pub fn lost_response_rate(self, rate: f64) -> Self {
+        self.arg("--lost-response-rate", rate.to_string())
+    }
+
     /// `--seed`.
     pub fn seed(self, seed: u64) -> Self {
         self.arg("--seed", seed.to_string())
@@ -357,7 +363,8 @@ impl Sim {
         self.hook(&reqwest::Method::GET, "/_sim/dump", None)
     }
 
-    /// `GET /_sim/stats`: `{total, by_route, rate_limited, faults, latency_ms_total}`.
+    /// `GET /_sim/stats`: `{total, by_route, rate_limited, faults,
+    /// lost_responses, latency_ms_total}`.
     pub fn stats(&self) -> Value {
         self.hook(&reqwest::Method::GET, "/_sim/stats", None)
     }

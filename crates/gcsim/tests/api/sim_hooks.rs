@@ -126,6 +126,95 @@ fn fault_injection_is_deterministic_under_a_seed() {
     assert_ne!(outcomes(&c, &client_token(&c), 40), ra);
 }
 
+/// Creates `n` roles named `{prefix}{i}` with raw POSTs (no retry, a fresh
+/// connection each) and answers each outcome: the status, or `dropped`.
+fn create_outcomes(sim: &Sim, token: &str, prefix: &str, n: usize) -> Vec<String> {
+    let client = reqwest::blocking::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    (0..n)
+        .map(|i| {
+            match client
+                .post(format!("{}/api/v2/authorization/roles", sim.url()))
+                .bearer_auth(token)
+                .json(&json!({"name": format!("{prefix}{i}"), "permissions": []}))
+                .send()
+            {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    if status != 200 {
+                        let cid = r.headers()["inin-correlation-id"]
+                            .to_str()
+                            .unwrap()
+                            .to_string();
+                        let body: Value = r.json().unwrap();
+                        crate::common::check_error(&body, status, &cid);
+                    }
+                    status.to_string()
+                }
+                Err(_) => "dropped".to_string(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn lost_responses_apply_the_request_then_lose_the_answer() {
+    let start = || {
+        Sim::builder()
+            .lost_response_rate(0.5)
+            .seed(11)
+            .rate_limit(0)
+            .start()
+    };
+    let a = start();
+    assert_eq!(a.faults(json!({}))["lost_response_rate"], 0.5);
+    let ra = create_outcomes(&a, &client_token(&a), "Lost ", 30);
+    // Both kinds of loss happen, and nothing else fails.
+    for kind in ["200", "504", "dropped"] {
+        assert!(
+            ra.iter().any(|o| o == kind),
+            "{kind} never happened: {ra:?}"
+        );
+    }
+    assert!(ra
+        .iter()
+        .all(|o| ["200", "504", "dropped"].contains(&o.as_str())));
+    let stats = a.stats();
+    assert_eq!(
+        stats["lost_responses"].as_u64().unwrap() as usize,
+        ra.iter().filter(|o| *o != "200").count()
+    );
+    assert_eq!(stats["faults"], 0);
+    // Every request was applied, answered or not: all 30 roles exist, once.
+    let dump = a.dump();
+    let names: Vec<&str> = dump["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .filter(|n| n.starts_with("Lost "))
+        .collect();
+    assert_eq!(names.len(), 30, "{names:?}");
+    // Deterministic under the seed.
+    let b = start();
+    assert_eq!(create_outcomes(&b, &client_token(&b), "Lost ", 30), ra);
+    // Settable at run time; 0 turns it off.
+    let s = a.faults(json!({"lost_response_rate": 0.0}));
+    assert_eq!(s["lost_response_rate"], 0.0);
+    assert!(create_outcomes(&a, &client_token(&a), "After ", 5)
+        .iter()
+        .all(|o| o == "200"));
+    let bad = http()
+        .post(format!("{}/_sim/faults", a.url()))
+        .json(&json!({"lost_response_rate": 2}))
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}
+
 #[test]
 fn eventual_consistency_hides_new_objects_from_lists_only() {
     let sim = Sim::builder().eventual_ms(1500).start();
