@@ -54,7 +54,7 @@ pub const USAGE: &str = "usage: cargo xtask bench [--quick] [--latency-ms N] [--
   --runs N         repetitions of the CPU measurements (default 7)
   --populate N     unmanaged objects added before the second seed plan (default 10000)
   --only PHASE     run only `scale` (apply, plans, baseline, CPU) or `seeds`
-  --setup HOW      how the org is grown to each size, not measured (default apply):
+  --setup HOW      how the org is grown to each size, not measured (default adopt):
                    `apply` = gcrecon apply creates the objects; `adopt` = the bench
                    creates them through the API, gcrecon apply adopts them";
 
@@ -105,7 +105,7 @@ impl Options {
                 baseline_at_limit_max: 100,
                 scale: true,
                 seeds: true,
-                setup: SetupMethod::Apply,
+                setup: SetupMethod::Adopt,
             }
         } else {
             Options {
@@ -120,7 +120,7 @@ impl Options {
                 baseline_at_limit_max: 1_000,
                 scale: true,
                 seeds: true,
-                setup: SetupMethod::Apply,
+                setup: SetupMethod::Adopt,
             }
         };
         let mut it = args.iter();

@@ -299,9 +299,12 @@ fn scale_table(s: &mut String, scale: &ScaleReport, o: &Options) {
         row("  as gcrecon reports them", &|p| {
             p.plan_reported_api_calls
                 .as_ref()
-                .map_or("—".to_owned(), |v| match v.as_u64() {
-                    Some(n) => int(n),
-                    None => v.to_string(),
+                .map_or("—".to_owned(), |v| match (v.as_u64(), v.as_object()) {
+                    (Some(n), _) => int(n),
+                    (None, Some(by_route)) => {
+                        int(by_route.values().filter_map(|c| c.as_u64()).sum())
+                    }
+                    _ => v.to_string(),
                 })
         });
         row("list-page bound (calls)", &|p| int(p.bound.total));

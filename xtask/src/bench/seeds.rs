@@ -61,6 +61,25 @@ pub fn vars_env(dir: &Path) -> Result<Vec<(String, String)>> {
     Ok(parse_env(&std::fs::read_to_string(path)?))
 }
 
+/// `region` of the fixture's `[org]` table.
+fn fixture_region(fixture: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(fixture).ok()?;
+    let mut in_org = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_org = line == "[org]";
+        } else if in_org {
+            if let Some((k, v)) = line.split_once('=') {
+                if k.trim() == "region" {
+                    let v = v.split('#').next().unwrap_or("").trim();
+                    return Some(v.trim_matches('"').to_owned());
+                }
+            }
+        }
+    }
+    None
+}
+
 fn parse_env(text: &str) -> Vec<(String, String)> {
     text.lines()
         .map(str::trim)
@@ -138,7 +157,15 @@ async fn one(ctx: &Ctx<'_>, dir: &Path, example: &str, fig: &mut SeedFigures) ->
         url: sim.url.clone(),
         creds: sim.admin.clone(),
         logs: work.clone(),
-        env: vars_env(dir)?,
+        env: {
+            let mut env = vars_env(dir)?;
+            // gcsim serves any region from one base URL; the region the
+            // fixture's org lives in is given as for a real org.
+            if let Some(region) = fixture.as_deref().and_then(fixture_region) {
+                env.push(("GENESYSCLOUD_REGION".to_owned(), region));
+            }
+            env
+        },
     };
     let manifest = dir.join("gcrecon.toml");
     let state = work.join(format!("{example}.gcstate.json"));
@@ -182,6 +209,17 @@ mod tests {
                 ("C".into(), "z".into())
             ]
         );
+    }
+
+    #[test]
+    fn fixture_region_is_read() {
+        let dir = std::env::temp_dir().join(format!("bench-seeds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("fixture.toml");
+        std::fs::write(&f, "# x\n[org]\nname = \"A\"\nregion = \"ap-southeast-2\"  # Sydney\n[[users]]\nregion = \"no\"\n").unwrap();
+        let r = fixture_region(&f);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(r.as_deref(), Some("ap-southeast-2"));
     }
 
     #[test]
