@@ -261,7 +261,14 @@ fn a_clean_org_exits_0_once_known_objects_are_ignored() {
         human.stderr
     );
     assert!(
-        human.stderr.contains("3 unmanaged objects left out by"),
+        human.stderr.contains("2 unmanaged objects left out by"),
+        "{}",
+        human.stderr
+    );
+    assert!(
+        human
+            .stderr
+            .contains("oauth_client \"gcrecon-ci\" is the OAuth client gcrecon runs as"),
         "{}",
         human.stderr
     );
