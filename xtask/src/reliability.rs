@@ -1833,9 +1833,19 @@ pub fn secrets(root: &Path, vendor: &str) -> Result<(usize, u64), String> {
         .next()
         .ok_or("no user in the fixture")?;
     let token = w.user_token(&admin_email);
+    let client = std::mem::take(&mut w.client);
     w.env.push(("GENESYSCLOUD_ACCESS_TOKEN".into(), token));
-    w.client = (String::new(), String::new());
     w.run_expect(&["plan", "--detailed-exitcode"], 0)?;
+    w.run_expect(&["apply", "--auto-approve"], 0)?;
+    let drift = w.run(&["drift", "--format", "json"])?;
+    if !matches!(drift.code, Some(0 | 2)) {
+        return Err(format!("{vendor}: drift as a user: {}", drift.describe()));
+    }
+    // Destroy as the client: a user who is a subject of a managed role
+    // grant cannot destroy it (its own role would go, and `destroy` has no
+    // --allow-caller-demotion).
+    w.env.clear();
+    w.client = client;
     w.run_expect(&["destroy", "--auto-approve"], 0)?;
     let hits = w.scan_secrets();
     let n = w.secrets().len();
