@@ -30,6 +30,7 @@ pub mod fake;
 pub mod ignore;
 pub mod lock;
 pub mod ops;
+pub mod pg;
 pub mod planner;
 pub mod refresh;
 pub mod saved;

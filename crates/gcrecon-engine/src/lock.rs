@@ -6,12 +6,18 @@
 //! holder is provably gone (same host, no process with that pid) is broken
 //! automatically; the caller is told so it can warn. Anything else is
 //! reported with the holder's details, and `gcrecon force-unlock ID` removes it.
+//!
+//! For a state in PostgreSQL (a [`crate::pg`] address) the lock is a row of
+//! `gcrecon_locks` instead, taken by an insert and removed by a delete of
+//! the row with our id; the same rules apply.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::pg::PgTarget;
 
 /// What a lock file holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +62,13 @@ pub enum LockError {
     NotLocked { path: PathBuf },
     #[error("the lock has id {}, not {given}", found.id)]
     IdMismatch { given: String, found: LockInfo },
+    /// The PostgreSQL backend failed (the message names the database, password hidden).
+    #[error("cannot {action} the lock of {path}: {detail}")]
+    Backend {
+        action: &'static str,
+        path: PathBuf,
+        detail: String,
+    },
 }
 
 impl LockError {
@@ -87,8 +100,32 @@ pub fn lock_path(state_path: &Path) -> PathBuf {
 #[derive(Debug)]
 pub struct StateLock {
     path: PathBuf,
+    /// Set for a state in PostgreSQL; `path` is then its address.
+    pg: Option<PgTarget>,
     info: LockInfo,
     released: bool,
+}
+
+/// The PostgreSQL target of `state_path`, if it is a PostgreSQL address.
+fn pg_target(state_path: &Path) -> Result<Option<PgTarget>, LockError> {
+    crate::pg::target(state_path)
+        .transpose()
+        .map_err(|detail| LockError::Backend {
+            action: "find",
+            path: state_path.to_owned(),
+            detail,
+        })
+}
+
+fn new_info(operation: &str) -> LockInfo {
+    LockInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        who: format!("{}@{}", user_name(), host_name()),
+        pid: std::process::id(),
+        host: host_name(),
+        operation: operation.to_owned(),
+        created: now_rfc3339(),
+    }
 }
 
 /// The result of taking a lock.
@@ -102,6 +139,9 @@ pub struct Acquired {
 impl StateLock {
     /// Take the lock of `state_path` for `operation`.
     pub fn acquire(state_path: &Path, operation: &str) -> Result<Acquired, LockError> {
+        if let Some(target) = pg_target(state_path)? {
+            return acquire_pg(state_path, target, operation);
+        }
         let path = lock_path(state_path);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(|source| LockError::Io {
@@ -110,14 +150,7 @@ impl StateLock {
                 source,
             })?;
         }
-        let info = LockInfo {
-            id: uuid::Uuid::new_v4().to_string(),
-            who: format!("{}@{}", user_name(), host_name()),
-            pid: std::process::id(),
-            host: host_name(),
-            operation: operation.to_owned(),
-            created: now_rfc3339(),
-        };
+        let info = new_info(operation);
         let mut broke_stale = None;
         // Two attempts: the second after breaking a stale lock.
         for _ in 0..2 {
@@ -142,6 +175,7 @@ impl StateLock {
                     return Ok(Acquired {
                         lock: StateLock {
                             path,
+                            pg: None,
                             info,
                             released: false,
                         },
@@ -178,20 +212,121 @@ impl StateLock {
     /// Remove the lock now (also done on drop).
     pub fn release(mut self) -> Result<(), LockError> {
         self.released = true;
-        remove_if_id(&self.path, &self.info.id)
+        self.remove()
+    }
+
+    fn remove(&self) -> Result<(), LockError> {
+        match &self.pg {
+            Some(target) => pg_unlock(&self.path, target, &self.info.id).map(|_| ()),
+            None => remove_if_id(&self.path, &self.info.id),
+        }
     }
 }
 
 impl Drop for StateLock {
     fn drop(&mut self) {
         if !self.released {
-            let _ = remove_if_id(&self.path, &self.info.id);
+            let _ = self.remove();
         }
     }
 }
 
+/// Take the lock row of a PostgreSQL state (insert; a second attempt after
+/// breaking a stale one).
+fn acquire_pg(state_path: &Path, target: PgTarget, operation: &str) -> Result<Acquired, LockError> {
+    let info = new_info(operation);
+    let text = serde_json::to_string(&info).unwrap_or_default();
+    let mut broke_stale = None;
+    for _ in 0..2 {
+        let taken = target
+            .try_lock(text.clone())
+            .map_err(|detail| LockError::Backend {
+                action: "take",
+                path: state_path.to_owned(),
+                detail,
+            })?;
+        if taken {
+            return Ok(Acquired {
+                lock: StateLock {
+                    path: state_path.to_owned(),
+                    pg: Some(target),
+                    info,
+                    released: false,
+                },
+                broke_stale,
+            });
+        }
+        // Held; it may have been released since the insert.
+        let Some(holder) = pg_holder(state_path, &target)? else {
+            continue;
+        };
+        if broke_stale.is_none() && holder_is_gone(&holder) {
+            pg_unlock(state_path, &target, &holder.id)?;
+            broke_stale = Some(holder);
+            continue;
+        }
+        return Err(LockError::Held {
+            path: state_path.to_owned(),
+            info: holder,
+        });
+    }
+    match pg_holder(state_path, &target)? {
+        Some(info) => Err(LockError::Held {
+            path: state_path.to_owned(),
+            info,
+        }),
+        None => Err(LockError::Backend {
+            action: "take",
+            path: state_path.to_owned(),
+            detail: "the lock changed hands while taking it; try again".into(),
+        }),
+    }
+}
+
+/// The lock row of a PostgreSQL state, if any.
+fn pg_holder(state_path: &Path, target: &PgTarget) -> Result<Option<LockInfo>, LockError> {
+    let text = target.read_lock().map_err(|detail| LockError::Backend {
+        action: "read",
+        path: state_path.to_owned(),
+        detail,
+    })?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| LockError::Unreadable {
+            path: state_path.to_owned(),
+            detail: e.to_string(),
+        })
+    })
+    .transpose()
+}
+
+/// Delete the lock row of a PostgreSQL state if its id is `id`.
+fn pg_unlock(state_path: &Path, target: &PgTarget, id: &str) -> Result<bool, LockError> {
+    target
+        .unlock_if_id(id)
+        .map_err(|detail| LockError::Backend {
+            action: "remove",
+            path: state_path.to_owned(),
+            detail,
+        })
+}
+
 /// Remove the lock of `state_path` if its id is `id`; returns what it held.
 pub fn force_unlock(state_path: &Path, id: &str) -> Result<LockInfo, LockError> {
+    if let Some(target) = pg_target(state_path)? {
+        let Some(holder) = pg_holder(state_path, &target)? else {
+            return Err(LockError::NotLocked {
+                path: state_path.to_owned(),
+            });
+        };
+        if holder.id != id {
+            return Err(LockError::IdMismatch {
+                given: id.to_owned(),
+                found: holder,
+            });
+        }
+        pg_unlock(state_path, &target, id)?;
+        return Ok(holder);
+    }
     let path = lock_path(state_path);
     if !path.exists() {
         return Err(LockError::NotLocked { path });
@@ -209,6 +344,9 @@ pub fn force_unlock(state_path: &Path, id: &str) -> Result<LockInfo, LockError> 
 
 /// The current holder of the lock of `state_path`, if locked.
 pub fn current_holder(state_path: &Path) -> Result<Option<LockInfo>, LockError> {
+    if let Some(target) = pg_target(state_path)? {
+        return pg_holder(state_path, &target);
+    }
     let path = lock_path(state_path);
     if path.exists() {
         read_lock(&path).map(Some)

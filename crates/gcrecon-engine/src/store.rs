@@ -5,6 +5,10 @@
 //!
 //! A `kill -9` at any instant leaves either the old or the new file in
 //! place, never a torn one; every API change is followed by one such write.
+//!
+//! A state path that is a PostgreSQL address (see [`crate::pg`]) is kept in
+//! PostgreSQL instead: same API, one row per serial, the insert of the next
+//! serial being a compare-and-swap.
 
 use std::fs;
 use std::io::Write;
@@ -13,6 +17,7 @@ use std::path::{Path, PathBuf};
 use gcrecon_core::state::State;
 
 use crate::error::EngineError;
+use crate::pg::{InsertError, PgTarget};
 
 /// Where the files of one state live.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,12 +55,27 @@ pub fn backup_path(state_path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Where a [`StateStore`] keeps its state.
+#[derive(Debug)]
+enum Backend {
+    /// The file at the store's path.
+    Local,
+    /// A PostgreSQL store; the store's path is its (redacted) address.
+    Postgres(PgTarget),
+}
+
 /// A state loaded from (or to be created at) a path.
 #[derive(Debug)]
 pub struct StateStore {
     path: PathBuf,
+    backend: Backend,
     state: State,
     on_disk: bool,
+}
+
+/// An error of the PostgreSQL backend as an engine error.
+fn pg_error(action: &'static str, path: &Path, detail: String) -> EngineError {
+    EngineError::io(action, path, std::io::Error::other(detail))
 }
 
 impl StateStore {
@@ -63,6 +83,10 @@ impl StateStore {
     /// until the first change). A file that is not a usable state is an
     /// error and is never overwritten.
     pub fn open(path: &Path, manifest_name: &str) -> Result<Self, EngineError> {
+        if let Some(target) = crate::pg::target(path) {
+            let target = target.map_err(|e| pg_error("cannot read the state at", path, e))?;
+            return Self::open_postgres(path, target, manifest_name);
+        }
         match fs::read_to_string(path) {
             Ok(text) => {
                 let state = State::from_json(&text).map_err(|source| EngineError::StateFormat {
@@ -71,12 +95,14 @@ impl StateStore {
                 })?;
                 Ok(StateStore {
                     path: path.to_owned(),
+                    backend: Backend::Local,
                     state,
                     on_disk: true,
                 })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StateStore {
                 path: path.to_owned(),
+                backend: Backend::Local,
                 state: State::new(uuid::Uuid::new_v4().to_string(), manifest_name),
                 on_disk: false,
             }),
@@ -84,8 +110,50 @@ impl StateStore {
         }
     }
 
+    /// The highest serial of a PostgreSQL state, or a new one.
+    fn open_postgres(
+        path: &Path,
+        target: PgTarget,
+        manifest_name: &str,
+    ) -> Result<Self, EngineError> {
+        let latest = target
+            .read_latest()
+            .map_err(|e| pg_error("cannot read the state at", path, e))?;
+        let (state, on_disk) = match latest {
+            Some(text) => {
+                let state = State::from_json(&text).map_err(|source| EngineError::StateFormat {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                (state, true)
+            }
+            None => (
+                State::new(uuid::Uuid::new_v4().to_string(), manifest_name),
+                false,
+            ),
+        };
+        Ok(StateStore {
+            path: path.to_owned(),
+            backend: Backend::Postgres(target),
+            state,
+            on_disk,
+        })
+    }
+
     /// Read an existing state; a missing file is an error.
     pub fn open_existing(path: &Path) -> Result<Self, EngineError> {
+        if crate::pg::target(path).is_some() {
+            let store = Self::open(path, "")?;
+            if !store.on_disk {
+                return Err(EngineError::Usage {
+                    message: format!("no state at {}", path.display()),
+                    hint: Some(
+                        "nothing has been applied with this manifest and workspace yet".into(),
+                    ),
+                });
+            }
+            return Ok(store);
+        }
         if !path.exists() {
             return Err(EngineError::Usage {
                 message: format!("no state file at {}", path.display()),
@@ -95,7 +163,7 @@ impl StateStore {
         Self::open(path, "")
     }
 
-    /// The state file's path.
+    /// The state file's path (a PostgreSQL state's address, password hidden).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -105,7 +173,7 @@ impl StateStore {
         &self.state
     }
 
-    /// True when the file exists.
+    /// True when the file (or a PostgreSQL row) exists.
     pub fn is_on_disk(&self) -> bool {
         self.on_disk
     }
@@ -116,6 +184,26 @@ impl StateStore {
         let mut next = self.state.clone();
         change(&mut next);
         next.serial = self.state.serial + 1;
+        if let Backend::Postgres(target) = &self.backend {
+            target
+                .insert(next.serial, &next.lineage, next.to_json())
+                .map_err(|e| match e {
+                    InsertError::Conflict => EngineError::Usage {
+                        message: format!(
+                            "the state at {} changed underneath: serial {} was written by another run",
+                            self.path.display(),
+                            next.serial
+                        ),
+                        hint: Some("another gcrecon run wrote this workspace's state; run `gcrecon plan` again to see where things stand".into()),
+                    },
+                    InsertError::Other(detail) => {
+                        pg_error("cannot write the state to", &self.path, detail)
+                    }
+                })?;
+            self.state = next;
+            self.on_disk = true;
+            return Ok(self.state.serial);
+        }
         if self.on_disk {
             keep_backup(&self.path)?;
         }
