@@ -69,10 +69,13 @@ pub struct Global {
     )]
     pub workspace: String,
 
-    /// Where state and lock live. Only the local file backend is built in.
+    /// Where state and lock live: unset (or `local`) for the state file
+    /// beside the manifest, or `postgres://USER:PASSWORD@HOST:PORT/DB`.
     ///
-    /// `postgres://...` is not available in this build; leave this unset
-    /// (or `local`) for the state file beside the manifest.
+    /// PostgreSQL keeps every workspace's state (row key
+    /// `<manifest name>/<workspace>`, with its serial history) and the lock,
+    /// so many CI runners share one store. No TLS yet. The password is never
+    /// printed. Secrets still go to the local secrets file.
     #[arg(long, global = true, env = "GCRECON_BACKEND", value_name = "URL")]
     pub backend: Option<String>,
 

@@ -1,6 +1,7 @@
 //! What a command works on: the manifest (read from a file or a directory),
 //! its variables (`--var`, `GCRECON_VAR_*`), the state and secrets paths
-//! (workspace-aware), and the connection to Genesys Cloud.
+//! (workspace-aware; a PostgreSQL address for `--backend postgres://...`),
+//! and the connection to Genesys Cloud.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -64,7 +65,7 @@ fn read_sources(path: &Path) -> Result<Vec<Source>> {
 impl Project {
     /// Load and validate the manifest named by `-m`.
     pub fn load(global: &Global, color: bool) -> Result<Project> {
-        check_backend(global.backend.as_deref())?;
+        let postgres = postgres_backend(global.backend.as_deref(), global.state.as_deref())?;
         let path = &global.manifest;
         let sources = read_sources(path)?;
         let manifest = load(&sources).map_err(|d| diagnosed(&d, &sources, color))?;
@@ -88,6 +89,18 @@ impl Project {
         let mut paths = StatePaths::for_manifest(&base, &name, &global.workspace);
         if let Some(state) = &global.state {
             paths.state.clone_from(state);
+        }
+        if let Some(url) = postgres {
+            // The row key holds the manifest's name, so manifests sharing
+            // one database (and the workspace `default`) never collide.
+            let workspace = global.workspace.trim();
+            let workspace = if workspace.is_empty() {
+                gcrecon_engine::DEFAULT_WORKSPACE
+            } else {
+                workspace
+            };
+            paths.state = gcrecon_engine::pg::register(url, &format!("{name}/{workspace}"))
+                .map_err(|e| Hinted::new(e, BACKEND_HINT))?;
         }
         let sha256 = manifest_sha256(&sources);
         Ok(Project {
@@ -137,28 +150,58 @@ fn diagnosed(d: &Diagnostics, sources: &[Source], color: bool) -> anyhow::Error 
     })
 }
 
-/// Only the local backend is built in.
-pub fn check_backend(backend: Option<&str>) -> Result<()> {
+const BACKEND_HINT: &str = "pass `--backend postgres://USER:PASSWORD@HOST:PORT/DATABASE`, or unset --backend / GCRECON_BACKEND to keep state in state/<name>.gcstate.json beside the manifest (see docs/cli.md)";
+
+/// The PostgreSQL URL of `--backend`, or `None` for the local file. Any
+/// other backend is refused; `--state` (a local file) does not combine
+/// with PostgreSQL.
+fn postgres_backend<'a>(backend: Option<&'a str>, state: Option<&Path>) -> Result<Option<&'a str>> {
     match backend.map(str::trim) {
-        None | Some("" | "local") => Ok(()),
-        Some(b) if b.starts_with("file:") => Ok(()),
+        None | Some("" | "local") => Ok(None),
+        Some(b) if b.starts_with("file:") => Ok(None),
+        Some(b) if gcrecon_engine::pg::is_postgres_url(b) => {
+            if state.is_some() {
+                return Err(Hinted::new(
+                    format!(
+                        "`--state` names a local state file, but the backend is {}",
+                        gcrecon_engine::pg::redact(b)
+                    ),
+                    "drop --state: with a postgres:// backend the state is chosen by the manifest's name and --workspace",
+                ));
+            }
+            Ok(Some(b))
+        }
         // Only the scheme is shown: a URL may carry a password.
         Some(b) => Err(Hinted::new(
             format!(
-                "the `{}` state backend is not available in this build of gcrecon; only the local state file is",
+                "the `{}` state backend is not available in this build of gcrecon; only the local state file and postgres:// are",
                 b.split("://").next().unwrap_or("unknown")
             ),
-            "unset --backend / GCRECON_BACKEND to keep state in state/<name>.gcstate.json beside the manifest (see docs/cli.md)",
+            BACKEND_HINT,
         )),
     }
 }
 
+/// For commands that write a local state of their own (`export`): only the
+/// local backend.
+pub fn check_backend(backend: Option<&str>) -> Result<()> {
+    if backend.is_some_and(|b| gcrecon_engine::pg::is_postgres_url(b.trim())) {
+        return Err(Hinted::new(
+            "`gcrecon export` writes its state beside the manifest it writes; it does not use a postgres:// backend yet",
+            "unset --backend / GCRECON_BACKEND for export",
+        ));
+    }
+    postgres_backend(backend, None).map(|_| ())
+}
+
 /// The state path for commands that need no manifest (`state`, `force-unlock`):
-/// `--state`, or the default beside the manifest when it loads.
+/// `--state`, or the default beside the manifest when it loads (a
+/// PostgreSQL address, named after the manifest, with a postgres:// backend).
 pub fn state_path_only(global: &Global) -> Result<PathBuf> {
-    check_backend(global.backend.as_deref())?;
-    if let Some(s) = &global.state {
-        return Ok(s.clone());
+    if postgres_backend(global.backend.as_deref(), global.state.as_deref())?.is_none() {
+        if let Some(s) = &global.state {
+            return Ok(s.clone());
+        }
     }
     Ok(Project::load(global, false)?.paths.state)
 }
