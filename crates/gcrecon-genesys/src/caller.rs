@@ -239,7 +239,9 @@ pub async fn grant_to_caller(ctx: &Ctx, grants: &[RoleDivision]) -> Result<(), P
     let who = identity(ctx).await?;
     ctx.api
         .send(
+            // Idempotent in effect: grants are a set; adding one held is a no-op.
             Request::post(BULK_ADD)
+                .idempotent()
                 .param("subjectId", who.id.as_str())
                 .query("subjectType", subject_type(who.kind))
                 .json(grants_body(grants)),
@@ -277,7 +279,9 @@ pub async fn revoke_from_caller(ctx: &Ctx, grants: &[RoleDivision]) -> Result<()
     let who = identity(ctx).await?;
     ctx.api
         .send(
+            // Idempotent in effect: removing a grant not held is a no-op.
             Request::post(BULK_REMOVE)
+                .idempotent()
                 .param("subjectId", who.id.as_str())
                 .json(grants_body(grants)),
         )

@@ -268,7 +268,12 @@ async fn users_by_email(ctx: &Ctx, email: &str) -> Result<Vec<Json>, ProviderErr
     let matches = |u: &Json| str_field(u, "email").is_some_and(|e| e.eq_ignore_ascii_case(email));
     match ctx
         .api
-        .send(Request::post("/api/v2/users/search").json(body))
+        // A search is a read: idempotent although a POST.
+        .send(
+            Request::post("/api/v2/users/search")
+                .idempotent()
+                .json(body),
+        )
         .await
     {
         Ok(answer) => Ok(answer

@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::http::{is_not_found, Request};
 use crate::listing::{self, ListSpec, NameLookup};
+use crate::recover;
 use crate::wire::{fingerprint, id_of, str_field, AttrReader};
 use crate::Ctx;
 
@@ -84,11 +85,17 @@ pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, Provi
         .transpose()
 }
 
+/// A POST; after a lost answer the division is looked up by name
+/// (`GET ...divisions?name=`, one call) before it is sent again.
 pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
-    let wire = ctx
-        .api
-        .send(Request::post(SPEC.list).json(to_wire(desired)?))
-        .await?;
+    let body = to_wire(desired)?;
+    let name = str_field(&body, "name").unwrap_or_default().to_owned();
+    let request = Request::post(SPEC.list).json(body);
+    let wire = recover::create(&ctx.api, &request, "division", &name, || {
+        listing::find_by_name(&ctx.api, &SPEC, &name)
+    })
+    .await?
+    .into_wire();
     Ok(Created {
         object: to_live(&wire)?,
         secret: None,

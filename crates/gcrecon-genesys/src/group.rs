@@ -29,9 +29,9 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::http::{for_each_bounded, is_not_found, Request};
 use crate::listing::{self, ListSpec, NameLookup};
-use crate::retry;
 use crate::wire::{fingerprint, id_of, ids_field, malformed, str_field, string_set, AttrReader};
 use crate::Ctx;
+use crate::{recover, retry};
 
 pub const SPEC: ListSpec = ListSpec {
     what: "group",
@@ -268,8 +268,16 @@ async fn add_members(
             };
             used.store(v, Ordering::SeqCst);
             let body = json!({"memberIds": chunk, "version": v});
+            // Idempotent in effect: members are a set, and a resend after a
+            // lost answer carries a stale version, so it is refused with a
+            // 409 and `on_conflict` re-reads the version and adds again.
             ctx.api
-                .send(Request::post(MEMBERS).param("groupId", id).json(body))
+                .send(
+                    Request::post(MEMBERS)
+                        .param("groupId", id)
+                        .idempotent()
+                        .json(body),
+                )
                 .await
         })
         .await?;
@@ -294,10 +302,17 @@ async fn remove_members(ctx: &Ctx, id: &str, remove: &[String]) -> Result<(), Pr
 pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
     let r = AttrReader::new(Kind::Group, desired);
     let members = r.strings("members")?;
-    let wire = ctx
-        .api
-        .send(Request::post(SPEC.list).json(to_create(desired)?))
-        .await?;
+    // A POST; after a lost answer the group is looked up by name (one
+    // `POST /groups/search`) before it is sent again. A found group carries
+    // its current `version`, which the member adds below start from.
+    let body = to_create(desired)?;
+    let name = str_field(&body, "name").unwrap_or_default().to_owned();
+    let request = Request::post(SPEC.list).json(body);
+    let wire = recover::create(&ctx.api, &request, "group", &name, || {
+        listing::find_by_name(&ctx.api, &SPEC, &name)
+    })
+    .await?
+    .into_wire();
     let id = id_of(&wire, "group")?;
     let Some(members) = members else {
         return Ok(Created {

@@ -42,16 +42,21 @@ pub struct Request {
     path: String,
     query: Vec<(String, String)>,
     body: Option<Value>,
+    /// Sending it twice does what sending it once does (see [`retry`]).
+    idempotent: bool,
 }
 
 impl Request {
     pub fn new(method: Method, template: &'static str) -> Request {
         Request {
-            method,
             template,
             path: template.to_owned(),
             query: Vec::new(),
             body: None,
+            // A POST makes something (a create) unless its call site says
+            // otherwise with [`Request::idempotent`].
+            idempotent: method != Method::POST,
+            method,
         }
     }
 
@@ -96,6 +101,15 @@ impl Request {
     pub fn query_list(self, name: &str, values: &[String]) -> Request {
         let joined = values.join(",");
         self.query(name, joined)
+    }
+
+    /// Mark a POST as idempotent in effect (sending it twice leaves the
+    /// service as sending it once does), so the retry layer may retry it
+    /// after an ambiguous failure. Each call site says why.
+    #[must_use]
+    pub fn idempotent(mut self) -> Request {
+        self.idempotent = true;
+        self
     }
 
     /// Set the JSON body.
@@ -159,6 +173,26 @@ pub struct Api {
     concurrency: usize,
     counts: Mutex<BTreeMap<String, u64>>,
     policy: RetryPolicy,
+}
+
+/// A request that failed, and whether it may have been applied all the same.
+#[derive(Debug)]
+pub struct Failure {
+    pub error: ProviderError,
+    /// A request that is not idempotent got no clear answer (a 502, a 504,
+    /// a timeout, or the connection dropped after it was sent): the service
+    /// may have applied it. Never true for an idempotent request (those are
+    /// retried instead).
+    pub ambiguous: bool,
+}
+
+impl From<ProviderError> for Failure {
+    fn from(error: ProviderError) -> Failure {
+        Failure {
+            error,
+            ambiguous: false,
+        }
+    }
 }
 
 /// The answer of a successful request.
@@ -298,11 +332,13 @@ impl Api {
         }
         let basic = base64::engine::general_purpose::STANDARD
             .encode(format!("{client_id}:{}", client_secret.expose()));
-        let request = Request::post("/oauth/token");
+        // Idempotent in effect: a login whose answer was lost only issued a
+        // token nobody uses (it expires on its own).
+        let request = Request::post("/oauth/token").idempotent();
         // Boxed: the login runs inside the request loop that needed a token.
         let answer = Box::pin(self.execute(&request, Auth::Basic(Secret::new(format!("Basic {basic}")))))
             .await
-            .map_err(|e| match e {
+            .map_err(|e| match e.error {
                 ProviderError::Api { status, message, code, correlation_id, .. } => ProviderError::Auth(format!(
                     "login to {} failed with {status}: {message} (code {code}{}); check GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET",
                     self.login_url,
@@ -347,7 +383,21 @@ impl Api {
     /// Send an API request under the retry policy; the JSON body of a
     /// success, `Value::Null` when empty.
     pub async fn send(&self, request: Request) -> Result<Value, ProviderError> {
-        Ok(self.execute(&request, Auth::Bearer).await?.body)
+        match self.execute(&request, Auth::Bearer).await {
+            Ok(answer) => Ok(answer.body),
+            Err(failure) => Err(failure.error),
+        }
+    }
+
+    /// As [`Api::send`], telling an ambiguous failure (the request may have
+    /// been applied) from a plain one; for creates, see [`crate::recover`].
+    pub async fn try_send(&self, request: &Request) -> Result<Value, Failure> {
+        Ok(self.execute(request, Auth::Bearer).await?.body)
+    }
+
+    /// The retry policy in force.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
     }
 
     /// As [`Api::send`], with a 404 as `None`.
@@ -359,7 +409,7 @@ impl Api {
         }
     }
 
-    async fn execute(&self, request: &Request, auth: Auth) -> Result<Answer, ProviderError> {
+    async fn execute(&self, request: &Request, auth: Auth) -> Result<Answer, Failure> {
         let route = request.route();
         let span = tracing::debug_span!("genesys_request", method = %request.method, path = request.template);
         async {
@@ -456,13 +506,19 @@ impl Api {
                             request.path,
                             e.without_url_ref()
                         ));
-                        (Outcome::Transport, err)
+                        // A connect error means the request never left;
+                        // anything later may have reached the service.
+                        (Outcome::Transport { sent: !e.is_connect() }, err)
                     }
                 };
                 let can_reauthenticate = matches!(auth, Auth::Bearer) && self.uses_client_credentials();
-                match retry::decide(&self.policy, outcome, attempts, can_reauthenticate, jitter) {
+                match retry::decide(&self.policy, outcome, attempts, can_reauthenticate, request.idempotent, jitter) {
                     // `Done` is only decided for a 2xx, which returned above.
-                    Decision::Done | Decision::Fail => return Err(failure),
+                    Decision::Done | Decision::Fail => return Err(failure.into()),
+                    Decision::Ambiguous => {
+                        tracing::info!(attempt, "no clear answer to a request that is not idempotent; not retrying blindly");
+                        return Err(Failure { error: failure, ambiguous: true });
+                    }
                     Decision::RetryAfter(wait) => {
                         tracing::info!(attempt, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "transient failure; retrying");
                         tokio::time::sleep(wait).await;
@@ -769,6 +825,20 @@ mod tests {
         let r = Request::get("/api/v2/authorization/roles/{roleId}").param("roleId", "a b/c");
         assert_eq!(r.path, "/api/v2/authorization/roles/a%20b%2Fc");
         assert_eq!(r.route(), "GET /api/v2/authorization/roles/{roleId}");
+    }
+
+    #[test]
+    fn only_posts_are_not_idempotent_unless_marked() {
+        for r in [
+            Request::get("/x"),
+            Request::put("/x"),
+            Request::patch("/x"),
+            Request::delete("/x"),
+            Request::post("/x/search").idempotent(),
+        ] {
+            assert!(r.idempotent, "{}", r.route());
+        }
+        assert!(!Request::post("/api/v2/authorization/roles").idempotent);
     }
 
     #[test]

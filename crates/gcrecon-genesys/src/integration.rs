@@ -31,9 +31,9 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::http::{for_each_bounded, is_not_found, Request};
 use crate::listing::{self, ListSpec, NameLookup};
-use crate::retry;
 use crate::wire::{fingerprint, id_of, malformed, str_field, AttrReader};
 use crate::Ctx;
+use crate::{recover, retry};
 
 pub const SPEC: ListSpec = ListSpec {
     what: "integration",
@@ -297,6 +297,20 @@ async fn patch(
         .map(Some)
 }
 
+/// The integrations named exactly `name` of type `type_id`.
+async fn find_by_name(ctx: &Ctx, name: &str, type_id: &str) -> Result<Vec<Json>, ProviderError> {
+    Ok(ctx
+        .api
+        .list_all(Request::get(SPEC.list), SPEC.page_size)
+        .await?
+        .into_iter()
+        .filter(|i| {
+            str_field(i, "name") == Some(name)
+                && i.get("integrationType").and_then(|t| str_field(t, "id")) == Some(type_id)
+        })
+        .collect())
+}
+
 pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
     let r = AttrReader::new(Kind::Integration, desired);
     let name = r.required_string("name")?;
@@ -304,13 +318,16 @@ pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError
         ProviderError::Invalid("integration needs `type` (an integration type id)".into())
     })?;
     let enabled = r.bool("enabled")?.unwrap_or(true);
-    let mut wire = ctx
-        .api
-        .send(
-            Request::post(SPEC.list)
-                .json(json!({"name": name, "integrationType": {"id": type_id}})),
-        )
-        .await?;
+    // A POST; after a lost answer the integration is looked up by name and
+    // type before it is sent again. Integrations have no name filter, so
+    // that is the plain listing (no `expand`), a call per 100 instances.
+    let request =
+        Request::post(SPEC.list).json(json!({"name": name, "integrationType": {"id": type_id}}));
+    let mut wire = recover::create(&ctx.api, &request, "integration", &name, || {
+        find_by_name(ctx, &name, &type_id)
+    })
+    .await?
+    .into_wire();
     let id = id_of(&wire, "integration")?;
     let notes = r.string("notes")?;
     let configured = CONFIG_KEYS.iter().any(|k| r.has(k)) || notes.is_some();

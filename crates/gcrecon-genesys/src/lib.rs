@@ -13,6 +13,8 @@
 //! update, delete, and the mapping between manifest keys and wire fields):
 //! `division`, `role`, `role_grant`, `group`, `oauth_client`, `integration`,
 //! `identity_provider`; and `caller`, `org`, `data` for the data sources.
+//! `recover` makes creates safe when an answer is lost: it looks the object
+//! up by name before sending a create again.
 //!
 //! Secrets (client secret, tokens, created client secrets) live in
 //! [`Secret`]; nothing here logs a body, a token or a secret.
@@ -49,6 +51,7 @@ mod listing;
 mod oauth_client;
 mod org;
 mod ratelimit;
+mod recover;
 mod role;
 mod role_grant;
 mod wire;

@@ -274,8 +274,13 @@ pub async fn search_groups_by_name(api: &Api, name: &str) -> Result<Vec<Json>, P
             "pageNumber": page,
             "query": [{"type": "EXACT", "fields": ["name"], "value": name}],
         });
+        // A search is a read: idempotent although a POST.
         let answer = api
-            .send(Request::post("/api/v2/groups/search").json(body))
+            .send(
+                Request::post("/api/v2/groups/search")
+                    .idempotent()
+                    .json(body),
+            )
             .await?;
         let results = answer
             .get("results")

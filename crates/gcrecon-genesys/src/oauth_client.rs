@@ -25,6 +25,7 @@ use gcrecon_core::{Kind, Secret};
 use serde_json::{json, Map, Value as Json};
 
 use crate::http::{for_each_bounded, is_not_found, Request};
+use crate::recover;
 use crate::wire::{
     fingerprint, id_of, malformed, str_field, string_set, strings_field, AttrReader,
 };
@@ -269,19 +270,46 @@ pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, Provi
         .transpose()
 }
 
+/// The clients named exactly `name` (client names are not unique; the
+/// listing is one call answering every client, with `dateCreated`).
+async fn find_by_name(ctx: &Ctx, name: &str) -> Result<Vec<Json>, ProviderError> {
+    let body = ctx.api.send(Request::get(ALL)).await?;
+    Ok(body
+        .get("entities")
+        .and_then(Json::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| str_field(c, "name") == Some(name))
+        .cloned()
+        .collect())
+}
+
+/// A POST; after a lost answer the client is looked up by name (one
+/// listing call; only one created since the attempt began counts) before
+/// it is sent again.
 pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
     let home = home_if_needed(ctx, desired).await?;
-    let wire = ctx
-        .api
-        .send(Request::post(ALL).json(to_wire(desired, home.as_deref())?))
-        .await?;
-    let secret = str_field(&wire, "secret")
-        .filter(|s| !s.is_empty())
-        .map(Secret::new);
-    Ok(Created {
-        object: to_live(&wire)?,
-        secret,
+    let body = to_wire(desired, home.as_deref())?;
+    let name = str_field(&body, "name").unwrap_or_default().to_owned();
+    let request = Request::post(ALL).json(body);
+    let posted = recover::create(&ctx.api, &request, "oauth client", &name, || {
+        find_by_name(ctx, &name)
     })
+    .await?;
+    let found = posted.was_found();
+    let wire = posted.into_wire();
+    let object = to_live(&wire)?;
+    let secret = if found {
+        // The secret came only in the answer that was lost, and the service
+        // never shows it again: generate a new one so that it can still be
+        // delivered (the lost one is thereby revoked, unused).
+        Some(rotate_secret(ctx, &object.id).await?)
+    } else {
+        str_field(&wire, "secret")
+            .filter(|s| !s.is_empty())
+            .map(Secret::new)
+    };
+    Ok(Created { object, secret })
 }
 
 /// Live attributes overlaid with the desired ones: a PUT replaces the
@@ -345,9 +373,15 @@ pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
 }
 
 pub async fn rotate_secret(ctx: &Ctx, id: &GenesysId) -> Result<Secret, ProviderError> {
+    // Idempotent in effect: each call replaces the secret, so after a lost
+    // answer the resend's secret is the one in force.
     let wire = ctx
         .api
-        .send(Request::post(SECRET).param("clientId", id.as_str()))
+        .send(
+            Request::post(SECRET)
+                .param("clientId", id.as_str())
+                .idempotent(),
+        )
         .await
         .map_err(|e| ctx.gone(e, Kind::OauthClient, id))?;
     str_field(&wire, "secret")

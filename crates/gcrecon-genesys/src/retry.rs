@@ -9,9 +9,22 @@
 //! |---|---|
 //! | 2xx | done |
 //! | 429 | wait `Retry-After` (or the number in the message, or back-off), bounded attempts |
-//! | 502, 503, 504, connection error, timeout | jittered exponential back-off, bounded attempts |
+//! | 503, could not connect | jittered exponential back-off, bounded attempts |
+//! | 502, 504, dropped after sending, timeout | idempotent request: back-off and retry as above; otherwise *ambiguous* (below) |
 //! | 401 | log in again once and retry (client credentials only) |
 //! | any other | fail at once with the Genesys error |
+//!
+//! **Idempotency.** Every request says whether sending it twice does what
+//! sending it once does ([`crate::http::Request::idempotent`]: GET, PUT,
+//! PATCH, DELETE are; a POST is not unless its call site says why it is in
+//! effect). A request that is not is retried only when it provably never
+//! took effect: the connection could not be made (`is_connect`), or the
+//! service itself answered 429 or 503 (refused before doing anything). A
+//! 502, a 504, a timeout or a connection dropped after the request was
+//! sent is ambiguous — the service may have applied it and only the answer
+//! was lost — so the decision is [`Decision::Ambiguous`]: the caller (a
+//! kind's create, through [`crate::recover`]) looks for what the request
+//! would have made before sending it again.
 
 use std::future::Future;
 use std::time::Duration;
@@ -55,7 +68,11 @@ pub enum Outcome {
         retry_after: Option<Duration>,
     },
     /// No answer: connection refused or dropped, timeout.
-    Transport,
+    Transport {
+        /// False when the connection could not even be made, so the
+        /// request provably never reached the service.
+        sent: bool,
+    },
 }
 
 /// Attempts made so far for one request.
@@ -82,20 +99,38 @@ pub enum Decision {
     Reauthenticate,
     /// Give up: the answer (or the last network error) is the result.
     Fail,
+    /// Give up without retrying: a request that is not idempotent may have
+    /// been applied although no answer says so.
+    Ambiguous,
+}
+
+/// True for an outcome after which the request may have been applied
+/// although it did not succeed: 502, 504, or no answer once sent.
+pub fn is_ambiguous(outcome: Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::Status {
+            status: 502 | 504,
+            ..
+        } | Outcome::Transport { sent: true }
+    )
 }
 
 /// Decide after an attempt. `attempts` already counts this attempt's
-/// failure; `can_reauthenticate` is true for client credentials; `jitter`
-/// is a random number in `[0, 1)`.
+/// failure; `can_reauthenticate` is true for client credentials;
+/// `idempotent` is true when sending the request again is harmless;
+/// `jitter` is a random number in `[0, 1)`.
 pub fn decide(
     policy: &RetryPolicy,
     outcome: Outcome,
     attempts: Attempts,
     can_reauthenticate: bool,
+    idempotent: bool,
     jitter: f64,
 ) -> Decision {
     match outcome {
         Outcome::Status { status, .. } if (200..300).contains(&status) => Decision::Done,
+        _ if !idempotent && is_ambiguous(outcome) => Decision::Ambiguous,
         Outcome::Status {
             status: 429,
             retry_after,
@@ -112,7 +147,7 @@ pub fn decide(
         Outcome::Status {
             status: 502..=504, ..
         }
-        | Outcome::Transport => {
+        | Outcome::Transport { .. } => {
             if attempts.transient >= policy.max_transient_attempts {
                 Decision::Fail
             } else {
@@ -200,16 +235,16 @@ mod tests {
     fn success_and_plain_client_errors_are_final() {
         let p = RetryPolicy::default();
         assert_eq!(
-            decide(&p, status(200), Attempts::default(), true, 0.5),
+            decide(&p, status(200), Attempts::default(), true, true, 0.5),
             Decision::Done
         );
         assert_eq!(
-            decide(&p, status(204), Attempts::default(), true, 0.5),
+            decide(&p, status(204), Attempts::default(), true, true, 0.5),
             Decision::Done
         );
         for s in [400, 403, 404, 409, 500] {
             assert_eq!(
-                decide(&p, status(s), attempts(0, 0), true, 0.5),
+                decide(&p, status(s), attempts(0, 0), true, true, 0.5),
                 Decision::Fail,
                 "{s}"
             );
@@ -224,15 +259,15 @@ mod tests {
             retry_after: Some(Duration::from_secs(secs)),
         };
         assert_eq!(
-            decide(&p, with(3), attempts(0, 1), false, 0.9),
+            decide(&p, with(3), attempts(0, 1), false, true, 0.9),
             Decision::RateLimited(Duration::from_secs(3))
         );
         assert_eq!(
-            decide(&p, with(3600), attempts(0, 1), false, 0.9),
+            decide(&p, with(3600), attempts(0, 1), false, true, 0.9),
             Decision::RateLimited(p.max_retry_after)
         );
         assert!(
-            matches!(decide(&p, status(429), attempts(0, 2), false, 0.0), Decision::RateLimited(d) if d > Duration::ZERO)
+            matches!(decide(&p, status(429), attempts(0, 2), false, true, 0.0), Decision::RateLimited(d) if d > Duration::ZERO)
         );
         assert_eq!(
             decide(
@@ -240,6 +275,7 @@ mod tests {
                 with(1),
                 attempts(0, p.max_rate_limited_attempts),
                 false,
+                true,
                 0.0
             ),
             Decision::Fail
@@ -249,9 +285,15 @@ mod tests {
     #[test]
     fn transient_failures_back_off_then_give_up() {
         let p = RetryPolicy::default();
-        for outcome in [status(502), status(503), status(504), Outcome::Transport] {
+        for outcome in [
+            status(502),
+            status(503),
+            status(504),
+            Outcome::Transport { sent: true },
+            Outcome::Transport { sent: false },
+        ] {
             assert!(matches!(
-                decide(&p, outcome, attempts(1, 0), false, 0.0),
+                decide(&p, outcome, attempts(1, 0), false, true, 0.0),
                 Decision::RetryAfter(_)
             ));
             assert_eq!(
@@ -260,6 +302,7 @@ mod tests {
                     outcome,
                     attempts(p.max_transient_attempts, 0),
                     false,
+                    true,
                     0.0
                 ),
                 Decision::Fail
@@ -268,19 +311,57 @@ mod tests {
     }
 
     #[test]
+    fn requests_that_are_not_idempotent_retry_only_what_never_took_effect() {
+        let p = RetryPolicy::default();
+        // Maybe applied: no retry, the caller must look first.
+        for outcome in [status(502), status(504), Outcome::Transport { sent: true }] {
+            assert_eq!(
+                decide(&p, outcome, attempts(1, 0), true, false, 0.0),
+                Decision::Ambiguous,
+                "{outcome:?}"
+            );
+        }
+        // Provably not applied: retried as for any request.
+        for outcome in [status(503), Outcome::Transport { sent: false }] {
+            assert!(
+                matches!(
+                    decide(&p, outcome, attempts(1, 0), true, false, 0.0),
+                    Decision::RetryAfter(_)
+                ),
+                "{outcome:?}"
+            );
+        }
+        assert!(matches!(
+            decide(&p, status(429), attempts(0, 1), true, false, 0.0),
+            Decision::RateLimited(_)
+        ));
+        assert_eq!(
+            decide(&p, status(201), attempts(1, 0), true, false, 0.0),
+            Decision::Done
+        );
+        assert_eq!(
+            decide(&p, status(400), attempts(1, 0), true, false, 0.0),
+            Decision::Fail
+        );
+    }
+
+    #[test]
     fn unauthorized_reauthenticates_once_for_client_credentials() {
         let p = RetryPolicy::default();
         assert_eq!(
-            decide(&p, status(401), Attempts::default(), true, 0.0),
+            decide(&p, status(401), Attempts::default(), true, true, 0.0),
             Decision::Reauthenticate
         );
         let again = Attempts {
             reauthenticated: true,
             ..Attempts::default()
         };
-        assert_eq!(decide(&p, status(401), again, true, 0.0), Decision::Fail);
         assert_eq!(
-            decide(&p, status(401), Attempts::default(), false, 0.0),
+            decide(&p, status(401), again, true, true, 0.0),
+            Decision::Fail
+        );
+        assert_eq!(
+            decide(&p, status(401), Attempts::default(), false, true, 0.0),
             Decision::Fail
         );
     }

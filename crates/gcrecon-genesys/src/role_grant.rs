@@ -237,7 +237,10 @@ async fn add_pairs(ctx: &Ctx, role_id: &str, pairs: &BTreeSet<Pair>) -> Result<(
             for chunk in subjects.chunks(SUBJECT_BATCH) {
                 ctx.api
                     .send(
+                        // Idempotent in effect: grants are a set; granting
+                        // a pair held already is a no-op.
                         Request::post(GRANT_TO_SUBJECTS)
+                            .idempotent()
                             .param("roleId", role_id)
                             .query("subjectType", subject_type)
                             .json(json!({"subjectIds": chunk, "divisionIds": divisions})),
@@ -268,7 +271,9 @@ async fn remove_pairs(
         |(subject, grants)| async move {
             ctx.api
                 .send(
+                    // Idempotent in effect: removing a grant not held is a no-op.
                     Request::post(BULK_REMOVE)
+                        .idempotent()
                         .param("subjectId", &subject)
                         .json(json!({"grants": grants})),
                 )
