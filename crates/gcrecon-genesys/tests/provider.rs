@@ -787,6 +787,102 @@ mod resilience {
         let roles = sim.dump()["roles"].to_string();
         assert!(!roles.contains("Storm "), "every role was deleted once");
     }
+
+    /// The objects of one dump section whose name starts with `prefix`, by name.
+    fn named(dump: &Json, section: &str, prefix: &str) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        for o in dump[section].as_array().unwrap() {
+            if let Some(n) = o["name"].as_str().filter(|n| n.starts_with(prefix)) {
+                *counts.entry(n.to_owned()).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    #[test]
+    fn lost_responses_never_duplicate_a_create() {
+        const N: usize = 6;
+        // Half of all requests (the logins included) are applied and then
+        // lose their answer: a dropped connection or a 504.
+        let sim = Sim::builder()
+            .fixture_toml(FIXTURE)
+            .lost_response_rate(0.5)
+            .seed(7)
+            .rate_limit(0)
+            .start();
+        // At 0.5, eight answers in a row lost is a matter of time over a
+        // few hundred requests: allow more attempts (this test is about
+        // duplicates, not the bound).
+        let mut opts = fast_options();
+        opts.retry.max_transient_attempts = 20;
+        opts.requests_per_minute = 6000;
+        let p = admin_with(&sim, opts);
+        let home = run(p.org()).unwrap().home_division_id;
+        let mut clients = Vec::new();
+        for n in 0..N {
+            let role = run(p.create(
+                Kind::Role,
+                &attrs(json!({"name": format!("Lost role {n}"), "permissions": ["routing:queue:view"]})),
+            ))
+            .unwrap()
+            .object;
+            // A client gets only roles its creator holds (an idempotent bulkadd).
+            run(p.grant_to_caller(&[RoleDivision {
+                role_id: role.id.clone(),
+                division_id: home.clone(),
+            }]))
+            .unwrap();
+            run(p.create(
+                Kind::Group,
+                &attrs(json!({"name": format!("Lost group {n}"), "description": "d"})),
+            ))
+            .unwrap();
+            let created = run(p.create(
+                Kind::OauthClient,
+                &attrs(json!({
+                    "name": format!("Lost client {n}"), "grant_type": "client_credentials",
+                    "roles": [{"role": role.id.as_str(), "divisions": [home.as_str()]}],
+                })),
+            ))
+            .unwrap();
+            let secret = created
+                .secret
+                .expect("every client create delivers a secret");
+            clients.push((created.object.id, secret));
+            run(p.create(
+                Kind::Integration,
+                &attrs(json!({"type": "embedded-client-app", "name": format!("Lost app {n}"), "enabled": true})),
+            ))
+            .unwrap();
+        }
+        sim.faults(json!({"lost_response_rate": 0.0}));
+        let stats = sim.stats();
+        let lost = stats["lost_responses"].as_u64().unwrap();
+        let regenerated = route_calls(&stats, "POST /api/v2/oauth/clients/{clientId}/secret");
+        eprintln!(
+            "lost responses: {lost}; client secrets regenerated after a lost create: {regenerated}"
+        );
+        assert!(lost >= 10, "{stats}");
+        let dump = sim.dump();
+        let mut duplicates = 0;
+        for (section, prefix) in [
+            ("roles", "Lost role "),
+            ("groups", "Lost group "),
+            ("oauth_clients", "Lost client "),
+            ("integrations", "Lost app "),
+        ] {
+            let counts = named(&dump, section, prefix);
+            assert_eq!(counts.len(), N, "{section}: {counts:?}");
+            duplicates += counts.values().map(|c| c - 1).sum::<usize>();
+        }
+        eprintln!("duplicates: {duplicates}");
+        assert_eq!(duplicates, 0);
+        // Every secret handed back works, whether the create's answer
+        // arrived or the secret was regenerated.
+        for (id, secret) in &clients {
+            assert!(!sim.login(id.as_str(), secret.expose()).is_empty());
+        }
+    }
 }
 
 mod scale {
