@@ -1394,7 +1394,8 @@ pub fn faults(
 
 /// Faults during refresh after a clean apply: every plan made while reads
 /// fail either fails (exit 1) or plans nothing; never a delete, a
-/// re-create or a create of something that exists.
+/// re-create or a create of something that exists; and applies made under
+/// the same faults make no mutating call at all.
 pub fn faulty_reads_never_plan_changes(
     root: &Path,
     vendor: &str,
@@ -1423,6 +1424,28 @@ pub fn faulty_reads_never_plan_changes(
             }
             _ => return Err(format!("{vendor}: plan: {}", r.describe())),
         }
+    }
+    // Applies to the converged org under the same faults change nothing:
+    // not one mutating call, the same objects (ids) afterwards.
+    let ids_before: BTreeSet<String> = id_labels(&w.sim.dump()).into_keys().collect();
+    for _ in 0..plans.div_ceil(5) {
+        let r = w.run(&["apply", "--auto-approve"])?;
+        rep.applies += 1;
+        if !matches!(r.code, Some(0 | 1)) || w.proxy.mutating() != 0 {
+            return Err(format!(
+                "{vendor}: an apply to a converged org under faults changed it: {:?}\n{}",
+                w.proxy.mutating_log(),
+                r.describe()
+            ));
+        }
+    }
+    let ids_after: BTreeSet<String> = id_labels(&w.sim.dump()).into_keys().collect();
+    if ids_after != ids_before {
+        return Err(format!(
+            "{vendor}: objects changed under faults: gone {:?}, new {:?}",
+            ids_before.difference(&ids_after).collect::<Vec<_>>(),
+            ids_after.difference(&ids_before).collect::<Vec<_>>()
+        ));
     }
     let (_, f, l) = w.sim_counts();
     rep.faults = f;
@@ -1943,8 +1966,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
             &mut || {
                 let r = faulty_reads_never_plan_changes(root, v, 0.2, if quick { 5 } else { 30 })?;
                 Ok(format!(
-                    "{} plans ({} failed cleanly, none planned a change); {} faults injected",
-                    r.plans, r.failed_plans, r.faults
+                    "{} plans ({} failed cleanly, none planned a change), {} applies without a mutating call; {} faults injected",
+                    r.plans, r.failed_plans, r.applies - 1, r.faults
                 ))
             },
         );
