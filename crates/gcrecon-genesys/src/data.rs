@@ -3,6 +3,7 @@
 //! `gcrecon_core::schema::data_keys`; the engine reports none or several.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use gcrecon_core::provider::{CallerKind, ProviderError};
 use gcrecon_core::value::{Attrs, Value};
@@ -15,6 +16,62 @@ use crate::wire::{id_of, str_field, AttrReader};
 use crate::{caller, group, org, Ctx};
 
 type Row = BTreeMap<String, Value>;
+
+/// Listings that data sources read again and again within one run, read
+/// once: every division (each `data.division.X`, `data.divisions.X` and
+/// `data.users.X` by division name needs it) and every user (each
+/// `data.users.X` by division filters the same listing). A manifest with a
+/// `for_each` over divisions otherwise pays one listing per instance.
+/// Division changes made by gcrecon itself clear the division listing.
+#[derive(Default)]
+pub struct DataCache {
+    divisions: Option<Arc<Vec<Json>>>,
+    users: Option<Arc<Vec<Json>>>,
+}
+
+impl DataCache {
+    /// Drop the division listing (gcrecon created, changed or deleted one).
+    pub fn forget_divisions(&mut self) {
+        self.divisions = None;
+    }
+}
+
+/// Every division, listed once per run.
+async fn all_divisions(ctx: &Ctx) -> Result<Arc<Vec<Json>>, ProviderError> {
+    let mut cache = ctx.data_cache.lock().await;
+    if let Some(all) = &cache.divisions {
+        return Ok(Arc::clone(all));
+    }
+    let spec = &crate::division::SPEC;
+    let all = Arc::new(
+        ctx.api
+            .list_all(Request::get(spec.list), spec.page_size)
+            .await?,
+    );
+    cache.divisions = Some(Arc::clone(&all));
+    Ok(all)
+}
+
+/// Every user, listed once per run.
+async fn all_users(ctx: &Ctx) -> Result<Arc<Vec<Json>>, ProviderError> {
+    let mut cache = ctx.data_cache.lock().await;
+    if let Some(all) = &cache.users {
+        return Ok(Arc::clone(all));
+    }
+    let all = Arc::new(ctx.api.list_all(Request::get("/api/v2/users"), 100).await?);
+    cache.users = Some(Arc::clone(&all));
+    Ok(all)
+}
+
+/// Divisions named exactly `name`, from the run's division listing.
+async fn divisions_named(ctx: &Ctx, name: &str) -> Result<Vec<Json>, ProviderError> {
+    Ok(all_divisions(ctx)
+        .await?
+        .iter()
+        .filter(|d| str_field(d, "name") == Some(name))
+        .cloned()
+        .collect())
+}
 
 fn row(pairs: &[(&str, Value)]) -> Row {
     pairs
@@ -71,20 +128,14 @@ pub async fn data(ctx: &Ctx, kind: DataKind, query: &Attrs) -> Result<Vec<Row>, 
             let name = q.string("name")?.ok_or_else(|| {
                 ProviderError::Invalid("data.division needs `name` or `home = true`".into())
             })?;
-            find_by_name(&ctx.api, &crate::division::SPEC, &name)
+            divisions_named(ctx, &name)
                 .await?
                 .iter()
                 .map(|e| id_name(e, "division"))
                 .collect()
         }
         DataKind::Divisions => {
-            let all = ctx
-                .api
-                .list_all(
-                    Request::get(crate::division::SPEC.list),
-                    crate::division::SPEC.page_size,
-                )
-                .await?;
+            let all = all_divisions(ctx).await?;
             let mut found: Vec<(String, String)> = all
                 .iter()
                 .map(|e| {
@@ -158,12 +209,12 @@ pub async fn data(ctx: &Ctx, kind: DataKind, query: &Attrs) -> Result<Vec<Row>, 
             }
             let mut ids: Option<BTreeSet<String>> = None;
             if let Some(name) = division {
-                let divisions = find_by_name(&ctx.api, &crate::division::SPEC, &name).await?;
+                let divisions = divisions_named(ctx, &name).await?;
                 let Some(division) = divisions.first() else {
                     return Ok(Vec::new());
                 };
                 let division_id = id_of(division, "division")?;
-                let users = ctx.api.list_all(Request::get("/api/v2/users"), 100).await?;
+                let users = all_users(ctx).await?;
                 let in_division = users
                     .iter()
                     .filter(|u| {

@@ -98,6 +98,8 @@ pub(crate) struct Ctx {
     pub identity: OnceCell<caller::Identity>,
     /// Keys the manifest manages, per kind, when the engine said so.
     managed_keys: Mutex<BTreeMap<Kind, BTreeSet<String>>>,
+    /// Listings that several data sources of one run read (see [`data::DataCache`]).
+    pub data_cache: tokio::sync::Mutex<data::DataCache>,
 }
 
 impl Ctx {
@@ -163,6 +165,7 @@ impl GenesysProvider {
                 home: OnceCell::new(),
                 identity: OnceCell::new(),
                 managed_keys: Mutex::new(BTreeMap::new()),
+                data_cache: tokio::sync::Mutex::default(),
             },
         })
     }
@@ -246,7 +249,10 @@ impl Provider for GenesysProvider {
         let ctx = &self.ctx;
         async {
             match kind {
-                Kind::Division => division::create(ctx, desired).await,
+                Kind::Division => {
+                    ctx.data_cache.lock().await.forget_divisions();
+                    division::create(ctx, desired).await
+                }
                 Kind::Role => role::create(ctx, desired).await,
                 Kind::Group => group::create(ctx, desired).await,
                 Kind::RoleGrant => role_grant::create(ctx, desired).await,
@@ -269,7 +275,10 @@ impl Provider for GenesysProvider {
         let ctx = &self.ctx;
         async {
             match kind {
-                Kind::Division => division::update(ctx, live, desired).await,
+                Kind::Division => {
+                    ctx.data_cache.lock().await.forget_divisions();
+                    division::update(ctx, live, desired).await
+                }
                 Kind::Role => role::update(ctx, live, desired).await,
                 Kind::Group => group::update(ctx, live, desired).await,
                 Kind::RoleGrant => role_grant::update(ctx, live, previous, desired).await,
@@ -291,7 +300,10 @@ impl Provider for GenesysProvider {
         let ctx = &self.ctx;
         async {
             match kind {
-                Kind::Division => division::delete(ctx, id).await,
+                Kind::Division => {
+                    ctx.data_cache.lock().await.forget_divisions();
+                    division::delete(ctx, id).await
+                }
                 Kind::Role => role::delete(ctx, id).await,
                 Kind::Group => group::delete(ctx, id).await,
                 Kind::RoleGrant => role_grant::delete(ctx, id, previous).await,
