@@ -348,6 +348,42 @@ mod tests {
         s.split_whitespace().map(str::to_owned).collect()
     }
 
+    /// `cargo xtask bench --quick`, end to end: builds the release binaries
+    /// in `target/bench` when they are missing or stale (cargo's no-op when
+    /// fresh), runs every phase at tiny sizes and fails when any step fails.
+    /// Targets are not judged here: at these sizes they measure process
+    /// start-up more than gcrecon.
+    #[test]
+    fn quick_bench_runs_end_to_end() {
+        let root = crate::project_root();
+        let opts = Options::parse(&args("--quick")).unwrap();
+        let report = bench(&root, &opts).unwrap_or_else(|e| panic!("bench --quick failed: {e:#}"));
+        let scale = report.scale.as_ref().expect("the scale phase ran");
+        let apply = scale.apply.as_ref().expect("the apply phase ran");
+        assert_eq!(
+            apply.create_calls, opts.apply as u64,
+            "one create per object"
+        );
+        let plan = &scale.plans[0];
+        assert!(
+            plan.no_op,
+            "a plan right after apply changes {:?}",
+            plan.changes
+        );
+        assert!(plan.calls >= plan.bound.total.min(3), "{plan:?}");
+        assert_eq!(plan.baseline.objects, opts.sizes[0]);
+        assert!(plan.baseline.calls > plan.baseline.objects as u64);
+        let cpu = scale.cpu.as_ref().expect("the CPU phase ran");
+        assert!(cpu.in_process.total_ms.median > 0.0);
+        let seeds = report.seeds.as_ref().expect("the seed phase ran");
+        assert!(!seeds.is_empty(), "no examples/*/gcrecon.toml found");
+        for s in seeds {
+            assert!(s.error.is_none(), "example {}: {:?}", s.example, s.error);
+        }
+        assert_eq!(report.targets.len(), 7);
+        assert!(root.join("target/bench/latest-quick.json").is_file());
+    }
+
     #[test]
     fn options_default_to_the_full_run() {
         let o = Options::parse(&[]).unwrap();
