@@ -238,6 +238,12 @@ pub fn table(r: &Report) -> String {
         seeds_table(&mut s, seeds, o);
     }
     let _ = writeln!(s, "\nTargets");
+    if r.mode == "quick" {
+        let _ = writeln!(
+            s,
+            "  (--quick: at these sizes process start-up dominates; the targets are meant for a full run)"
+        );
+    }
     let rows: Vec<Vec<String>> = r
         .targets
         .iter()
