@@ -32,35 +32,19 @@ fn ok<T>(r: Result<T, String>) -> T {
 
 #[test]
 fn apply_killed_after_every_mutating_call_converges_on_rerun() {
-    // A secret lost by a kill is recovered with `gcrecon rotate` here (and
-    // counted); the strict test below is ignored until the engine rotates it.
+    // Strict: a kill that loses an OAuth client's secret is a failure.
     let r = ok(reliability::crash_every_step(
-        &root(),
-        EXAMPLE,
-        None,
-        reliability::LostSecrets::Rotate,
-    ));
-    assert!(r.calls > 0);
-    assert_eq!(r.kills, r.calls, "one kill per mutating call");
-    eprintln!(
-        "{EXAMPLE}: {} mutating calls, {} kills survived, {} gcrecon runs, {} secrets lost: {:?}",
-        r.calls,
-        r.kills,
-        r.runs,
-        r.lost_secrets.len(),
-        r.lost_secrets
-    );
-}
-
-#[test]
-#[ignore = "engine bug: an apply killed after POST /api/v2/oauth/clients answered loses the client secret; the next apply adopts the client without rotating it (docs/reliability.md)"]
-fn a_kill_after_an_oauth_client_is_created_loses_no_secret() {
-    ok(reliability::crash_every_step(
         &root(),
         EXAMPLE,
         None,
         reliability::LostSecrets::Fail,
     ));
+    assert!(r.calls > 0);
+    assert_eq!(r.kills, r.calls, "one kill per mutating call");
+    eprintln!(
+        "{EXAMPLE}: {} mutating calls, {} kills survived, {} gcrecon runs",
+        r.calls, r.kills, r.runs
+    );
 }
 
 #[test]
@@ -121,7 +105,6 @@ fn bad_states_are_refused_and_left_untouched() {
 }
 
 #[test]
-#[ignore = "the engine does not check the caller's permissions at plan time yet: apply creates the role and the integration, then gets 403 on POST /api/v2/oauth/clients (docs/reliability.md)"]
 fn a_caller_without_a_permission_is_stopped_at_plan_time() {
     ok(reliability::least_privilege(
         &root(),

@@ -88,7 +88,7 @@ struct Shared {
 /// suite goes through one, so that it sees every token and secret gcsim
 /// hands out; armed with [`Proxy::arm`], it kills a child process right
 /// after the k-th mutating response (any method but GET, except
-/// `POST /oauth/token`) has been written to it, and from then on delivers
+/// `POST /oauth/token` and `POST .../search`) has been written to it, and from then on delivers
 /// nothing: requests already at gcsim complete there, but their answers are
 /// lost, exactly as in a crash.
 ///
@@ -260,11 +260,16 @@ fn read_chunked(r: &mut impl BufRead) -> Option<Vec<u8>> {
     }
 }
 
+/// Any method but GET changes something, except logins and searches
+/// (`POST .../search` reads).
 fn is_mutating(request_line: &str) -> bool {
     let mut parts = request_line.split_whitespace();
     let method = parts.next().unwrap_or("");
     let path = parts.next().unwrap_or("");
-    !matches!(method, "GET" | "HEAD" | "OPTIONS") && !path.starts_with("/oauth/token")
+    let path = path.split('?').next().unwrap_or("");
+    !matches!(method, "GET" | "HEAD" | "OPTIONS")
+        && !path.starts_with("/oauth/token")
+        && !path.ends_with("/search")
 }
 
 /// Serves one request of one client connection (every answer closes it).
@@ -755,17 +760,15 @@ impl Work {
         serde_json::from_str(&text).map_err(|e| format!("state is not JSON: {e}"))
     }
 
-    /// Mutating calls gcsim counted (`/_sim/stats`, every route but GETs
-    /// and `POST /oauth/token`), and faults and 429s it injected.
+    /// Mutating calls gcsim counted (`/_sim/stats`, every route but GETs,
+    /// `POST /oauth/token` and searches), and faults and 429s it injected.
     pub fn sim_counts(&self) -> (u64, u64, u64) {
         let st = self.sim.stats();
         let mutating = st["by_route"]
             .as_object()
             .map(|m| {
                 m.iter()
-                    .filter(|(route, _)| {
-                        !route.starts_with("GET ") && !route.starts_with("POST /oauth/token")
-                    })
+                    .filter(|(route, _)| is_mutating(route))
                     .map(|(_, n)| n.as_u64().unwrap_or(0))
                     .sum()
             })
