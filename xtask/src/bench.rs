@@ -44,7 +44,7 @@ use crate::run_checked;
 
 pub const USAGE: &str = "usage: cargo xtask bench [--quick] [--latency-ms N] [--rate-limit N]
                          [--sizes N,N] [--apply N] [--runs N] [--populate N]
-                         [--only scale|seeds] [--setup apply|adopt]
+                         [--only scale|seeds] [--setup apply|adopt] [--debug-bins]
 
   --quick          tiny sizes (N=100, 20 creates, 5 ms latency): well under a minute
   --latency-ms N   simulator latency per response (default 100)
@@ -56,7 +56,9 @@ pub const USAGE: &str = "usage: cargo xtask bench [--quick] [--latency-ms N] [--
   --only PHASE     run only `scale` (apply, plans, baseline, CPU) or `seeds`
   --setup HOW      how the org is grown to each size, not measured (default adopt):
                    `apply` = gcrecon apply creates the objects; `adopt` = the bench
-                   creates them through the API, gcrecon apply adopts them";
+                   creates them through the API, gcrecon apply adopts them
+  --debug-bins     run the debug binaries of target/debug (a smoke test, as the
+                   test suite does; its figures are not performance numbers)";
 
 /// What to measure and at which settings.
 #[derive(Clone, Debug, Serialize)]
@@ -77,6 +79,11 @@ pub struct Options {
     pub seeds: bool,
     /// How the org is grown to each size before its plan is measured.
     pub setup: SetupMethod,
+    /// Run the debug binaries of the workspace's own target directory
+    /// instead of a release build in `target/bench`: what the test suite
+    /// uses, so `cargo test` never compiles a second, optimized copy of
+    /// everything. Figures from such a run are not performance numbers.
+    pub debug_bins: bool,
 }
 
 /// How the scale phase grows the org between sizes (see `scale::grow`).
@@ -106,6 +113,7 @@ impl Options {
                 scale: true,
                 seeds: true,
                 setup: SetupMethod::Adopt,
+                debug_bins: false,
             }
         } else {
             Options {
@@ -121,6 +129,7 @@ impl Options {
                 scale: true,
                 seeds: true,
                 setup: SetupMethod::Adopt,
+                debug_bins: false,
             }
         };
         let mut it = args.iter();
@@ -136,6 +145,7 @@ impl Options {
             };
             match a.as_str() {
                 "--quick" => {}
+                "--debug-bins" => o.debug_bins = true,
                 "--latency-ms" => o.latency_ms = num(value(a)?, a)?,
                 "--rate-limit" => o.rate_limit = num(value(a)?, a)?,
                 "--apply" => o.apply = num(value(a)?, a)? as usize,
@@ -238,7 +248,11 @@ pub fn bench(root: &Path, opts: &Options) -> Result<Report> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let target = root.join("target").join("bench");
-    let bins = build(root, &target)?;
+    let bins = if opts.debug_bins {
+        build_debug(root)?
+    } else {
+        build(root, &target)?
+    };
     let mode = if opts.quick { "quick" } else { "full" };
     let work = target
         .join("work")
@@ -324,6 +338,34 @@ fn build(root: &Path, target: &Path) -> Result<Bins> {
     Ok(bins)
 }
 
+/// The debug binaries of the workspace's target directory, built the way
+/// the end-to-end tests build them (cargo's no-op when fresh).
+fn build_debug(root: &Path) -> Result<Bins> {
+    for packages in [
+        &["-p", "gcsim", "-p", "gcrecon-cli", "--bins"][..],
+        &["-p", "xtask"],
+    ] {
+        run_checked(
+            Command::new(env!("CARGO"))
+                .current_dir(root)
+                .args(["build", "-q"])
+                .args(packages),
+        )?;
+    }
+    let debug = root.join("target").join("debug");
+    let bins = Bins {
+        gcsim: debug.join("gcsim"),
+        gcrecon: debug.join("gcrecon"),
+        measurer: debug.join("xtask"),
+    };
+    for b in [&bins.gcsim, &bins.gcrecon, &bins.measurer] {
+        if !b.is_file() {
+            bail!("the build left no {}", b.display());
+        }
+    }
+    Ok(bins)
+}
+
 /// The commit measured, `+dirty` when the tree has changes.
 fn commit(root: &Path) -> String {
     let git = |args: &[&str]| {
@@ -356,7 +398,8 @@ mod tests {
     #[test]
     fn quick_bench_runs_end_to_end() {
         let root = crate::project_root();
-        let opts = Options::parse(&args("--quick")).unwrap();
+        let mut opts = Options::parse(&args("--quick")).unwrap();
+        opts.debug_bins = true;
         let report = bench(&root, &opts).unwrap_or_else(|e| panic!("bench --quick failed: {e:#}"));
         let scale = report.scale.as_ref().expect("the scale phase ran");
         let apply = scale.apply.as_ref().expect("the apply phase ran");
