@@ -3,42 +3,45 @@
 //! 429s; and a shared pause, so that one 429 holds back every request on the
 //! token until its `Retry-After` has passed.
 //!
-//! With a limit of `N` requests per minute the bucket holds `N/10` tokens
-//! (a burst) and refills at `(N - N/10)` per minute: no 60-second window
-//! ever sees more than `N` requests, whether the service counts in fixed
-//! windows, sliding windows or a bucket of its own.
+//! With a limit of `N` requests per minute the limiter keeps the send times
+//! of the last `N` requests and lets a request go when fewer than `N` were
+//! sent in the past minute (a sliding-window log). No 60-second window ever
+//! sees more than `N` requests, whether the service counts in fixed
+//! windows, sliding windows or a bucket of its own; and, unlike a slowly
+//! refilling bucket, a plan of a hundred calls is not paced at all: the
+//! whole minute's budget is there from the first request.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// The bucket's arithmetic, separate from the clock and the sleeping.
+/// The window the service counts in, plus a margin for the difference
+/// between when a request leaves here and when it arrives there.
+const WINDOW: Duration = Duration::from_millis(60_250);
+
+/// The limiter's arithmetic, separate from the clock and the sleeping.
 #[derive(Clone, Debug)]
 pub struct Bucket {
-    capacity: f64,
-    per_second: f64,
-    tokens: f64,
-    updated: Instant,
+    limit: usize,
+    /// Send times of the most recent requests, oldest first (at most `limit`).
+    sent: VecDeque<Instant>,
     paused_until: Option<Instant>,
 }
 
 impl Bucket {
-    /// A full bucket for `requests_per_minute`.
-    pub fn new(requests_per_minute: u32, now: Instant) -> Bucket {
-        let per_minute = f64::from(requests_per_minute.max(1));
-        let capacity = (per_minute / 10.0).floor().max(1.0);
-        let per_second = ((per_minute - capacity).max(1.0)) / 60.0;
+    /// An empty log for `requests_per_minute`.
+    pub fn new(requests_per_minute: u32, _now: Instant) -> Bucket {
+        let limit = usize::try_from(requests_per_minute.max(1)).unwrap_or(usize::MAX);
         Bucket {
-            capacity,
-            per_second,
-            tokens: capacity,
-            updated: now,
+            limit,
+            sent: VecDeque::with_capacity(limit.min(4096)),
             paused_until: None,
         }
     }
 
-    /// Take a token at `now`, or say how long to wait before asking again.
+    /// Take a slot at `now`, or say how long to wait before asking again.
     pub fn try_take(&mut self, now: Instant) -> Result<(), Duration> {
         if let Some(until) = self.paused_until {
             if now < until {
@@ -46,27 +49,29 @@ impl Bucket {
             }
             self.paused_until = None;
         }
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_second).min(self.capacity);
-        self.updated = now;
-        // A hair under 1.0 counts as 1.0: floating point must not leave a
-        // caller waiting zero nanoseconds forever.
-        if self.tokens >= 1.0 - 1e-9 {
-            self.tokens = (self.tokens - 1.0).max(0.0);
+        while self
+            .sent
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= WINDOW)
+        {
+            self.sent.pop_front();
+        }
+        if self.sent.len() < self.limit {
+            self.sent.push_back(now);
             Ok(())
         } else {
-            let wait = Duration::from_secs_f64((1.0 - self.tokens) / self.per_second);
+            let oldest = self.sent.front().copied().unwrap_or(now);
+            let wait = (oldest + WINDOW).saturating_duration_since(now);
             Err(wait.max(Duration::from_millis(1)))
         }
     }
 
-    /// Hold every request back until `until` (a 429's `Retry-After`); the
-    /// bucket starts empty afterwards so the pace resumes gently.
+    /// Hold every request back until `until` (a 429's `Retry-After`). The
+    /// service's count for the token starts afresh then, and so does ours.
     pub fn pause_until(&mut self, until: Instant) {
         if self.paused_until.is_none_or(|p| p < until) {
             self.paused_until = Some(until);
-            self.tokens = 0.0;
-            self.updated = until;
+            self.sent.clear();
         }
     }
 }
@@ -116,22 +121,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn burst_then_steady_pace_never_over_the_limit_in_a_minute() {
+    fn a_whole_minute_budget_at_once_then_never_over_the_limit_in_a_minute() {
         let start = Instant::now();
         let mut bucket = Bucket::new(300, start);
-        // The burst.
-        for _ in 0..30 {
+        // A plan of up to 300 calls is not paced at all.
+        for _ in 0..300 {
             bucket.try_take(start).unwrap();
         }
         let wait = bucket.try_take(start).unwrap_err();
-        assert!(
-            wait > Duration::from_millis(200) && wait < Duration::from_millis(250),
-            "{wait:?}"
-        );
-        // Simulate a greedy client for two minutes, counting per 60-second window.
+        assert_eq!(wait, WINDOW);
+        // Simulate a greedy client for three minutes, counting per 60-second window.
         let mut now = start;
-        let mut sent = vec![start; 30];
-        while now < start + Duration::from_secs(120) {
+        let mut sent = vec![start; 300];
+        while now < start + Duration::from_secs(180) {
             match bucket.try_take(now) {
                 Ok(()) => sent.push(now),
                 Err(wait) => now += wait,
@@ -144,6 +146,8 @@ mod tests {
                 .count();
             assert!(in_window <= 300, "{in_window} requests within a minute");
         }
+        // And it does use the budget: 300 per window, three windows.
+        assert!(sent.len() >= 900, "{}", sent.len());
     }
 
     #[test]
