@@ -621,11 +621,17 @@ pub async fn plan<P: Provider + 'static>(
             .map(|i| (i.address.clone(), i))
             .collect()
     };
+    // Names are looked up only for instances the state does not know yet
+    // (to adopt, to find an unrecorded create, or to report a clash): an
+    // instance in the state is found by its id. Looking up every name would
+    // make a no-op plan in a large org read whole listings.
+    let in_state: BTreeSet<&Address> = state.resources.iter().map(|r| &r.address).collect();
     let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
     let mut keys: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
     for inst in desired.values() {
         names.entry(inst.kind).or_default();
-        if let Some(n) = desired_name(inst.kind, &inst.attrs) {
+        let unknown_to_state = !in_state.contains(&inst.address);
+        if let Some(n) = desired_name(inst.kind, &inst.attrs).filter(|_| unknown_to_state) {
             names.entry(inst.kind).or_default().insert(n);
         }
         keys.entry(inst.kind)
