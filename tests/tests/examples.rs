@@ -61,6 +61,8 @@ struct Run {
     /// The fixture org's region: given as `GENESYSCLOUD_REGION` beside the
     /// simulator's URL, it names `data.org.region` and `data.org.domain`.
     region: String,
+    /// Run as this user's access token instead of the admin OAuth client.
+    user_token: Option<String>,
 }
 
 impl Run {
@@ -84,7 +86,23 @@ impl Run {
             sim: Sim::builder().fixture_toml(&fixture).start(),
             work: temp_dir(),
             region,
+            user_token: None,
         }
+    }
+
+    /// The same org, with gcrecon running as the fixture's first user (an
+    /// administrator, as a person running gcrecon from a laptop would be).
+    fn start_as_user(vendor: &'static str) -> (Run, String) {
+        let mut run = Run::start(vendor);
+        let users = run.sim.dump()["users"].clone();
+        let user = users
+            .as_array()
+            .and_then(|u| u.first())
+            .unwrap_or_else(|| panic!("examples/{vendor}: the fixture has no user"));
+        let email = user["email"].as_str().unwrap_or_default().to_owned();
+        let id = user["id"].as_str().unwrap_or_default().to_owned();
+        run.user_token = Some(run.sim.user_token(&email));
+        (run, id)
     }
 
     fn gcrecon(&self, args: &[&str]) -> Output {
@@ -103,6 +121,11 @@ impl Run {
             )
             .env("GENESYSCLOUD_REGION", &self.region)
             .env_remove("GENESYSCLOUD_ACCESS_TOKEN");
+        if let Some(token) = &self.user_token {
+            cmd.env("GENESYSCLOUD_ACCESS_TOKEN", token)
+                .env_remove("GENESYSCLOUD_OAUTHCLIENT_ID")
+                .env_remove("GENESYSCLOUD_OAUTHCLIENT_SECRET");
+        }
         for (k, v) in test_vars(self.vendor) {
             cmd.env(k, v);
         }
@@ -210,7 +233,14 @@ impl Run {
 
     /// destroy removes every object apply created; the fixture's own objects stay.
     fn destroy_restores(&self, before: &Value) {
-        self.expect(&["destroy", "--auto-approve"], 0);
+        // A user caller may hold a role through the manifest's own role
+        // grants (eMite grants its per-division role to every user of the
+        // division): taking it away again is what destroy is asked to do.
+        let mut args = vec!["destroy", "--auto-approve"];
+        if self.user_token.is_some() {
+            args.push("--allow-caller-demotion");
+        }
+        self.expect(&args, 0);
         let after = self.sim.dump();
         for kind in ["roles", "groups", "oauth_clients", "integrations"] {
             assert_eq!(
@@ -682,4 +712,50 @@ fn cognigy_end_to_end() {
     caller_grants_are_back(&before, &org, run.sim.admin_client_id());
 
     run.destroy_restores(&before);
+}
+
+/// Every example also converges when a person runs it with their own
+/// (user) token: the caller role grant goes to the user, the OAuth clients
+/// get their roles, the user's own grants are as before afterwards, and
+/// destroy leaves the fixture org.
+#[test]
+fn every_example_converges_as_a_user_caller() {
+    for vendor in ["emite", "pureengage", "nectar", "eightbyeight", "cognigy"] {
+        let (run, user_id) = Run::start_as_user(vendor);
+        let before = run.sim.dump();
+        run.converge();
+        let org = run.sim.dump();
+        // Roles the new OAuth clients hold: the ones the user needed a
+        // temporary grant of.
+        let mut client_role_names = BTreeSet::new();
+        for client in org["oauth_clients"].as_array().into_iter().flatten() {
+            let name = client["name"].as_str().unwrap_or_default();
+            if names(&before, "oauth_clients").contains(name) {
+                continue;
+            }
+            let roles = client_roles(&org, name);
+            if client["authorizedGrantType"] == "CLIENT-CREDENTIALS" {
+                assert!(
+                    !roles.is_empty(),
+                    "examples/{vendor}: client `{name}` created by a user caller has no roles"
+                );
+            }
+            client_role_names.extend(roles.into_iter().map(|(role, _)| role));
+        }
+        // The temporary grants are gone again. (Grants a manifest's own
+        // role_grant gives the user, as eMite's per-division role to every
+        // user of the division, stay: they are the manifest's.)
+        let of_clients = |dump: &Value| -> BTreeSet<(String, String)> {
+            grants_of(dump, &user_id)
+                .into_iter()
+                .filter(|(role, _)| client_role_names.contains(role))
+                .collect()
+        };
+        assert_eq!(
+            of_clients(&org),
+            of_clients(&before),
+            "examples/{vendor}: the user's temporary grants of the clients' roles were not removed"
+        );
+        run.destroy_restores(&before);
+    }
 }

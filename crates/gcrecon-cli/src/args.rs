@@ -243,6 +243,12 @@ pub struct DestroyArgs {
     #[arg(long)]
     pub auto_approve: bool,
 
+    /// Allow deleting a `role_grant` that gives a role to the caller itself
+    /// (without it, such a destroy is refused, so that nobody locks
+    /// themselves out by accident).
+    #[arg(long)]
+    pub allow_caller_demotion: bool,
+
     /// Deletions in flight at once.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256), value_name = "N")]
     pub parallelism: u16,

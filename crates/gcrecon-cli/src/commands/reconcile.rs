@@ -201,6 +201,7 @@ pub async fn destroy(ctx: &Ctx, args: &DestroyArgs) -> Result<Exit> {
     let store = StateStore::open(&project.paths.state, &project.name)?;
     let options = PlanOptions {
         destroy: true,
+        allow_caller_demotion: args.allow_caller_demotion,
         ..PlanOptions::default()
     };
     let planned = make_plan(ctx, &project, &variables, &provider, &store, options).await?;
