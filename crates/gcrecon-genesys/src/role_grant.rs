@@ -198,28 +198,68 @@ pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderEr
 }
 
 /// The ids among `subjects` that are groups.
+///
+/// The group listing (`GET /api/v2/groups?id=`) lags behind creates, so a
+/// group made moments ago by the same apply may be missing from it. Ids it
+/// does not show are looked up in the user listing (`GET /api/v2/users?id=`;
+/// gcrecon never creates users, so that listing does not lag for them), and
+/// only an id found in neither is read by id as a group
+/// (`GET /api/v2/groups/{groupId}`, readable at once).
 async fn groups_among(
     ctx: &Ctx,
     subjects: &BTreeSet<&str>,
 ) -> Result<BTreeSet<String>, ProviderError> {
     let ids: Vec<String> = subjects.iter().map(|s| (*s).to_owned()).collect();
-    let mut groups = BTreeSet::new();
+    let groups = ids_listed(
+        ctx,
+        crate::group::SPEC.list,
+        crate::group::SPEC.page_size,
+        &ids,
+    )
+    .await?;
+    let rest: Vec<String> = ids
+        .iter()
+        .filter(|i| !groups.contains(*i))
+        .cloned()
+        .collect();
+    if rest.is_empty() {
+        return Ok(groups);
+    }
+    let users = ids_listed(ctx, "/api/v2/users", 100, &rest).await?;
+    let mut groups = groups;
+    for id in rest.iter().filter(|i| !users.contains(*i)) {
+        let found = ctx
+            .api
+            .send_opt(Request::get("/api/v2/groups/{groupId}").param("groupId", id))
+            .await?;
+        if found.is_some() {
+            groups.insert(id.clone());
+        }
+    }
+    Ok(groups)
+}
+
+/// The ids among `ids` that an id-filtered listing shows.
+async fn ids_listed(
+    ctx: &Ctx,
+    list: &'static str,
+    page_size: u32,
+    ids: &[String],
+) -> Result<BTreeSet<String>, ProviderError> {
+    let mut listed = BTreeSet::new();
     for chunk in ids.chunks(100) {
         let found = ctx
             .api
-            .list_all(
-                Request::get(crate::group::SPEC.list).query_list("id", chunk),
-                crate::group::SPEC.page_size,
-            )
+            .list_all(Request::get(list).query_list("id", chunk), page_size)
             .await?;
-        groups.extend(
+        listed.extend(
             found
                 .iter()
                 .filter_map(|g| str_field(g, "id"))
                 .map(str::to_owned),
         );
     }
-    Ok(groups)
+    Ok(listed)
 }
 
 /// Grant the pairs: one `SubjectDivisions` request per subject type and
