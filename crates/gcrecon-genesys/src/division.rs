@@ -13,7 +13,7 @@ use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::Kind;
 use serde_json::{json, Map, Value as Json};
 
-use crate::http::{is_not_found, Request};
+use crate::http::Request;
 use crate::listing::{self, ListSpec, NameLookup};
 use crate::recover;
 use crate::wire::{fingerprint, id_of, str_field, AttrReader};
@@ -65,15 +65,9 @@ pub fn to_wire(desired: &Attrs) -> Result<Json, ProviderError> {
 }
 
 pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
-    let found = listing::fetch(&ctx.api, &SPEC, scope).await?;
-    Ok(Listing {
-        objects: found
-            .entities
-            .iter()
-            .map(to_live)
-            .collect::<Result<_, _>>()?,
-        complete: found.complete,
-    })
+    listing::fetch(&ctx.api, &SPEC, scope)
+        .await?
+        .into_listing(to_live)
 }
 
 pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
@@ -120,16 +114,9 @@ pub async fn update(
 }
 
 pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
-    match ctx
-        .api
-        .send(Request::delete(ONE).param("divisionId", id.as_str()))
+    ctx.api
+        .delete_if_present(Request::delete(ONE).param("divisionId", id.as_str()))
         .await
-    {
-        Ok(_) => Ok(()),
-        // Already gone: the goal of a delete.
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]

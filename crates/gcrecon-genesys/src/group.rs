@@ -27,7 +27,7 @@ use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::Kind;
 use serde_json::{json, Map, Value as Json};
 
-use crate::http::{for_each_bounded, is_not_found, Request};
+use crate::http::{for_each_bounded, Request};
 use crate::listing::{self, ListSpec, NameLookup};
 use crate::wire::{fingerprint, id_of, ids_field, malformed, str_field, string_set, AttrReader};
 use crate::Ctx;
@@ -430,15 +430,9 @@ pub async fn update(
 }
 
 pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
-    match ctx
-        .api
-        .send(Request::delete(ONE).param("groupId", id.as_str()))
+    ctx.api
+        .delete_if_present(Request::delete(ONE).param("groupId", id.as_str()))
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]

@@ -400,6 +400,12 @@ impl Api {
         &self.policy
     }
 
+    /// Send a `DELETE`; a 404 counts as done, since an object already gone
+    /// is what a delete is for.
+    pub async fn delete_if_present(&self, request: Request) -> Result<(), ProviderError> {
+        self.send_opt(request).await.map(|_| ())
+    }
+
     /// As [`Api::send`], with a 404 as `None`.
     pub async fn send_opt(&self, request: Request) -> Result<Option<Value>, ProviderError> {
         match self.send(request).await {

@@ -12,7 +12,7 @@ use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::Kind;
 use serde_json::{Map, Value as Json};
 
-use crate::http::{is_not_found, Request};
+use crate::http::Request;
 use crate::wire::{fingerprint, str_field, AttrReader};
 use crate::Ctx;
 
@@ -134,11 +134,9 @@ pub async fn update(
 }
 
 pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
-    match ctx.api.send(Request::delete(path_of(id.as_str())?)).await {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e),
-    }
+    ctx.api
+        .delete_if_present(Request::delete(path_of(id.as_str())?))
+        .await
 }
 
 #[cfg(test)]

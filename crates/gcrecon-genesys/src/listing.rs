@@ -16,7 +16,7 @@
 
 use std::collections::BTreeSet;
 
-use gcrecon_core::provider::{ListScope, ProviderError};
+use gcrecon_core::provider::{ListScope, Listing, LiveObject, ProviderError};
 use serde_json::{json, Value as Json};
 
 use crate::http::{for_each_bounded, Api, Request};
@@ -83,6 +83,23 @@ pub struct Found {
     pub entities: Vec<Json>,
     /// Every object of the kind (the full listing was read and returned).
     pub complete: bool,
+}
+
+impl Found {
+    /// The [`Listing`] of these wire objects, each mapped by `to_live`.
+    pub fn into_listing(
+        self,
+        to_live: impl Fn(&Json) -> Result<LiveObject, ProviderError>,
+    ) -> Result<Listing, ProviderError> {
+        Ok(Listing {
+            objects: self
+                .entities
+                .iter()
+                .map(to_live)
+                .collect::<Result<_, _>>()?,
+            complete: self.complete,
+        })
+    }
 }
 
 /// The number of calls the targeted way takes, if there is one.

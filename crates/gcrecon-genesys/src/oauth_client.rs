@@ -361,15 +361,9 @@ pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
             Err(e) => return Err(e),
         }
     }
-    match ctx
-        .api
-        .send(Request::delete(ONE).param("clientId", id.as_str()))
+    ctx.api
+        .delete_if_present(Request::delete(ONE).param("clientId", id.as_str()))
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 pub async fn rotate_secret(ctx: &Ctx, id: &GenesysId) -> Result<Secret, ProviderError> {
