@@ -27,5 +27,8 @@ for o in src["operations"]:
         "response": o["response"],
         "query": [q["name"] for q in o["query_params"]],
     })
+# Corrections observed on the real service that the SDK's enums do not list:
+# an OAuth client deleted moments ago reads back with state "deleted".
+models["OAuthClient"]["state"][1].append("deleted")
 out = {"source": src["source"], "models": models, "operations": ops}
 json.dump(out, open(__file__.replace("extract.py", "contract.json"), "w"), indent=None, separators=(",", ":"), sort_keys=True)

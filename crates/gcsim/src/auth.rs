@@ -149,7 +149,10 @@ impl Org {
         self.effective_grants(caller, now, delay)
             .iter()
             .filter_map(|g| self.roles.get(&g.role_id))
-            .any(|r| r.permissions.iter().any(|p| permission_matches(p, perm)))
+            .any(|r| {
+                self.granted_permissions(r)
+                    .any(|p| permission_matches(&p, perm))
+            })
     }
 
     /// 403 unless the caller holds at least one of `perms`.
@@ -168,9 +171,8 @@ impl Org {
             .iter()
             .filter_map(|g| self.roles.get(&g.role_id))
             .any(|r| {
-                r.permissions
-                    .iter()
-                    .any(|p| perms.iter().any(|need| permission_matches(p, need)))
+                self.granted_permissions(r)
+                    .any(|p| perms.iter().any(|need| permission_matches(&p, need)))
             });
         if held {
             Ok(())
@@ -204,7 +206,7 @@ impl Org {
             .effective_grants(caller, now, delay)
             .iter()
             .filter_map(|g| self.roles.get(&g.role_id))
-            .flat_map(|r| r.permissions.iter().cloned())
+            .flat_map(|r| self.granted_permissions(r))
             .collect();
         out.sort();
         out.dedup();

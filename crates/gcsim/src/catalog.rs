@@ -593,11 +593,13 @@ pub fn builtin_integration_types() -> Vec<IntegrationTypeSpec> {
                 ),
                 prop("sandbox", PropType::String, false, "Iframe Sandbox Options"),
                 prop("groups", PropType::StringList, false, "Group Filtering"),
+                // A comma-separated list of iframe features
+                // (`camera,microphone`), not Genesys permissions.
                 prop(
                     "permissions",
-                    PropType::StringList,
+                    PropType::String,
                     false,
-                    "Permission Filtering",
+                    "Iframe Feature Permissions",
                 ),
             ],
             credentials: json!({}),
@@ -626,11 +628,13 @@ pub fn builtin_integration_types() -> Vec<IntegrationTypeSpec> {
                     false,
                     "Communication Type Filtering",
                 ),
+                // A comma-separated list of iframe features
+                // (`camera,microphone`), not Genesys permissions.
                 prop(
                     "permissions",
-                    PropType::StringList,
+                    PropType::String,
                     false,
-                    "Permission Filtering",
+                    "Iframe Feature Permissions",
                 ),
             ],
             credentials: json!({}),
@@ -763,8 +767,10 @@ impl IntegrationTypeSpec {
         })
     }
 
-    /// Checks a config's `properties` against this type: unknown property,
-    /// missing required property, wrong type or value → message.
+    /// Checks each property against the type: known names, right types,
+    /// allowed values. Required properties are not enforced on save (the
+    /// real service saves a disabled integration's config with
+    /// `properties: {}`).
     pub fn check_properties(&self, props: &Map<String, Value>) -> Result<(), String> {
         for (k, v) in props {
             let Some(spec) = self.properties.iter().find(|p| &p.name == k) else {
@@ -796,19 +802,6 @@ impl IntegrationTypeSpec {
                         allowed.join(", ")
                     ));
                 }
-            }
-        }
-        for p in self.properties.iter().filter(|p| p.required) {
-            let missing = match props.get(&p.name) {
-                None | Some(Value::Null) => true,
-                Some(Value::String(s)) => s.is_empty(),
-                _ => false,
-            };
-            if missing {
-                return Err(format!(
-                    "Input validation error: required property \"{}\" of integration type \"{}\" is missing",
-                    p.name, self.id
-                ));
             }
         }
         Ok(())

@@ -131,6 +131,18 @@ impl ApiError {
         )
     }
 
+    /// 400 for a stale `version` of a directory object (groups, users): the
+    /// real directory service answers these with 400, not 409.
+    pub fn stale_directory_version(sent: i64, current: i64) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            format!(
+                "The version supplied ({sent}) does not match the current version ({current})."
+            ),
+        )
+    }
+
     /// 429 with `Retry-After`.
     pub fn rate_limited(retry_after: u64) -> Self {
         let mut e = Self::new(

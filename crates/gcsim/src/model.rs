@@ -165,14 +165,78 @@ pub struct Role {
     pub description: Option<String>,
     /// `defaultRoleId` of built-in roles.
     pub default_role_id: Option<String>,
-    /// Permissions (catalog entries or wildcard patterns), sorted.
+    /// General permissions (`permissions` on the wire, such as
+    /// `group_creation`), stored and returned as sent. A domain string put
+    /// here grants nothing: only `policies` do.
     pub permissions: Vec<String>,
+    /// `permissionPolicies`: where a role's domain permissions live.
+    pub policies: Vec<Policy>,
     /// `roleNeedsUpdate`.
     pub role_needs_update: bool,
     /// When it starts showing in listings.
     pub visible_at: Instant,
 }
 named!(Role);
+
+/// A permission policy of a role (`DomainPermissionPolicy`): a domain, an
+/// entity (or `*`) and the actions granted on it (`*` allowed), plus fields
+/// stored and returned but not evaluated (conditions, named resources).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// `domain`.
+    pub domain: String,
+    /// `entityName`.
+    pub entity_name: String,
+    /// `actionSet`.
+    pub action_set: Vec<String>,
+    /// `allowConditions`, `resourceConditionNode`, `namedResources`,
+    /// `policyName`, ... as sent.
+    pub extra: Map<String, Value>,
+}
+
+impl Policy {
+    /// The `domain:entity:action` strings this policy spells.
+    pub fn strings(&self) -> impl Iterator<Item = String> + '_ {
+        self.action_set
+            .iter()
+            .map(move |a| format!("{}:{}:{a}", self.domain, self.entity_name))
+    }
+}
+
+/// Policies for domain permission strings (`domain:entity:action`, with
+/// `*`): one per domain and entity, its actions merged and sorted.
+pub fn policies_from_strings<S: AsRef<str>>(permissions: &[S]) -> Vec<Policy> {
+    let mut by: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for p in permissions {
+        let parts: Vec<&str> = p.as_ref().splitn(3, ':').collect();
+        let (d, e, a) = match parts.as_slice() {
+            [d, e, a] => (*d, *e, *a),
+            [d, e] => (*d, *e, "*"),
+            [d] => (*d, "*", "*"),
+            _ => continue,
+        };
+        by.entry((d.to_string(), e.to_string()))
+            .or_default()
+            .insert(a.to_string());
+    }
+    by.into_iter()
+        .map(|((domain, entity_name), actions)| Policy {
+            domain,
+            entity_name,
+            action_set: actions.into_iter().collect(),
+            extra: Map::new(),
+        })
+        .collect()
+}
+
+impl Role {
+    /// The domain permission strings of the role's policies, sorted: what
+    /// the role grants (entries unknown to the catalog grant nothing; see
+    /// [`Org::granted_permissions`]).
+    pub fn policy_strings(&self) -> Vec<String> {
+        sorted(self.policies.iter().flat_map(Policy::strings).collect())
+    }
+}
 
 /// A user.
 #[derive(Debug, Clone)]
@@ -418,6 +482,22 @@ pub struct Token {
     pub issued_wall: SystemTime,
 }
 
+/// An object deleted moments ago, as the real service shows it while the
+/// delete propagates.
+#[derive(Debug, Clone)]
+pub struct Tombstone {
+    /// `group` or `client`.
+    pub kind: &'static str,
+    /// Its id.
+    pub id: String,
+    /// Its wire shape at deletion, with `state: "deleted"`.
+    pub view: Value,
+    /// Divisions its grants named.
+    pub divisions: Vec<String>,
+    /// When it is gone for good.
+    pub until: Instant,
+}
+
 /// Credentials printed on the second startup line.
 #[derive(Debug, Clone)]
 pub struct AdminCredentials {
@@ -456,6 +536,8 @@ pub struct Org {
     pub credentials: Table<Credential>,
     /// Routing queues.
     pub queues: Table<Queue>,
+    /// Objects deleted within the last `--eventual-ms`.
+    pub tombstones: Vec<Tombstone>,
     /// Identity providers by kind (`pureengage`, `okta`, ..., or a custom id).
     pub identity_providers: BTreeMap<String, Map<String, Value>>,
     /// Grants by subject id.
@@ -545,6 +627,7 @@ impl Org {
             credentials: Table::default(),
             queues: Table::default(),
             identity_providers: BTreeMap::new(),
+            tombstones: Vec::new(),
             grants: HashMap::new(),
             tokens: HashMap::new(),
             browser_client_id: new_id(),
@@ -582,7 +665,8 @@ impl Org {
                 name: b.name.into(),
                 description: Some(b.description.into()),
                 default_role_id: Some(b.name.into()),
-                permissions: sorted(perms),
+                permissions: vec![],
+                policies: policies_from_strings(&perms),
                 role_needs_update: false,
                 visible_at: now,
             });
@@ -609,7 +693,8 @@ impl Org {
                 name: r.name.clone(),
                 description: None,
                 default_role_id: None,
-                permissions: sorted(r.permissions.clone()),
+                permissions: vec![],
+                policies: policies_from_strings(&r.permissions),
                 role_needs_update: false,
                 visible_at: now,
             });
@@ -890,6 +975,65 @@ impl Org {
             g.grants.retain(|x| x.division_id != division_id);
         }
         self.grants.retain(|_, g| !g.grants.is_empty());
+    }
+
+    /// What a role grants: the strings of its policies that the catalog
+    /// knows (an entry, or a wildcard matching one). Its general
+    /// `permissions` and policy entries the org does not have grant nothing.
+    pub fn granted_permissions<'a>(&'a self, role: &'a Role) -> impl Iterator<Item = String> + 'a {
+        role.policies
+            .iter()
+            .flat_map(Policy::strings)
+            .filter(|p| catalog::permission_is_known(&self.permissions, p))
+    }
+
+    /// Records an object deleted now: for `until`, reads by id answer it
+    /// with `state: "deleted"`, listings may still show it, and every
+    /// division its grants named refuses its own delete.
+    pub fn tombstone(&mut self, kind: &'static str, id: &str, view: Value, until: Instant) {
+        let now = Instant::now();
+        self.tombstones.retain(|t| t.id != id && now < t.until);
+        let divisions = self
+            .grants_of(id)
+            .iter()
+            .map(|g| g.division_id.clone())
+            .collect();
+        let mut view = view;
+        if let Some(m) = view.as_object_mut() {
+            m.insert("state".into(), Value::from("deleted"));
+        }
+        self.tombstones.push(Tombstone {
+            kind,
+            id: id.to_string(),
+            view,
+            divisions,
+            until,
+        });
+    }
+
+    /// The deleted object of this kind and id still draining at `now`.
+    pub fn tombstone_of(&self, kind: &str, id: &str, now: Instant) -> Option<&Tombstone> {
+        self.tombstones
+            .iter()
+            .find(|t| t.kind == kind && t.id == id && now < t.until)
+    }
+
+    /// Deleted objects of a kind still draining at `now`.
+    pub fn tombstones_of<'a>(
+        &'a self,
+        kind: &'a str,
+        now: Instant,
+    ) -> impl Iterator<Item = &'a Tombstone> + 'a {
+        self.tombstones
+            .iter()
+            .filter(move |t| t.kind == kind && now < t.until)
+    }
+
+    /// Whether a division still drains objects deleted from it.
+    pub fn division_draining(&self, division_id: &str, now: Instant) -> bool {
+        self.tombstones
+            .iter()
+            .any(|t| now < t.until && t.divisions.iter().any(|d| d == division_id))
     }
 
     /// The integration type with this id.

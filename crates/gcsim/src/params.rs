@@ -13,6 +13,8 @@ use serde_json::{json, Map, Value};
 pub const DEFAULT_PAGE_SIZE: usize = 25;
 /// Maximum page size of most listings.
 pub const MAX_PAGE_SIZE: usize = 100;
+/// Maximum `pageSize` of `GET /api/v2/users`.
+pub const MAX_USER_PAGE_SIZE: usize = 500;
 /// Maximum page size of the groups listing.
 pub const MAX_GROUP_PAGE_SIZE: usize = 500;
 

@@ -12,8 +12,8 @@ use crate::api::queues::render_queue;
 use crate::api::users::render_user;
 use crate::auth::DEFAULT_TOKEN_SECONDS;
 use crate::model::{
-    sorted, Division, Group, Integration, IntegrationConfig, Org, Queue, Role, Subject,
-    SubjectType, User,
+    policies_from_strings, sorted, Division, Group, Integration, IntegrationConfig, Org, Policy,
+    Queue, Role, Subject, SubjectType, User,
 };
 use crate::server::{lock, App, Settings, Stats};
 use crate::wire::{deep_merge, new_id, random_token, str_field, str_list};
@@ -132,6 +132,22 @@ fn dump_group(org: &Org, g: &Group) -> Value {
     v
 }
 
+/// The dump entry of a role: its wire shape plus `grantedPermissions`, the
+/// domain permissions its policies grant (as `domain:entity:action`).
+fn dump_role(org: &Org, r: &Role, user_count: Option<usize>) -> Value {
+    let mut v = render_role(r, user_count);
+    v["grantedPermissions"] = json!(sorted(org.granted_permissions(r).collect()));
+    v
+}
+
+/// `/_sim/mutate` role permissions: `domain:entity:action` strings become
+/// policies, other strings (such as `group_creation`) general permissions.
+fn split_role_permissions(perms: Vec<String>) -> (Vec<String>, Vec<Policy>) {
+    let (domain, general): (Vec<String>, Vec<String>) =
+        perms.into_iter().partition(|p| p.contains(':'));
+    (sorted(general), policies_from_strings(&domain))
+}
+
 fn dump_org(org: &Org) -> Value {
     let mut v = render_org(org);
     v["region"] = json!(org.info.region);
@@ -184,7 +200,7 @@ pub fn dump_value(org: &Org) -> Value {
     json!({
         "org": dump_org(org),
         "divisions": org.divisions.iter().map(|d| render_division(org, d, false)).collect::<Vec<_>>(),
-        "roles": org.roles.iter().map(|r| render_role(r, Some(counts.get(&r.id).copied().unwrap_or(0)))).collect::<Vec<_>>(),
+        "roles": org.roles.iter().map(|r| dump_role(org, r, Some(counts.get(&r.id).copied().unwrap_or(0)))).collect::<Vec<_>>(),
         "grants": grants,
         "users": org.users.iter().map(|u| render_user(org, u, &[])).collect::<Vec<_>>(),
         "groups": org.groups.iter().map(|g| dump_group(org, g)).collect::<Vec<_>>(),
@@ -327,7 +343,7 @@ fn view(org: &Org, kind: &str, id: &str) -> Value {
         "role" => org
             .roles
             .get(id)
-            .map(|r| render_role(r, None))
+            .map(|r| dump_role(org, r, None))
             .unwrap_or_default(),
         "division" => org
             .divisions
@@ -385,8 +401,15 @@ fn apply_op(org: &mut Org, op: &Value) -> Result<Value, SimError> {
         if kind != "role" {
             return Err(bad("remove_permissions is for roles"));
         }
-        org.roles
-            .update(&id, |r| r.permissions.retain(|p| !perms.contains(p)));
+        org.roles.update(&id, |r| {
+            let kept: Vec<String> = r
+                .policy_strings()
+                .into_iter()
+                .filter(|p| !perms.contains(p))
+                .collect();
+            r.policies = policies_from_strings(&kept);
+            r.permissions.retain(|p| !perms.contains(p));
+        });
         touched = true;
     }
     if let Some(perms) = str_list(op, "add_permissions") {
@@ -394,7 +417,11 @@ fn apply_op(org: &mut Org, op: &Value) -> Result<Value, SimError> {
             return Err(bad("add_permissions is for roles"));
         }
         org.roles.update(&id, |r| {
-            r.permissions.extend(perms);
+            let (general, _) = split_role_permissions(perms.clone());
+            let mut all = r.policy_strings();
+            all.extend(perms.into_iter().filter(|p| p.contains(':')));
+            r.policies = policies_from_strings(&all);
+            r.permissions.extend(general);
             r.permissions = sorted(std::mem::take(&mut r.permissions));
         });
         touched = true;
@@ -498,13 +525,22 @@ fn apply_set(
     let name = str_field(merged, "name").unwrap_or_default().to_string();
     match kind {
         "role" => {
-            let perms = str_list(merged, "permissions").unwrap_or_default();
             let description = str_field(merged, "description").map(str::to_string);
+            let perms = str_list(set, "permissions");
+            let policies = set.get("permissionPolicies").cloned();
             org.roles.update(id, |r| {
                 r.name = name;
                 r.description = description;
-                r.permissions = sorted(perms);
+                if let Some(perms) = perms {
+                    (r.permissions, r.policies) = split_role_permissions(perms);
+                }
             });
+            if let Some(policies) = policies {
+                let body = json!({ "permissionPolicies": policies });
+                let (_, policies) = crate::api::authorization::policies_of_body(&body)
+                    .map_err(|e| bad(e.inner().message.clone()))?;
+                org.roles.update(id, |r| r.policies = policies);
+            }
         }
         "division" => {
             let description = str_field(merged, "description").map(str::to_string);
@@ -745,12 +781,15 @@ fn create(org: &mut Org, kind: &str, f: &Value, now: Instant) -> Result<String, 
             });
         }
         "role" => {
+            let (general, policies) =
+                split_role_permissions(str_list(f, "permissions").unwrap_or_default());
             org.roles.insert(Role {
                 id: id.clone(),
                 name,
                 description: str_field(f, "description").map(str::to_string),
                 default_role_id: None,
-                permissions: sorted(str_list(f, "permissions").unwrap_or_default()),
+                permissions: general,
+                policies,
                 role_needs_update: false,
                 visible_at: now,
             });
@@ -899,7 +938,8 @@ pub async fn populate(State(app): State<Arc<App>>, body: axum::body::Bytes) -> S
                     name,
                     description: Some("populated".into()),
                     default_role_id: None,
-                    permissions: vec!["directory:user:view".into()],
+                    permissions: vec![],
+                    policies: policies_from_strings(&["directory:user:view"]),
                     role_needs_update: false,
                     visible_at: now,
                 }),

@@ -5,10 +5,9 @@ use super::{division_ref, duplicate_name, no_content, ok, required_str, Call, Re
 use crate::auth::EffectiveGrant;
 use crate::catalog::{action_label, permission_is_known};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{sorted, Division, Org, Role, SubjectType};
+use crate::model::{sorted, Division, Org, Policy, Role, SubjectType};
 use crate::params::{page_of, MAX_PAGE_SIZE};
 use crate::wire::{iso, new_id, str_field, str_list};
-use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 
@@ -122,6 +121,12 @@ pub fn delete_division(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     if d.home {
         return Err(ApiError::bad_request("The home division cannot be deleted"));
     }
+    if org.division_draining(&id, call.now) {
+        return Err(ApiError::bad_request(format!(
+            "Division \"{}\" still holds objects that are being deleted; try again shortly",
+            d.name
+        )));
+    }
     let force = call.query.bool("force")?.unwrap_or(false);
     let used = org.queues.iter().any(|q| q.division_id == id)
         || org.users.iter().any(|u| u.division_id == id);
@@ -222,32 +227,13 @@ pub fn list_permissions(org: &mut Org, call: &Call) -> ApiResult<Reply> {
 
 // -------------------------------------------------------------------- roles
 
-/// `permissionPolicies` derived from permissions: one per domain:entity.
-pub fn policies_of(permissions: &[String]) -> Vec<Value> {
-    let mut by: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    for p in permissions {
-        let parts: Vec<&str> = p.splitn(3, ':').collect();
-        let (d, e, a) = match parts.as_slice() {
-            [d, e, a] => (*d, *e, *a),
-            [d, e] => (*d, *e, "*"),
-            [d] => (*d, "*", "*"),
-            _ => continue,
-        };
-        by.entry((d.to_string(), e.to_string()))
-            .or_default()
-            .push(a.to_string());
-    }
-    by.into_iter()
-        .map(|((d, e), actions)| {
-            json!({
-                "domain": d,
-                "entityName": e,
-                "policyName": format!("{d}:{e}"),
-                "actionSet": actions,
-                "allowConditions": false,
-            })
-        })
-        .collect()
+/// Wire shape of a policy (`DomainPermissionPolicy`).
+pub fn render_policy(p: &Policy) -> Value {
+    let mut m = p.extra.clone();
+    m.insert("domain".into(), json!(p.domain));
+    m.insert("entityName".into(), json!(p.entity_name));
+    m.insert("actionSet".into(), json!(p.action_set));
+    Value::Object(m)
 }
 
 /// Wire shape of a role (`DomainOrganizationRole`).
@@ -258,7 +244,7 @@ pub fn render_role(r: &Role, user_count: Option<usize>) -> Value {
         "description": r.description,
         "defaultRoleId": r.default_role_id,
         "permissions": r.permissions,
-        "permissionPolicies": policies_of(&r.permissions),
+        "permissionPolicies": r.policies.iter().map(render_policy).collect::<Vec<_>>(),
         "userCount": user_count,
         "roleNeedsUpdate": r.role_needs_update,
         "default": r.default_role_id.is_some(),
@@ -289,37 +275,50 @@ fn user_counts(org: &Org) -> HashMap<&str, usize> {
     counts
 }
 
-/// Permissions of a role body: `permissions` plus those spelled by
-/// `permissionPolicies`; unknown ones are a 400.
-fn permissions_of_body(org: &Org, body: &Value) -> ApiResult<Vec<String>> {
-    let mut perms = str_list(body, "permissions").unwrap_or_default();
-    if let Some(pols) = body.get("permissionPolicies").and_then(Value::as_array) {
-        for p in pols {
-            let d = str_field(p, "domain").unwrap_or("*");
-            let e = str_field(p, "entityName").unwrap_or("*");
-            for a in str_list(p, "actionSet").unwrap_or_default() {
-                perms.push(format!("{d}:{e}:{a}"));
-            }
+/// The general permissions and the policies of a role body. Neither is
+/// checked against the catalog: the real role API stores permissions the
+/// org does not have, and they grant nothing.
+pub fn policies_of_body(body: &Value) -> ApiResult<(Vec<String>, Vec<Policy>)> {
+    let general = sorted(str_list(body, "permissions").unwrap_or_default());
+    let mut policies = Vec::new();
+    for p in body
+        .get("permissionPolicies")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
+        let domain = str_field(p, "domain").ok_or_else(|| {
+            ApiError::invalid(
+                "permissionPolicies",
+                "Every permission policy needs a domain",
+            )
+        })?;
+        let entity_name = str_field(p, "entityName").ok_or_else(|| {
+            ApiError::invalid(
+                "permissionPolicies",
+                "Every permission policy needs an entityName",
+            )
+        })?;
+        let action_set = sorted(str_list(p, "actionSet").unwrap_or_default());
+        if action_set.is_empty() {
+            return Err(ApiError::invalid(
+                "permissionPolicies",
+                format!("The permission policy {domain}:{entity_name} needs an actionSet"),
+            ));
         }
+        let mut extra = p.as_object().cloned().unwrap_or_default();
+        for k in ["domain", "entityName", "actionSet", "id", "selfUri"] {
+            extra.remove(k);
+        }
+        extra.retain(|_, v| !v.is_null());
+        policies.push(Policy {
+            domain: domain.to_string(),
+            entity_name: entity_name.to_string(),
+            action_set,
+            extra,
+        });
     }
-    let unknown: Vec<&String> = perms
-        .iter()
-        .filter(|p| !permission_is_known(&org.permissions, p))
-        .collect();
-    if !unknown.is_empty() {
-        let list = unknown
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid.permissions",
-            format!("The following permissions are not valid for this organization: [{list}]"),
-        )
-        .param("permissions", format!("[{list}]")));
-    }
-    Ok(sorted(perms))
+    Ok((general, policies))
 }
 
 /// `GET /api/v2/authorization/roles`.
@@ -343,7 +342,7 @@ pub fn list_roles(org: &mut Org, call: &Call) -> ApiResult<Reply> {
                     .as_ref()
                     .is_some_and(|d| defaults.contains(d))
         })
-        .filter(|r| perms.is_empty() || r.permissions.iter().any(|p| perms.contains(p)))
+        .filter(|r| perms.is_empty() || r.policy_strings().iter().any(|p| perms.contains(p)))
         .collect();
     let counts = if with_count {
         Some(user_counts(org))
@@ -372,13 +371,14 @@ pub fn create_role(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     if org.roles.by_name(&name).next().is_some() {
         return Err(duplicate_name("role", &name));
     }
-    let permissions = permissions_of_body(org, body)?;
+    let (permissions, policies) = policies_of_body(body)?;
     let role = Role {
         id: new_id(),
         name,
         description: str_field(body, "description").map(str::to_string),
         default_role_id: None,
         permissions,
+        policies,
         role_needs_update: false,
         visible_at: call.visible_at(),
     };
@@ -406,12 +406,13 @@ pub fn update_role(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     if org.roles.by_name(&name).any(|r| r.id != id) {
         return Err(duplicate_name("role", &name));
     }
-    let permissions = permissions_of_body(org, body)?;
+    let (permissions, policies) = policies_of_body(body)?;
     let description = str_field(body, "description").map(str::to_string);
     org.roles.update(&id, |r| {
         r.name = name;
         r.description = description;
         r.permissions = permissions;
+        r.policies = policies;
     });
     let r = role_or_404(org, &id)?;
     let n = user_counts(org).get(r.id.as_str()).copied().unwrap_or(0);
@@ -508,6 +509,7 @@ pub fn bulk_grant_role(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     }
     for d in &divisions {
         check_division(org, d)?;
+        check_authz_known(org, call, &role_id, d)?;
     }
     for s in &subjects {
         for d in &divisions {
@@ -637,10 +639,34 @@ fn render_grant(org: &Org, subject_id: &str, g: &EffectiveGrant) -> Value {
             "name": role.map(|r| r.name.clone()),
             "description": role.and_then(|r| r.description.clone()),
             "default": role.map(|r| r.default_role_id.is_some()),
+            "policies": role.map(|r| granted_policies(org, r)),
             "selfUri": format!("/api/v2/authorization/roles/{}", g.role_id),
         },
         "grantMadeAt": iso(g.made_at),
     })
+}
+
+/// `AuthzGrantPolicy` entries of a role: the actions it grants per domain
+/// and entity (policy entries the catalog does not know are left out).
+fn granted_policies(org: &Org, r: &Role) -> Vec<Value> {
+    r.policies
+        .iter()
+        .filter_map(|p| {
+            let actions: Vec<&String> = p
+                .action_set
+                .iter()
+                .filter(|a| {
+                    permission_is_known(
+                        &org.permissions,
+                        &format!("{}:{}:{a}", p.domain, p.entity_name),
+                    )
+                })
+                .collect();
+            (!actions.is_empty()).then(
+                || json!({"domain": p.domain, "entityName": p.entity_name, "actions": actions}),
+            )
+        })
+        .collect()
 }
 
 fn render_subject(org: &Org, id: &str, grants: &[EffectiveGrant]) -> Value {
@@ -689,7 +715,38 @@ pub fn get_subject(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     ok(render_subject(org, &id, &grants))
 }
 
-fn grant_pairs(org: &Org, call: &Call) -> ApiResult<Vec<(String, String)>> {
+/// What a grant request is for: adding checks that the authorization
+/// service already knows each role and division, removing that each still
+/// exists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GrantOp {
+    Add,
+    Remove,
+}
+
+/// 404 for a role or division the authorization service does not know yet:
+/// for `--eventual-ms` after it was created it is readable by id, but grants
+/// naming it are refused (the Terraform provider retries these).
+fn check_authz_known(org: &Org, call: &Call, role: &str, division: &str) -> ApiResult<()> {
+    let role_seen = org
+        .roles
+        .get(role)
+        .is_some_and(|r| call.listed(r.visible_at));
+    if !role_seen {
+        return Err(ApiError::not_found("Role", role));
+    }
+    if division != "*"
+        && !org
+            .divisions
+            .get(division)
+            .is_some_and(|d| call.listed(d.visible_at))
+    {
+        return Err(ApiError::not_found("Division", division));
+    }
+    Ok(())
+}
+
+fn grant_pairs(org: &Org, call: &Call, op: GrantOp) -> ApiResult<Vec<(String, String)>> {
     let body = call.require_body(&["RoleDivisionGrants"])?;
     let mut out = Vec::new();
     for g in body
@@ -702,8 +759,13 @@ fn grant_pairs(org: &Org, call: &Call) -> ApiResult<Vec<(String, String)>> {
             .ok_or_else(|| ApiError::invalid("roleId", "Every grant needs a roleId"))?;
         let division = str_field(g, "divisionId")
             .ok_or_else(|| ApiError::invalid("divisionId", "Every grant needs a divisionId"))?;
-        check_role(org, role)?;
-        check_division(org, division)?;
+        match op {
+            GrantOp::Add => check_authz_known(org, call, role, division)?,
+            GrantOp::Remove => {
+                check_role(org, role)?;
+                check_division(org, division)?;
+            }
+        }
         out.push((role.to_string(), division.to_string()));
     }
     Ok(out)
@@ -715,21 +777,22 @@ pub fn subject_bulk_add(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     let id = call.param("subjectId").to_string();
     let ty = subject_type_param(call)?;
     check_subject(org, &id, ty)?;
-    let pairs = grant_pairs(org, call)?;
+    let pairs = grant_pairs(org, call, GrantOp::Add)?;
     for (r, d) in pairs {
         org.add_grant(&id, ty, &r, &d, call.now);
     }
     no_content()
 }
 
-/// `POST /api/v2/authorization/subjects/{subjectId}/bulkremove`.
+/// `POST /api/v2/authorization/subjects/{subjectId}/bulkremove`: 400 when
+/// any role or division it names no longer exists.
 pub fn subject_bulk_remove(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     call.require(org, &["authorization:grant:delete"])?;
     let id = call.param("subjectId").to_string();
     if org.subject_type_of(&id).is_none() {
         return Err(ApiError::not_found("Subject", &id));
     }
-    let pairs = grant_pairs(org, call)?;
+    let pairs = grant_pairs(org, call, GrantOp::Remove)?;
     for (r, d) in pairs {
         org.remove_grant(&id, &r, &d);
     }
@@ -743,7 +806,7 @@ pub fn subject_bulk_replace(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     let id = call.param("subjectId").to_string();
     let ty = subject_type_param(call)?;
     check_subject(org, &id, ty)?;
-    let pairs = grant_pairs(org, call)?;
+    let pairs = grant_pairs(org, call, GrantOp::Add)?;
     let existing: Vec<(String, String)> = org
         .grants_of(&id)
         .iter()
@@ -768,10 +831,7 @@ pub fn subject_grant_one(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     check_subject(org, &id, ty)?;
     let role = call.param("roleId").to_string();
     let division = call.param("divisionId").to_string();
-    role_or_404(org, &role)?;
-    if division != "*" {
-        division_or_404(org, &division)?;
-    }
+    check_authz_known(org, call, &role, &division)?;
     org.add_grant(&id, ty, &role, &division, call.now);
     no_content()
 }
@@ -803,15 +863,20 @@ pub fn user_authorization(org: &Org, user_id: &str) -> Value {
     role_ids.sort_unstable();
     role_ids.dedup();
     let roles: Vec<&Role> = role_ids.iter().filter_map(|r| org.roles.get(r)).collect();
-    let mut perms: Vec<String> = roles
+    let perms: Vec<String> = sorted(
+        roles
+            .iter()
+            .flat_map(|r| org.granted_permissions(r))
+            .collect(),
+    );
+    let policies: Vec<Value> = crate::model::policies_from_strings(&perms)
         .iter()
-        .flat_map(|r| r.permissions.iter().cloned())
+        .map(render_policy)
         .collect();
-    perms = sorted(perms);
     json!({
         "roles": roles.iter().map(|r| json!({"id": r.id, "name": r.name})).collect::<Vec<_>>(),
         "permissions": perms,
-        "permissionPolicies": policies_of(&perms),
+        "permissionPolicies": policies,
     })
 }
 

@@ -84,22 +84,28 @@ pub fn list(org: &mut Org, call: &Call) -> ApiResult<Reply> {
         .query
         .get("sortOrder")
         .is_some_and(|s| s.eq_ignore_ascii_case("desc"));
-    let mut items: Vec<&Group> = org
+    // Groups deleted moments ago still show, `state: "deleted"`.
+    let mut items: Vec<Value> = org
         .groups
         .iter()
         .filter(|g| call.listed(g.visible_at))
         .filter(|g| ids.is_empty() || ids.contains(&g.id))
+        .map(|g| render_group(org, g))
+        .chain(
+            org.tombstones_of("group", call.now)
+                .filter(|t| ids.is_empty() || ids.contains(&t.id))
+                .map(|t| t.view.clone()),
+        )
         .collect();
     if desc {
         items.reverse();
     }
-    let org_ref: &Org = org;
     ok(page_of(
         &call.path,
         &call.query,
         MAX_GROUP_PAGE_SIZE,
         items,
-        |g| render_group(org_ref, g),
+        |v| v,
     )?)
 }
 
@@ -115,7 +121,8 @@ pub fn create(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     }
     let owners = owner_ids(org, body)?.unwrap_or_default();
     let mut doc = Map::new();
-    for k in WRITABLE {
+    // The real service drops `description` on create: only a PUT sets it.
+    for k in WRITABLE.iter().filter(|k| **k != "description") {
         if let Some(v) = body.get(*k).filter(|v| !v.is_null()) {
             doc.insert((*k).into(), v.clone());
         }
@@ -137,6 +144,9 @@ pub fn create(org: &mut Org, call: &Call) -> ApiResult<Reply> {
 
 /// `GET /api/v2/groups/{groupId}`.
 pub fn get(org: &mut Org, call: &Call) -> ApiResult<Reply> {
+    if let Some(t) = org.tombstone_of("group", call.param("groupId"), call.now) {
+        return ok(t.view.clone());
+    }
     let g = group_or_404(org, call.param("groupId"))?;
     ok(render_group(org, g))
 }
@@ -153,7 +163,7 @@ pub fn update(org: &mut Org, call: &Call) -> ApiResult<Reply> {
         .and_then(Value::as_i64)
         .ok_or_else(|| ApiError::invalid("version", "The field \"version\" is required"))?;
     if version != current {
-        return Err(ApiError::stale_version());
+        return Err(ApiError::stale_directory_version(version, current));
     }
     let name = required_str(body, "name")?.to_string();
     if org.groups.by_name(&name).any(|g| g.id != id) {
@@ -184,7 +194,8 @@ pub fn update(org: &mut Org, call: &Call) -> ApiResult<Reply> {
 pub fn delete(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     call.require(org, &["directory:group:delete"])?;
     let id = call.param("groupId").to_string();
-    group_or_404(org, &id)?;
+    let view = render_group(org, group_or_404(org, &id)?);
+    org.tombstone("group", &id, view, call.visible_at());
     org.groups.remove(&id);
     org.drop_subject(&id);
     no_content()
@@ -230,7 +241,7 @@ pub fn add_members(org: &mut Org, call: &Call) -> ApiResult<Reply> {
         .and_then(Value::as_i64)
         .ok_or_else(|| ApiError::invalid("version", "The field \"version\" is required"))?;
     if version != current {
-        return Err(ApiError::stale_version());
+        return Err(ApiError::stale_directory_version(version, current));
     }
     for m in &ids {
         if !org.users.contains(m) {

@@ -175,11 +175,16 @@ fn doc_of(body: &Value) -> Map<String, Value> {
 /// `GET /api/v2/oauth/clients`: every client, one listing, no parameters.
 pub fn list(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     call.require(org, &["oauth:client:view"])?;
+    // Clients deleted moments ago still show, `state: "deleted"`.
     let entities: Vec<Value> = org
         .clients
         .iter()
         .filter(|c| call.listed(c.visible_at))
         .map(|c| render_client(org, c, false))
+        .chain(
+            org.tombstones_of("client", call.now)
+                .map(|t| t.view.clone()),
+        )
         .collect();
     ok(single_page(&call.path, entities))
 }
@@ -215,6 +220,9 @@ pub fn create(org: &mut Org, call: &Call) -> ApiResult<Reply> {
 /// `GET /api/v2/oauth/clients/{clientId}`.
 pub fn get(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     call.require(org, &["oauth:client:view"])?;
+    if let Some(t) = org.tombstone_of("client", call.param("clientId"), call.now) {
+        return ok(t.view.clone());
+    }
     let c = client_or_404(org, call.param("clientId"))?;
     ok(render_client(org, c, false))
 }
@@ -271,6 +279,8 @@ pub fn delete(org: &mut Org, call: &Call) -> ApiResult<Reply> {
         )
         .param("state", c.state()));
     }
+    let view = render_client(org, c, false);
+    org.tombstone("client", &id, view, call.visible_at());
     org.clients.remove(&id);
     org.drop_subject(&id);
     org.tokens

@@ -1,12 +1,12 @@
 //! `/api/v2/users`: users, `users/me` and user search.
 
 use super::{division_ref, ok, required_str, Call, Reply};
-use crate::api::authorization::{policies_of, user_authorization};
+use crate::api::authorization::{render_policy, user_authorization};
 use crate::api::groups::{decode_q64, search_response};
 use crate::api::org::{render_org, token_info};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Org, Subject, User};
-use crate::params::{page_of, MAX_PAGE_SIZE};
+use crate::params::{page_of, MAX_USER_PAGE_SIZE};
 use crate::wire::{new_id, str_field};
 use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
@@ -92,7 +92,7 @@ pub fn list(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     ok(page_of(
         &call.path,
         &call.query,
-        MAX_PAGE_SIZE,
+        MAX_USER_PAGE_SIZE,
         items,
         |u| render_user(org_ref, u, &expand),
     )?)
@@ -162,7 +162,7 @@ pub fn patch(org: &mut Org, call: &Call) -> ApiResult<Reply> {
         .and_then(Value::as_i64)
         .ok_or_else(|| ApiError::invalid("version", "The field \"version\" is required"))?;
     if version != current {
-        return Err(ApiError::stale_version());
+        return Err(ApiError::stale_directory_version(version, current));
     }
     org.users.update(&id, |u| {
         if let Some(n) = str_field(body, "name") {
@@ -231,7 +231,10 @@ pub fn me(org: &mut Org, call: &Call) -> ApiResult<Reply> {
         v["authorization"] = json!({
             "roles": roles,
             "permissions": perms,
-            "permissionPolicies": policies_of(&perms),
+            "permissionPolicies": crate::model::policies_from_strings(&perms)
+                .iter()
+                .map(render_policy)
+                .collect::<Vec<_>>(),
         });
     }
     if expand.iter().any(|e| e == "organization") {

@@ -198,12 +198,54 @@ pub fn role_id(api: &Api, name: &str) -> String {
 pub fn create_role(api: &Api, name: &str, perms: &[&str]) -> String {
     api.post(
         "/api/v2/authorization/roles",
-        json!({"name": name, "permissions": perms}),
+        json!({"name": name, "permissionPolicies": policies(perms)}),
     )
     .expect(200)["id"]
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// `permissionPolicies` for `domain:entity:action` strings: one policy per
+/// domain and entity, its actions merged.
+pub fn policies(perms: &[&str]) -> Vec<Value> {
+    let mut by: std::collections::BTreeMap<(String, String), Vec<String>> = Default::default();
+    for p in perms {
+        let mut parts = p.splitn(3, ':');
+        let (d, e, a) = (
+            parts.next().unwrap_or("*"),
+            parts.next().unwrap_or("*"),
+            parts.next().unwrap_or("*"),
+        );
+        by.entry((d.into(), e.into())).or_default().push(a.into());
+    }
+    by.into_iter()
+        .map(|((d, e), a)| json!({"domain": d, "entityName": e, "actionSet": a}))
+        .collect()
+}
+
+/// The `domain:entity:action` strings of a role's `permissionPolicies`, sorted.
+pub fn policy_strings(role: &Value) -> Vec<String> {
+    let mut out: Vec<String> = role["permissionPolicies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| {
+            let (d, e) = (
+                p["domain"].as_str().unwrap_or_default().to_string(),
+                p["entityName"].as_str().unwrap_or_default().to_string(),
+            );
+            p["actionSet"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str())
+                .map(move |a| format!("{d}:{e}:{a}"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 /// Creates a client-credentials client holding roles in divisions; answers

@@ -96,17 +96,17 @@ fn lifecycle_state_and_versioned_config() {
     );
     assert_eq!(r.status, 400);
     assert!(r.body["message"].as_str().unwrap().contains("colour"));
+    // Required properties are not enforced on save.
     let mut missing = body.clone();
     missing["version"] = json!(2);
     missing["properties"].as_object_mut().unwrap().remove("url");
-    let r = api.put(
+    api.put(
         &format!("/api/v2/integrations/{id}/config/current"),
         missing,
-    );
-    assert_eq!(r.status, 400);
-    assert!(r.body["message"].as_str().unwrap().contains("url"));
+    )
+    .expect(200);
     let mut bad_enum = body;
-    bad_enum["version"] = json!(2);
+    bad_enum["version"] = json!(3);
     bad_enum["properties"]["displayType"] = json!("Standalone");
     api.put(
         &format!("/api/v2/integrations/{id}/config/current"),
@@ -158,7 +158,7 @@ fn eventbridge_config_like_nectar() {
     .expect(200);
     api.put(
         &format!("/api/v2/integrations/{id}/config/current"),
-        json!({"version": 2, "properties": {"awsAccountId": "1"}}),
+        json!({"version": 2, "properties": {"awsAccount": "1"}}),
     )
     .expect(400);
 }

@@ -5,6 +5,7 @@
 mod auth;
 mod authorization;
 mod common;
+mod corrections;
 mod errors;
 mod groups;
 mod integrations;

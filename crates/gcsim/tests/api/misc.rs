@@ -67,7 +67,7 @@ fn users_crud_and_search() {
         &format!("/api/v2/users/{id}"),
         json!({"title": "t", "version": 5}),
     )
-    .expect(409);
+    .expect(400);
     let p = api
         .patch(
             &format!("/api/v2/users/{id}"),
