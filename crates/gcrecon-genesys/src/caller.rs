@@ -28,7 +28,24 @@ const TOKEN_ME: &str = "/api/v2/tokens/me";
 const USERS_ME: &str = "/api/v2/users/me";
 const SUBJECTS_ME: &str = "/api/v2/authorization/subjects/me";
 const BULK_ADD: &str = "/api/v2/authorization/subjects/{subjectId}/bulkadd";
-const BULK_REMOVE: &str = "/api/v2/authorization/subjects/{subjectId}/bulkremove";
+const REVOKE_ONE: &str =
+    "/api/v2/authorization/subjects/{subjectId}/divisions/{divisionId}/roles/{roleId}";
+
+/// Removes one grant of a subject; a grant already gone (404) is done.
+pub async fn revoke_one(
+    ctx: &Ctx,
+    subject: &str,
+    grant: &RoleDivision,
+) -> Result<(), ProviderError> {
+    ctx.api
+        .delete_if_present(
+            Request::delete(REVOKE_ONE)
+                .param("subjectId", subject)
+                .param("divisionId", grant.division_id.as_str())
+                .param("roleId", grant.role_id.as_str()),
+        )
+        .await
+}
 
 /// Who the caller is; fixed for the life of the credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -237,16 +254,15 @@ pub async fn grant_to_caller(ctx: &Ctx, grants: &[RoleDivision]) -> Result<(), P
         return Ok(());
     }
     let who = identity(ctx).await?;
-    ctx.api
-        .send(
-            // Idempotent in effect: grants are a set; adding one held is a no-op.
-            Request::post(BULK_ADD)
-                .idempotent()
-                .param("subjectId", who.id.as_str())
-                .query("subjectType", subject_type(who.kind))
-                .json(grants_body(grants)),
-        )
-        .await?;
+    let request = Request::post(BULK_ADD)
+        // Idempotent in effect: grants are a set; adding one held is a no-op.
+        .idempotent()
+        .param("subjectId", who.id.as_str())
+        .query("subjectType", subject_type(who.kind))
+        .json(grants_body(grants));
+    // A role or division created moments ago is unknown to the
+    // authorization service for a while: 404 until then.
+    crate::retry::while_authz_lags(|| ctx.api.send(request.clone())).await?;
     if ctx.api.uses_client_credentials() {
         // A token issued after the grant holds it at once.
         return ctx.api.force_new_token().await;
@@ -277,15 +293,11 @@ pub async fn revoke_from_caller(ctx: &Ctx, grants: &[RoleDivision]) -> Result<()
         return Ok(());
     }
     let who = identity(ctx).await?;
-    ctx.api
-        .send(
-            // Idempotent in effect: removing a grant not held is a no-op.
-            Request::post(BULK_REMOVE)
-                .idempotent()
-                .param("subjectId", who.id.as_str())
-                .json(grants_body(grants)),
-        )
-        .await?;
+    // One grant at a time: `bulkremove` fails whole when any role or
+    // division it names is gone, and a 404 here means already removed.
+    for g in grants {
+        revoke_one(ctx, who.id.as_str(), g).await?;
+    }
     Ok(())
 }
 

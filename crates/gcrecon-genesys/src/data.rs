@@ -58,7 +58,11 @@ async fn all_users(ctx: &Ctx) -> Result<Arc<Vec<Json>>, ProviderError> {
     if let Some(all) = &cache.users {
         return Ok(Arc::clone(all));
     }
-    let all = Arc::new(ctx.api.list_all(Request::get("/api/v2/users"), 100).await?);
+    let all = Arc::new(
+        ctx.api
+            .list_all(Request::get("/api/v2/users"), crate::USER_PAGE)
+            .await?,
+    );
     cache.users = Some(Arc::clone(&all));
     Ok(all)
 }
@@ -336,7 +340,10 @@ async fn users_by_email(ctx: &Ctx, email: &str) -> Result<Vec<Json>, ProviderErr
             .cloned()
             .collect()),
         Err(e) if is_not_found(&e) => {
-            let users = ctx.api.list_all(Request::get("/api/v2/users"), 100).await?;
+            let users = ctx
+                .api
+                .list_all(Request::get("/api/v2/users"), crate::USER_PAGE)
+                .await?;
             Ok(users.into_iter().filter(|u| matches(u)).collect())
         }
         Err(e) => Err(e),

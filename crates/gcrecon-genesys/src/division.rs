@@ -113,10 +113,15 @@ pub async fn update(
     to_live(&wire)
 }
 
+/// A division whose objects were deleted moments ago (clients, grants)
+/// refuses its own delete with 400 until they are gone: retried for at most
+/// [`crate::retry::DRAIN_WAIT`].
 pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
-    ctx.api
-        .delete_if_present(Request::delete(ONE).param("divisionId", id.as_str()))
-        .await
+    crate::retry::while_draining(|| {
+        ctx.api
+            .delete_if_present(Request::delete(ONE).param("divisionId", id.as_str()))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -314,6 +314,7 @@ pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError
     .await?
     .into_wire();
     let id = id_of(&wire, "group")?;
+    let wire = set_description(ctx, &id, wire, desired).await?;
     let Some(members) = members else {
         return Ok(Created {
             object: to_live(&wire, None)?,
@@ -345,6 +346,43 @@ pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError
         object: to_live(&wire, Some(members))?,
         secret: None,
     })
+}
+
+/// `POST /groups` drops `description`: a group just created (or found by
+/// name after a lost answer) whose description differs from the manifest's
+/// gets it with a `PUT` at the version it has. Answers the group as it is
+/// after that.
+async fn set_description(
+    ctx: &Ctx,
+    id: &str,
+    created: Json,
+    desired: &Attrs,
+) -> Result<Json, ProviderError> {
+    let wanted = AttrReader::new(Kind::Group, desired).string("description")?;
+    let Some(wanted) = wanted else {
+        return Ok(created);
+    };
+    if str_field(&created, "description") == Some(wanted.as_str()) {
+        return Ok(created);
+    }
+    let attrs = to_live(&created, None)?.attrs;
+    let known = created.get("version").and_then(Json::as_i64);
+    let first = AtomicBool::new(true);
+    let (first, attrs) = (&first, &attrs);
+    retry::on_conflict(move || async move {
+        let v = match (first.swap(false, Ordering::SeqCst), known) {
+            (true, Some(v)) => v,
+            _ => read_version(ctx, id).await?,
+        };
+        ctx.api
+            .send(
+                Request::put(ONE)
+                    .param("groupId", id)
+                    .json(to_update(attrs, desired, v)?),
+            )
+            .await
+    })
+    .await
 }
 
 pub async fn update(

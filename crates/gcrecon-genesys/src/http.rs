@@ -407,8 +407,13 @@ impl Api {
     }
 
     /// As [`Api::send`], with a 404 as `None`.
+    ///
+    /// An object that reads back `state: "deleted"` is gone too: the real
+    /// service answers a group or OAuth client that way for a while after
+    /// its delete.
     pub async fn send_opt(&self, request: Request) -> Result<Option<Value>, ProviderError> {
         match self.send(request).await {
+            Ok(v) if crate::wire::is_deleted(&v) => Ok(None),
             Ok(v) => Ok(Some(v)),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(e),
@@ -632,11 +637,13 @@ pub struct Page {
 
 impl Page {
     pub fn from_body(body: &Value, page_size: u32) -> Result<Page, ProviderError> {
-        let entities = body
+        // Listings may still show objects deleted moments ago.
+        let mut entities = body
             .get("entities")
             .and_then(Value::as_array)
             .cloned()
             .ok_or_else(|| crate::wire::malformed("a listing without `entities`"))?;
+        entities.retain(|e| !crate::wire::is_deleted(e));
         let total = body.get("total").and_then(Value::as_u64);
         let page_count = body
             .get("pageCount")

@@ -56,6 +56,9 @@ mod role;
 mod role_grant;
 mod wire;
 
+/// Page size of `GET /api/v2/users` (the service's maximum for users).
+pub(crate) const USER_PAGE: u32 = 500;
+
 pub use connection::{Connection, ConnectionError, Credentials};
 pub use retry::RetryPolicy;
 

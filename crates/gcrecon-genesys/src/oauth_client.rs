@@ -232,7 +232,12 @@ pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderEr
         .get("entities")
         .and_then(Json::as_array)
         .ok_or_else(|| malformed("an OAuth client listing without `entities`"))?;
-    let mut objects: Vec<LiveObject> = entities.iter().map(to_live).collect::<Result<_, _>>()?;
+    // A client deleted moments ago may still be listed, `state: "deleted"`.
+    let mut objects: Vec<LiveObject> = entities
+        .iter()
+        .filter(|e| !crate::wire::is_deleted(e))
+        .map(to_live)
+        .collect::<Result<_, _>>()?;
     let (ids, names) = match scope {
         ListScope::All => {
             return Ok(Listing {

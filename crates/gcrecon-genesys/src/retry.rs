@@ -1,9 +1,18 @@
 //! The one retry policy: what to do after each HTTP attempt.
 //!
 //! Every request of the provider goes through [`decide`]; nothing else in
-//! the crate retries, except [`on_conflict`], which re-reads and retries a
-//! versioned update once after a 409 (that needs the kind's own re-read, so
-//! it cannot live in the HTTP layer).
+//! the crate retries, except three rules that need the caller's knowledge,
+//! so they cannot live in the HTTP layer:
+//!
+//! - [`on_conflict`] re-reads and retries a versioned update once after a
+//!   version conflict (a 409, or a directory object's 400 "does not match
+//!   the current version");
+//! - [`while_authz_lags`] retries a grant that names a role or division
+//!   created moments ago, which the authorization service answers with 404
+//!   until it knows them, for at most [`AUTHZ_LAG_WAIT`];
+//! - [`while_draining`] retries a division delete that the service refuses
+//!   (400) while objects deleted from the division drain, for at most
+//!   [`DRAIN_WAIT`].
 //!
 //! | answer | decision |
 //! |---|---|
@@ -190,14 +199,25 @@ pub fn retry_after(header: Option<&str>, message: Option<&str>) -> Option<Durati
         .map(Duration::from_secs)
 }
 
-/// True for the error a stale `version` gets.
+/// True for the error a stale `version` gets: a 409, or the 400 whose
+/// message says the version `does not match the current version`, which is
+/// how directory objects (groups, users) answer it.
 pub fn is_conflict(err: &ProviderError) -> bool {
-    matches!(err, ProviderError::Api { status: 409, .. })
+    match err {
+        ProviderError::Api { status: 409, .. } => true,
+        ProviderError::Api {
+            status: 400,
+            message,
+            ..
+        } => message.contains("does not match the current version"),
+        _ => false,
+    }
 }
 
 /// Run a versioned update (`op` reads the current version, then writes);
-/// after a 409 run it once more, so a concurrent change between read and
-/// write does not fail the apply. A second 409 is returned.
+/// after a version conflict ([`is_conflict`]) run it once more, so a
+/// concurrent change between read and write does not fail the apply. A
+/// second conflict is returned.
 pub async fn on_conflict<T, F, Fut>(mut op: F) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
@@ -417,4 +437,72 @@ mod tests {
         assert!(is_conflict(&r.unwrap_err()));
         assert_eq!(calls, 2);
     }
+}
+
+/// How long a grant naming a new role or division is retried while the
+/// authorization service answers 404 (the Terraform provider retries the
+/// same 404 up to 10 times).
+pub const AUTHZ_LAG_WAIT: Duration = Duration::from_secs(60);
+
+/// How long a division delete is retried while the service refuses it
+/// because objects deleted from the division are still draining.
+pub const DRAIN_WAIT: Duration = Duration::from_secs(60);
+
+/// Run `op` again while `retryable` says its error is a passing state of
+/// the service, with back-off from 250 ms to 4 s, for at most `bound`.
+async fn retry_while<T, F, Fut>(
+    what: &str,
+    bound: Duration,
+    retryable: impl Fn(&ProviderError) -> bool,
+    mut op: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let deadline = tokio::time::Instant::now() + bound;
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match op().await {
+            Err(e) if retryable(&e) && tokio::time::Instant::now() + delay <= deadline => {
+                tracing::debug!(error = %e, "{what}; retrying in {} ms", delay.as_millis());
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(4));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A grant request (`bulkadd`, a role granted to subjects): retried while
+/// it answers 404, since the authorization service does not know a role or
+/// division for a while after its creation.
+pub async fn while_authz_lags<T, F, Fut>(op: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    retry_while(
+        "the authorization service does not know a new role or division yet",
+        AUTHZ_LAG_WAIT,
+        |e| matches!(e, ProviderError::Api { status: 404, .. }),
+        op,
+    )
+    .await
+}
+
+/// A division delete: retried while the service refuses it with 400, as it
+/// does while objects deleted from the division drain.
+pub async fn while_draining<T, F, Fut>(op: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    retry_while(
+        "the division still drains deleted objects",
+        DRAIN_WAIT,
+        |e| matches!(e, ProviderError::Api { status: 400, .. }),
+        op,
+    )
+    .await
 }

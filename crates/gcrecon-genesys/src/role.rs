@@ -4,14 +4,22 @@
 //! |---|---|
 //! | `name` | `name` |
 //! | `description` | `description` |
-//! | `permissions` | `permissions` ∪ (`permissionPolicies`: `domain:entityName:action` per action) |
+//! | `permissions` | `permissionPolicies`: `domain:entityName:action` per action |
 //!
-//! Create and update send the `permissions` list (`DomainOrganizationRoleCreate`
-//! / `DomainOrganizationRoleUpdate`). Roles with a `defaultRoleId` (`admin`,
-//! `employee`, ...) are built in. Roles carry no `version`; the fingerprint
-//! of the attributes stands in.
+//! A role's domain permissions live in `permissionPolicies`
+//! (`{domain, entityName, actionSet}`); the wire `permissions` field holds
+//! only general permissions such as `group_creation`, and a domain string
+//! put there grants nothing. So the manifest's `domain:entity:action`
+//! strings travel as policies, one per domain and entity with its actions
+//! merged (`*` kept as is), and are read back from the policies only.
+//!
+//! An update reads the role first and keeps what the manifest does not
+//! manage: its general `permissions`, and the conditions, named resources
+//! and names of every policy whose domain and entity stay. Roles with a
+//! `defaultRoleId` (`admin`, `employee`, ...) are built in. Roles carry no
+//! `version`; the fingerprint of the attributes stands in.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use gcrecon_core::provider::{Created, GenesysId, ListScope, Listing, LiveObject, ProviderError};
 use gcrecon_core::value::{Attrs, Value};
@@ -36,10 +44,10 @@ pub const SPEC: ListSpec = ListSpec {
 
 const ONE: &str = "/api/v2/authorization/roles/{roleId}";
 
-/// The permission strings of a role: its `permissions` list and every
-/// action of its `permissionPolicies`.
+/// The permission strings of a role: every action of its
+/// `permissionPolicies`. The general `permissions` are not among them.
 pub fn permissions_of(wire: &Json) -> BTreeSet<String> {
-    let mut perms: BTreeSet<String> = strings_field(wire, "permissions").into_iter().collect();
+    let mut perms = BTreeSet::new();
     if let Some(policies) = wire.get("permissionPolicies").and_then(Json::as_array) {
         for policy in policies {
             let (Some(domain), Some(entity)) =
@@ -53,6 +61,51 @@ pub fn permissions_of(wire: &Json) -> BTreeSet<String> {
         }
     }
     perms
+}
+
+/// `permissionPolicies` for `domain:entity:action` strings: one policy per
+/// domain and entity, its actions merged and sorted. Fields of `current`'s
+/// policy for the same domain and entity that gcrecon does not manage
+/// (conditions, named resources, its name) are carried over.
+pub fn policies_for(
+    permissions: &BTreeSet<String>,
+    current: Option<&Json>,
+) -> Result<Vec<Json>, ProviderError> {
+    let mut by: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
+    for p in permissions {
+        let mut parts = p.splitn(3, ':');
+        let (Some(domain), Some(entity), Some(action)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(ProviderError::Invalid(format!(
+                "role permission `{p}` is not `domain:entity:action`"
+            )));
+        };
+        by.entry((domain, entity)).or_default().insert(action);
+    }
+    let existing = |domain: &str, entity: &str| -> Option<Map<String, Json>> {
+        current?
+            .get("permissionPolicies")?
+            .as_array()?
+            .iter()
+            .find(|p| {
+                str_field(p, "domain") == Some(domain) && str_field(p, "entityName") == Some(entity)
+            })?
+            .as_object()
+            .cloned()
+    };
+    Ok(by
+        .into_iter()
+        .map(|((domain, entity), actions)| {
+            let mut policy = existing(domain, entity).unwrap_or_default();
+            for k in ["id", "selfUri"] {
+                policy.remove(k);
+            }
+            policy.insert("domain".into(), json!(domain));
+            policy.insert("entityName".into(), json!(entity));
+            policy.insert("actionSet".into(), json!(actions));
+            Json::Object(policy)
+        })
+        .collect())
 }
 
 /// True for a built-in role.
@@ -80,8 +133,10 @@ pub fn to_live(wire: &Json) -> Result<LiveObject, ProviderError> {
     })
 }
 
-/// Manifest attributes → role body (create and update take the same fields).
-pub fn to_wire(desired: &Attrs) -> Result<Json, ProviderError> {
+/// Manifest attributes → role body. `current` is the role as read just
+/// before an update: its general `permissions` and its policies' unmanaged
+/// fields are kept; a create sends no general permissions.
+pub fn to_wire(desired: &Attrs, current: Option<&Json>) -> Result<Json, ProviderError> {
     let r = AttrReader::new(Kind::Role, desired);
     let mut body = Map::new();
     body.insert("name".into(), json!(r.required_string("name")?));
@@ -93,7 +148,14 @@ pub fn to_wire(desired: &Attrs) -> Result<Json, ProviderError> {
         .unwrap_or_default()
         .into_iter()
         .collect();
-    body.insert("permissions".into(), json!(perms));
+    let general = current
+        .map(|c| strings_field(c, "permissions"))
+        .unwrap_or_default();
+    body.insert("permissions".into(), json!(general));
+    body.insert(
+        "permissionPolicies".into(),
+        Json::Array(policies_for(&perms, current)?),
+    );
     Ok(Json::Object(body))
 }
 
@@ -115,7 +177,7 @@ pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, Provi
 /// A POST; after a lost answer the role is looked up by name
 /// (`GET ...roles?name=`, one call) before it is sent again.
 pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
-    let body = to_wire(desired)?;
+    let body = to_wire(desired, None)?;
     let name = str_field(&body, "name").unwrap_or_default().to_owned();
     let request = Request::post(SPEC.list).json(body);
     let wire = recover::create(&ctx.api, &request, "role", &name, || {
@@ -134,12 +196,19 @@ pub async fn update(
     live: &LiveObject,
     desired: &Attrs,
 ) -> Result<LiveObject, ProviderError> {
+    // A PUT replaces the role: read it first so what the manifest does not
+    // manage (general permissions, policy conditions) is sent back as found.
+    let current = ctx
+        .api
+        .send(Request::get(ONE).param("roleId", live.id.as_str()))
+        .await
+        .map_err(|e| ctx.gone(e, Kind::Role, &live.id))?;
     let wire = ctx
         .api
         .send(
             Request::put(ONE)
                 .param("roleId", live.id.as_str())
-                .json(to_wire(desired)?),
+                .json(to_wire(desired, Some(&current))?),
         )
         .await
         .map_err(|e| ctx.gone(e, Kind::Role, &live.id))?;
@@ -157,37 +226,95 @@ mod tests {
     use super::*;
 
     #[test]
-    fn permissions_come_from_both_fields() {
+    fn permissions_come_from_policies_only() {
         let wire = json!({
             "id": "r1", "name": "Adapter",
-            "permissions": ["analytics:conversationDetail:view"],
+            "permissions": ["group_creation", "analytics:conversationDetail:view"],
             "permissionPolicies": [
                 {"domain": "integration", "entityName": "presence", "actionSet": ["*"]},
-                {"domain": "analytics", "entityName": "conversationDetail", "actionSet": ["view"]},
+                {"domain": "routing", "entityName": "queue", "actionSet": ["view", "join"]},
             ],
         });
         let live = to_live(&wire).unwrap();
         assert_eq!(
             live.attrs["permissions"],
             Value::strings([
-                "analytics:conversationDetail:view",
-                "integration:presence:*"
-            ])
+                "integration:presence:*",
+                "routing:queue:join",
+                "routing:queue:view"
+            ]),
+            "a domain string in `permissions` grants nothing and is not read as one"
         );
         assert!(!live.builtin);
-        let body = to_wire(&live.attrs).unwrap();
-        assert_eq!(
-            body["permissions"],
-            json!([
-                "analytics:conversationDetail:view",
-                "integration:presence:*"
-            ])
-        );
-        assert!(body.get("description").is_none());
         assert!(
             to_live(&json!({"id": "e", "name": "employee", "defaultRoleId": "employee"}))
                 .unwrap()
                 .builtin
+        );
+    }
+
+    #[test]
+    fn create_sends_one_policy_per_domain_and_entity() {
+        let mut attrs = Attrs::new();
+        attrs.insert("name".into(), Value::from("R"));
+        attrs.insert(
+            "permissions".into(),
+            Value::strings([
+                "routing:queue:view",
+                "routing:queue:join",
+                "integration:presence:*",
+                "analytics:*:*",
+            ]),
+        );
+        let body = to_wire(&attrs, None).unwrap();
+        assert_eq!(body["permissions"], json!([]));
+        assert_eq!(
+            body["permissionPolicies"],
+            json!([
+                {"domain": "analytics", "entityName": "*", "actionSet": ["*"]},
+                {"domain": "integration", "entityName": "presence", "actionSet": ["*"]},
+                {"domain": "routing", "entityName": "queue", "actionSet": ["join", "view"]},
+            ])
+        );
+        assert!(body.get("description").is_none());
+        let back = to_live(&json!({"id": "r", "name": "R",
+            "permissionPolicies": body["permissionPolicies"].clone()}))
+        .unwrap();
+        assert_eq!(
+            back.attrs["permissions"],
+            Value::strings([
+                "analytics:*:*",
+                "integration:presence:*",
+                "routing:queue:join",
+                "routing:queue:view"
+            ])
+        );
+    }
+
+    #[test]
+    fn update_keeps_general_permissions_and_policy_conditions() {
+        let current = json!({
+            "id": "r1", "name": "R", "permissions": ["group_creation"],
+            "permissionPolicies": [
+                {"id": "p1", "domain": "routing", "entityName": "queue", "actionSet": ["view"],
+                 "allowConditions": true, "resourceConditionNode": {"variableName": "queue.id"},
+                 "policyName": "routing:queue"},
+                {"domain": "directory", "entityName": "user", "actionSet": ["view"]},
+            ],
+        });
+        let mut attrs = Attrs::new();
+        attrs.insert("name".into(), Value::from("R"));
+        attrs.insert(
+            "permissions".into(),
+            Value::strings(["routing:queue:view", "routing:queue:join"]),
+        );
+        let body = to_wire(&attrs, Some(&current)).unwrap();
+        assert_eq!(body["permissions"], json!(["group_creation"]));
+        assert_eq!(
+            body["permissionPolicies"],
+            json!([{"domain": "routing", "entityName": "queue", "actionSet": ["join", "view"],
+                    "allowConditions": true, "resourceConditionNode": {"variableName": "queue.id"},
+                    "policyName": "routing:queue"}])
         );
     }
 }

@@ -8,10 +8,12 @@
 //!
 //! A role grant owns only the (subject, division) pairs it lists: create and
 //! update add the missing pairs (`POST /authorization/roles/{roleId}?subjectType=`
-//! with `SubjectDivisions`, one call per subject type and division set) and
-//! remove only pairs of `previous` that are no longer desired
-//! (`POST /authorization/subjects/{subjectId}/bulkremove`); delete removes the
-//! pairs of `previous` only. Other grants of the role are never touched.
+//! with `SubjectDivisions`, one call per subject type and division set;
+//! retried while the authorization service answers 404 for a role or
+//! division created moments ago) and remove only pairs of `previous` that
+//! are no longer desired, one grant at a time
+//! (`DELETE /authorization/subjects/{subjectId}/divisions/{divisionId}/roles/{roleId}`,
+//! 404 = already gone); delete removes the pairs of `previous` only. Other grants of the role are never touched.
 //! Whether a subject is a user or a group is asked of `GET /groups?id=`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,7 +29,6 @@ use crate::Ctx;
 
 const GRANTS: &str = "/api/v2/authorization/roles/{roleId}/subjectgrants";
 const GRANT_TO_SUBJECTS: &str = "/api/v2/authorization/roles/{roleId}";
-const BULK_REMOVE: &str = "/api/v2/authorization/subjects/{subjectId}/bulkremove";
 const PAGE: u32 = 100;
 /// Subjects per `SubjectDivisions` request.
 const SUBJECT_BATCH: usize = 100;
@@ -225,7 +226,7 @@ async fn groups_among(
     if rest.is_empty() {
         return Ok(groups);
     }
-    let users = ids_listed(ctx, "/api/v2/users", 100, &rest).await?;
+    let users = ids_listed(ctx, "/api/v2/users", crate::USER_PAGE, &rest).await?;
     let mut groups = groups;
     for id in rest.iter().filter(|i| !users.contains(*i)) {
         let found = ctx
@@ -275,49 +276,40 @@ async fn add_pairs(ctx: &Ctx, role_id: &str, pairs: &BTreeSet<Pair>) -> Result<(
     for (subject_type, pairs) in [("PC_USER", user_pairs), ("PC_GROUP", group_pairs)] {
         for (subjects, divisions) in group_by_divisions(&pairs) {
             for chunk in subjects.chunks(SUBJECT_BATCH) {
-                ctx.api
-                    .send(
-                        // Idempotent in effect: grants are a set; granting
-                        // a pair held already is a no-op.
-                        Request::post(GRANT_TO_SUBJECTS)
-                            .idempotent()
-                            .param("roleId", role_id)
-                            .query("subjectType", subject_type)
-                            .json(json!({"subjectIds": chunk, "divisionIds": divisions})),
-                    )
-                    .await?;
+                // Idempotent in effect: grants are a set; granting a pair
+                // held already is a no-op.
+                let request = Request::post(GRANT_TO_SUBJECTS)
+                    .idempotent()
+                    .param("roleId", role_id)
+                    .query("subjectType", subject_type)
+                    .json(json!({"subjectIds": chunk, "divisionIds": divisions}));
+                // 404 while the authorization service does not know a role
+                // or division created moments ago.
+                crate::retry::while_authz_lags(|| ctx.api.send(request.clone())).await?;
             }
         }
     }
     Ok(())
 }
 
-/// Remove the pairs: one `bulkremove` per subject.
+/// Remove the pairs, one grant at a time
+/// (`DELETE .../subjects/{subjectId}/divisions/{divisionId}/roles/{roleId}`;
+/// a 404 means already gone). `bulkremove` is not used: it fails whole when
+/// any role or division it names no longer exists.
 async fn remove_pairs(
     ctx: &Ctx,
     role_id: &str,
     pairs: &BTreeSet<Pair>,
 ) -> Result<(), ProviderError> {
-    let mut per_subject: BTreeMap<String, Vec<Json>> = BTreeMap::new();
-    for (s, d) in pairs {
-        per_subject
-            .entry(s.clone())
-            .or_default()
-            .push(json!({"roleId": role_id, "divisionId": d}));
-    }
     for_each_bounded(
-        per_subject,
+        pairs.iter().cloned().collect::<Vec<Pair>>(),
         ctx.api.concurrency(),
-        |(subject, grants)| async move {
-            ctx.api
-                .send(
-                    // Idempotent in effect: removing a grant not held is a no-op.
-                    Request::post(BULK_REMOVE)
-                        .idempotent()
-                        .param("subjectId", &subject)
-                        .json(json!({"grants": grants})),
-                )
-                .await
+        |(subject, division)| async move {
+            let grant = gcrecon_core::provider::RoleDivision {
+                role_id: GenesysId(role_id.to_owned()),
+                division_id: GenesysId(division),
+            };
+            crate::caller::revoke_one(ctx, &subject, &grant).await
         },
     )
     .await?;

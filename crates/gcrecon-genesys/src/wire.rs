@@ -220,3 +220,9 @@ mod tests {
         assert_eq!(f1.len(), 24);
     }
 }
+
+/// True for an object the service shows as deleted (`state: "deleted"`):
+/// it is gone, whatever else the answer says.
+pub fn is_deleted(wire: &Json) -> bool {
+    str_field(wire, "state") == Some("deleted")
+}

@@ -229,11 +229,17 @@ mod kinds {
         // A refused create carries the Genesys message.
         let bad = run(p.create(
             Kind::Role,
-            &attrs(json!({"name": "Bad", "permissions": ["no:such:permission"]})),
+            &attrs(json!({"name": "employee", "permissions": ["routing:queue:view"]})),
         ))
         .unwrap_err();
         assert!(
-            matches!(bad, ProviderError::Api { status: 400, .. }),
+            matches!(
+                bad,
+                ProviderError::Api {
+                    status: 400 | 409,
+                    ..
+                }
+            ),
             "{bad}"
         );
     }
@@ -1012,7 +1018,7 @@ mod secrets {
                     .unwrap();
                 secrets.push(created.secret.unwrap().expose().to_owned());
                 secrets.push(p.rotate_secret(&created.object.id).await.unwrap().expose().to_owned());
-                errors.push(p.create(Kind::Role, &attrs(json!({"name": "x", "permissions": ["no:such:perm"]}))).await.unwrap_err().to_string());
+                errors.push(p.create(Kind::Role, &attrs(json!({"name": "admin", "permissions": ["routing:queue:view"]}))).await.unwrap_err().to_string());
                 let q = GenesysProvider::connect(Connection::with_access_token(sim.url(), Secret::new(user_token.as_str())).unwrap(), fast_options()).await.unwrap();
                 q.caller().await.unwrap();
                 let bad = Connection::with_client_credentials(sim.url(), sim.admin_client_id(), Secret::new("not-the-secret-42")).unwrap();
@@ -1034,5 +1040,324 @@ mod secrets {
                 assert!(!e.contains(s.as_str()), "a secret reached an error: {e}");
             }
         }
+    }
+}
+
+/// The corrections to the first reading of the API (docs/simulator.md,
+/// "Corrections"): how the provider handles each.
+mod corrections {
+    use super::*;
+
+    fn dump_role(sim: &Sim, id: &GenesysId) -> Json {
+        sim.dump()["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == json!(id.as_str()))
+            .cloned()
+            .unwrap()
+    }
+
+    /// 1. Permissions travel as policies and are read back from them; an
+    /// update keeps the role's general permissions and policy conditions.
+    /// 2. A permission the org does not have is stored (and grants nothing).
+    #[test]
+    fn roles_are_policies_and_keep_what_gcrecon_does_not_manage() {
+        let sim = acme();
+        let p = admin(&sim);
+        let created = run(p.create(
+            Kind::Role,
+            &attrs(json!({"name": "Adapter", "permissions": [
+                "routing:queue:view", "routing:queue:join", "integration:presence:*"]})),
+        ))
+        .unwrap()
+        .object;
+        let role = dump_role(&sim, &created.id);
+        assert_eq!(role["permissions"], json!([]));
+        assert_eq!(
+            role["permissionPolicies"],
+            json!([
+                {"domain": "integration", "entityName": "presence", "actionSet": ["*"]},
+                {"domain": "routing", "entityName": "queue", "actionSet": ["join", "view"]},
+            ])
+        );
+        assert_eq!(
+            role["grantedPermissions"],
+            json!([
+                "integration:presence:*",
+                "routing:queue:join",
+                "routing:queue:view"
+            ])
+        );
+
+        // A role someone made with a general permission and a conditional policy.
+        sim.mutate(json!([{"kind": "role", "create": {"name": "Legacy",
+            "permissions": ["group_creation", "routing:queue:view"]}}]));
+        sim.mutate(json!([{"kind": "role", "name": "Legacy", "set": {"permissionPolicies": [
+            {"domain": "routing", "entityName": "queue", "actionSet": ["view"],
+             "allowConditions": true, "resourceConditionNode": {"variableName": "queue.id", "operator": "EQ"}}]}}]));
+        let listed = run(p.list(Kind::Role, ListScope::All)).unwrap();
+        let legacy = listed
+            .objects
+            .iter()
+            .find(|o| o.name == "Legacy")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            strings(legacy.attrs.get("permissions")),
+            BTreeSet::from(["routing:queue:view".to_owned()]),
+            "the general permission is not read as a domain permission"
+        );
+        run(p.update(
+            Kind::Role,
+            &legacy,
+            None,
+            &attrs(json!({"name": "Legacy", "permissions": [
+                "routing:queue:view", "routing:queue:join", "no:such:permission"]})),
+        ))
+        .unwrap();
+        let role = dump_role(&sim, &legacy.id);
+        assert_eq!(role["permissions"], json!(["group_creation"]));
+        let routing = role["permissionPolicies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["domain"] == "routing")
+            .unwrap();
+        assert_eq!(routing["actionSet"], json!(["join", "view"]));
+        assert_eq!(routing["allowConditions"], true);
+        assert_eq!(routing["resourceConditionNode"]["variableName"], "queue.id");
+        // Stored, read back, and granting nothing.
+        assert_eq!(
+            role["grantedPermissions"],
+            json!(["routing:queue:join", "routing:queue:view"])
+        );
+        let read = run(p.read(Kind::Role, &legacy.id)).unwrap().unwrap();
+        assert!(strings(read.attrs.get("permissions")).contains("no:such:permission"));
+    }
+
+    /// 3. The description the create drops is set by a PUT at once.
+    #[test]
+    fn group_description_is_set_after_create() {
+        let sim = acme();
+        let p = admin(&sim);
+        sim.reset_stats();
+        let g = run(p.create(
+            Kind::Group,
+            &attrs(json!({"name": "Described", "description": "what it is for", "type": "official", "visibility": "public"})),
+        ))
+        .unwrap()
+        .object;
+        assert_eq!(g.attrs["description"], Value::from("what it is for"));
+        let stats = sim.stats();
+        assert_eq!(route_calls(&stats, "POST /api/v2/groups"), 1);
+        assert_eq!(route_calls(&stats, "PUT /api/v2/groups/{groupId}"), 1);
+        let dump = sim.dump();
+        let group = dump["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "Described")
+            .unwrap();
+        assert_eq!(group["description"], "what it is for");
+        // Without a description there is no PUT.
+        sim.reset_stats();
+        run(p.create(
+            Kind::Group,
+            &attrs(json!({"name": "Plain", "type": "official", "visibility": "public"})),
+        ))
+        .unwrap();
+        assert_eq!(route_calls(&sim.stats(), "PUT /api/v2/groups/{groupId}"), 0);
+    }
+
+    /// 4. A group changed behind gcrecon's back answers the stale version
+    /// with 400 "does not match the current version": read again, retry.
+    #[test]
+    fn a_stale_group_version_400_is_a_conflict() {
+        let sim = acme();
+        let p = admin(&sim);
+        let g = run(p.create(
+            Kind::Group,
+            &attrs(json!({"name": "Raced", "type": "official", "visibility": "public"})),
+        ))
+        .unwrap()
+        .object;
+        sim.mutate(
+            json!([{"kind": "group", "name": "Raced", "set": {"description": "someone else"}}]),
+        );
+        sim.reset_stats();
+        let u = run(p.update(
+            Kind::Group,
+            &g,
+            None,
+            &attrs(json!({"name": "Raced", "description": "ours"})),
+        ))
+        .unwrap();
+        assert_eq!(u.attrs["description"], Value::from("ours"));
+        assert_eq!(
+            route_calls(&sim.stats(), "PUT /api/v2/groups/{groupId}"),
+            2,
+            "the stale PUT, then one at the version read again"
+        );
+    }
+
+    /// 5. Grants naming a role or division created moments ago are retried
+    /// while the authorization service answers 404; removals go one grant
+    /// at a time and a grant already gone is fine.
+    #[test]
+    fn grants_wait_for_the_authorization_service() {
+        let sim = Sim::builder()
+            .fixture_toml(FIXTURE)
+            .eventual_ms(1500)
+            .start();
+        let p = admin(&sim);
+        let home = GenesysId(
+            run(p.data(DataKind::Division, &attrs(json!({"home": true})))).unwrap()[0]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        let role = run(p.create(
+            Kind::Role,
+            &attrs(json!({"name": "Fresh", "permissions": ["routing:queue:view"]})),
+        ))
+        .unwrap()
+        .object;
+        let doomed = run(p.create(
+            Kind::Role,
+            &attrs(json!({"name": "Doomed", "permissions": ["routing:queue:view"]})),
+        ))
+        .unwrap()
+        .object;
+        sim.reset_stats();
+        let grants = [
+            RoleDivision {
+                role_id: role.id.clone(),
+                division_id: home.clone(),
+            },
+            RoleDivision {
+                role_id: doomed.id.clone(),
+                division_id: home.clone(),
+            },
+        ];
+        run(p.grant_to_caller(&grants)).unwrap();
+        let bulkadds = route_calls(
+            &sim.stats(),
+            "POST /api/v2/authorization/subjects/{subjectId}/bulkadd",
+        );
+        assert!(bulkadds >= 2, "retried while lagging: {bulkadds}");
+        let users = user_ids(&sim);
+        run(p.create(
+            Kind::RoleGrant,
+            &attrs(json!({"role": role.id.as_str(), "subjects": [users["bob@acme.example"]]})),
+        ))
+        .unwrap();
+        assert!(sim.dump()["grants"].as_array().unwrap().iter().any(|g| {
+            g["subjectId"] == json!(users["bob@acme.example"])
+                && g["roleId"] == json!(role.id.as_str())
+        }));
+        // A role deleted meanwhile: bulkremove would fail whole; one at a time
+        // works, the vanished grant being already gone.
+        run(p.delete(Kind::Role, &doomed.id, None)).unwrap();
+        sim.reset_stats();
+        run(p.revoke_from_caller(&grants)).unwrap();
+        let stats = sim.stats();
+        assert_eq!(
+            route_calls(
+                &stats,
+                "POST /api/v2/authorization/subjects/{subjectId}/bulkremove"
+            ),
+            0
+        );
+        assert_eq!(
+            route_calls(
+                &stats,
+                "DELETE /api/v2/authorization/subjects/{subjectId}/divisions/{divisionId}/roles/{roleId}"
+            ),
+            2
+        );
+        let held = run(p.caller()).unwrap().grants;
+        assert!(!held.contains(&grants[0]));
+    }
+
+    /// 6. Deleted objects read back `state: "deleted"` for a while: gone for
+    /// the provider. A division refusing its delete while they drain is
+    /// retried until it goes.
+    #[test]
+    fn deleted_objects_are_gone_and_divisions_wait_for_the_drain() {
+        let sim = Sim::builder()
+            .fixture_toml(FIXTURE)
+            .eventual_ms(1500)
+            .start();
+        let p = admin(&sim);
+        let division = run(p.create(Kind::Division, &attrs(json!({"name": "Drained"}))))
+            .unwrap()
+            .object;
+        let role = run(p.create(
+            Kind::Role,
+            &attrs(json!({"name": "Drain", "permissions": ["routing:queue:view"]})),
+        ))
+        .unwrap()
+        .object;
+        let grant = RoleDivision {
+            role_id: role.id.clone(),
+            division_id: division.id.clone(),
+        };
+        run(p.grant_to_caller(std::slice::from_ref(&grant))).unwrap();
+        let client = run(p.create(
+            Kind::OauthClient,
+            &attrs(
+                json!({"name": "drained", "grant_type": "client_credentials",
+                "roles": [{"role": role.id.as_str(), "divisions": [division.id.as_str()]}]}),
+            ),
+        ))
+        .unwrap()
+        .object;
+        let group = run(p.create(
+            Kind::Group,
+            &attrs(json!({"name": "Gone soon", "type": "official", "visibility": "public"})),
+        ))
+        .unwrap()
+        .object;
+        run(p.delete(Kind::OauthClient, &client.id, None)).unwrap();
+        run(p.delete(Kind::Group, &group.id, None)).unwrap();
+        assert!(run(p.read(Kind::OauthClient, &client.id))
+            .unwrap()
+            .is_none());
+        assert!(run(p.read(Kind::Group, &group.id)).unwrap().is_none());
+        for kind in [Kind::OauthClient, Kind::Group] {
+            let all = run(p.list(kind, ListScope::All)).unwrap();
+            assert!(all
+                .objects
+                .iter()
+                .all(|o| o.id != client.id && o.id != group.id));
+        }
+        run(p.revoke_from_caller(std::slice::from_ref(&grant))).unwrap();
+        sim.reset_stats();
+        run(p.delete(Kind::Division, &division.id, None)).unwrap();
+        assert!(
+            route_calls(
+                &sim.stats(),
+                "DELETE /api/v2/authorization/divisions/{divisionId}"
+            ) >= 2,
+            "refused while draining, then deleted"
+        );
+        assert!(!sim.dump()["divisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["name"] == "Drained"));
+    }
+
+    /// 8. Users are listed 500 a page.
+    #[test]
+    fn users_are_listed_500_a_page() {
+        let sim = acme();
+        sim.populate(json!({"users": 700}));
+        let p = admin(&sim);
+        sim.reset_stats();
+        let all = run(p.data(DataKind::Users, &attrs(json!({"division": "Home"})))).unwrap();
+        assert!(strings(all[0].get("ids")).len() >= 700);
+        assert_eq!(route_calls(&sim.stats(), "GET /api/v2/users"), 2);
     }
 }
