@@ -1349,6 +1349,51 @@ mod corrections {
             .any(|d| d["name"] == "Drained"));
     }
 
+    /// 7. A client app's `permissions` (iframe features) and `sandbox` are
+    /// comma-separated strings and `groups` a list of ids; a disabled
+    /// integration's config saves without its required properties.
+    #[test]
+    fn client_app_config_as_the_service_takes_it() {
+        let sim = acme();
+        let p = admin(&sim);
+        let disabled = run(p.create(
+            Kind::Integration,
+            &attrs(json!({"type": "embedded-client-app", "name": "Later", "enabled": false, "config": {}})),
+        ))
+        .unwrap()
+        .object;
+        assert_eq!(disabled.attrs["enabled"], Value::Bool(false));
+        let app = run(p.create(
+            Kind::Integration,
+            &attrs(
+                json!({"type": "embedded-client-app", "name": "Video", "enabled": true, "config": {
+                "url": "https://app.example/v", "displayType": "standalone",
+                "permissions": "camera,microphone", "sandbox": "allow-scripts,allow-forms",
+                "groups": ["g-1", "g-2"]}}),
+            ),
+        ))
+        .unwrap()
+        .object;
+        let dump = sim.dump();
+        let wire = dump["integrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == json!(app.id.as_str()))
+            .unwrap()
+            .clone();
+        assert_eq!(
+            wire["config"]["properties"]["permissions"],
+            "camera,microphone"
+        );
+        assert_eq!(
+            wire["config"]["properties"]["groups"],
+            json!(["g-1", "g-2"])
+        );
+        let read = run(p.read(Kind::Integration, &app.id)).unwrap().unwrap();
+        assert_eq!(read.attrs["config"], app.attrs["config"]);
+    }
+
     /// 8. Users are listed 500 a page.
     #[test]
     fn users_are_listed_500_a_page() {
