@@ -280,7 +280,7 @@ fn create_replan_update_delete() {
     let dump = s.sim.dump();
     let role = one(&dump, "roles", "Queue Reader");
     let role_id = role["id"].as_str().unwrap();
-    let mut perms: Vec<&str> = role["permissions"]
+    let mut perms: Vec<&str> = role["grantedPermissions"]
         .as_array()
         .unwrap()
         .iter()

@@ -1756,7 +1756,7 @@ pub fn least_privilege(root: &Path, vendor: &str, missing: &str) -> Result<(), S
         .cloned()
         .ok_or("no admin role in the fixture's org")?;
     drop(probe);
-    let perms: Vec<String> = admin["permissions"]
+    let perms: Vec<String> = admin["grantedPermissions"]
         .as_array()
         .into_iter()
         .flatten()

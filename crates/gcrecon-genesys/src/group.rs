@@ -352,38 +352,50 @@ pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError
 /// name after a lost answer) whose description differs from the manifest's
 /// gets it with a `PUT` at the version it has. Answers the group as it is
 /// after that.
+///
+/// A version conflict reads the group again: when the description is there
+/// already (a resent PUT whose first answer was lost had applied it), that
+/// is the answer; otherwise the PUT is sent at the version read, up to
+/// [`DESCRIPTION_ATTEMPTS`] times.
 async fn set_description(
     ctx: &Ctx,
     id: &str,
     created: Json,
     desired: &Attrs,
 ) -> Result<Json, ProviderError> {
-    let wanted = AttrReader::new(Kind::Group, desired).string("description")?;
-    let Some(wanted) = wanted else {
+    let Some(wanted) = AttrReader::new(Kind::Group, desired).string("description")? else {
         return Ok(created);
     };
-    if str_field(&created, "description") == Some(wanted.as_str()) {
-        return Ok(created);
+    let mut current = created;
+    let mut attempt = 0;
+    loop {
+        if str_field(&current, "description") == Some(wanted.as_str()) {
+            return Ok(current);
+        }
+        attempt += 1;
+        let version = current
+            .get("version")
+            .and_then(Json::as_i64)
+            .ok_or_else(|| malformed("a group without `version`"))?;
+        let attrs = to_live(&current, None)?.attrs;
+        let put = Request::put(ONE)
+            .param("groupId", id)
+            .json(to_update(&attrs, desired, version)?);
+        match ctx.api.send(put).await {
+            Err(e) if retry::is_conflict(&e) && attempt < DESCRIPTION_ATTEMPTS => {
+                current = ctx
+                    .api
+                    .send(Request::get(ONE).param("groupId", id))
+                    .await
+                    .map_err(|e| ctx.gone(e, Kind::Group, &GenesysId(id.to_owned())))?;
+            }
+            other => return other,
+        }
     }
-    let attrs = to_live(&created, None)?.attrs;
-    let known = created.get("version").and_then(Json::as_i64);
-    let first = AtomicBool::new(true);
-    let (first, attrs) = (&first, &attrs);
-    retry::on_conflict(move || async move {
-        let v = match (first.swap(false, Ordering::SeqCst), known) {
-            (true, Some(v)) => v,
-            _ => read_version(ctx, id).await?,
-        };
-        ctx.api
-            .send(
-                Request::put(ONE)
-                    .param("groupId", id)
-                    .json(to_update(attrs, desired, v)?),
-            )
-            .await
-    })
-    .await
 }
+
+/// PUTs [`set_description`] sends at most.
+const DESCRIPTION_ATTEMPTS: u32 = 4;
 
 pub async fn update(
     ctx: &Ctx,

@@ -80,7 +80,6 @@ fn attrs(i: usize) -> (Kind, String, String, Attrs) {
             let name = format!("bench group {i:05}");
             let a = Attrs::from([
                 ("name".to_owned(), Value::from(name.as_str())),
-                ("description".to_owned(), description),
                 ("type".to_owned(), Value::from("official")),
                 ("visibility".to_owned(), Value::from("public")),
             ]);
