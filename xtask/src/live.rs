@@ -101,7 +101,6 @@ impl Options {
                     opts.gcrecon = Some(PathBuf::from(path));
                 }
                 "--no-integration" => opts.with_integration = false,
-                "-h" | "--help" => bail!("{USAGE}"),
                 other => bail!("unknown argument `{other}`\n\n{USAGE}"),
             }
         }
@@ -110,6 +109,10 @@ impl Options {
 }
 
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let opts = Options::parse(args)?;
     let sandbox = Sandbox::new(opts.with_integration);
     if std::env::var("GCRECON_LIVE").ok().as_deref() != Some("1") {
