@@ -369,6 +369,14 @@ impl Run {
         Ok(())
     }
 
+    /// The kinds this run creates (the integration only when asked for).
+    fn kinds(&self) -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+        let with_integration = self.sandbox.with_integration;
+        KINDS
+            .iter()
+            .filter(move |(k, _, _)| with_integration || *k != "integration")
+    }
+
     fn id(&self, kind: &str) -> Result<&str> {
         self.ids
             .get(kind)
@@ -531,7 +539,20 @@ impl Run {
         let http = api::login_client()?;
         let deadline = Instant::now() + PROBE_WAIT;
         loop {
-            let token = api::token(&http, &self.login_url, client_id, &secret)?;
+            // A client may be refused for a moment after its create.
+            let token = match api::token(&http, &self.login_url, client_id, &secret) {
+                Ok(token) => token,
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(e.context(format!(
+                        "the delivered secret does not log in after {}s",
+                        PROBE_WAIT.as_secs()
+                    )))
+                }
+                Err(_) => {
+                    std::thread::sleep(Duration::from_secs(3));
+                    continue;
+                }
+            };
             let client_api = Api::with_token(self.api.base_url(), token)?;
             let (status, _) = client_api.get_status(sandbox::PROBE_PATH)?;
             if status.is_success() {
@@ -604,7 +625,7 @@ impl Run {
                     "  ok    no object named {}-* is left ({} read by id, {} listings searched)",
                     self.sandbox.run,
                     self.ids.len(),
-                    KINDS.len()
+                    self.kinds().count()
                 );
                 return Ok(());
             }
@@ -624,7 +645,7 @@ impl Run {
 
     fn leftovers(&self) -> Result<Vec<String>> {
         let mut left = Vec::new();
-        for (kind, by_id, listing) in KINDS {
+        for (kind, by_id, listing) in self.kinds() {
             if let Some(id) = self.ids.get(*kind) {
                 if let Found::Object(v) = self.api.read(&format!("{by_id}{id}"))? {
                     left.push(format!(
