@@ -177,8 +177,13 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         needs_destroy: false,
     };
     let steps = run.steps();
+    let applied = run.needs_destroy;
     if let Err(e) = &steps {
-        println!("\nFAILED: {e:#}\n(destroying what was created before reporting it)");
+        if applied {
+            println!("\nFAILED: {e:#}\n(destroying what was created before reporting it)");
+        } else {
+            println!("\nFAILED: {e:#}\n(before apply: nothing was created)");
+        }
     }
     let cleanup = run.cleanup();
     if cleanup.is_err() {
@@ -196,6 +201,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             println!("\nlive check passed: every step and check succeeded, and nothing is left");
             Ok(())
         }
+        (Err(e), Ok(())) if !applied => Err(e.context("live check failed before apply")),
         (Err(e), Ok(())) => {
             Err(e.context("live check failed (everything it created was destroyed)"))
         }

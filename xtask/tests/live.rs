@@ -135,28 +135,33 @@ fn live_check_runs_the_whole_loop_against_gcsim_and_leaves_nothing() {
     );
 }
 
-/// A step that fails after apply (here `gcrecon drift`, through a wrapper
-/// that fails it and passes every other command to the real binary) is
-/// reported, and everything apply created is destroyed all the same.
+/// A gcrecon whose `command` exits 1 and that passes every other command
+/// to the real binary.
 #[cfg(unix)]
-#[test]
-fn live_check_destroys_what_it_created_when_a_step_fails() {
+fn gcrecon_failing(dir: &Path, command: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
 
-    let sim = Sim::start();
-    let dir = test_support::temp_dir();
-    let wrapper = dir.path().join("gcrecon");
+    let wrapper = dir.join("gcrecon");
     std::fs::write(
         &wrapper,
         format!(
-            "#!/bin/sh\nif [ \"$1\" = drift ]; then echo 'drift: failed on purpose' >&2; exit 1; fi\nexec '{}' \"$@\"\n",
+            "#!/bin/sh\nif [ \"$1\" = {command} ]; then echo '{command}: failed on purpose' >&2; exit 1; fi\nexec '{}' \"$@\"\n",
             bin_path("gcrecon").display()
         ),
     )
     .unwrap();
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    wrapper
+}
 
-    let out = xtask_live(&sim, Some("1"), &wrapper);
+/// A step that fails after apply (here `gcrecon drift`) is reported, and
+/// everything apply created is destroyed all the same.
+#[cfg(unix)]
+#[test]
+fn live_check_destroys_what_it_created_when_a_step_fails() {
+    let sim = Sim::start();
+    let dir = test_support::temp_dir();
+    let out = xtask_live(&sim, Some("1"), &gcrecon_failing(dir.path(), "drift"));
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -172,6 +177,32 @@ fn live_check_destroys_what_it_created_when_a_step_fails() {
     assert_created_and_deleted_each_kind(&sim, &out);
     let left = live_objects(&sim.dump());
     assert!(left.is_empty(), "left behind: {left:?}\n{all}");
+}
+
+/// A failure before apply (here the first plan) creates nothing and
+/// destroys nothing.
+#[cfg(unix)]
+#[test]
+fn live_check_that_fails_before_apply_creates_nothing() {
+    let sim = Sim::start();
+    let before = sim.dump();
+    let dir = test_support::temp_dir();
+    let out = xtask_live(&sim, Some("1"), &gcrecon_failing(dir.path(), "plan"));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("live check failed before apply")
+            && stderr.contains("`gcrecon plan --detailed-exitcode` ended with"),
+        "{all}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("nothing was created"), "{all}");
+    assert!(!stdout.contains("=== gcrecon apply"), "{all}");
+    for route in CREATES.iter().chain(DELETES) {
+        assert_eq!(calls(&sim, route), 0, "`{route}` was called:\n{all}");
+    }
+    assert_eq!(sim.dump(), before);
 }
 
 #[test]
