@@ -127,7 +127,8 @@ impl Api {
     /// `state: "deleted"`.
     pub fn list_all(&self, path: &str) -> Result<Vec<Value>> {
         let mut out = Vec::new();
-        let paged = !path.contains("/oauth/clients");
+        // `GET /api/v2/oauth/clients` has no paging parameters: one page.
+        let paged = !path.starts_with("/api/v2/oauth/clients");
         let mut page = 1u64;
         loop {
             let url = if paged {
