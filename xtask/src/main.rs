@@ -8,11 +8,15 @@
 //! - `cargo xtask reliability` / `cargo xtask fuzz [--inputs N]`: crash,
 //!   fault, lock, bad-state and secret checks; manifest fuzzing (see
 //!   `docs/reliability.md`).
+//! - `GCRECON_LIVE=1 cargo xtask live`: validate, plan, apply, re-plan,
+//!   drift and destroy of a small sandbox in a real organization, each step
+//!   checked through the API (see `docs/live.md`).
 //! - `cargo xtask codegen [--check]`: regenerate (or check) generated files.
 
 mod bench;
 mod demo;
 mod fuzz;
+mod live;
 mod reliability;
 mod tidy;
 
@@ -22,7 +26,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{bail, Context, Result};
 
 const USAGE: &str =
-    "usage: cargo xtask <demo | bench | tidy | reliability | fuzz | codegen [--check]>
+    "usage: cargo xtask <demo | bench | tidy | reliability | fuzz | live | codegen [--check]>
 
   demo      build gcrecon and gcsim, start gcsim with the eMite fixture, then run
             validate, plan, apply, a clean re-plan, drift and output against it
@@ -32,6 +36,8 @@ const USAGE: &str =
             every docs page that architecture.md links exists
   reliability  kill apply after every mutating call, faults, locks, bad state, secrets
   fuzz      mutated manifests into the core parser (--inputs N, default 1,000,000)
+  live      with GCRECON_LIVE=1: create a small gcrecon-live-* sandbox in the organization
+            of the GENESYSCLOUD_* variables, check every step through the API, destroy it
   codegen   regenerate docs/manifest.schema.json (--check: fail if out of date)";
 
 fn main() -> ExitCode {
@@ -44,6 +50,7 @@ fn main() -> ExitCode {
         Some("reliability") => {
             reliability::run(&project_root(), &args[1..]).map_err(anyhow::Error::msg)
         }
+        Some("live") => live::run(&project_root(), &args[1..]),
         Some("codegen") => codegen(&project_root(), args.iter().any(|a| a == "--check")),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
