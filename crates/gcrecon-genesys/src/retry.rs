@@ -232,6 +232,74 @@ where
     }
 }
 
+/// How long a grant naming a new role or division is retried while the
+/// authorization service answers 404 (the Terraform provider retries the
+/// same 404 up to 10 times).
+pub const AUTHZ_LAG_WAIT: Duration = Duration::from_secs(60);
+
+/// How long a division delete is retried while the service refuses it
+/// because objects deleted from the division are still draining.
+pub const DRAIN_WAIT: Duration = Duration::from_secs(60);
+
+/// Run `op` again while `retryable` says its error is a passing state of
+/// the service, with back-off from 250 ms to 4 s, for at most `bound`.
+async fn retry_while<T, F, Fut>(
+    what: &str,
+    bound: Duration,
+    retryable: impl Fn(&ProviderError) -> bool,
+    mut op: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let deadline = tokio::time::Instant::now() + bound;
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match op().await {
+            Err(e) if retryable(&e) && tokio::time::Instant::now() + delay <= deadline => {
+                tracing::debug!(error = %e, "{what}; retrying in {} ms", delay.as_millis());
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(4));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A grant request (`bulkadd`, a role granted to subjects): retried while
+/// it answers 404, since the authorization service does not know a role or
+/// division for a while after its creation.
+pub async fn while_authz_lags<T, F, Fut>(op: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    retry_while(
+        "the authorization service does not know a new role or division yet",
+        AUTHZ_LAG_WAIT,
+        |e| matches!(e, ProviderError::Api { status: 404, .. }),
+        op,
+    )
+    .await
+}
+
+/// A division delete: retried while the service refuses it with 400, as it
+/// does while objects deleted from the division drain.
+pub async fn while_draining<T, F, Fut>(op: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    retry_while(
+        "the division still drains deleted objects",
+        DRAIN_WAIT,
+        |e| matches!(e, ProviderError::Api { status: 400, .. }),
+        op,
+    )
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,72 +505,4 @@ mod tests {
         assert!(is_conflict(&r.unwrap_err()));
         assert_eq!(calls, 2);
     }
-}
-
-/// How long a grant naming a new role or division is retried while the
-/// authorization service answers 404 (the Terraform provider retries the
-/// same 404 up to 10 times).
-pub const AUTHZ_LAG_WAIT: Duration = Duration::from_secs(60);
-
-/// How long a division delete is retried while the service refuses it
-/// because objects deleted from the division are still draining.
-pub const DRAIN_WAIT: Duration = Duration::from_secs(60);
-
-/// Run `op` again while `retryable` says its error is a passing state of
-/// the service, with back-off from 250 ms to 4 s, for at most `bound`.
-async fn retry_while<T, F, Fut>(
-    what: &str,
-    bound: Duration,
-    retryable: impl Fn(&ProviderError) -> bool,
-    mut op: F,
-) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
-{
-    let deadline = tokio::time::Instant::now() + bound;
-    let mut delay = Duration::from_millis(250);
-    loop {
-        match op().await {
-            Err(e) if retryable(&e) && tokio::time::Instant::now() + delay <= deadline => {
-                tracing::debug!(error = %e, "{what}; retrying in {} ms", delay.as_millis());
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(4));
-            }
-            other => return other,
-        }
-    }
-}
-
-/// A grant request (`bulkadd`, a role granted to subjects): retried while
-/// it answers 404, since the authorization service does not know a role or
-/// division for a while after its creation.
-pub async fn while_authz_lags<T, F, Fut>(op: F) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
-{
-    retry_while(
-        "the authorization service does not know a new role or division yet",
-        AUTHZ_LAG_WAIT,
-        |e| matches!(e, ProviderError::Api { status: 404, .. }),
-        op,
-    )
-    .await
-}
-
-/// A division delete: retried while the service refuses it with 400, as it
-/// does while objects deleted from the division drain.
-pub async fn while_draining<T, F, Fut>(op: F) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ProviderError>>,
-{
-    retry_while(
-        "the division still drains deleted objects",
-        DRAIN_WAIT,
-        |e| matches!(e, ProviderError::Api { status: 400, .. }),
-        op,
-    )
-    .await
 }

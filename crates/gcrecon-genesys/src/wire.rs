@@ -182,6 +182,12 @@ impl<'a> AttrReader<'a> {
     }
 }
 
+/// True for an object the service shows as deleted (`state: "deleted"`):
+/// it is gone, whatever else the answer says.
+pub fn is_deleted(wire: &Json) -> bool {
+    str_field(wire, "state") == Some("deleted")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,10 +225,4 @@ mod tests {
         assert_ne!(f1, fingerprint(&a));
         assert_eq!(f1.len(), 24);
     }
-}
-
-/// True for an object the service shows as deleted (`state: "deleted"`):
-/// it is gone, whatever else the answer says.
-pub fn is_deleted(wire: &Json) -> bool {
-    str_field(wire, "state") == Some("deleted")
 }

@@ -1058,9 +1058,9 @@ mod corrections {
             .unwrap()
     }
 
-    /// 1. Permissions travel as policies and are read back from them; an
+    /// Correction 1: Permissions travel as policies and are read back from them; an
     /// update keeps the role's general permissions and policy conditions.
-    /// 2. A permission the org does not have is stored (and grants nothing).
+    /// Correction 2: A permission the org does not have is stored (and grants nothing).
     #[test]
     fn roles_are_policies_and_keep_what_gcrecon_does_not_manage() {
         let sim = acme();
@@ -1136,7 +1136,7 @@ mod corrections {
         assert!(strings(read.attrs.get("permissions")).contains("no:such:permission"));
     }
 
-    /// 3. The description the create drops is set by a PUT at once.
+    /// Correction 3: The description the create drops is set by a PUT at once.
     #[test]
     fn group_description_is_set_after_create() {
         let sim = acme();
@@ -1170,7 +1170,7 @@ mod corrections {
         assert_eq!(route_calls(&sim.stats(), "PUT /api/v2/groups/{groupId}"), 0);
     }
 
-    /// 4. A group changed behind gcrecon's back answers the stale version
+    /// Correction 4: A group changed behind gcrecon's back answers the stale version
     /// with 400 "does not match the current version": read again, retry.
     #[test]
     fn a_stale_group_version_400_is_a_conflict() {
@@ -1201,7 +1201,7 @@ mod corrections {
         );
     }
 
-    /// 5. Grants naming a role or division created moments ago are retried
+    /// Correction 5: Grants naming a role or division created moments ago are retried
     /// while the authorization service answers 404; removals go one grant
     /// at a time and a grant already gone is fine.
     #[test]
@@ -1237,7 +1237,7 @@ mod corrections {
             },
             RoleDivision {
                 role_id: doomed.id.clone(),
-                division_id: home.clone(),
+                division_id: home,
             },
         ];
         run(p.grant_to_caller(&grants)).unwrap();
@@ -1280,7 +1280,7 @@ mod corrections {
         assert!(!held.contains(&grants[0]));
     }
 
-    /// 6. Deleted objects read back `state: "deleted"` for a while: gone for
+    /// Correction 6: Deleted objects read back `state: "deleted"` for a while: gone for
     /// the provider. A division refusing its delete while they drain is
     /// retried until it goes.
     #[test]
@@ -1349,7 +1349,7 @@ mod corrections {
             .any(|d| d["name"] == "Drained"));
     }
 
-    /// 7. A client app's `permissions` (iframe features) and `sandbox` are
+    /// Correction 7: A client app's `permissions` (iframe features) and `sandbox` are
     /// comma-separated strings and `groups` a list of ids; a disabled
     /// integration's config saves without its required properties.
     #[test]
@@ -1394,7 +1394,7 @@ mod corrections {
         assert_eq!(read.attrs["config"], app.attrs["config"]);
     }
 
-    /// 8. Users are listed 500 a page.
+    /// Correction 8: Users are listed 500 a page.
     #[test]
     fn users_are_listed_500_a_page() {
         let sim = acme();

@@ -19,7 +19,7 @@ fn id(v: &Value) -> String {
     v["id"].as_str().unwrap().to_string()
 }
 
-/// 1. Domain permissions grant through `permissionPolicies` only; a domain
+/// Correction 1: Domain permissions grant through `permissionPolicies` only; a domain
 /// string in `permissions` is stored, read back, and grants nothing; general
 /// permissions are kept as sent.
 #[test]
@@ -64,7 +64,7 @@ fn policies_grant_and_domain_strings_in_permissions_do_not() {
     assert_eq!(role["grantedPermissions"], json!([]));
 }
 
-/// 1. Policy fields the service does not evaluate (conditions, named
+/// Correction 1: Policy fields the service does not evaluate (conditions, named
 /// resources) are stored and returned as sent.
 #[test]
 fn policy_conditions_round_trip() {
@@ -91,7 +91,7 @@ fn policy_conditions_round_trip() {
     );
 }
 
-/// 2. A policy naming a permission the org does not have is accepted and
+/// Correction 2: A policy naming a permission the org does not have is accepted and
 /// grants nothing.
 #[test]
 fn unknown_permissions_are_stored_and_grant_nothing() {
@@ -126,8 +126,8 @@ fn unknown_permissions_are_stored_and_grant_nothing() {
     assert_eq!(r["grantedPermissions"], json!(["routing:queue:view"]));
 }
 
-/// 3. `POST /groups` drops `description`; a PUT with the version sets it.
-/// 4. A stale group version is a 400 naming the version mismatch.
+/// Correction 3: `POST /groups` drops `description`; a PUT with the version sets it.
+/// Correction 4: A stale group version is a 400 naming the version mismatch.
 #[test]
 fn group_create_drops_description_and_stale_version_is_400() {
     let sim = Sim::start();
@@ -160,7 +160,7 @@ fn group_create_drops_description_and_stale_version_is_400() {
         .contains("does not match the current version"));
 }
 
-/// 5. While the authorization service lags behind a new role or division,
+/// Correction 5: While the authorization service lags behind a new role or division,
 /// grants naming it answer 404; afterwards they succeed. `bulkremove`
 /// naming a deleted role is a 400; removing one grant that is gone is a 404.
 #[test]
@@ -222,7 +222,7 @@ fn authorization_lag_and_grant_removal() {
     api.delete(&one).expect(404);
 }
 
-/// 6. A deleted group or client reads back `state: "deleted"` for a while
+/// Correction 6: A deleted group or client reads back `state: "deleted"` for a while
 /// and may still be listed; a division whose objects are draining refuses
 /// its own delete until they are gone.
 #[test]
@@ -287,7 +287,7 @@ fn deletes_drain() {
         .expect(204);
 }
 
-/// 7. `embedded-client-app`: `permissions` and `sandbox` are comma-separated
+/// Correction 7: `embedded-client-app`: `permissions` and `sandbox` are comma-separated
 /// strings, `groups` a list of ids; a disabled integration's config saves
 /// with `properties: {}`.
 #[test]
@@ -320,7 +320,7 @@ fn client_app_config_shapes() {
     assert_eq!(r.status, 400, "a list is not the comma-separated string");
 }
 
-/// 8. Users page 500 at a time.
+/// Correction 8: Users page 500 at a time.
 #[test]
 fn users_page_up_to_500() {
     let sim = Sim::start();
