@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use gcrecon_core::manifest::{load, Diagnostics, Manifest, Source, Variables};
-use gcrecon_engine::{manifest_sha256, StatePaths};
+use gcrecon_engine::{manifest_sha256, SavedPlan, StatePaths};
 use gcrecon_genesys::{Connection, GenesysProvider, ProviderOptions};
 
 use crate::args::Global;
@@ -115,6 +115,27 @@ impl Project {
 
     /// The manifest's variables: `--var`, then `GCRECON_VAR_*`, then defaults.
     pub fn variables(&self, global: &Global) -> Result<Variables> {
+        self.variables_with(global, None)
+    }
+
+    /// The variables to apply a saved plan with: `--var` and
+    /// `GCRECON_VAR_*` as usual, else the values the plan was made with;
+    /// values that differ from the plan's are refused.
+    pub fn variables_for(
+        &self,
+        global: &Global,
+        saved: &SavedPlan,
+        path: &Path,
+    ) -> Result<Variables> {
+        let variables = self.variables_with(global, Some(saved))?;
+        // With another manifest the plan is stale anyway; that is said later.
+        if saved.plan.manifest_sha256 == self.sha256 {
+            saved.check_variables(path, &variables)?;
+        }
+        Ok(variables)
+    }
+
+    fn variables_with(&self, global: &Global, saved: Option<&SavedPlan>) -> Result<Variables> {
         let mut cli = BTreeMap::new();
         for v in &global.vars {
             let Some((name, value)) = v.split_once('=') else {
@@ -128,6 +149,15 @@ impl Project {
         let env: BTreeMap<String, String> = std::env::vars()
             .filter_map(|(k, v)| Some((k.strip_prefix("GCRECON_VAR_")?.to_owned(), v)))
             .collect();
+        if let Some(saved) = saved {
+            let given = |name: &str| {
+                cli.contains_key(name)
+                    || env.contains_key(name)
+                    || env.contains_key(&name.to_uppercase())
+            };
+            let from_plan = saved.saved_var_texts(&given);
+            cli.extend(from_plan);
+        }
         self.manifest
             .resolve_variables(&cli, &env)
             .map_err(|d| self.diagnosed(&d))

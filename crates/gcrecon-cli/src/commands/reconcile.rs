@@ -132,8 +132,11 @@ fn confirm(ctx: &Ctx, question: &str) -> Result<()> {
 /// `gcrecon apply [FILE]`.
 pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> Result<Exit> {
     let project = ctx.project()?;
-    let variables = project.variables(&ctx.global)?;
     let saved = args.plan_file.as_deref().map(SavedPlan::read).transpose()?;
+    let variables = match (&saved, &args.plan_file) {
+        (Some(saved), Some(path)) => project.variables_for(&ctx.global, saved, path)?,
+        _ => project.variables(&ctx.global)?,
+    };
     if saved.is_none() {
         require_approval_possible(ctx, args.auto_approve, "apply")?;
     }
