@@ -5,15 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context as _, Result};
 use gcrecon_core::manifest::{load, Diagnostics, Manifest, Source, Variables};
 use gcrecon_engine::{manifest_sha256, SavedPlan, StatePaths};
-use gcrecon_genesys::{Connection, GenesysProvider, ProviderOptions};
+use gcrecon_genesys::{Connection, GenesysProvider, ProviderOptions, RetryNotice, RetryReporter};
 
 use crate::args::Global;
 use crate::failure::{Diagnosed, Hinted};
+use crate::printer::Printer;
 
 /// A loaded manifest and where its state lives.
 pub struct Project {
@@ -236,15 +237,49 @@ pub fn state_path_only(global: &Global) -> Result<PathBuf> {
     Ok(Project::load(global, false)?.paths.state)
 }
 
-/// Connect to Genesys Cloud (log in, for client credentials).
-pub async fn connect(global: &Global) -> Result<Arc<GenesysProvider>> {
+/// Connect to Genesys Cloud (log in, for client credentials). Each retry
+/// of a request that got no answer or a 502/503/504 is said on stderr
+/// (host, attempt n of N) as it happens.
+pub async fn connect(global: &Global, printer: &Printer) -> Result<Arc<GenesysProvider>> {
     let conn = Connection::from_env_and_flags(global.region.clone(), global.api_url.clone())
         .context("cannot connect to Genesys Cloud")?;
-    let provider = GenesysProvider::connect(conn, ProviderOptions::default())
-        .await
-        .map_err(|e| gcrecon_engine::EngineError::Provider {
-            context: "cannot connect to Genesys Cloud".into(),
+    let target = if conn.region.is_empty() {
+        conn.api_url.clone()
+    } else {
+        format!("{}, region {}", conn.api_url, conn.region)
+    };
+    let options = ProviderOptions {
+        on_retry: Some(retry_reporter(printer.clone())),
+        ..ProviderOptions::default()
+    };
+    let provider = GenesysProvider::connect(conn, options).await.map_err(|e| {
+        gcrecon_engine::EngineError::Provider {
+            context: format!("cannot connect to Genesys Cloud ({target})"),
             source: e,
-        })?;
+        }
+    })?;
     Ok(Arc::new(provider))
+}
+
+/// Say each retry once per host and attempt number: concurrent requests
+/// failing together give one line per attempt, not one per request.
+fn retry_reporter(printer: Printer) -> RetryReporter {
+    let said: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
+    RetryReporter(Arc::new(move |n: &RetryNotice| {
+        let mut said = said.lock().unwrap_or_else(PoisonError::into_inner);
+        let last = said.entry(n.host.clone()).or_default();
+        if n.next_attempt <= *last {
+            return;
+        }
+        *last = n.next_attempt;
+        printer.note(&format!(
+            "retrying: {} to {} {}; attempt {} of {} in {:.1} s",
+            n.request,
+            n.host,
+            n.reason,
+            n.next_attempt,
+            n.max_attempts,
+            n.wait.as_secs_f64()
+        ));
+    }))
 }
