@@ -1,7 +1,8 @@
 //! `cargo xtask`: project automation.
 //!
-//! - `cargo xtask demo`: build, start gcsim, plan and apply an example, show
-//!   a clean re-plan, drift and the outputs, stop gcsim.
+//! - `cargo xtask demo`: build, start gcsim, plan an example and apply the
+//!   saved plan, show a clean re-plan, real drift made through gcsim and its
+//!   repair, the outputs, stop gcsim.
 //! - `cargo xtask bench [--quick]`: API calls, time and memory against
 //!   their lower bounds and a per-object baseline (see `bench.rs`).
 //! - `cargo xtask tidy`: repository checks (also run by the test suite).
@@ -29,11 +30,12 @@ const USAGE: &str =
     "usage: cargo xtask <demo | bench | tidy | reliability | fuzz | live | codegen [--check]>
 
   demo      build gcrecon and gcsim, start gcsim with the eMite fixture, then run
-            validate, plan, apply, a clean re-plan, drift and output against it
+            validate, plan --out, apply of that plan, a clean re-plan, a change behind
+            gcrecon's back (drift exits 2, apply repairs it, drift is clean) and output
   bench     measure API calls, wall time, CPU and memory of gcrecon against their
             lower bounds and a per-object baseline (--quick: tiny sizes; --help)
   tidy      check the repository: no todo!/unimplemented!, every crate documented,
-            every docs page that architecture.md links exists
+            every docs page that architecture.md links exists, no path outside it
   reliability  kill apply after every mutating call, faults, locks, bad state, secrets
   fuzz      mutated manifests into the core parser (--inputs N, default 1,000,000)
   live      with GCRECON_LIVE=1: create a small gcrecon-live-* sandbox in the organization

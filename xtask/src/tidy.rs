@@ -6,7 +6,10 @@
 //! - every Rust module file starts with a `//!` doc comment;
 //! - every `docs/` page linked from `docs/architecture.md` exists;
 //! - the dependency rules of the architecture hold: gcsim depends on no
-//!   gcrecon crate, gcrecon-core on no async runtime or network crate.
+//!   gcrecon crate, gcrecon-core on no async runtime or network crate;
+//! - the repository stands alone: no file points at the specification
+//!   tree outside it (the paths in `OUTSIDE`); what code and tests need of
+//!   it is copied in.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -61,6 +64,7 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
         }
     }
     problems.extend(dependency_rule_problems(root)?);
+    problems.extend(outside_reference_problems(root)?);
     let arch = root.join("docs/architecture.md");
     if arch.exists() {
         let text = fs::read_to_string(&arch)?;
@@ -73,6 +77,47 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
         }
     } else {
         problems.push("docs/architecture.md is missing".to_owned());
+    }
+    Ok(problems)
+}
+
+/// Paths outside the repository that nothing in it may point at (spelled
+/// in pieces so that this file does not name them itself).
+const OUTSIDE: &[&str] = &[
+    concat!("shared", "/spec"),
+    concat!("shared", "/genesys-api"),
+    concat!("shared", "/seeds"),
+    concat!("../", "shared"),
+];
+
+/// Text files that mention a path outside the repository.
+fn outside_reference_problems(root: &Path) -> Result<Vec<String>> {
+    let mut files = vec![root.join("README.md"), root.join(".ci/run")];
+    for dir in [
+        "crates", "xtask", "tests", "docs", "examples", "state", ".ci",
+    ] {
+        collect_files(&root.join(dir), &mut files, &|name| {
+            [".rs", ".md", ".toml", ".py", ".sh", ".json", ".txt"]
+                .iter()
+                .any(|e| name.ends_with(e))
+        })?;
+    }
+    files.sort();
+    files.dedup();
+    let mut problems = Vec::new();
+    for file in files.iter().filter(|f| f.is_file()) {
+        let Ok(text) = fs::read_to_string(file) else {
+            continue;
+        };
+        let rel = file.strip_prefix(root).unwrap_or(file).display();
+        for (n, line) in text.lines().enumerate() {
+            if let Some(p) = OUTSIDE.iter().find(|p| line.contains(*p)) {
+                problems.push(format!(
+                    "{rel}:{}: points at `{p}`, which is not part of the repository; copy what is needed in, or describe it",
+                    n + 1
+                ));
+            }
+        }
     }
     Ok(problems)
 }
@@ -156,6 +201,14 @@ fn doc_links(text: &str) -> Vec<String> {
 }
 
 fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    collect_files(dir, out, &|name| name.ends_with(".rs"))?;
+    out.sort();
+    Ok(())
+}
+
+/// The files under `dir` whose name `wanted` accepts (build output and
+/// hidden directories skipped).
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>, wanted: &dyn Fn(&str) -> bool) -> Result<()> {
     if !dir.exists() {
         return Ok(());
     }
@@ -164,13 +217,12 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if path.is_dir() {
             if name != "target" && !name.starts_with('.') {
-                collect_rs(&path, out)?;
+                collect_files(&path, out, wanted)?;
             }
-        } else if name.ends_with(".rs") {
+        } else if wanted(name) {
             out.push(path);
         }
     }
-    out.sort();
     Ok(())
 }
 
@@ -206,6 +258,12 @@ mod tests {
         )
         .unwrap();
         fs::write(crates.join("bare.rs"), "fn g() {}\n").unwrap();
+        fs::create_dir_all(dir.join("docs")).unwrap();
+        fs::write(
+            dir.join("docs/cli.md"),
+            format!("# x\n\nsee `{}/cli.md`\n", concat!("shared", "/spec")),
+        )
+        .unwrap();
         fs::create_dir_all(dir.join("crates/gcsim")).unwrap();
         fs::write(
             dir.join("crates/gcsim/Cargo.toml"),
@@ -214,6 +272,12 @@ mod tests {
         .unwrap();
         let problems = check(&dir).unwrap();
         fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("docs/cli.md:3: points at")),
+            "{problems:?}"
+        );
         assert!(
             problems.iter().any(|p| p.contains("lib.rs:2: unfinished")),
             "{problems:?}"

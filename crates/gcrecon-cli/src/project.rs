@@ -5,15 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context as _, Result};
 use gcrecon_core::manifest::{load, Diagnostics, Manifest, Source, Variables};
-use gcrecon_engine::{manifest_sha256, StatePaths};
-use gcrecon_genesys::{Connection, GenesysProvider, ProviderOptions};
+use gcrecon_engine::{manifest_sha256, SavedPlan, StatePaths};
+use gcrecon_genesys::{Connection, GenesysProvider, ProviderOptions, RetryNotice, RetryReporter};
 
 use crate::args::Global;
 use crate::failure::{Diagnosed, Hinted};
+use crate::printer::Printer;
 
 /// A loaded manifest and where its state lives.
 pub struct Project {
@@ -115,6 +116,27 @@ impl Project {
 
     /// The manifest's variables: `--var`, then `GCRECON_VAR_*`, then defaults.
     pub fn variables(&self, global: &Global) -> Result<Variables> {
+        self.variables_with(global, None)
+    }
+
+    /// The variables to apply a saved plan with: `--var` and
+    /// `GCRECON_VAR_*` as usual, else the values the plan was made with;
+    /// values that differ from the plan's are refused.
+    pub fn variables_for(
+        &self,
+        global: &Global,
+        saved: &SavedPlan,
+        path: &Path,
+    ) -> Result<Variables> {
+        let variables = self.variables_with(global, Some(saved))?;
+        // With another manifest the plan is stale anyway; that is said later.
+        if saved.plan.manifest_sha256 == self.sha256 {
+            saved.check_variables(path, &variables)?;
+        }
+        Ok(variables)
+    }
+
+    fn variables_with(&self, global: &Global, saved: Option<&SavedPlan>) -> Result<Variables> {
         let mut cli = BTreeMap::new();
         for v in &global.vars {
             let Some((name, value)) = v.split_once('=') else {
@@ -128,6 +150,15 @@ impl Project {
         let env: BTreeMap<String, String> = std::env::vars()
             .filter_map(|(k, v)| Some((k.strip_prefix("GCRECON_VAR_")?.to_owned(), v)))
             .collect();
+        if let Some(saved) = saved {
+            let given = |name: &str| {
+                cli.contains_key(name)
+                    || env.contains_key(name)
+                    || env.contains_key(&name.to_uppercase())
+            };
+            let from_plan = saved.saved_var_texts(&given);
+            cli.extend(from_plan);
+        }
         self.manifest
             .resolve_variables(&cli, &env)
             .map_err(|d| self.diagnosed(&d))
@@ -206,15 +237,49 @@ pub fn state_path_only(global: &Global) -> Result<PathBuf> {
     Ok(Project::load(global, false)?.paths.state)
 }
 
-/// Connect to Genesys Cloud (log in, for client credentials).
-pub async fn connect(global: &Global) -> Result<Arc<GenesysProvider>> {
+/// Connect to Genesys Cloud (log in, for client credentials). Each retry
+/// of a request that got no answer or a 502/503/504 is said on stderr
+/// (host, attempt n of N) as it happens.
+pub async fn connect(global: &Global, printer: &Printer) -> Result<Arc<GenesysProvider>> {
     let conn = Connection::from_env_and_flags(global.region.clone(), global.api_url.clone())
         .context("cannot connect to Genesys Cloud")?;
-    let provider = GenesysProvider::connect(conn, ProviderOptions::default())
-        .await
-        .map_err(|e| gcrecon_engine::EngineError::Provider {
-            context: "cannot connect to Genesys Cloud".into(),
+    let target = if conn.region.is_empty() {
+        conn.api_url.clone()
+    } else {
+        format!("{}, region {}", conn.api_url, conn.region)
+    };
+    let options = ProviderOptions {
+        on_retry: Some(retry_reporter(printer.clone())),
+        ..ProviderOptions::default()
+    };
+    let provider = GenesysProvider::connect(conn, options).await.map_err(|e| {
+        gcrecon_engine::EngineError::Provider {
+            context: format!("cannot connect to Genesys Cloud ({target})"),
             source: e,
-        })?;
+        }
+    })?;
     Ok(Arc::new(provider))
+}
+
+/// Say each retry once per host and attempt number: concurrent requests
+/// failing together give one line per attempt, not one per request.
+fn retry_reporter(printer: Printer) -> RetryReporter {
+    let said: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
+    RetryReporter(Arc::new(move |n: &RetryNotice| {
+        let mut said = said.lock().unwrap_or_else(PoisonError::into_inner);
+        let last = said.entry(n.host.clone()).or_default();
+        if n.next_attempt <= *last {
+            return;
+        }
+        *last = n.next_attempt;
+        printer.note(&format!(
+            "retrying: {} to {} {}; attempt {} of {} in {:.1} s",
+            n.request,
+            n.host,
+            n.reason,
+            n.next_attempt,
+            n.max_attempts,
+            n.wait.as_secs_f64()
+        ));
+    }))
 }

@@ -1,8 +1,9 @@
 //! The diff: which keys of an object differ between the manifest and the
 //! organization, under each key's semantics from [`crate::schema`].
 //!
-//! - Keys the manifest does not set are never compared (server defaults and
-//!   collections humans manage stay untouched).
+//! - Keys the manifest does not set are never compared (free text and
+//!   collections humans manage stay untouched); a key with a default in
+//!   [`crate::schema`] is always set, since evaluation fills in the default.
 //! - [`DiffKind::Set`] keys compare as sets: order and duplicates never
 //!   cause a diff. `oauth_client.roles` compares as a set of
 //!   (role, division) pairs.

@@ -6,6 +6,7 @@
 //! reference checker (which attributes exist).
 
 use crate::kind::{DataKind, Kind};
+use crate::value::{Attrs, Value};
 
 /// The type a key accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +41,30 @@ pub enum DiffKind {
     Meta,
 }
 
+/// The value a key stands for when the manifest leaves it out.
+///
+/// A key with a default is managed even when omitted: the diff compares the
+/// live value with the default, so a change behind gcrecon's back shows in
+/// `plan` and `drift` and `apply` puts the default back. A key without one
+/// is not compared when omitted (free text, collections humans manage).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyDefault {
+    Bool(bool),
+    Str(&'static str),
+    Int(i64),
+}
+
+impl KeyDefault {
+    /// The default as a manifest value.
+    pub fn value(self) -> Value {
+        match self {
+            KeyDefault::Bool(b) => Value::Bool(b),
+            KeyDefault::Str(s) => Value::from(s),
+            KeyDefault::Int(i) => Value::from(i),
+        }
+    }
+}
+
 /// One key of a resource or data source kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeySpec {
@@ -48,16 +73,25 @@ pub struct KeySpec {
     pub required: bool,
     pub diff: DiffKind,
     pub doc: &'static str,
+    /// What an omitted key means; `None`: an omitted key is not managed.
+    pub default: Option<KeyDefault>,
 }
 
 macro_rules! key {
     ($name:expr, $ty:expr, $required:expr, $diff:expr, $doc:expr) => {
+        key!($name, $ty, $required, $diff, $doc, None)
+    };
+    ($name:expr, $ty:expr, $required:expr, $diff:expr, $doc:expr, default = $default:expr) => {
+        key!($name, $ty, $required, $diff, $doc, Some($default))
+    };
+    ($name:expr, $ty:expr, $required:expr, $diff:expr, $doc:expr, $default:expr) => {
         KeySpec {
             name: $name,
             ty: $ty,
             required: $required,
             diff: $diff,
             doc: $doc,
+            default: $default,
         }
     };
 }
@@ -99,10 +133,10 @@ pub fn resource_keys(kind: Kind) -> &'static [KeySpec] {
         Kind::Group => &[
             key!("name", String, true, Plain, "The group's name."),
             key!("description", String, false, Plain, "Free text."),
-            key!("type", Enum(&["official"]), false, Plain, "Group type; only `official` can be created."),
-            key!("visibility", Enum(&["public", "members"]), false, Plain, "Who can see the group."),
-            key!("rules_visible", Bool, false, Plain, "Whether the group's rules are visible."),
-            key!("roles_enabled", Bool, false, Plain, "Whether roles can be granted to the group."),
+            key!("type", Enum(&["official"]), false, ForcesReplacement, "Group type; only `official` can be created, and an update cannot change it. Default `official`.", default = KeyDefault::Str("official")),
+            key!("visibility", Enum(&["public", "members"]), false, Plain, "Who can see the group. Default `public`.", default = KeyDefault::Str("public")),
+            key!("rules_visible", Bool, false, Plain, "Whether the group's rules are visible. Default `true`.", default = KeyDefault::Bool(true)),
+            key!("roles_enabled", Bool, false, Plain, "Whether roles can be granted to the group; left to the organization when omitted."),
             key!("members", StringList, false, Set, "User ids; when present, the complete membership."),
             key!("owners", StringList, false, Set, "User ids of the owners; when present, the complete set."),
         ],
@@ -118,14 +152,14 @@ pub fn resource_keys(kind: Kind) -> &'static [KeySpec] {
             key!("roles", RoleDivisionList, false, Set, "`{ role = \"${role.x.id}\", divisions = [\"*\"] }` tables; required for client_credentials."),
             key!("redirect_uris", StringList, false, Set, "Allowed callback URIs."),
             key!("scopes", StringList, false, Set, "OAuth scopes."),
-            key!("token_ttl_seconds", Integer, false, Plain, "Access token lifetime, 300 to 172800 seconds."),
-            key!("state", Enum(&["active", "inactive"]), false, Plain, "`active` (default) or `inactive`."),
+            key!("token_ttl_seconds", Integer, false, Plain, "Access token lifetime, 300 to 172800 seconds. Default 86400 (24 hours).", default = KeyDefault::Int(86_400)),
+            key!("state", Enum(&["active", "inactive"]), false, Plain, "`active` (default) or `inactive`.", default = KeyDefault::Str("active")),
         ],
         Kind::Integration => &[
             key!("type", String, false, ForcesReplacement, "Integration type id (`embedded-client-app`); required unless `type_name` is given."),
             key!("type_name", String, false, ForcesReplacement, "Integration type display name, looked up at plan time."),
             key!("name", String, true, Plain, "The integration's name."),
-            key!("enabled", Bool, false, Plain, "Intended state ENABLED (default true) or DISABLED."),
+            key!("enabled", Bool, false, Plain, "Intended state ENABLED (default true) or DISABLED.", default = KeyDefault::Bool(true)),
             key!("notes", String, false, Plain, "Free text."),
             key!("config", Map, false, Subset, "Configuration properties by wire name."),
             key!("advanced", Map, false, Subset, "Advanced configuration."),
@@ -135,6 +169,18 @@ pub fn resource_keys(kind: Kind) -> &'static [KeySpec] {
             key!("provider", Enum(&["pureengage"]), true, ForcesReplacement, "Which identity provider (`pureengage`)."),
             key!("*", Any, false, Subset, "Any other key is one of the provider's own fields (wire names, e.g. `issuerURI`)."),
         ],
+    }
+}
+
+/// Give every defaulted key of `kind` that `attrs` lacks its default, so
+/// that an omitted key is created, compared and repaired at its default.
+pub fn fill_defaults(kind: Kind, attrs: &mut Attrs) {
+    for spec in resource_keys(kind) {
+        if let Some(default) = spec.default {
+            attrs
+                .entry(spec.name.to_owned())
+                .or_insert_with(|| default.value());
+        }
     }
 }
 

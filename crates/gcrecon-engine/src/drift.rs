@@ -20,7 +20,8 @@
 //!   state's `applied`; the manifest's values for an object imported but
 //!   never applied), key by key, under the diff's semantics
 //!   ([`gcrecon_core::diff`]): sets unordered, keys the manifest does not
-//!   set never compared (server defaults), `ignore_changes` honoured, and
+//!   set and that have no default never compared (a defaulted key the
+//!   manifest omits is expected at its default), `ignore_changes` honoured, and
 //!   only the keys the current manifest still sets. Comparing with the
 //!   last apply, not the manifest, keeps edits not yet applied out of the
 //!   report: those are what `gcrecon plan` is for.
@@ -109,11 +110,14 @@ pub fn managed_kinds(
 /// the manifest still sets, without gcrecon's own settings, sensitive
 /// values or values not known yet.
 pub fn expected_attrs(record: &ResourceState, instance: Option<&DesiredInstance>) -> Attrs {
-    let base = match instance {
+    let mut base = match instance {
         _ if !record.applied.is_empty() => record.applied.clone(),
         Some(i) => i.attrs.clone(),
         None => Attrs::new(),
     };
+    // A key left at its default is expected at its default, also when the
+    // last apply recorded it without one.
+    gcrecon_core::schema::fill_defaults(record.kind, &mut base);
     let sensitive: BTreeSet<&str> = record
         .sensitive_keys
         .iter()
@@ -702,9 +706,12 @@ subjects = ["${data.user.ada.id}"]
             o.attrs
                 .insert("description".into(), Value::from("edited by hand"));
         });
+        // `visibility` is not in the manifest but has a default (`public`):
+        // a change is drift. `roles_enabled` has none: it is not.
         let ops = w.id("group.ops");
         w.provider.mutate(Kind::Group, &ops, |o| {
             o.attrs.insert("visibility".into(), Value::from("members"));
+            o.attrs.insert("roles_enabled".into(), Value::Bool(false));
             o.attrs
                 .insert("description".into(), Value::from("ops team"));
         });
@@ -721,7 +728,10 @@ subjects = ["${data.user.ada.id}"]
                     "role.reader".to_owned(),
                     vec!["name".to_owned(), "permissions".to_owned()]
                 ),
-                ("group.ops".to_owned(), vec!["description".to_owned()]),
+                (
+                    "group.ops".to_owned(),
+                    vec!["description".to_owned(), "visibility".to_owned()]
+                ),
             ],
             "in address order (kinds as plans list them), keys sorted"
         );

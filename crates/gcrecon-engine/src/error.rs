@@ -129,7 +129,10 @@ pub fn provider_hint(e: &ProviderError) -> Option<String> {
             permissions.join(", ")
         )),
         ProviderError::Auth(_) => Some(
-            "set GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET (or GENESYSCLOUD_ACCESS_TOKEN) and GENESYSCLOUD_REGION or --api-url".into(),
+            "check GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET (a client-credentials client of the organization) or GENESYSCLOUD_ACCESS_TOKEN, and that GENESYSCLOUD_REGION or --api-url names the organization's region".into(),
+        ),
+        ProviderError::Transport(_) => Some(
+            "check the region (GENESYSCLOUD_REGION or --region; GENESYSCLOUD_API_REGION or --api-url for a base URL), that this machine reaches the host (network, firewall, DNS), and the proxy settings (HTTPS_PROXY, NO_PROXY)".into(),
         ),
         _ => None,
     }

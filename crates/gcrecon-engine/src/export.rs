@@ -773,16 +773,16 @@ mod tests {
                 object(Kind::Division, "div-sales", serde_json::json!({"name": "Sales", "description": "the ${team} division"})),
                 object(Kind::Role, "r1", serde_json::json!({"name": "eMite Adapter", "permissions": ["routing:queue:view", "analytics:conversationDetail:view"]})),
                 object(Kind::Role, "r2", serde_json::json!({"name": "emite adapter", "permissions": ["routing:queue:view"], "description": ""})),
-                object(Kind::Group, "g1", serde_json::json!({"name": "Ops", "description": "operators", "visibility": "public", "owners": ["user-1"], "members": ["user-1"]})),
+                object(Kind::Group, "g1", serde_json::json!({"name": "Ops", "description": "operators", "type": "official", "visibility": "public", "rules_visible": true, "owners": ["user-1"], "members": ["user-1"]})),
                 object(Kind::OauthClient, "c1", serde_json::json!({
-                    "name": "eMite client", "grant_type": "client_credentials", "state": "active",
+                    "name": "eMite client", "grant_type": "client_credentials", "state": "active", "token_ttl_seconds": 86400,
                     "roles": [
                         {"role": "role-admin", "divisions": [HOME]},
                         {"role": "r1", "divisions": ["*"]},
                         {"role": "r2", "divisions": ["div-sales", HOME]}
                     ],
                     "redirect_uris": [], "scopes": []})),
-                object(Kind::OauthClient, "c2", serde_json::json!({"name": "Bare", "grant_type": "client_credentials", "roles": []})),
+                object(Kind::OauthClient, "c2", serde_json::json!({"name": "Bare", "grant_type": "client_credentials", "state": "inactive", "token_ttl_seconds": 600, "roles": []})),
                 object(Kind::Integration, "i1", serde_json::json!({"name": "Wallboard", "type": "embedded-client-app", "enabled": true, "config": {"url": "https://x.example/${path}", "sandbox": "allow-scripts", "unset": null}})),
             ] {
                 o.objects.insert((x.kind, x.id.clone()), x);

@@ -2,11 +2,15 @@
 //!
 //! A saved plan is the plan's JSON (the same document as `--format json`
 //! gives, no secrets) plus what applying it depends on: the manifest's
-//! sha256, a fingerprint of the variables' values (never the values, which
-//! may be sensitive), the state's lineage and serial, and per object to
-//! update or delete the live version the refresh saw. Applying refreshes
-//! again and refuses, saying to plan again, when any of those changed or
-//! the fresh plan's actions differ from the saved ones.
+//! sha256, the variable values the plan was made with (a sensitive one only
+//! as a salted fingerprint), the state's lineage and serial, and per object
+//! to update or delete the live version the refresh saw.
+//!
+//! `gcrecon apply FILE` takes the saved values, so it needs no `--var`; a
+//! sensitive variable must be given again and match its fingerprint, and a
+//! value given that differs from the saved one is refused. Applying
+//! refreshes again and refuses, saying to plan again, when anything else
+//! changed or the fresh plan's actions differ from the saved ones.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,6 +18,7 @@ use std::path::Path;
 use gcrecon_core::manifest::{Source, Variables};
 use gcrecon_core::plan::{Action, Plan};
 use gcrecon_core::state::State;
+use gcrecon_core::value::Value;
 use gcrecon_core::Address;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -41,6 +46,56 @@ pub struct SavedMeta {
     pub allow_caller_demotion: bool,
     /// The organization the plan was made against.
     pub org_id: String,
+    /// The variable values the plan was made with, by name.
+    #[serde(default)]
+    pub variables: BTreeMap<String, SavedVariable>,
+}
+
+/// One variable of a saved plan: its value, or for a sensitive variable a
+/// salted sha256 of it (the value itself is never written).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SavedVariable {
+    Value(serde_json::Value),
+    Sensitive { salt: String, sha256: String },
+}
+
+impl SavedVariable {
+    fn of(name: &str, value: &Value, sensitive: bool) -> Self {
+        if sensitive {
+            let salt = uuid::Uuid::new_v4().simple().to_string();
+            let sha256 = fingerprint(&salt, name, value);
+            SavedVariable::Sensitive { salt, sha256 }
+        } else {
+            SavedVariable::Value(value.to_json().unwrap_or(serde_json::Value::Null))
+        }
+    }
+
+    /// Whether `value` is the value this entry was saved from.
+    fn matches(&self, name: &str, value: &Value) -> bool {
+        match self {
+            SavedVariable::Value(v) => Value::from_json(v) == *value,
+            SavedVariable::Sensitive { salt, sha256 } => fingerprint(salt, name, value) == *sha256,
+        }
+    }
+}
+
+fn fingerprint(salt: &str, name: &str, value: &Value) -> String {
+    let mut h = Sha256::new();
+    for part in [salt, name, &value.to_string()] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex(&h.finalize())
+}
+
+/// A value as the text `--var NAME=TEXT` gives for it: strings as they
+/// are, lists and maps as JSON (what the variable types convert back).
+fn as_var_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// A plan file.
@@ -99,8 +154,61 @@ impl SavedPlan {
                 targets: planned.options.targets.clone(),
                 allow_caller_demotion: planned.options.allow_caller_demotion,
                 org_id: planned.context.org.id.clone(),
+                variables: variables
+                    .iter()
+                    .map(|(name, value)| {
+                        let saved = SavedVariable::of(name, value, variables.is_sensitive(name));
+                        (name.to_owned(), saved)
+                    })
+                    .collect(),
             },
         }
+    }
+
+    /// The saved values of the variables `given` lacks, as `--var` text, for
+    /// resolving the variables again. Sensitive variables are not among
+    /// them: they must be given again.
+    pub fn saved_var_texts(&self, given: &dyn Fn(&str) -> bool) -> BTreeMap<String, String> {
+        self.saved
+            .variables
+            .iter()
+            .filter(|(name, _)| !given(name))
+            .filter_map(|(name, saved)| match saved {
+                SavedVariable::Value(v) => Some((name.clone(), as_var_text(v))),
+                SavedVariable::Sensitive { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Refuse variable values that differ from those the plan was made
+    /// with, naming the variable (never a sensitive value).
+    pub fn check_variables(&self, path: &Path, variables: &Variables) -> Result<(), EngineError> {
+        let refuse = |message: String, hint: String| EngineError::Usage {
+            message: format!("cannot apply the saved plan {}: {message}", path.display()),
+            hint: Some(hint),
+        };
+        for (name, saved) in &self.saved.variables {
+            let Some(value) = variables.get(name) else {
+                continue;
+            };
+            if saved.matches(name, value) {
+                continue;
+            }
+            return Err(match saved {
+                SavedVariable::Value(v) => refuse(
+                    format!(
+                        "`var.{name}` is {value} here, but the plan was made with {}",
+                        Value::from_json(v)
+                    ),
+                    format!("drop `--var {name}=...` (and GCRECON_VAR_{name}): the plan file carries the value; or make a new plan with the new value"),
+                ),
+                SavedVariable::Sensitive { .. } => refuse(
+                    format!("the sensitive `var.{name}` does not match the value the plan was made with"),
+                    format!("give the same value again (`--var {name}=...` or GCRECON_VAR_{name}): a plan file keeps only a fingerprint of a sensitive variable"),
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The options to plan again with.

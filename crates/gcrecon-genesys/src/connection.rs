@@ -69,7 +69,7 @@ pub enum ConnectionError {
     MissingClientId,
     #[error("no Genesys Cloud region: give --region or GENESYSCLOUD_REGION (an AWS region name such as ap-southeast-2, or a domain such as mypurecloud.com.au), or --api-url / GENESYSCLOUD_API_REGION")]
     NoRegion,
-    #[error("unknown Genesys Cloud region `{given}`; valid regions: {valid}")]
+    #[error("unknown Genesys Cloud region `{given}`; the valid regions are:\n{valid}")]
     UnknownRegion { given: String, valid: String },
     #[error("invalid API base URL `{url}`: {reason}")]
     InvalidUrl { url: String, reason: String },

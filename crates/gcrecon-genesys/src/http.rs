@@ -26,7 +26,7 @@ use tracing::Instrument as _;
 
 use crate::connection::{Connection, Credentials};
 use crate::ratelimit::RateLimiter;
-use crate::retry::{self, Attempts, Decision, Outcome, RetryPolicy};
+use crate::retry::{self, Attempts, Decision, Outcome, RetryNotice, RetryPolicy, RetryReporter};
 
 /// The correlation id header every Genesys answer carries.
 pub const CORRELATION_HEADER: &str = "inin-correlation-id";
@@ -157,6 +157,7 @@ pub struct HttpSettings {
     pub requests_per_minute: u32,
     pub timeout: Duration,
     pub retry: RetryPolicy,
+    pub on_retry: Option<RetryReporter>,
 }
 
 /// The client for one organization.
@@ -173,6 +174,7 @@ pub struct Api {
     concurrency: usize,
     counts: Mutex<BTreeMap<String, u64>>,
     policy: RetryPolicy,
+    on_retry: Option<RetryReporter>,
 }
 
 /// A request that failed, and whether it may have been applied all the same.
@@ -234,6 +236,7 @@ impl Api {
             concurrency: settings.concurrency.max(1),
             counts: Mutex::new(BTreeMap::new()),
             policy: settings.retry.clone(),
+            on_retry: settings.on_retry.clone(),
         };
         if api.uses_client_credentials() {
             api.renew_token(None).await?;
@@ -336,20 +339,36 @@ impl Api {
         // token nobody uses (it expires on its own).
         let request = Request::post("/oauth/token").idempotent();
         // Boxed: the login runs inside the request loop that needed a token.
-        let answer = Box::pin(self.execute(&request, Auth::Basic(Secret::new(format!("Basic {basic}")))))
-            .await
-            .map_err(|e| match e.error {
-                ProviderError::Api { status, message, code, correlation_id, .. } => ProviderError::Auth(format!(
-                    "login to {} failed with {status}: {message} (code {code}{}); check GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET",
-                    self.login_url,
-                    correlation_id.map(|c| format!(", correlation id {c}")).unwrap_or_default()
-                )),
-                ProviderError::Forbidden { message, .. } | ProviderError::Auth(message) => ProviderError::Auth(format!(
-                    "login to {} was refused: {message}; check GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET",
-                    self.login_url
-                )),
-                other => other,
-            })?;
+        let answer =
+            Box::pin(self.execute(&request, Auth::Basic(Secret::new(format!("Basic {basic}")))))
+                .await
+                .map_err(|e| match e.error {
+                    // What to check is the error's hint (`provider_hint`): the
+                    // message says only what happened.
+                    ProviderError::Api {
+                        status,
+                        message,
+                        code,
+                        correlation_id,
+                        ..
+                    } => ProviderError::Auth(format!(
+                        "login to {} failed with {status}: {message} (code {code}{})",
+                        self.login_url,
+                        correlation_id
+                            .map(|c| format!(", correlation id {c}"))
+                            .unwrap_or_default()
+                    )),
+                    ProviderError::Forbidden { message, .. } | ProviderError::Auth(message) => {
+                        // A 401 already reads "POST /oauth/token was refused: ...".
+                        let prefix = format!("{} {} was refused: ", request.method, request.path);
+                        let reason = message.strip_prefix(&prefix).unwrap_or(&message);
+                        ProviderError::Auth(format!(
+                            "login to {} was refused: {reason}",
+                            self.login_url
+                        ))
+                    }
+                    other => other,
+                })?;
         let access_token = answer
             .body
             .get("access_token")
@@ -532,6 +551,21 @@ impl Api {
                     }
                     Decision::RetryAfter(wait) => {
                         tracing::info!(attempt, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "transient failure; retrying");
+                        if let Some(report) = &self.on_retry {
+                            let reason = match outcome {
+                                Outcome::Status { status, .. } => format!("answered {status}"),
+                                Outcome::Transport { sent: false } => "could not connect".to_owned(),
+                                Outcome::Transport { sent: true } => "got no answer".to_owned(),
+                            };
+                            (report.0)(&RetryNotice {
+                                host: url.host_str().unwrap_or_default().to_owned(),
+                                request: format!("{} {}", request.method, request.template),
+                                reason,
+                                next_attempt: attempts.transient + 1,
+                                max_attempts: self.policy.max_transient_attempts,
+                                wait,
+                            });
+                        }
                         tokio::time::sleep(wait).await;
                     }
                     Decision::RateLimited(wait) => {

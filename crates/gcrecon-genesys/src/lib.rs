@@ -60,7 +60,7 @@ mod wire;
 pub(crate) const USER_PAGE: u32 = 500;
 
 pub use connection::{Connection, ConnectionError, Credentials};
-pub use retry::RetryPolicy;
+pub use retry::{RetryNotice, RetryPolicy, RetryReporter};
 
 /// Tuning of the provider.
 #[derive(Clone, Debug)]
@@ -77,6 +77,9 @@ pub struct ProviderOptions {
     /// How long to wait for a role granted to the caller to take effect
     /// when the caller's token is not ours to renew (default 60 s).
     pub grant_wait: Duration,
+    /// Told before each retry of a request that got no answer or a
+    /// 502/503/504 (the CLI says so on stderr).
+    pub on_retry: Option<RetryReporter>,
 }
 
 impl Default for ProviderOptions {
@@ -87,6 +90,7 @@ impl Default for ProviderOptions {
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             grant_wait: Duration::from_secs(60),
+            on_retry: None,
         }
     }
 }
@@ -157,6 +161,7 @@ impl GenesysProvider {
             requests_per_minute: opts.requests_per_minute,
             timeout: opts.timeout,
             retry: opts.retry.clone(),
+            on_retry: opts.on_retry.clone(),
         };
         let api = http::Api::connect(&conn, &settings).await?;
         Ok(GenesysProvider {

@@ -1,8 +1,9 @@
 //! The Genesys Cloud regions: AWS region name ⇄ public domain.
 //!
-//! A hand-maintained copy of `shared/genesys-api/regions.json`; the test
-//! below compares the two whenever that file is present, so the table cannot
-//! drift from the published list unnoticed.
+//! A hand-maintained table of the published region list, which the
+//! repository keeps in `crates/gcsim/contract/regions.json` (the
+//! simulator's contract slice); the test below compares the two, so the
+//! table cannot drift from that list unnoticed.
 
 /// One Genesys Cloud region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,35 +82,34 @@ pub fn for_host(host: &str) -> Option<&'static Region> {
     })
 }
 
-/// The AWS region names, for an error message listing the valid ones.
+/// The valid regions for an error message: one per line, sorted by AWS
+/// region name, each with its domain.
 pub fn valid_names() -> String {
-    REGIONS
+    let mut names: Vec<String> = REGIONS
         .iter()
-        .map(|r| format!("{} ({})", r.aws_region, r.domain))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .map(|r| format!("    {} ({})", r.aws_region, r.domain))
+        .collect();
+    names.sort();
+    names.join("\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The table must match the published list whenever the shared specs
-    /// are checked out next to the repository.
+    /// The table must match the published list kept in the repository.
     #[test]
     fn table_matches_regions_json() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/genesys-api/regions.json"
+            "/../gcsim/contract/regions.json"
         );
-        let Ok(text) = std::fs::read_to_string(path) else {
-            eprintln!("{path} not present; skipping the comparison");
-            return;
-        };
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read the region list {path}: {e}"));
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
         let mut published: Vec<(String, String, String)> = json
             .as_array()
-            .unwrap()
+            .expect("regions.json is a list")
             .iter()
             .map(|r| {
                 let field = |k: &str| r[k].as_str().unwrap().to_owned();
@@ -128,6 +128,7 @@ mod tests {
             .collect();
         published.sort();
         ours.sort();
+        assert_eq!(published.len(), 17, "{published:?}");
         assert_eq!(
             ours, published,
             "regions.rs is out of date with regions.json"

@@ -36,6 +36,7 @@
 //! would have made before sending it again.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use gcrecon_core::provider::ProviderError;
@@ -64,6 +65,34 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(120),
         }
+    }
+}
+
+/// A failed attempt that is about to be retried, for the person waiting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryNotice {
+    /// The host the request goes to (`login.mypurecloud.com.au`).
+    pub host: String,
+    /// `POST /oauth/token`.
+    pub request: String,
+    /// What went wrong (`could not connect`, `answered 503`).
+    pub reason: String,
+    /// The attempt about to be made (2 after the first failure).
+    pub next_attempt: u32,
+    /// Attempts in all before giving up.
+    pub max_attempts: u32,
+    /// How long until the next attempt.
+    pub wait: Duration,
+}
+
+/// Told about every retry after a failure with no answer or a 502/503/504
+/// (not about 429 waits, which are the normal pace of a busy token).
+#[derive(Clone)]
+pub struct RetryReporter(pub Arc<dyn Fn(&RetryNotice) + Send + Sync>);
+
+impl std::fmt::Debug for RetryReporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RetryReporter")
     }
 }
 

@@ -1,6 +1,6 @@
-"""Regenerate contract.json (compact) from shared/genesys-api/contract.json.
+"""Regenerate contract.json (compact) from the full API contract document.
 
-Usage: python3 crates/gcsim/contract/extract.py ../shared/genesys-api/contract.json
+Usage: python3 crates/gcsim/contract/extract.py FULL_CONTRACT.json
 The output keeps only what gcsim validates: model field names, types and enums,
 and the operations (method, path, body model, response model, query params).
 """

@@ -833,6 +833,30 @@ pub const REGIONS: &[(&str, &str)] = &[
 mod tests {
     use super::*;
 
+    /// The table is the published region list kept beside the contract.
+    #[test]
+    fn regions_match_regions_json() {
+        let list: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("../contract/regions.json")).unwrap();
+        let mut published: Vec<(String, String)> = list
+            .iter()
+            .map(|r| {
+                (
+                    r["region"].as_str().unwrap().to_owned(),
+                    r["publicDomainName"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let mut ours: Vec<(String, String)> = REGIONS
+            .iter()
+            .map(|(r, d)| ((*r).to_owned(), (*d).to_owned()))
+            .collect();
+        published.sort();
+        ours.sort();
+        assert!(!published.is_empty());
+        assert_eq!(ours, published);
+    }
+
     #[test]
     fn catalog_is_large_and_has_seed_permissions() {
         let c = default_permissions();

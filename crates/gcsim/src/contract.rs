@@ -1,9 +1,9 @@
 //! The API contract: model field names, types and enums, and the operations.
 //!
-//! `contract/contract.json` is a compact copy of
-//! `shared/genesys-api/contract.json` (regenerate it with
-//! `contract/extract.py`). gcsim validates request bodies against it (unknown
-//! field, wrong type or value outside an enum → 400, like the real service's
+//! `contract/contract.json` is the API slice gcsim models, compacted from
+//! the full contract document by `contract/extract.py`. gcsim validates
+//! request bodies against it (unknown field, wrong type or value outside an
+//! enum → 400, like the real service's
 //! JSON binding) and its own tests validate every answer against it (no
 //! `null`, no field the model does not have, enums exactly as listed).
 

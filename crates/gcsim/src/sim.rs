@@ -757,6 +757,7 @@ fn create(org: &mut Org, kind: &str, f: &Value, now: Instant) -> Result<String, 
             );
             doc.entry("type").or_insert(json!("official"));
             doc.entry("visibility").or_insert(json!("public"));
+            doc.entry("rulesVisible").or_insert(json!(true));
             let mut members = BTreeSet::new();
             for r in str_list(f, "memberIds")
                 .into_iter()
@@ -947,6 +948,7 @@ pub async fn populate(State(app): State<Arc<App>>, body: axum::body::Bytes) -> S
                     let mut doc = Map::new();
                     doc.insert("type".into(), json!("official"));
                     doc.insert("visibility".into(), json!("public"));
+                    doc.insert("rulesVisible".into(), json!(true));
                     org.groups.insert(Group {
                         id,
                         name,

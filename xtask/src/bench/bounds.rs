@@ -28,8 +28,8 @@ pub fn pages(objects: u64, page_size: u64) -> u64 {
     objects.div_ceil(page_size).max(1)
 }
 
-/// How a kind's list endpoint pages (`shared/genesys-api/contract.md` and
-/// the simulator spec: the maximum `pageSize` of each list).
+/// How a kind's list endpoint pages (the maximum `pageSize` of each list,
+/// as docs/simulator.md gives them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Paging {
     /// `pageSize` up to this many per page.

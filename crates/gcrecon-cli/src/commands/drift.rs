@@ -54,7 +54,7 @@ pub async fn drift(ctx: &Ctx, args: &DriftArgs) -> Result<Exit> {
         ));
     }
     let ignore = IgnoreRules::load(&ignore_path).map_err(ignore_error)?;
-    let provider = connect(&ctx.global).await?;
+    let provider = connect(&ctx.global, &ctx.printer).await?;
     // Drift only reads: it takes no lock, but says when a run that writes
     // holds one, since the report may then show its changes half-done.
     if let Ok(Some(holder)) = lock::current_holder(&project.paths.state) {

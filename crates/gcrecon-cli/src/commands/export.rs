@@ -115,7 +115,7 @@ pub async fn export(ctx: &Ctx, args: &ExportArgs) -> Result<Exit> {
         }
     }
 
-    let provider = connect(&ctx.global).await?;
+    let provider = connect(&ctx.global, &ctx.printer).await?;
     // Read integration configurations in the listing (a call per
     // integration), group members not at all: export leaves them out.
     provider.set_managed_keys(

@@ -73,7 +73,7 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> Result<Exit> {
     let project = ctx.project()?;
     let variables = project.variables(&ctx.global)?;
     let options = plan_options(&args.planning, args.refresh_only, false)?;
-    let provider = connect(&ctx.global).await?;
+    let provider = connect(&ctx.global, &ctx.printer).await?;
     let lock = ctx.lock(&project.paths.state, "plan")?;
     let store = StateStore::open(&project.paths.state, &project.name)?;
     let planned = make_plan(ctx, &project, &variables, &provider, &store, options).await?;
@@ -132,12 +132,15 @@ fn confirm(ctx: &Ctx, question: &str) -> Result<()> {
 /// `gcrecon apply [FILE]`.
 pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> Result<Exit> {
     let project = ctx.project()?;
-    let variables = project.variables(&ctx.global)?;
     let saved = args.plan_file.as_deref().map(SavedPlan::read).transpose()?;
+    let variables = match (&saved, &args.plan_file) {
+        (Some(saved), Some(path)) => project.variables_for(&ctx.global, saved, path)?,
+        _ => project.variables(&ctx.global)?,
+    };
     if saved.is_none() {
         require_approval_possible(ctx, args.auto_approve, "apply")?;
     }
-    let provider = connect(&ctx.global).await?;
+    let provider = connect(&ctx.global, &ctx.printer).await?;
     let _lock = ctx.lock(&project.paths.state, "apply")?;
     let store = StateStore::open(&project.paths.state, &project.name)?;
     let planned = if let (Some(saved), Some(path)) = (&saved, &args.plan_file) {
@@ -196,7 +199,7 @@ pub async fn destroy(ctx: &Ctx, args: &DestroyArgs) -> Result<Exit> {
     let project = ctx.project()?;
     let variables = project.variables(&ctx.global)?;
     require_approval_possible(ctx, args.auto_approve, "destroy")?;
-    let provider = connect(&ctx.global).await?;
+    let provider = connect(&ctx.global, &ctx.printer).await?;
     let _lock = ctx.lock(&project.paths.state, "destroy")?;
     let store = StateStore::open(&project.paths.state, &project.name)?;
     let options = PlanOptions {

@@ -18,7 +18,7 @@ pub async fn import(ctx: &Ctx, args: &ImportArgs) -> Result<Exit> {
             "{address} is not in the manifest; the next plan will delete the imported object unless you add the block"
         ));
     }
-    let provider = connect(&ctx.global).await?;
+    let provider = connect(&ctx.global, &ctx.printer).await?;
     let _lock = ctx.lock(&project.paths.state, "import")?;
     let mut store = StateStore::open(&project.paths.state, &project.name)?;
     let id = GenesysId(args.id.clone());
@@ -34,7 +34,7 @@ pub async fn import(ctx: &Ctx, args: &ImportArgs) -> Result<Exit> {
 pub async fn rotate(ctx: &Ctx, args: &RotateArgs) -> Result<Exit> {
     let address = parse_address(&args.address)?;
     let project = ctx.project()?;
-    let provider = connect(&ctx.global).await?;
+    let provider = connect(&ctx.global, &ctx.printer).await?;
     let _lock = ctx.lock(&project.paths.state, "rotate")?;
     let store = StateStore::open_existing(&project.paths.state)?;
     let secrets = SecretsFile::new(project.secrets_path(args.secrets_out.as_deref()));

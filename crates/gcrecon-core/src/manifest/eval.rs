@@ -776,6 +776,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             }
             all.merge(&acc);
         }
+        schema::fill_defaults(kind, &mut attrs);
         if kind == Kind::OauthClient
             && attrs.get("grant_type").and_then(Value::as_str) == Some("client_credentials")
             && !attrs.contains_key("roles")

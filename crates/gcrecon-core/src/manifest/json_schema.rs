@@ -108,7 +108,16 @@ fn block_schema(keys: &[KeySpec], meta: &[&str], doc: &str) -> Value {
             open = true;
             continue;
         }
-        props.insert(k.name.to_owned(), with_doc(key_type(k.ty), k.doc));
+        let mut prop = with_doc(key_type(k.ty), k.doc);
+        if let (Some(default), Some(obj)) = (k.default, prop.as_object_mut()) {
+            let value = match default {
+                schema::KeyDefault::Bool(b) => Value::Bool(b),
+                schema::KeyDefault::Str(s) => Value::String(s.to_owned()),
+                schema::KeyDefault::Int(i) => Value::from(i),
+            };
+            obj.insert("default".to_owned(), value);
+        }
+        props.insert(k.name.to_owned(), prop);
         if k.required {
             required.push(k.name);
         }

@@ -1411,6 +1411,7 @@ impl Builder<'_> {
                         required: false,
                         diff: schema::DiffKind::Set,
                         doc: "",
+                        default: None,
                     };
                     self.check_type(&spec, &e.value, what);
                 }

@@ -38,6 +38,9 @@ pub fn render_client(org: &Org, c: &OAuthClient, with_secret: bool) -> Value {
     m.entry("registeredRedirectUri").or_insert(json!([]));
     m.entry("scope").or_insert(json!([]));
     m.entry("state").or_insert(json!("active"));
+    // "If this field is omitted, a default of 24 hours will be applied."
+    m.entry("accessTokenValiditySeconds")
+        .or_insert(json!(crate::auth::DEFAULT_TOKEN_SECONDS));
     if with_secret {
         m.insert("secret".into(), json!(c.secret));
     }
