@@ -16,6 +16,7 @@ mod diagnostic;
 mod eval;
 mod expr;
 mod fast_toml;
+mod funcs;
 mod json_schema;
 mod model;
 mod syntax;
