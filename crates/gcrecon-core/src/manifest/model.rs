@@ -946,8 +946,8 @@ impl Builder<'_> {
         let need: Option<(&[&str], &str)> = match kind {
             DataKind::Division => Some((&["name", "home"], "`name = \"...\"` or `home = true`")),
             DataKind::Users => Some((
-                &["division", "group"],
-                "`division = \"...\"` and/or `group = \"...\"`",
+                &["division", "group", "role", "queue"],
+                "one or more of `division`, `group`, `role` and `queue` (combined with AND)",
             )),
             DataKind::IntegrationType => {
                 Some((&["name", "id"], "`name = \"...\"` or `id = \"...\"`"))
