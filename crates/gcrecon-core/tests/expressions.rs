@@ -548,3 +548,45 @@ value = '${{{e}}}'
         }
     }
 }
+
+#[test]
+fn group_members_and_owners_by_email_or_id() {
+    let body = "[group.g]
+name = \"G\"
+members = [\"Ann@Acme.example\", \"id-bob\"]
+owners = '${[for e in [\"sue@acme.example\"] : e]}'
+";
+    let m = load(body);
+    let vars = m
+        .resolve_variables(&BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
+    let data = BTreeMap::new();
+    let ctx = EvalContext::new(&vars, &data, &nothing_known);
+    assert_eq!(
+        m.group_member_emails(&ctx).into_iter().collect::<Vec<_>>(),
+        ["ann@acme.example", "sue@acme.example"]
+    );
+    let emails: BTreeMap<String, String> = [
+        ("ann@acme.example".to_owned(), "id-ann".to_owned()),
+        ("sue@acme.example".to_owned(), "id-sue".to_owned()),
+    ]
+    .into();
+    let d = m.desired(&ctx.with_emails(&emails)).unwrap();
+    let g = &d.instances[0];
+    assert_eq!(g.attrs["members"], Value::strings(["id-ann", "id-bob"]));
+    assert_eq!(g.attrs["owners"], Value::strings(["id-sue"]));
+
+    // An email that matches no user is an error naming it, at its place.
+    let only_ann: BTreeMap<String, String> =
+        [("ann@acme.example".to_owned(), "id-ann".to_owned())].into();
+    let ctx = EvalContext::new(&vars, &data, &nothing_known).with_emails(&only_ann);
+    let s = sources(body);
+    let text = m.desired(&ctx).unwrap_err().render(&s, false);
+    assert!(
+        text.contains("`owners` of `group.g`: no user has the email \"sue@acme.example\""),
+        "{text}"
+    );
+    assert!(text.contains("gcrecon.toml:6:10"), "{text}");
+    assert!(text.contains("address: group.g"), "{text}");
+    assert!(text.contains("hint: check the spelling"), "{text}");
+}

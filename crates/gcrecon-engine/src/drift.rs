@@ -321,7 +321,8 @@ pub async fn drift<P: Provider + 'static>(
     check_org(state, &context.org, None)?;
     let desired: BTreeMap<Address, DesiredInstance> = {
         let from_state = |a: &Address, attr: &str| state_value(state, a, attr);
-        let ctx = EvalContext::new(input.variables, &context.data, &from_state);
+        let ctx = EvalContext::new(input.variables, &context.data, &from_state)
+            .with_emails(&context.emails);
         input
             .manifest
             .desired(&ctx)

@@ -1259,6 +1259,43 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         r
     }
 
+    /// Group `members` or `owners` with every email replaced by its user's
+    /// id; an email that matches no user is an error naming it.
+    fn users_by_email(
+        &self,
+        v: Value,
+        key: &str,
+        owner: &str,
+        sp: Sp,
+    ) -> Result<Value, Vec<Diagnostic>> {
+        let Value::List(items) = v else { return Ok(v) };
+        let mut errors = Vec::new();
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Value::String(s) if s.contains('@') => {
+                    match self.ctx.emails.get(&s.to_lowercase()) {
+                        Some(id) => out.push(Value::String(id.clone())),
+                        None => errors.push(
+                            self.m
+                                .files
+                                .error(sp, format!("`{key}` of `{owner}`: no user has the email \"{s}\""))
+                                .with_label("no such user")
+                                .with_address(owner)
+                                .with_hint("check the spelling; `members` and `owners` take user ids or the emails of existing users"),
+                        ),
+                    }
+                }
+                other => out.push(other),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Value::List(out))
+        } else {
+            Err(errors)
+        }
+    }
+
     /// Evaluate one resource instance.
     fn instance(
         &self,
@@ -1315,6 +1352,19 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                             }
                         }
                     }
+                    let v = if kind == Kind::Group
+                        && matches!(attr.key.as_str(), "members" | "owners")
+                    {
+                        match self.users_by_email(v, &attr.key, &owner, attr.value.sp) {
+                            Ok(v) => v,
+                            Err(ds) => {
+                                errors.extend(ds);
+                                continue;
+                            }
+                        }
+                    } else {
+                        v
+                    };
                     attrs.insert(attr.key.clone(), v);
                 }
                 Err(d) => errors.push(d),
@@ -1721,6 +1771,47 @@ impl Manifest {
             });
         }
         finish(out, errors)
+    }
+
+    /// The emails that group `members` and `owners` name (lower-case), for
+    /// the engine to look up before [`Manifest::desired`]. Values that do
+    /// not evaluate yet are skipped; `desired` reports them.
+    pub fn group_member_emails(&self, ctx: &EvalContext<'_>) -> BTreeSet<String> {
+        let ev = Evaluator::new(self, ctx);
+        let mut out = BTreeSet::new();
+        let groups = self
+            .blocks
+            .values()
+            .filter(|b| b.address.target == Target::Resource(Kind::Group));
+        for block in groups {
+            let Ok(insts) = ev.instances(block) else {
+                continue;
+            };
+            for (k, v) in insts.iter() {
+                let addr = inst_addr(&block.address, k.as_deref());
+                if !ev
+                    .is_enabled(block, &addr, k.as_deref(), v)
+                    .unwrap_or(false)
+                {
+                    continue;
+                }
+                let owner = addr.to_string();
+                let scope = Scope::new(&owner, k.as_deref().map(|k| (k, v)));
+                for key in ["members", "owners"] {
+                    let Some(a) = block.attr(key) else { continue };
+                    if let Ok(Value::List(items)) = ev.node(&a.value, &scope, &mut Acc::default()) {
+                        out.extend(
+                            items
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .filter(|s| s.contains('@'))
+                                .map(str::to_lowercase),
+                        );
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Every output (those with `when = false` left out), evaluated; values
