@@ -23,7 +23,10 @@
 //!   set never compared (server defaults), `ignore_changes` honoured, and
 //!   only the keys the current manifest still sets. Comparing with the
 //!   last apply, not the manifest, keeps edits not yet applied out of the
-//!   report: those are what `gcrecon plan` is for.
+//!   report: those are what `gcrecon plan` is for. A key whose value the
+//!   manifest computes from data sources (role grant `subjects` from
+//!   `data.users`) is compared with its value computed now, so a user who
+//!   newly matches the rule and lacks the grant is reported.
 //! - **missing**: in the state, gone from the organization.
 //! - **unmanaged**: listed objects of the managed kinds that no state entry
 //!   claims, built-in objects excluded, minus those the ignore file
@@ -109,11 +112,21 @@ pub fn managed_kinds(
 /// the manifest still sets, without gcrecon's own settings, sensitive
 /// values or values not known yet.
 pub fn expected_attrs(record: &ResourceState, instance: Option<&DesiredInstance>) -> Attrs {
-    let base = match instance {
+    let mut base = match instance {
         _ if !record.applied.is_empty() => record.applied.clone(),
         Some(i) => i.attrs.clone(),
         None => Attrs::new(),
     };
+    // A value the manifest computes from data sources is expected as it is
+    // computed now: a user who newly matches `data.users` and lacks the
+    // grant (or no longer matches and still holds it) is drift.
+    if let Some(i) = instance {
+        for key in &i.data_keys {
+            if let Some(v) = i.attrs.get(key).filter(|v| v.is_known()) {
+                base.insert(key.clone(), v.clone());
+            }
+        }
+    }
     let sensitive: BTreeSet<&str> = record
         .sensitive_keys
         .iter()

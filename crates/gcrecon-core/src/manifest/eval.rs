@@ -1310,6 +1310,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         let mut errors = Vec::new();
         let mut attrs = Attrs::new();
         let mut sensitive_keys = Vec::new();
+        let mut data_keys = Vec::new();
         let mut all = Acc::default();
         let mut grant_roles = BTreeSet::new();
         let specs = schema::resource_keys(kind);
@@ -1371,6 +1372,9 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             }
             if acc.sensitive {
                 sensitive_keys.push(attr.key.clone());
+            }
+            if !acc.data_refs.is_empty() {
+                data_keys.push(attr.key.clone());
             }
             if kind == Kind::OauthClient && attr.key == "roles" {
                 grant_roles.extend(
@@ -1445,6 +1449,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                 adopt: block.adopt,
                 ignore_changes: block.ignore_changes.clone(),
                 sensitive_keys,
+                data_keys,
             },
             refs: all.refs,
             data_refs: all.data_refs,
@@ -1930,6 +1935,7 @@ impl DesiredInstance {
             adopt: false,
             ignore_changes: Vec::new(),
             sensitive_keys: Vec::new(),
+            data_keys: Vec::new(),
         }
     }
 }

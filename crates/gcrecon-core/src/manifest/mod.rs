@@ -144,6 +144,9 @@ pub struct DesiredInstance {
     pub ignore_changes: Vec<String>,
     /// Keys whose value derives from a secret or a sensitive variable.
     pub sensitive_keys: Vec<String>,
+    /// Keys whose value reads a data source, so it is computed again at
+    /// every plan (`subjects = "${data.users.agents.ids}"`).
+    pub data_keys: Vec<String>,
 }
 
 /// An evaluated `[output.NAME]`.
