@@ -666,16 +666,34 @@ fn pureengage_end_to_end() {
         output(&outputs, "general_base_service_url"),
         format!("{}/api/", run.sim.url()).as_str()
     );
-    assert_eq!(
-        output(&outputs, "ewt_client_id"),
-        find(&org, "oauth_clients", "PureEngage ewt")["id"]
-    );
-    for secret in ["saml_auth_password", "ewt_password"] {
+    // One output per service section, from one `for_each` output.
+    for service in ["saml_auth", "ewt"] {
         assert_eq!(
-            outputs[secret]["sensitive"], true,
+            output(&outputs, &format!("client_id[\"{service}\"]")),
+            find(&org, "oauth_clients", &format!("PureEngage {service}"))["id"]
+        );
+        let secret = format!("password[\"{service}\"]");
+        assert_eq!(
+            outputs[&secret]["sensitive"], true,
             "{secret} must be sensitive"
         );
     }
+    let names: BTreeSet<&str> = outputs
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| k.starts_with("client_id") || k.starts_with("password"))
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "client_id[\"ewt\"]",
+            "client_id[\"saml_auth\"]",
+            "password[\"ewt\"]",
+            "password[\"saml_auth\"]"
+        ])
+    );
     caller_grants_are_back(&before, &org, run.sim.admin_client_id());
 
     run.destroy_restores(&before);
