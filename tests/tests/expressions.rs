@@ -203,8 +203,16 @@ fn expressions_emails_and_rule_based_users_reach_the_org() {
     // (any case), owners by the emails of the supervisor role's holders.
     for name in ["OPS Operators", "DEV Developers"] {
         let g = find(&org, "groups", name);
-        assert_eq!(strings(&g["memberIds"]), [alex.clone()], "{name}");
-        assert_eq!(strings(&g["ownerIds"]), [sue.clone()], "{name}");
+        assert_eq!(
+            strings(&g["memberIds"]),
+            std::slice::from_ref(&alex),
+            "{name}"
+        );
+        assert_eq!(
+            strings(&g["ownerIds"]),
+            std::slice::from_ref(&sue),
+            "{name}"
+        );
     }
     // A conditional inside concat: the optional permission is off.
     let reader = find(&org, "roles", "Reader");
@@ -218,7 +226,7 @@ fn expressions_emails_and_rule_based_users_reach_the_org() {
         .filter(|g| g["roleId"] == reader_id.as_str())
         .filter_map(|g| g["subjectId"].as_str().map(str::to_owned))
         .collect();
-    assert_eq!(holders, [alex.clone()]);
+    assert_eq!(holders, std::slice::from_ref(&alex));
 
     // Outputs: a map by for-expression, one output per key, a splat.
     let out = s.expect(&["output", "--json"], 0);
@@ -234,6 +242,16 @@ fn expressions_emails_and_rule_based_users_reach_the_org() {
     assert_eq!(outputs["team_name[\"ops\"]"]["value"], "ops operators");
     assert_eq!(outputs["team_name[\"dev\"]"]["value"], "dev developers");
     assert_eq!(outputs["names"]["value"], "DEV Developers, OPS Operators");
+
+    let one = s.expect(&["output", "team_name[\"ops\"]"], 0);
+    assert_eq!(one.stdout.trim(), "ops operators");
+    let all = s.expect(&["output", "team_name"], 1);
+    assert!(
+        all.stderr
+            .contains("`team_name` has `for_each`; name one instance"),
+        "{}",
+        all.stderr
+    );
 
     // Emails resolved to ids compare equal to the org: nothing to do.
     s.expect(&["plan", "--detailed-exitcode"], 0);

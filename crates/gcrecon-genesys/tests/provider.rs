@@ -563,7 +563,7 @@ mod kinds {
         // A queue's agents, by name or id, combined with other filters (AND);
         // `emails[i]` belongs to `ids[i]`.
         let agents = run(p.data(DataKind::Users, &q(json!({"queue": "Support"})))).unwrap();
-        let mut want = vec![
+        let mut want = [
             (users["bob@acme.example"].clone(), "bob@acme.example"),
             (users["dan@acme.example"].clone(), "dan@acme.example"),
         ];
