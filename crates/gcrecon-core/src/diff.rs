@@ -274,7 +274,9 @@ fn diff_role_grant(input: &DiffInput<'_>) -> AttrDiff {
     if subjects_differ || !divisions_differ {
         out.changed_keys.push("subjects".into());
     }
-    if divisions_differ {
+    // With no subjects there are no pairs to carry the divisions: only the
+    // subjects differ (a rule that now selects nobody).
+    if divisions_differ && !desired.is_empty() {
         out.changed_keys.push("divisions".into());
     }
     out.changed_keys.sort();

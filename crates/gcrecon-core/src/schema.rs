@@ -256,8 +256,22 @@ pub fn data_keys(kind: DataKind) -> (&'static [KeySpec], &'static [&'static str]
                     Plain,
                     "Members of the group with this name."
                 ),
+                key!(
+                    "role",
+                    String,
+                    false,
+                    Plain,
+                    "Users holding the role with this name or id."
+                ),
+                key!(
+                    "queue",
+                    String,
+                    false,
+                    Plain,
+                    "Members (agents) of the queue with this name or id."
+                ),
             ],
-            &["ids"],
+            &["ids", "emails"],
         ),
         DataKind::Queue => (
             &[key!("name", String, true, Plain, "The queue's name.")],

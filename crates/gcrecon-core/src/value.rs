@@ -71,6 +71,19 @@ impl Value {
         }
     }
 
+    /// The number inside, if this is a number.
+    pub fn as_number(&self) -> Option<&serde_json::Number> {
+        match self {
+            Value::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The number inside as a float, if this is a number.
+    pub fn as_f64(&self) -> Option<f64> {
+        self.as_number().and_then(serde_json::Number::as_f64)
+    }
+
     /// The items, if this is a list.
     pub fn as_list(&self) -> Option<&[Value]> {
         match self {

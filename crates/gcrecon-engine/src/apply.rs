@@ -737,7 +737,7 @@ pub async fn apply<P: Provider + 'static>(
                     op,
                     StepOp::Create | StepOp::Update | StepOp::Replace | StepOp::Record
                 ) {
-                match evaluate(&shared, input, &context.data, &address, &sources) {
+                match evaluate(&shared, input, &context, &address, &sources) {
                     Ok(d) => Some(d),
                     Err(e) => {
                         observer.event(&Event::Failed {
@@ -971,7 +971,8 @@ pub async fn apply<P: Provider + 'static>(
             }
             state_value(&state_now, a, attr)
         };
-        let ctx = EvalContext::new(input.variables, &context.data, &resolver);
+        let ctx = EvalContext::new(input.variables, &context.data, &resolver)
+            .with_emails(&context.emails);
         match input.manifest.outputs(&ctx) {
             Ok(values) => Some(
                 values
@@ -1040,13 +1041,14 @@ pub async fn apply<P: Provider + 'static>(
 fn evaluate<P: Provider>(
     shared: &Shared<P>,
     input: ApplyInput<'_>,
-    data: &BTreeMap<Address, Attrs>,
+    context: &crate::refresh::Context,
     address: &Address,
     sources: &[gcrecon_core::manifest::Source],
 ) -> Result<DesiredInstance, NodeError> {
     let snapshot = lock(&shared.store).state().clone();
     let resolver = |a: &Address, attr: &str| state_value(&snapshot, a, attr);
-    let ctx = EvalContext::new(input.variables, data, &resolver);
+    let ctx =
+        EvalContext::new(input.variables, &context.data, &resolver).with_emails(&context.emails);
     let inst = input.manifest.eval_instance(address, &ctx).map_err(|d| {
         NodeError::new(format!(
             "cannot evaluate {address}:\n{}",

@@ -24,7 +24,10 @@
 //!   manifest omits is expected at its default), `ignore_changes` honoured, and
 //!   only the keys the current manifest still sets. Comparing with the
 //!   last apply, not the manifest, keeps edits not yet applied out of the
-//!   report: those are what `gcrecon plan` is for.
+//!   report: those are what `gcrecon plan` is for. A key whose value the
+//!   manifest computes from data sources (role grant `subjects` from
+//!   `data.users`) is compared with its value computed now, so a user who
+//!   newly matches the rule and lacks the grant is reported.
 //! - **missing**: in the state, gone from the organization.
 //! - **unmanaged**: listed objects of the managed kinds that no state entry
 //!   claims, built-in objects excluded, minus those the ignore file
@@ -118,6 +121,16 @@ pub fn expected_attrs(record: &ResourceState, instance: Option<&DesiredInstance>
     // A key left at its default is expected at its default, also when the
     // last apply recorded it without one.
     gcrecon_core::schema::fill_defaults(record.kind, &mut base);
+    // A value the manifest computes from data sources is expected as it is
+    // computed now: a user who newly matches `data.users` and lacks the
+    // grant (or no longer matches and still holds it) is drift.
+    if let Some(i) = instance {
+        for key in &i.data_keys {
+            if let Some(v) = i.attrs.get(key).filter(|v| v.is_known()) {
+                base.insert(key.clone(), v.clone());
+            }
+        }
+    }
     let sensitive: BTreeSet<&str> = record
         .sensitive_keys
         .iter()
@@ -325,7 +338,8 @@ pub async fn drift<P: Provider + 'static>(
     check_org(state, &context.org, None)?;
     let desired: BTreeMap<Address, DesiredInstance> = {
         let from_state = |a: &Address, attr: &str| state_value(state, a, attr);
-        let ctx = EvalContext::new(input.variables, &context.data, &from_state);
+        let ctx = EvalContext::new(input.variables, &context.data, &from_state)
+            .with_emails(&context.emails);
         input
             .manifest
             .desired(&ctx)

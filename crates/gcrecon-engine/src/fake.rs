@@ -305,10 +305,16 @@ impl Provider for FakeProvider {
                     ])
                 })
                 .collect(),
-            DataKind::Users => vec![Attrs::from([(
-                "ids".to_owned(),
-                Value::strings(o.users.iter().map(|(id, _, _)| id.clone())),
-            )])],
+            DataKind::Users => vec![Attrs::from([
+                (
+                    "ids".to_owned(),
+                    Value::strings(o.users.iter().map(|(id, _, _)| id.clone())),
+                ),
+                (
+                    "emails".to_owned(),
+                    Value::strings(o.users.iter().map(|(_, _, email)| email.clone())),
+                ),
+            ])],
             _ => Vec::new(),
         }))
     }

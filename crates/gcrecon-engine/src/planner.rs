@@ -625,7 +625,8 @@ pub async fn plan<P: Provider + 'static>(
         BTreeMap::new()
     } else {
         let from_state = |a: &Address, attr: &str| state_value(state, a, attr);
-        let ctx = EvalContext::new(input.variables, &context.data, &from_state);
+        let ctx = EvalContext::new(input.variables, &context.data, &from_state)
+            .with_emails(&context.emails);
         manifest
             .desired(&ctx)
             .map_err(EngineError::Manifest)?
@@ -681,7 +682,8 @@ pub async fn plan<P: Provider + 'static>(
         for address in topological(&desired) {
             let evaluated = {
                 let resolver = |a: &Address, attr: &str| known_value(&known, a, attr, false);
-                let ctx = EvalContext::new(input.variables, &context.data, &resolver);
+                let ctx = EvalContext::new(input.variables, &context.data, &resolver)
+                    .with_emails(&context.emails);
                 manifest.eval_instance(&address, &ctx)
             };
             let inst = match evaluated {
@@ -785,7 +787,8 @@ pub async fn plan<P: Provider + 'static>(
             .collect()
     } else {
         let resolver = |a: &Address, attr: &str| known_value(&known, a, attr, true);
-        let ctx = EvalContext::new(input.variables, &context.data, &resolver);
+        let ctx = EvalContext::new(input.variables, &context.data, &resolver)
+            .with_emails(&context.emails);
         match manifest.outputs(&ctx) {
             Ok(outputs) => plan_outputs(state, &outputs),
             Err(d) => {

@@ -31,6 +31,9 @@ pub struct Context {
     pub caller: Caller,
     /// Every data source instance, including `data.org` and `data.caller`.
     pub data: BTreeMap<Address, Attrs>,
+    /// User ids by lower-case email, for the emails group members and
+    /// owners name (an email no user has is absent; evaluation reports it).
+    pub emails: BTreeMap<String, String>,
 }
 
 impl Context {
@@ -134,10 +137,31 @@ pub async fn read_context<P: Provider>(
     let mut data = BTreeMap::new();
     data.insert(Address::data(DataKind::Org, ""), org_attrs(&org));
     data.insert(Address::data(DataKind::Caller, ""), caller_attrs(&caller));
+    let mut emails = BTreeMap::new();
     if let Some(manifest) = manifest {
         read_data_sources(provider, manifest, variables, &mut data, observer).await?;
+        let wanted = {
+            let ctx = EvalContext::new(variables, &data, &nothing_known);
+            manifest.group_member_emails(&ctx)
+        };
+        for email in wanted {
+            let query = Attrs::from([("email".to_owned(), Value::from(email.as_str()))]);
+            let found = provider.data(DataKind::User, &query).await.map_err(|e| {
+                EngineError::provider(format!("cannot look up the user {email}"), e)
+            })?;
+            if let [one] = found.as_slice() {
+                if let Some(id) = one.get("id").and_then(Value::as_str) {
+                    emails.insert(email, id.to_owned());
+                }
+            }
+        }
     }
-    Ok(Context { org, caller, data })
+    Ok(Context {
+        org,
+        caller,
+        data,
+        emails,
+    })
 }
 
 async fn read_data_sources<P: Provider>(

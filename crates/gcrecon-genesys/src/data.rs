@@ -206,12 +206,23 @@ pub async fn data(ctx: &Ctx, kind: DataKind, query: &Attrs) -> Result<Vec<Row>, 
         DataKind::Users => {
             let division = q.string("division")?;
             let group_name = q.string("group")?;
-            if division.is_none() && group_name.is_none() {
+            let role = q.string("role")?;
+            let queue = q.string("queue")?;
+            if division.is_none() && group_name.is_none() && role.is_none() && queue.is_none() {
                 return Err(ProviderError::Invalid(
-                    "data.users needs `division` and/or `group`".into(),
+                    "data.users needs one or more of `division`, `group`, `role` and `queue`"
+                        .into(),
                 ));
             }
+            // Each filter narrows the set (AND); a filter naming nothing
+            // matches nothing, which the engine reports.
             let mut ids: Option<BTreeSet<String>> = None;
+            let narrow = |ids: &mut Option<BTreeSet<String>>, set: BTreeSet<String>| {
+                *ids = Some(match ids.take() {
+                    Some(previous) => previous.intersection(&set).cloned().collect(),
+                    None => set,
+                });
+            };
             if let Some(name) = division {
                 let divisions = divisions_named(ctx, &name).await?;
                 let Some(division) = divisions.first() else {
@@ -227,7 +238,7 @@ pub async fn data(ctx: &Ctx, kind: DataKind, query: &Attrs) -> Result<Vec<Row>, 
                     })
                     .filter_map(|u| str_field(u, "id").map(str::to_owned))
                     .collect();
-                ids = Some(in_division);
+                narrow(&mut ids, in_division);
             }
             if let Some(name) = group_name {
                 let groups: Vec<Json> = search_groups_by_name(&ctx.api, &name)
@@ -242,15 +253,63 @@ pub async fn data(ctx: &Ctx, kind: DataKind, query: &Attrs) -> Result<Vec<Row>, 
                     .await?
                     .into_iter()
                     .collect();
-                ids = Some(match ids {
-                    Some(previous) => previous.intersection(&members).cloned().collect(),
-                    None => members,
-                });
+                narrow(&mut ids, members);
             }
-            Ok(vec![row(&[(
-                "ids",
-                Value::strings(ids.unwrap_or_default()),
-            )])])
+            if let Some(role) = role {
+                let Some(role_id) = role_id(ctx, &role).await? else {
+                    return Ok(Vec::new());
+                };
+                let holders = ctx
+                    .api
+                    .list_all(
+                        Request::get("/api/v2/authorization/roles/{roleId}/users")
+                            .param("roleId", &role_id),
+                        100,
+                    )
+                    .await?
+                    .iter()
+                    .filter_map(|u| str_field(u, "id").map(str::to_owned))
+                    .collect();
+                narrow(&mut ids, holders);
+            }
+            if let Some(queue) = queue {
+                let Some(queue_id) = queue_id(ctx, &queue).await? else {
+                    return Ok(Vec::new());
+                };
+                let agents = ctx
+                    .api
+                    .list_all(
+                        Request::get("/api/v2/routing/queues/{queueId}/members")
+                            .param("queueId", &queue_id),
+                        100,
+                    )
+                    .await?
+                    .iter()
+                    .filter_map(|m| str_field(m, "id").map(str::to_owned))
+                    .collect();
+                narrow(&mut ids, agents);
+            }
+            let ids = ids.unwrap_or_default();
+            // `emails[i]` is the email of `ids[i]`.
+            let users = all_users(ctx).await?;
+            let email_of: BTreeMap<&str, &str> = users
+                .iter()
+                .filter_map(|u| Some((str_field(u, "id")?, str_field(u, "email")?)))
+                .collect();
+            let emails: Vec<String> = ids
+                .iter()
+                .map(|id| {
+                    email_of
+                        .get(id.as_str())
+                        .copied()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect();
+            Ok(vec![row(&[
+                ("ids", Value::strings(ids)),
+                ("emails", Value::strings(emails)),
+            ])])
         }
         DataKind::Queue => {
             let name = q.required_string("name")?;
@@ -310,6 +369,58 @@ pub async fn data(ctx: &Ctx, kind: DataKind, query: &Attrs) -> Result<Vec<Row>, 
                 .collect()
         }
     }
+}
+
+/// True for a Genesys object id (a UUID), as opposed to a name.
+fn looks_like_id(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// The id of the role named (or with the id) `role`; `None` when none.
+async fn role_id(ctx: &Ctx, role: &str) -> Result<Option<String>, ProviderError> {
+    if looks_like_id(role) {
+        let found = ctx
+            .api
+            .send_opt(Request::get("/api/v2/authorization/roles/{roleId}").param("roleId", role))
+            .await?;
+        if let Some(r) = found {
+            return Ok(Some(id_of(&r, "role")?));
+        }
+    }
+    let roles = find_by_name(&ctx.api, &crate::role::SPEC, role).await?;
+    roles.first().map(|r| id_of(r, "role")).transpose()
+}
+
+/// The id of the queue named (or with the id) `queue`; `None` when none.
+async fn queue_id(ctx: &Ctx, queue: &str) -> Result<Option<String>, ProviderError> {
+    if looks_like_id(queue) {
+        let found = ctx
+            .api
+            .send_opt(Request::get("/api/v2/routing/queues/{queueId}").param("queueId", queue))
+            .await?;
+        if let Some(q) = found {
+            return Ok(Some(id_of(&q, "queue")?));
+        }
+    }
+    let queues = ctx
+        .api
+        .list_all(
+            Request::get("/api/v2/routing/queues").query("name", queue),
+            100,
+        )
+        .await?;
+    queues
+        .iter()
+        .find(|e| str_field(e, "name") == Some(queue))
+        .map(|q| id_of(q, "queue"))
+        .transpose()
 }
 
 /// Users with this email: `POST /api/v2/users/search`, or the user listing

@@ -129,6 +129,7 @@ roles = ["employee"]
 
 [[queues]]
 name = "Support"
+members = ["bob@acme.example", "dan@acme.example"]
 
 [[groups]]
 name = "Supervisors"
@@ -565,7 +566,48 @@ mod kinds {
             both[0]["ids"],
             Value::strings([users["carol@acme.example"].clone()])
         );
+        // A queue's agents, by name or id, combined with other filters (AND);
+        // `emails[i]` belongs to `ids[i]`.
+        let agents = run(p.data(DataKind::Users, &q(json!({"queue": "Support"})))).unwrap();
+        let mut want = [
+            (users["bob@acme.example"].clone(), "bob@acme.example"),
+            (users["dan@acme.example"].clone(), "dan@acme.example"),
+        ];
+        want.sort();
+        assert_eq!(
+            agents[0]["ids"],
+            Value::strings(want.iter().map(|(id, _)| id.clone()))
+        );
+        assert_eq!(
+            agents[0]["emails"],
+            Value::strings(want.iter().map(|(_, e)| *e))
+        );
         let queue = run(p.data(DataKind::Queue, &q(json!({"name": "Support"})))).unwrap();
+        let queue_id = queue[0]["id"].as_str().unwrap().to_owned();
+        let by_id = run(p.data(DataKind::Users, &q(json!({"queue": queue_id})))).unwrap();
+        assert_eq!(by_id[0]["ids"], agents[0]["ids"]);
+        let supervising_agents = run(p.data(
+            DataKind::Users,
+            &q(json!({"queue": "Support", "group": "Supervisors"})),
+        ))
+        .unwrap();
+        assert_eq!(
+            supervising_agents[0]["emails"],
+            Value::strings(["bob@acme.example"])
+        );
+        let admins = run(p.data(DataKind::Users, &q(json!({"role": "admin"})))).unwrap();
+        assert_eq!(admins[0]["emails"], Value::strings(["ada@acme.example"]));
+        let employee = run(p.data(DataKind::Role, &q(json!({"name": "employee"})))).unwrap();
+        let employee_id = employee[0]["id"].as_str().unwrap().to_owned();
+        let employed_agents = run(p.data(
+            DataKind::Users,
+            &q(json!({"role": employee_id, "queue": "Support", "division": "Home"})),
+        ))
+        .unwrap();
+        assert_eq!(employed_agents[0]["ids"], agents[0]["ids"]);
+        let nowhere = run(p.data(DataKind::Users, &q(json!({"queue": "Nope"})))).unwrap();
+        assert!(nowhere.is_empty());
+        assert!(run(p.data(DataKind::Users, &Attrs::new())).is_err());
         assert_eq!(queue.len(), 1);
         assert!(queue[0]["division_id"]
             .as_str()

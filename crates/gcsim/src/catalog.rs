@@ -276,6 +276,7 @@ const CATALOG: &[(&str, &str, &[&str])] = &[
             "view", "add", "edit", "delete", "join", "search", "readonly", "member",
         ],
     ),
+    ("routing", "queueMember", &["manage"]),
     (
         "routing",
         "skill",

@@ -99,6 +99,9 @@ pub struct QueueFixture {
     pub name: String,
     /// Division name (default Home).
     pub division: Option<String>,
+    /// Member users (emails or ids): the queue's agents.
+    #[serde(default)]
+    pub members: Vec<String>,
 }
 
 /// `[[roles]]`.
@@ -198,6 +201,7 @@ roles = ["admin"]
 [[queues]]
 name = "Support"
 division = "Home"
+members = ["admin@acme.example"]
 [[roles]]
 name = "Legacy"
 permissions = ["routing:queue:view"]

@@ -380,6 +380,9 @@ pub struct Queue {
     pub name: String,
     /// Division id.
     pub division_id: String,
+    /// Member user ids (`memberBy` user), the queue's agents, and whether
+    /// each has joined the queue.
+    pub members: BTreeMap<String, bool>,
     /// Other wire fields.
     pub doc: Map<String, Value>,
     /// Creation time.
@@ -784,10 +787,21 @@ impl Org {
         for q in &fx.queues {
             let division_id = org.fixture_division(q.division.as_deref())?;
             let t = SystemTime::now();
+            let mut members = BTreeMap::new();
+            for m in &q.members {
+                let uid = org.user_id_by_ref(m).ok_or_else(|| {
+                    FixtureError(format!(
+                        "invalid fixture: queue \"{}\": member \"{m}\" is not a fixture user",
+                        q.name
+                    ))
+                })?;
+                members.insert(uid, true);
+            }
             org.queues.insert(Queue {
                 id: new_id(),
                 name: q.name.clone(),
                 division_id,
+                members,
                 doc: Map::new(),
                 date_created: t,
                 date_modified: t,

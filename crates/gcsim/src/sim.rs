@@ -430,8 +430,8 @@ fn apply_op(org: &mut Org, op: &Value) -> Result<Value, SimError> {
         let Some(refs) = str_list(op, key) else {
             continue;
         };
-        if kind != "group" {
-            return Err(bad(format!("{key} is for groups")));
+        if kind != "group" && kind != "queue" {
+            return Err(bad(format!("{key} is for groups and queues")));
         }
         let mut ids = Vec::new();
         for r in &refs {
@@ -439,6 +439,11 @@ fn apply_op(org: &mut Org, op: &Value) -> Result<Value, SimError> {
                 org.user_id_by_ref(r)
                     .ok_or_else(|| SimError(StatusCode::NOT_FOUND, format!("no user \"{r}\"")))?,
             );
+        }
+        if kind == "queue" {
+            crate::api::queues::change_members(org, &id, ids, add);
+            touched = true;
+            continue;
         }
         org.groups.update(&id, |g| {
             for u in ids {
@@ -814,6 +819,7 @@ fn create(org: &mut Org, kind: &str, f: &Value, now: Instant) -> Result<String, 
                 id: id.clone(),
                 name,
                 division_id: division,
+                members: Default::default(),
                 doc: obj_fields(f, &["description"]),
                 date_created: t,
                 date_modified: t,
@@ -1015,6 +1021,7 @@ pub async fn populate(State(app): State<Arc<App>>, body: axum::body::Bytes) -> S
                         id,
                         name,
                         division_id: home,
+                        members: Default::default(),
                         doc: Map::new(),
                         date_created: t,
                         date_modified: t,

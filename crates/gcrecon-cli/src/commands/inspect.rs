@@ -36,9 +36,22 @@ pub fn output(ctx: &Ctx, args: &OutputArgs) -> Result<Exit> {
     if let Some(name) = &args.name {
         let Some(o) = outputs.get(name) else {
             let known: Vec<&str> = outputs.keys().map(String::as_str).collect();
+            let instances: Vec<&str> = known
+                .iter()
+                .copied()
+                .filter(|k| {
+                    k.strip_prefix(name.as_str())
+                        .is_some_and(|r| r.starts_with('['))
+                })
+                .collect();
             return Err(Hinted::new(
                 format!("there is no output `{name}` in the state"),
-                if known.is_empty() {
+                if let Some(first) = instances.first() {
+                    format!(
+                        "`{name}` has `for_each`; name one instance, e.g. `gcrecon output '{first}'` (its instances: {})",
+                        instances.join(", ")
+                    )
+                } else if known.is_empty() {
                     "apply the manifest first; outputs are recorded by apply".to_owned()
                 } else {
                     format!("the outputs are: {}", known.join(", "))

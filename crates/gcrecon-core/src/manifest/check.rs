@@ -576,13 +576,24 @@ impl Checker<'_, '_> {
             let mut col = Collected::default();
             let w = Where {
                 owner: &owner,
-                each: EachScope::Output,
+                each: if decl.for_each.is_some() {
+                    EachScope::Allowed
+                } else {
+                    EachScope::Output
+                },
             };
             if let Some(v) = &decl.value {
                 self.node(v, &w, &mut col);
             }
             if let Some(when) = &decl.when {
                 self.node(when, &w, &mut Collected::default());
+            }
+            if let Some(fe) = &decl.for_each {
+                let w = Where {
+                    owner: &owner,
+                    each: EachScope::InForEach,
+                };
+                self.node(fe, &w, &mut col);
             }
             outputs.insert(name.clone(), col);
         }
@@ -751,8 +762,8 @@ impl Checker<'_, '_> {
                         "locals are shared by every instance; use `each` in the block that has `for_each`".to_owned(),
                     ),
                     EachScope::Output => (
-                        format!("`{which}` cannot be used in an output (`{}`)", w.owner),
-                        "reference one instance, e.g. `${role.x[\"KEY\"].id}`".to_owned(),
+                        format!("`{which}` is used in `{}`, which has no `for_each`", w.owner),
+                        format!("add `for_each = ...` to `{}` (one output per element), reference one instance (`${{role.x[\"KEY\"].id}}`), or build a map: `${{ {{for k, r in role.x : k => r.id}} }}`", w.owner),
                     ),
                 };
                 let d = self
@@ -772,7 +783,8 @@ impl Checker<'_, '_> {
                     self.expr(k, file, w, out);
                 }
                 let target = Target::Resource(*kind);
-                let Some(id) = self.check_block_ref(target, name, key.as_deref(), e, file, w)
+                let Some(id) =
+                    self.check_block_ref(target, name, key.as_deref(), e, file, w, false)
                 else {
                     return;
                 };
@@ -816,7 +828,7 @@ impl Checker<'_, '_> {
                 let id = if kind.is_implicit() {
                     self.ids.implicit(*kind)
                 } else {
-                    match self.check_block_ref(target, name, key.as_deref(), e, file, w) {
+                    match self.check_block_ref(target, name, key.as_deref(), e, file, w, false) {
                         Some(id) => id,
                         None => return,
                     }
@@ -829,11 +841,39 @@ impl Checker<'_, '_> {
                 }
                 out.sites.push((id, Sp::new(file, e.pos.clone())));
             }
-            ExprKind::Index(a, b) => {
-                self.expr(a, file, w, out);
-                self.expr(b, file, w, out);
+            ExprKind::Block { target, name, key } => {
+                if let Some(k) = key {
+                    self.expr(k, file, w, out);
+                }
+                let id = match target {
+                    Target::Data(kind) if kind.is_implicit() => self.ids.implicit(*kind),
+                    _ => {
+                        match self.check_block_ref(*target, name, key.as_deref(), e, file, w, true)
+                        {
+                            Some(id) => id,
+                            None => return,
+                        }
+                    }
+                };
+                out.sites.push((id, Sp::new(file, e.pos.clone())));
             }
-            ExprKind::Field(a, _) => self.expr(a, file, w, out),
+            ExprKind::Null
+            | ExprKind::Ident(_)
+            | ExprKind::SplatItem
+            | ExprKind::Index(..)
+            | ExprKind::Field(..)
+            | ExprKind::Splat { .. }
+            | ExprKind::List(_)
+            | ExprKind::Object(_)
+            | ExprKind::Unary(..)
+            | ExprKind::Binary(..)
+            | ExprKind::Cond(..)
+            | ExprKind::Call { .. }
+            | ExprKind::For(_) => {
+                for c in e.children() {
+                    self.expr(c, file, w, out);
+                }
+            }
         }
     }
 
@@ -865,7 +905,9 @@ impl Checker<'_, '_> {
         self.diags.push(d);
     }
 
-    /// The block exists and the instance key matches its `for_each`.
+    /// The block exists and the instance key matches its `for_each`
+    /// (`whole`: a reference to the block itself, which may omit the key).
+    #[allow(clippy::too_many_arguments)]
     fn check_block_ref(
         &mut self,
         target: Target,
@@ -874,6 +916,7 @@ impl Checker<'_, '_> {
         e: &Expr,
         file: u32,
         w: &Where<'_>,
+        whole: bool,
     ) -> Option<u32> {
         let m = self.m;
         let found = self.ids.block(target, name);
@@ -914,6 +957,7 @@ impl Checker<'_, '_> {
         };
         let addr = &block.address;
         let ok = match (key, &block.for_each) {
+            (None, Some(_)) if whole => true,
             (None, Some(_)) => {
                 let attr = match &e.kind {
                     ExprKind::Resource { attr, .. } | ExprKind::Data { attr, .. } => attr.as_str(),

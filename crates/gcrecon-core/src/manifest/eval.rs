@@ -23,7 +23,8 @@ use crate::suggest;
 use crate::value::{Attrs, Value};
 
 use super::diagnostic::{Diagnostic, Diagnostics};
-use super::expr::{Expr, ExprKind, Part, Template};
+use super::expr::{Expr, ExprKind, ForExpr, Func, Part, Template};
+use super::funcs;
 use super::model::{Block, Manifest};
 use super::syntax::{Node, NodeKind as SyntaxKind, Sp};
 use super::variables::Variables;
@@ -51,6 +52,45 @@ type Instances = Vec<(Option<String>, Value)>;
 struct Scope<'s> {
     owner: &'s str,
     each: Option<(&'s str, &'s Value)>,
+    /// Variables of the enclosing for-expressions and splats, innermost first.
+    bound: Option<&'s Bound<'s>>,
+}
+
+/// One variable bound by a for-expression (`*` for a splat's element).
+struct Bound<'s> {
+    name: &'s str,
+    value: Value,
+    parent: Option<&'s Bound<'s>>,
+}
+
+impl<'s> Scope<'s> {
+    fn new(owner: &'s str, each: Option<(&'s str, &'s Value)>) -> Self {
+        Scope {
+            owner,
+            each,
+            bound: None,
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Value> {
+        let mut b = self.bound;
+        while let Some(x) = b {
+            if x.name == name {
+                return Some(&x.value);
+            }
+            b = x.parent;
+        }
+        None
+    }
+
+    /// This scope with one more variable.
+    fn with<'t>(&'t self, b: &'t Bound<'t>) -> Scope<'t> {
+        Scope {
+            owner: self.owner,
+            each: self.each,
+            bound: Some(b),
+        }
+    }
 }
 
 type Cached<T> = Result<Rc<T>, Diagnostic>;
@@ -264,6 +304,126 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                 scope,
                 acc,
             ),
+            ExprKind::Null => Ok(Value::Null),
+            ExprKind::Ident(name) => scope.lookup(name).cloned().ok_or_else(|| {
+                self.err(
+                    file,
+                    &e.pos,
+                    scope.owner,
+                    format!("`{name}` is not defined here"),
+                )
+            }),
+            ExprKind::SplatItem => scope
+                .lookup("*")
+                .cloned()
+                .ok_or_else(|| self.err(file, &e.pos, scope.owner, "`[*]` outside a splat")),
+            ExprKind::Block { target, name, key } => {
+                let addr = Address {
+                    target: *target,
+                    name: name.clone(),
+                    key: None,
+                };
+                self.block_value(&addr, key.as_deref(), e, file, scope, acc)
+            }
+            ExprKind::Splat { base, each } => self.splat(base, each, file, scope, acc),
+            ExprKind::List(items) => Ok(Value::List(
+                items
+                    .iter()
+                    .map(|i| self.expr(i, file, scope, acc))
+                    .collect::<Result<_, _>>()?,
+            )),
+            ExprKind::Object(entries) => {
+                let mut out = BTreeMap::new();
+                let mut unknown = false;
+                for (k, v) in entries {
+                    let key = self.expr(k, file, scope, acc)?;
+                    let value = self.expr(v, file, scope, acc)?;
+                    match self.object_key(key, k, file, scope)? {
+                        Some(key) => {
+                            if out.insert(key.clone(), value).is_some() {
+                                return Err(self
+                                    .err(
+                                        file,
+                                        &k.pos,
+                                        scope.owner,
+                                        format!("the object has the key \"{key}\" twice"),
+                                    )
+                                    .with_hint("give every key once"));
+                            }
+                        }
+                        None => unknown = true,
+                    }
+                }
+                Ok(if unknown {
+                    Value::Unknown
+                } else {
+                    Value::Map(out)
+                })
+            }
+            ExprKind::Unary(op, inner) => {
+                let v = self.expr(inner, file, scope, acc)?;
+                funcs::unary(*op, &v).map_err(|m| {
+                    self.err(file, &e.pos, scope.owner, m)
+                        .with_label(format!("this is a {}", v.type_name()))
+                })
+            }
+            ExprKind::Binary(op, a, b) => {
+                let x = self.expr(a, file, scope, acc)?;
+                let y = self.expr(b, file, scope, acc)?;
+                funcs::binary(*op, &x, &y).map_err(|m| {
+                    let hint = match op {
+                        super::expr::BinaryOp::Add => "`+` adds numbers; to join text use format(\"%s%s\", a, b) or join(\"\", [a, b])",
+                        super::expr::BinaryOp::And | super::expr::BinaryOp::Or => "compare to get a bool, e.g. `var.x == \"yes\"`",
+                        _ => "convert the operands, or compare values of one type",
+                    };
+                    self.err(file, &e.pos, scope.owner, format!("{m} (left: {}, right: {})", x.type_name(), y.type_name()))
+                        .with_hint(hint)
+                })
+            }
+            ExprKind::Cond(c, a, b) => self.conditional(c, a, b, file, scope, acc),
+            ExprKind::Call {
+                func: Func::Try,
+                args,
+            } => {
+                let mut last = None;
+                for a in args {
+                    match self.expr(a, file, scope, acc) {
+                        Ok(v) if v.is_known() => return Ok(v),
+                        Ok(_) => return Ok(Value::Unknown),
+                        Err(d) => last = Some(d),
+                    }
+                }
+                let mut d = self
+                    .err(
+                        file,
+                        &e.pos,
+                        scope.owner,
+                        "`try`: no argument evaluated without an error",
+                    )
+                    .with_hint("add a last argument that cannot fail, e.g. a literal fallback");
+                if let Some(last) = last {
+                    d = d.with_hint(format!("the last argument failed with: {}", last.message));
+                }
+                Err(d)
+            }
+            ExprKind::Call { func, args } => {
+                let vals = args
+                    .iter()
+                    .map(|a| self.expr(a, file, scope, acc))
+                    .collect::<Result<Vec<_>, _>>()?;
+                funcs::call(*func, &vals).map_err(|fe| {
+                    let pos = fe.arg.and_then(|i| args.get(i)).map_or(&e.pos, |a| &a.pos);
+                    let mut d = self.err(file, pos, scope.owner, fe.message);
+                    if let Some(v) = fe.arg.and_then(|i| vals.get(i)) {
+                        d = d.with_label(format!("this is a {}", v.type_name()));
+                    }
+                    d.with_hint(
+                        fe.hint
+                            .unwrap_or_else(|| format!("call it as {}", func.signature())),
+                    )
+                })
+            }
+            ExprKind::For(f) => self.for_expr(f, e, file, scope, acc),
             ExprKind::Index(base, idx) => {
                 let b = self.expr(base, file, scope, acc)?;
                 let i = self.expr(idx, file, scope, acc)?;
@@ -291,6 +451,228 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                 )),
             },
         }
+    }
+
+    /// An object key: a string (numbers and bools converted); `None` when unknown.
+    fn object_key(
+        &self,
+        key: Value,
+        k: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+    ) -> Result<Option<String>, Diagnostic> {
+        match key {
+            Value::Unknown => Ok(None),
+            v => funcs::to_text(&v).map(Some).ok_or_else(|| {
+                self.err(
+                    file,
+                    &k.pos,
+                    scope.owner,
+                    format!("a map key must be a string, found {}", v.type_name()),
+                )
+                .with_hint("build the key as a string, e.g. with format(\"%s\", x)")
+            }),
+        }
+    }
+
+    /// `c ? a : b`: both branches are evaluated (both are dependencies), the
+    /// error of the branch not taken is dropped, and known branches must be
+    /// of one type; an unknown condition gives an unknown value.
+    fn conditional(
+        &self,
+        c: &Expr,
+        a: &Expr,
+        b: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        let cond = self.expr(c, file, scope, acc)?;
+        let yes = self.expr(a, file, scope, acc);
+        let no = self.expr(b, file, scope, acc);
+        let pick = match cond {
+            Value::Bool(x) => x,
+            Value::Unknown => {
+                yes?;
+                no?;
+                return Ok(Value::Unknown);
+            }
+            other => {
+                return Err(self
+                    .err(
+                        file,
+                        &c.pos,
+                        scope.owner,
+                        format!(
+                            "the condition of `? :` must be a bool, found {}",
+                            other.type_name()
+                        ),
+                    )
+                    .with_label(format!("this is a {}", other.type_name()))
+                    .with_hint("compare to get a bool, e.g. `var.mode == \"full\" ? a : b`"));
+            }
+        };
+        let (taken, other, other_expr) = if pick { (yes, no, b) } else { (no, yes, a) };
+        let taken = taken?;
+        if let Ok(o) = &other {
+            if !funcs::same_type(&taken, o) {
+                let (t, f) = if pick { (&taken, o) } else { (o, &taken) };
+                return Err(self
+                    .err(
+                        file,
+                        &other_expr.pos,
+                        scope.owner,
+                        format!(
+                            "the branches of `? :` differ in type: {} and {}",
+                            t.type_name(),
+                            f.type_name()
+                        ),
+                    )
+                    .with_label(format!("this is a {}", o.type_name()))
+                    .with_hint("make both branches the same type, e.g. `cond ? [\"a\"] : []`"));
+            }
+        }
+        Ok(taken)
+    }
+
+    /// `BASE[*]EACH`: `EACH` for every element of a list (a `for_each`
+    /// block's instances in key order, `null` as none, any other value as
+    /// a list of one).
+    fn splat(
+        &self,
+        base: &Expr,
+        each: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        let v = self.expr(base, file, scope, acc)?;
+        let whole_block = matches!(&base.kind, ExprKind::Block { target, name, key: None }
+            if self.m.blocks.get(&Address { target: *target, name: name.clone(), key: None }).is_some_and(|b| b.for_each.is_some()));
+        let items = match v {
+            Value::Unknown => return Ok(Value::Unknown),
+            Value::Map(m) if whole_block => m.into_values().collect(),
+            Value::List(l) => l,
+            Value::Null => Vec::new(),
+            other => vec![other],
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            let b = Bound {
+                name: "*",
+                value: item,
+                parent: scope.bound,
+            };
+            out.push(self.expr(each, file, &scope.with(&b), acc)?);
+        }
+        Ok(Value::List(out))
+    }
+
+    /// `[for ...]` and `{for ...}`.
+    fn for_expr(
+        &self,
+        f: &ForExpr,
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        let pairs: Vec<(Value, Value)> = match self.expr(&f.collection, file, scope, acc)? {
+            Value::Unknown => return Ok(Value::Unknown),
+            Value::List(l) => l
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (Value::from(i as i64), v))
+                .collect(),
+            Value::Map(m) => m.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            other => {
+                return Err(self
+                    .err(
+                        file,
+                        &f.collection.pos,
+                        scope.owner,
+                        format!(
+                            "a for-expression needs a list or a map, found {}",
+                            other.type_name()
+                        ),
+                    )
+                    .with_label(format!("this is a {}", other.type_name()))
+                    .with_hint(
+                        "iterate over a list (`for x in LIST`) or a map (`for k, v in MAP`)",
+                    ));
+            }
+        };
+        let mut list = Vec::new();
+        let mut map = BTreeMap::new();
+        let mut unknown = false;
+        for (k, v) in pairs {
+            let vb = Bound {
+                name: &f.value_var,
+                value: v,
+                parent: scope.bound,
+            };
+            let kb;
+            let inner = match &f.key_var {
+                Some(name) => {
+                    kb = Bound {
+                        name,
+                        value: k,
+                        parent: Some(&vb),
+                    };
+                    scope.with(&kb)
+                }
+                None => scope.with(&vb),
+            };
+            if let Some(c) = &f.cond {
+                match self.expr(c, file, &inner, acc)? {
+                    Value::Bool(true) => {}
+                    Value::Bool(false) => continue,
+                    Value::Unknown => {
+                        unknown = true;
+                        continue;
+                    }
+                    other => {
+                        return Err(self
+                            .err(
+                                file,
+                                &c.pos,
+                                scope.owner,
+                                format!(
+                                    "the `if` of a for-expression must be a bool, found {}",
+                                    other.type_name()
+                                ),
+                            )
+                            .with_hint("compare to get a bool, e.g. `if x != \"\"`"));
+                    }
+                }
+            }
+            let value = self.expr(&f.value, file, &inner, acc)?;
+            match &f.key {
+                None => list.push(value),
+                Some(ke) => {
+                    let key = self.expr(ke, file, &inner, acc)?;
+                    match self.object_key(key, ke, file, scope)? {
+                        Some(key) => {
+                            if map.insert(key.clone(), value).is_some() {
+                                return Err(self
+                                    .err(file, &ke.pos, scope.owner, format!("the for-expression gives the key \"{key}\" twice"))
+                                    .with_label("duplicate key")
+                                    .with_hint("make the keys distinct, e.g. by adding the other variable to them; grouping with `...` is not supported"));
+                            }
+                        }
+                        None => unknown = true,
+                    }
+                }
+            }
+        }
+        let _ = e;
+        Ok(if unknown {
+            Value::Unknown
+        } else if f.key.is_some() {
+            Value::Map(map)
+        } else {
+            Value::List(list)
+        })
     }
 
     fn index(
@@ -374,25 +756,19 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn resource_ref(
+    /// The instance of a resource block a reference names: its key and
+    /// `each.value`, checked to exist and to be enabled; `None` when the
+    /// key is known only after apply (then every instance is a dependency).
+    fn resource_instance(
         &self,
-        block_addr: &Address,
+        block: &'m Block,
         key: Option<&Expr>,
-        attr: &str,
         e: &Expr,
         file: u32,
         scope: &Scope<'_>,
         acc: &mut Acc,
-    ) -> Result<Value, Diagnostic> {
-        let Some(block) = self.m.blocks.get(block_addr) else {
-            return Err(self.err(
-                file,
-                &e.pos,
-                scope.owner,
-                format!("unknown resource `{block_addr}`"),
-            ));
-        };
+    ) -> Result<Option<(Option<String>, Value)>, Diagnostic> {
+        let block_addr = &block.address;
         let Some(key) = self.key_of(key, file, scope, acc)? else {
             // Which instance is unknown: depend on all of them.
             if let Ok(insts) = self.instances(block) {
@@ -403,7 +779,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                     }
                 }
             }
-            return Ok(Value::Unknown);
+            return Ok(None);
         };
         let addr = inst_addr(block_addr, key.as_deref());
         let insts = self.instances(block)?;
@@ -447,16 +823,45 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                     scope.owner
                 )));
         }
-        acc.refs.insert(addr.clone());
-        let kind = block_addr.kind().unwrap_or(Kind::Role);
+        acc.refs.insert(addr);
+        Ok(Some((key, each_value.clone())))
+    }
+
+    fn block_of(
+        &self,
+        block_addr: &Address,
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+    ) -> Result<&'m Block, Diagnostic> {
+        self.m.blocks.get(block_addr).map(|b| &**b).ok_or_else(|| {
+            self.err(
+                file,
+                &e.pos,
+                scope.owner,
+                format!("unknown resource `{block_addr}`"),
+            )
+        })
+    }
+
+    /// One attribute of a resource instance: its manifest value, or what
+    /// the context knows (unknown until apply).
+    fn instance_attr(
+        &self,
+        block: &Block,
+        key: Option<&str>,
+        each_value: &Value,
+        attr: &str,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        let addr = inst_addr(&block.address, key);
+        let kind = block.address.kind().unwrap_or(Kind::Role);
         acc.sensitive |= schema::sensitive_attributes(kind).contains(&attr);
         if let Some(a) = block.attr(attr) {
             self.enter(a.value.sp, scope.owner)?;
             let owner = addr.to_string();
-            let inner = Scope {
-                owner: &owner,
-                each: key.as_deref().map(|k| (k, each_value)),
-            };
+            let inner = Scope::new(&owner, key.map(|k| (k, each_value)));
             let mut sub = Acc::default();
             let v = self.node(&a.value, &inner, &mut sub);
             self.leave();
@@ -464,6 +869,111 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             return v;
         }
         Ok((self.ctx.resources)(&addr, attr).unwrap_or(Value::Unknown))
+    }
+
+    /// A resource instance as an object: every attribute it has in the
+    /// manifest and every computed one, secrets left out (a secret is read
+    /// only by its own reference, `oauth_client.x.secret`).
+    fn instance_object(
+        &self,
+        block: &Block,
+        key: Option<&str>,
+        each_value: &Value,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        let kind = block.address.kind().unwrap_or(Kind::Role);
+        let secret = schema::sensitive_attributes(kind);
+        let mut out = BTreeMap::new();
+        let names = block
+            .attrs
+            .iter()
+            .map(|a| a.key.as_str())
+            .chain(schema::resource_computed_attributes(kind).iter().copied());
+        for name in names {
+            if secret.contains(&name) || out.contains_key(name) {
+                continue;
+            }
+            let v = self.instance_attr(block, key, each_value, name, scope, acc)?;
+            out.insert(name.to_owned(), v);
+        }
+        Ok(Value::Map(out))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn resource_ref(
+        &self,
+        block_addr: &Address,
+        key: Option<&Expr>,
+        attr: &str,
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        let block = self.block_of(block_addr, e, file, scope)?;
+        let Some((key, each_value)) = self.resource_instance(block, key, e, file, scope, acc)?
+        else {
+            return Ok(Value::Unknown);
+        };
+        self.instance_attr(block, key.as_deref(), &each_value, attr, scope, acc)
+    }
+
+    /// `role.x` (an object; for a `for_each` block, the map of its enabled
+    /// instances), `role.x["k"]`, `data.users.x`, `data.org`.
+    fn block_value(
+        &self,
+        block_addr: &Address,
+        key: Option<&Expr>,
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        if block_addr.is_data() {
+            let with_for_each = self
+                .m
+                .blocks
+                .get(block_addr)
+                .is_some_and(|b| b.for_each.is_some());
+            if with_for_each && key.is_none() {
+                let mut out = BTreeMap::new();
+                for (a, attrs) in self.ctx.data.range(block_addr.clone()..) {
+                    if a.block() != *block_addr {
+                        break;
+                    }
+                    if let Some(k) = &a.key {
+                        acc.data_refs.insert(a.clone());
+                        out.insert(k.clone(), Value::Map(attrs.clone()));
+                    }
+                }
+                return Ok(Value::Map(out));
+            }
+            return Ok(
+                match self.data_instance(block_addr, key, e, file, scope, acc)? {
+                    Some(attrs) => Value::Map(attrs.clone()),
+                    None => Value::Unknown,
+                },
+            );
+        }
+        let block = self.block_of(block_addr, e, file, scope)?;
+        if block.for_each.is_some() && key.is_none() {
+            let mut out = BTreeMap::new();
+            for (k, v) in self.instances(block)?.iter() {
+                let a = inst_addr(block_addr, k.as_deref());
+                if !self.is_enabled(block, &a, k.as_deref(), v)? {
+                    continue;
+                }
+                acc.refs.insert(a);
+                let obj = self.instance_object(block, k.as_deref(), v, scope, acc)?;
+                out.insert(k.clone().unwrap_or_default(), obj);
+            }
+            return Ok(Value::Map(out));
+        }
+        match self.resource_instance(block, key, e, file, scope, acc)? {
+            Some((k, v)) => self.instance_object(block, k.as_deref(), &v, scope, acc),
+            None => Ok(Value::Unknown),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -477,13 +987,32 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         scope: &Scope<'_>,
         acc: &mut Acc,
     ) -> Result<Value, Diagnostic> {
+        Ok(
+            match self.data_instance(block_addr, key, e, file, scope, acc)? {
+                Some(attrs) => attrs.get(attr).cloned().unwrap_or(Value::Null),
+                None => Value::Unknown,
+            },
+        )
+    }
+
+    /// The attributes read for one data source instance; `None` when the
+    /// key is known only after apply.
+    fn data_instance(
+        &self,
+        block_addr: &Address,
+        key: Option<&Expr>,
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Option<&'c Attrs>, Diagnostic> {
         let Some(key) = self.key_of(key, file, scope, acc)? else {
-            return Ok(Value::Unknown);
+            return Ok(None);
         };
         let addr = inst_addr(block_addr, key.as_deref());
         if let Some(attrs) = self.ctx.data.get(&addr) {
             acc.data_refs.insert(addr);
-            return Ok(attrs.get(attr).cloned().unwrap_or(Value::Null));
+            return Ok(Some(attrs));
         }
         let mut d = self
             .err(file, &e.pos, scope.owner, format!("`{addr}` has no value"))
@@ -548,18 +1077,60 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         let local_owner = format!("local.{name}");
         let mut acc = Acc::default();
         let r = self
-            .node(
-                &decl.value,
-                &Scope {
-                    owner: &local_owner,
-                    each: None,
-                },
-                &mut acc,
-            )
+            .node(&decl.value, &Scope::new(&local_owner, None), &mut acc)
             .map(|v| Rc::new((v, acc)));
         self.leave();
         self.locals.borrow_mut().insert(name.to_owned(), r.clone());
         r
+    }
+
+    /// Evaluate one output (or one instance of an output with `for_each`).
+    fn output(
+        &self,
+        name: &str,
+        decl: &super::model::OutputDecl,
+        each: Option<(&str, &Value)>,
+        out: &mut Vec<OutputValue>,
+        errors: &mut Vec<Diagnostic>,
+    ) {
+        let owner = format!("output.{name}");
+        let scope = Scope::new(&owner, each);
+        if let Some(when) = &decl.when {
+            match self.node(when, &scope, &mut Acc::default()) {
+                Ok(Value::Bool(false)) => return,
+                Ok(Value::Bool(true)) => {}
+                Ok(other) => {
+                    errors.push(
+                        self.m
+                            .files
+                            .error(
+                                when.sp,
+                                format!(
+                                    "`when` of `{owner}` must be a known bool, found {}",
+                                    other.type_name()
+                                ),
+                            )
+                            .with_address(&owner),
+                    );
+                    return;
+                }
+                Err(d) => {
+                    errors.push(d);
+                    return;
+                }
+            }
+        }
+        let Some(node) = &decl.value else { return };
+        let mut acc = Acc::default();
+        match self.node(node, &scope, &mut acc) {
+            Ok(value) => out.push(OutputValue {
+                name: name.to_owned(),
+                value,
+                sensitive: decl.sensitive || acc.sensitive,
+                description: decl.description.clone(),
+            }),
+            Err(d) => errors.push(d),
+        }
     }
 
     /// The instances of a block, `for_each` evaluated.
@@ -578,24 +1149,21 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         let Some(fe) = &block.for_each else {
             return Ok(vec![(None, Value::Null)]);
         };
-        let owner = block.address.to_string();
-        self.enter(fe.sp, &owner)?;
+        self.for_each(fe, &block.address.to_string())
+    }
+
+    /// The keys and `each.value`s a `for_each` gives.
+    fn for_each(&self, fe: &Node, owner: &str) -> Result<Instances, Diagnostic> {
+        self.enter(fe.sp, owner)?;
         let mut acc = Acc::default();
-        let v = self.node(
-            fe,
-            &Scope {
-                owner: &owner,
-                each: None,
-            },
-            &mut acc,
-        );
+        let v = self.node(fe, &Scope::new(owner, None), &mut acc);
         self.leave();
         let v = v?;
         let unknown = || {
             self.m
                 .files
                 .error(fe.sp, format!("`for_each` of `{owner}` depends on values known only after apply"))
-                .with_address(&owner)
+                .with_address(owner)
                 .with_hint("`for_each` must be known at plan time: build it from variables, locals, literals or data sources")
         };
         match v {
@@ -615,7 +1183,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                                 .m
                                 .files
                                 .error(fe.sp, format!("`for_each` of `{owner}` lists a {}; instance keys are strings", other.type_name()))
-                                .with_address(&owner)
+                                .with_address(owner)
                                 .with_hint("use a list of strings, or a map whose keys name the instances"));
                         }
                     }
@@ -634,7 +1202,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                         other.type_name()
                     ),
                 )
-                .with_address(&owner)
+                .with_address(owner)
                 .with_hint("for example `for_each = \"${data.divisions.all.names}\"`")),
         }
     }
@@ -658,10 +1226,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             let mut acc = Acc::default();
             let v = self.node(
                 when,
-                &Scope {
-                    owner: &owner,
-                    each: key.map(|k| (k, each_value)),
-                },
+                &Scope::new(&owner, key.map(|k| (k, each_value))),
                 &mut acc,
             );
             self.leave();
@@ -694,6 +1259,43 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         r
     }
 
+    /// Group `members` or `owners` with every email replaced by its user's
+    /// id; an email that matches no user is an error naming it.
+    fn users_by_email(
+        &self,
+        v: Value,
+        key: &str,
+        owner: &str,
+        sp: Sp,
+    ) -> Result<Value, Vec<Diagnostic>> {
+        let Value::List(items) = v else { return Ok(v) };
+        let mut errors = Vec::new();
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match item {
+                Value::String(s) if s.contains('@') => {
+                    match self.ctx.emails.get(&s.to_lowercase()) {
+                        Some(id) => out.push(Value::String(id.clone())),
+                        None => errors.push(
+                            self.m
+                                .files
+                                .error(sp, format!("`{key}` of `{owner}`: no user has the email \"{s}\""))
+                                .with_label("no such user")
+                                .with_address(owner)
+                                .with_hint("check the spelling; `members` and `owners` take user ids or the emails of existing users"),
+                        ),
+                    }
+                }
+                other => out.push(other),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Value::List(out))
+        } else {
+            Err(errors)
+        }
+    }
+
     /// Evaluate one resource instance.
     fn instance(
         &self,
@@ -704,13 +1306,11 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         let kind = block.address.kind().unwrap_or(Kind::Role);
         let address = inst_addr(&block.address, key);
         let owner = address.to_string();
-        let scope = Scope {
-            owner: &owner,
-            each: key.map(|k| (k, each_value)),
-        };
+        let scope = Scope::new(&owner, key.map(|k| (k, each_value)));
         let mut errors = Vec::new();
         let mut attrs = Attrs::new();
         let mut sensitive_keys = Vec::new();
+        let mut data_keys = Vec::new();
         let mut all = Acc::default();
         let mut grant_roles = BTreeSet::new();
         let specs = schema::resource_keys(kind);
@@ -753,12 +1353,28 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                             }
                         }
                     }
+                    let v = if kind == Kind::Group
+                        && matches!(attr.key.as_str(), "members" | "owners")
+                    {
+                        match self.users_by_email(v, &attr.key, &owner, attr.value.sp) {
+                            Ok(v) => v,
+                            Err(ds) => {
+                                errors.extend(ds);
+                                continue;
+                            }
+                        }
+                    } else {
+                        v
+                    };
                     attrs.insert(attr.key.clone(), v);
                 }
                 Err(d) => errors.push(d),
             }
             if acc.sensitive {
                 sensitive_keys.push(attr.key.clone());
+            }
+            if !acc.data_refs.is_empty() {
+                data_keys.push(attr.key.clone());
             }
             if kind == Kind::OauthClient && attr.key == "roles" {
                 grant_roles.extend(
@@ -834,6 +1450,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                 adopt: block.adopt,
                 ignore_changes: block.ignore_changes.clone(),
                 sensitive_keys,
+                data_keys,
             },
             refs: all.refs,
             data_refs: all.data_refs,
@@ -1119,10 +1736,7 @@ impl Manifest {
                 }
             }
             let owner = address.to_string();
-            let scope = Scope {
-                owner: &owner,
-                each: k.as_deref().map(|k| (k, v)),
-            };
+            let scope = Scope::new(&owner, k.as_deref().map(|k| (k, v)));
             let mut query = Attrs::new();
             for attr in &b.attrs {
                 let mut acc = Acc::default();
@@ -1165,6 +1779,47 @@ impl Manifest {
         finish(out, errors)
     }
 
+    /// The emails that group `members` and `owners` name (lower-case), for
+    /// the engine to look up before [`Manifest::desired`]. Values that do
+    /// not evaluate yet are skipped; `desired` reports them.
+    pub fn group_member_emails(&self, ctx: &EvalContext<'_>) -> BTreeSet<String> {
+        let ev = Evaluator::new(self, ctx);
+        let mut out = BTreeSet::new();
+        let groups = self
+            .blocks
+            .values()
+            .filter(|b| b.address.target == Target::Resource(Kind::Group));
+        for block in groups {
+            let Ok(insts) = ev.instances(block) else {
+                continue;
+            };
+            for (k, v) in insts.iter() {
+                let addr = inst_addr(&block.address, k.as_deref());
+                if !ev
+                    .is_enabled(block, &addr, k.as_deref(), v)
+                    .unwrap_or(false)
+                {
+                    continue;
+                }
+                let owner = addr.to_string();
+                let scope = Scope::new(&owner, k.as_deref().map(|k| (k, v)));
+                for key in ["members", "owners"] {
+                    let Some(a) = block.attr(key) else { continue };
+                    if let Ok(Value::List(items)) = ev.node(&a.value, &scope, &mut Acc::default()) {
+                        out.extend(
+                            items
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .filter(|s| s.contains('@'))
+                                .map(str::to_lowercase),
+                        );
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Every output (those with `when = false` left out), evaluated; values
     /// known only after apply are [`Value::Unknown`].
     pub fn outputs(&self, ctx: &EvalContext<'_>) -> Result<Vec<OutputValue>, Diagnostics> {
@@ -1172,45 +1827,28 @@ impl Manifest {
         let mut out = Vec::new();
         let mut errors = Vec::new();
         for (name, decl) in &self.outputs {
-            let owner = format!("output.{name}");
-            let scope = Scope {
-                owner: &owner,
-                each: None,
-            };
-            if let Some(when) = &decl.when {
-                match ev.node(when, &scope, &mut Acc::default()) {
-                    Ok(Value::Bool(false)) => continue,
-                    Ok(Value::Bool(true)) => {}
-                    Ok(other) => {
-                        errors.push(
-                            self.files
-                                .error(
-                                    when.sp,
-                                    format!(
-                                        "`when` of `{owner}` must be a known bool, found {}",
-                                        other.type_name()
-                                    ),
-                                )
-                                .with_address(&owner),
-                        );
-                        continue;
-                    }
+            let insts = match &decl.for_each {
+                Some(fe) => match ev.for_each(fe, &format!("output.{name}")) {
+                    Ok(i) => i,
                     Err(d) => {
                         errors.push(d);
                         continue;
                     }
-                }
-            }
-            let Some(node) = &decl.value else { continue };
-            let mut acc = Acc::default();
-            match ev.node(node, &scope, &mut acc) {
-                Ok(value) => out.push(OutputValue {
-                    name: name.clone(),
-                    value,
-                    sensitive: decl.sensitive || acc.sensitive,
-                    description: decl.description.clone(),
-                }),
-                Err(d) => errors.push(d),
+                },
+                None => vec![(None, Value::Null)],
+            };
+            for (key, each_value) in &insts {
+                let name = match key {
+                    Some(k) => format!("{name}[{}]", serde_json::Value::String(k.clone())),
+                    None => name.clone(),
+                };
+                ev.output(
+                    &name,
+                    decl,
+                    key.as_deref().map(|k| (k, each_value)),
+                    &mut out,
+                    &mut errors,
+                );
             }
         }
         finish(out, errors)
@@ -1298,6 +1936,7 @@ impl DesiredInstance {
             adopt: false,
             ignore_changes: Vec::new(),
             sensitive_keys: Vec::new(),
+            data_keys: Vec::new(),
         }
     }
 }

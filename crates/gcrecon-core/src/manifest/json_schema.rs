@@ -215,15 +215,15 @@ pub fn manifest_json_schema() -> Value {
     defs.insert(
         "reference".to_owned(),
         json!({
-            "description": "A string that is exactly one reference, `${...}`; it takes the referenced value's type.",
+            "description": "A string that is exactly one expression, `${...}`; it takes the expression's type. Inside `${ }`: references (`role.x.id`, `var.x`, `local.x`, `data.users.x.ids`, a whole block `oauth_client.service`), literals (`1`, `\"s\"`, `true`, `null`, `[a, b]`, `{ k = v }`), operators (`== != < <= > >= && || ! + - * / %`), `cond ? a : b`, `[for x in LIST : EXPR if COND]`, `{for k, v in MAP : KEY => VALUE}`, splats (`role.x[*].id`) and the functions concat merge flatten distinct contains length keys values lookup element join split format lower upper replace trimspace coalesce toset tolist tomap try.",
             "type": "string",
-            "pattern": "^\\$\\{[^}]*\\}$"
+            "pattern": "^\\$\\{.*\\}$"
         }),
     );
     defs.insert(
         "template".to_owned(),
         json!({
-            "description": "A string containing references, `${...}`.",
+            "description": "A string containing expressions, `${...}`; each part is put into the text (strings, numbers and bools only).",
             "type": "string",
             "pattern": "\\$\\{"
         }),
@@ -251,7 +251,8 @@ pub fn manifest_json_schema() -> Value {
                 "value": {},
                 "sensitive": { "type": "boolean", "default": false, "description": "Required for anything derived from a secret." },
                 "description": { "type": "string" },
-                "when": with_doc(or_reference(json!({ "type": "boolean" })), "When false, the output is left out.")
+                "when": with_doc(or_reference(json!({ "type": "boolean" })), "When false, the output is left out."),
+                "for_each": with_doc(or_reference(json!({ "type": ["array", "object"] })), "One output per list element or map key, named `NAME[\"KEY\"]`; `${each.key}` and `${each.value}` are available in `value` and `when`.")
             },
             "required": ["value"],
             "additionalProperties": false

@@ -16,6 +16,7 @@ mod diagnostic;
 mod eval;
 mod expr;
 mod fast_toml;
+mod funcs;
 mod json_schema;
 mod model;
 mod syntax;
@@ -70,7 +71,12 @@ pub struct EvalContext<'a> {
     /// The known value of an attribute of a resource instance (address with
     /// key, attribute name); `None` means known only after apply.
     pub resources: &'a dyn Fn(&Address, &str) -> Option<Value>,
+    /// User ids by lower-case email, for group `members` and `owners` given
+    /// by email ([`Manifest::group_member_emails`] says which to look up).
+    pub emails: &'a BTreeMap<String, String>,
 }
+
+static NO_EMAILS: BTreeMap<String, String> = BTreeMap::new();
 
 impl<'a> EvalContext<'a> {
     /// A context.
@@ -83,7 +89,14 @@ impl<'a> EvalContext<'a> {
             variables,
             data,
             resources,
+            emails: &NO_EMAILS,
         }
+    }
+
+    /// This context with the user ids of the emails group members name.
+    pub fn with_emails(mut self, emails: &'a BTreeMap<String, String>) -> Self {
+        self.emails = emails;
+        self
     }
 }
 
@@ -131,6 +144,9 @@ pub struct DesiredInstance {
     pub ignore_changes: Vec<String>,
     /// Keys whose value derives from a secret or a sensitive variable.
     pub sensitive_keys: Vec<String>,
+    /// Keys whose value reads a data source, so it is computed again at
+    /// every plan (`subjects = "${data.users.agents.ids}"`).
+    pub data_keys: Vec<String>,
 }
 
 /// An evaluated `[output.NAME]`.

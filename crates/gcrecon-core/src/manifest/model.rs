@@ -108,6 +108,8 @@ pub(crate) struct OutputDecl {
     pub sensitive: bool,
     pub description: Option<String>,
     pub when: Option<Node>,
+    /// One output per element, named `NAME["KEY"]`; `each` is available.
+    pub for_each: Option<Node>,
 }
 
 impl Manifest {
@@ -736,6 +738,7 @@ impl Builder<'_> {
             sensitive: false,
             description: None,
             when: None,
+            for_each: None,
         };
         for mut e in table.entries {
             let key = std::mem::take(&mut e.key);
@@ -760,12 +763,16 @@ impl Builder<'_> {
                     self.check_when(&e.value, &what);
                     decl.when = Some(e.value);
                 }
+                "for_each" => {
+                    self.check_for_each(&e.value, &what);
+                    decl.for_each = Some(e.value);
+                }
                 other => {
                     let d = self
                         .unknown_key(
                             &e,
                             other,
-                            ["value", "sensitive", "description", "when"].into_iter(),
+                            ["value", "sensitive", "description", "when", "for_each"].into_iter(),
                             &format!("output `{name}`"),
                         )
                         .with_address(&what);
@@ -939,8 +946,8 @@ impl Builder<'_> {
         let need: Option<(&[&str], &str)> = match kind {
             DataKind::Division => Some((&["name", "home"], "`name = \"...\"` or `home = true`")),
             DataKind::Users => Some((
-                &["division", "group"],
-                "`division = \"...\"` and/or `group = \"...\"`",
+                &["division", "group", "role", "queue"],
+                "one or more of `division`, `group`, `role` and `queue` (combined with AND)",
             )),
             DataKind::IntegrationType => {
                 Some((&["name", "id"], "`name = \"...\"` or `id = \"...\"`"))

@@ -5,7 +5,7 @@
 use toml_edit::{ImDocument, Item};
 
 use super::diagnostic::{Diagnostic, FileInfo, Span};
-use super::expr::{parse_template_ref, Expr, ExprKind, Part, Template};
+use super::expr::{parse_template_ref, Expr, Part, Template};
 
 /// A compact place: file index and byte range.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -454,19 +454,5 @@ fn content_offsets(raw: &str, content: &str) -> Option<Vec<usize>> {
 }
 
 fn remap(e: &mut Expr, map: &dyn Fn(&std::ops::Range<usize>) -> std::ops::Range<usize>) {
-    e.pos = map(&e.pos);
-    match &mut e.kind {
-        ExprKind::Resource { key, attr_pos, .. } | ExprKind::Data { key, attr_pos, .. } => {
-            *attr_pos = map(attr_pos);
-            if let Some(k) = key {
-                remap(k, map);
-            }
-        }
-        ExprKind::Index(a, b) => {
-            remap(a, map);
-            remap(b, map);
-        }
-        ExprKind::Field(a, _) => remap(a, map),
-        _ => {}
-    }
+    e.map_positions(map);
 }

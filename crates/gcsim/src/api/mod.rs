@@ -243,6 +243,9 @@ pub fn handler(operation: &str) -> Option<Handler> {
         "get_routing_queue" => queues::get,
         "put_routing_queue" => queues::update,
         "delete_routing_queue" => queues::delete,
+        "get_routing_queue_members" => queues::members,
+        "post_routing_queue_members" => queues::add_members,
+        "patch_routing_queue_members" => queues::patch_members,
         "get_identityproviders" => idp::list,
         "post_identityproviders" => idp::create_custom,
         "get_identityproviders_pureengage"

@@ -1,11 +1,15 @@
-//! `/api/v2/routing/queues`: routing queues.
+//! `/api/v2/routing/queues`: routing queues and their members (the
+//! queue's agents: users added by id; membership through groups is not
+//! modelled, so `memberBy=group` lists nobody).
 
+use super::users::render_user;
 use super::{division_ref, duplicate_name, no_content, ok, required_str, Call, Reply};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Org, Queue};
 use crate::params::{page_of, MAX_PAGE_SIZE};
 use crate::wire::{iso, new_id, str_field};
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 /// Fields the server owns; ignored in requests.
@@ -41,9 +45,12 @@ pub fn render_queue(org: &Org, q: &Queue) -> Value {
     if let Some(by) = &q.modified_by {
         m.insert("modifiedBy".into(), json!(by));
     }
-    m.insert("memberCount".into(), json!(0));
-    m.insert("userMemberCount".into(), json!(0));
-    m.insert("joinedMemberCount".into(), json!(0));
+    m.insert("memberCount".into(), json!(q.members.len()));
+    m.insert("userMemberCount".into(), json!(q.members.len()));
+    m.insert(
+        "joinedMemberCount".into(),
+        json!(q.members.values().filter(|j| **j).count()),
+    );
     m.entry("acwSettings")
         .or_insert(json!({"wrapupPrompt": "OPTIONAL"}));
     m.entry("skillEvaluationMethod").or_insert(json!("ALL"));
@@ -142,6 +149,7 @@ pub fn create(org: &mut Org, call: &Call) -> ApiResult<Reply> {
         name,
         division_id: division.unwrap_or_else(|| org.home_division_id.clone()),
         doc,
+        members: BTreeMap::new(),
         date_created: t,
         date_modified: t,
         created_by: Some(call.caller.subject.id().to_string()),
@@ -191,6 +199,184 @@ pub fn delete(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     queue_or_404(org, &id)?;
     org.queues.remove(&id);
     no_content()
+}
+
+/// Most members one POST or PATCH may change.
+const MAX_MEMBERS_PER_REQUEST: usize = 100;
+
+/// Wire shape of a queue member (`QueueMember`).
+fn render_member(org: &Org, queue_id: &str, user_id: &str, joined: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(user_id));
+    if let Some(u) = org.users.get(user_id) {
+        m.insert("name".into(), json!(u.name));
+        m.insert("user".into(), render_user(org, u, &[]));
+    }
+    m.insert("ringNumber".into(), json!(1));
+    m.insert("joined".into(), json!(joined));
+    m.insert("memberBy".into(), json!("user"));
+    m.insert(
+        "selfUri".into(),
+        json!(format!(
+            "/api/v2/routing/queues/{queue_id}/members/{user_id}"
+        )),
+    );
+    Value::Object(m)
+}
+
+/// Add (not joined) or remove members; unknown ids are ignored here
+/// (callers check them).
+pub fn change_members(org: &mut Org, queue_id: &str, users: Vec<String>, add: bool) {
+    org.queues.update(queue_id, |q| {
+        for u in users {
+            if add {
+                q.members.entry(u).or_insert(false);
+            } else {
+                q.members.remove(&u);
+            }
+        }
+        q.date_modified = SystemTime::now();
+    });
+}
+
+/// `GET /api/v2/routing/queues/{queueId}/members`: pages the members,
+/// filtered by `memberBy` (`user`, or `group`: none), `joined` and `name`
+/// (part of the user's name, ignoring case).
+pub fn members(org: &mut Org, call: &Call) -> ApiResult<Reply> {
+    call.require(org, &["routing:queue:view"])?;
+    let id = call.param("queueId").to_string();
+    let q = queue_or_404(org, &id)?;
+    let by_group = call
+        .query
+        .get("memberBy")
+        .is_some_and(|b| b.eq_ignore_ascii_case("group"));
+    let joined = match call.query.get("joined") {
+        None => None,
+        Some(j) => Some(j.parse::<bool>().map_err(|_| {
+            ApiError::invalid("joined", format!("joined must be true or false, not {j}"))
+        })?),
+    };
+    let name = call.query.get("name").map(str::to_lowercase);
+    let mut items: Vec<(&String, bool)> = q
+        .members
+        .iter()
+        .filter(|_| !by_group)
+        .filter(|(_, j)| joined.is_none_or(|want| **j == want))
+        .filter(|(u, _)| {
+            name.as_deref().is_none_or(|n| {
+                org.users
+                    .get(u)
+                    .is_some_and(|u| u.name.to_lowercase().contains(n))
+            })
+        })
+        .map(|(u, j)| (u, *j))
+        .collect();
+    if call
+        .query
+        .get("sortOrder")
+        .is_some_and(|s| s.eq_ignore_ascii_case("desc"))
+    {
+        items.reverse();
+    }
+    let listing = page_of(&call.path, &call.query, MAX_PAGE_SIZE, items, |(u, j)| {
+        render_member(org, &id, u, j)
+    })?;
+    // QueueMemberEntityListing has no counts.
+    let mut out = Map::new();
+    for k in [
+        "entities",
+        "pageSize",
+        "pageNumber",
+        "firstUri",
+        "selfUri",
+        "nextUri",
+        "previousUri",
+    ] {
+        if let Some(v) = listing.get(k) {
+            out.insert(k.into(), v.clone());
+        }
+    }
+    ok(Value::Object(out))
+}
+
+/// The user ids of a members body (a list of `{id}`), at most 100, each a
+/// user of the org.
+fn member_ids(org: &Org, call: &Call, model: &str) -> ApiResult<Vec<(String, Value)>> {
+    let body = call.body.as_ref().ok_or_else(|| {
+        ApiError::bad_request(format!("A request body (list[{model}]) is required"))
+    })?;
+    let items = body.as_array().ok_or_else(|| {
+        ApiError::bad_request(format!("The request body must be a list of {model}"))
+    })?;
+    if items.len() > MAX_MEMBERS_PER_REQUEST {
+        return Err(ApiError::bad_request(format!(
+            "At most {MAX_MEMBERS_PER_REQUEST} members may be changed in one request, not {}",
+            items.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        crate::contract::validate_any(&[model], item, crate::contract::Mode::Request)
+            .map_err(ApiError::bad_request)?;
+        let uid = str_field(item, "id")
+            .ok_or_else(|| ApiError::invalid("id", "Each member needs an id"))?;
+        if !org.users.contains(uid) {
+            return Err(ApiError::invalid("id", format!("User not found: {uid}")));
+        }
+        out.push((uid.to_string(), item.clone()));
+    }
+    Ok(out)
+}
+
+/// `POST /api/v2/routing/queues/{queueId}/members`: adds the users, or
+/// removes them with `?delete=true`.
+pub fn add_members(org: &mut Org, call: &Call) -> ApiResult<Reply> {
+    call.require(org, &["routing:queueMember:manage"])?;
+    let id = call.param("queueId").to_string();
+    queue_or_404(org, &id)?;
+    let delete = call
+        .query
+        .get("delete")
+        .is_some_and(|d| d.eq_ignore_ascii_case("true"));
+    let users = member_ids(org, call, "WritableEntity")?
+        .into_iter()
+        .map(|(u, _)| u)
+        .collect();
+    change_members(org, &id, users, !delete);
+    no_content()
+}
+
+/// `PATCH /api/v2/routing/queues/{queueId}/members`: joins or unjoins
+/// members (`joined` of each entry); answers the changed members.
+pub fn patch_members(org: &mut Org, call: &Call) -> ApiResult<Reply> {
+    call.require(org, &["routing:queueMember:manage"])?;
+    let id = call.param("queueId").to_string();
+    let q = queue_or_404(org, &id)?;
+    let entries = member_ids(org, call, "QueueMember")?;
+    if let Some((u, _)) = entries.iter().find(|(u, _)| !q.members.contains_key(u)) {
+        return Err(ApiError::invalid(
+            "id",
+            format!("User {u} is not a member of the queue"),
+        ));
+    }
+    let changes: Vec<(String, Option<bool>)> = entries
+        .into_iter()
+        .map(|(u, e)| (u, e.get("joined").and_then(Value::as_bool)))
+        .collect();
+    org.queues.update(&id, |q| {
+        for (u, joined) in &changes {
+            if let (Some(j), Some(slot)) = (joined, q.members.get_mut(u)) {
+                *slot = *j;
+            }
+        }
+        q.date_modified = SystemTime::now();
+    });
+    let q = queue_or_404(org, &id)?;
+    let entities: Vec<Value> = changes
+        .iter()
+        .map(|(u, _)| render_member(org, &id, u, q.members.get(u).copied().unwrap_or(false)))
+        .collect();
+    ok(json!({"entities": entities, "pageSize": entities.len(), "pageNumber": 1}))
 }
 
 #[cfg(test)]

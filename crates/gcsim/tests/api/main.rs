@@ -12,5 +12,6 @@ mod integrations;
 mod misc;
 mod oauth;
 mod paging;
+mod queues;
 mod seed_flow;
 mod sim_hooks;
