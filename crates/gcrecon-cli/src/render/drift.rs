@@ -6,8 +6,16 @@
 //! goes; an unmanaged one can be imported or exported. Values read
 //! `expected -> actual` (what gcrecon last applied, then what the
 //! organization holds). Keys the schema marks sensitive read `(sensitive)`.
+//!
+//! Under each finding, its audit entries (newest first): when, the action,
+//! who (`user NAME (id)` or `OAuth client NAME (id)`, `, gcrecon` for the
+//! client gcrecon runs as), and per property `old -> new`, or for lists the
+//! items added (`+`) and removed (`-`). A report whose caller may not read
+//! the audit log says so once (`note:`).
 
-use gcrecon_core::drift::{DriftReport, DriftedObject, KeyChange, DRIFT_FORMAT_VERSION};
+use gcrecon_core::drift::{
+    AuditChange, AuditEntry, DriftReport, DriftedObject, KeyChange, DRIFT_FORMAT_VERSION,
+};
 use gcrecon_core::schema;
 use serde_json::{json, Value as Json};
 
@@ -46,6 +54,7 @@ pub fn drift_human(report: &DriftReport, color: bool) -> String {
             for line in drifted_lines(object, true) {
                 push_line(&mut out, &line, color);
             }
+            push_audit(&mut out, &object.audit, "  ");
             out.push_str(&format!("  hint: {CHANGED_HINT}\n\n"));
         }
     }
@@ -61,6 +70,7 @@ pub fn drift_human(report: &DriftReport, color: bool) -> String {
                 lines::one_line(object.id.as_str())
             ));
             push_line(&mut out, &line, color);
+            push_audit(&mut out, &object.audit, "    ");
         }
         out.push_str(&format!("  hint: {MISSING_HINT}\n\n"));
     }
@@ -77,6 +87,7 @@ pub fn drift_human(report: &DriftReport, color: bool) -> String {
                 lines::one_line(object.id.as_str())
             );
             out.push_str(&format!("  ? {text}\n"));
+            push_audit(&mut out, &object.audit, "    ");
         }
         out.push_str(&format!("  hint: {UNMANAGED_HINT}\n\n"));
     }
@@ -101,6 +112,9 @@ pub fn drift_human(report: &DriftReport, color: bool) -> String {
         out.push('\n');
     }
 
+    if let Some(note) = &report.audit_note {
+        out.push_str(&format!("note: {note}\n\n"));
+    }
     let summary = drift_summary_line(report);
     if color {
         out.push_str(&format!("\x1b[1m{summary}\x1b[0m\n"));
@@ -161,6 +175,37 @@ pub fn drift_markdown(report: &DriftReport) -> String {
     }
     if !middle.is_empty() {
         middle.push('\n');
+    }
+    let attributed: Vec<(String, &[AuditEntry])> = drifted
+        .iter()
+        .map(|o| (code(&o.address.to_string()), o.audit.as_slice()))
+        .chain(
+            missing
+                .iter()
+                .map(|o| (code(&o.address.to_string()), o.audit.as_slice())),
+        )
+        .chain(
+            unmanaged
+                .iter()
+                .map(|o| (format!("{} {}", o.kind, code(&o.name)), o.audit.as_slice())),
+        )
+        .filter(|(_, audit)| !audit.is_empty())
+        .collect();
+    if !attributed.is_empty() {
+        middle.push_str("**Who changed what** (the organization's audit log, newest first):\n\n");
+        for (object, audit) in attributed {
+            middle.push_str(&format!("- {object}\n"));
+            for entry in audit {
+                middle.push_str(&format!("  - {}\n", escape_md(&entry_line(entry))));
+                for change in &entry.changes {
+                    middle.push_str(&format!("    - {}\n", code(&change_line(change))));
+                }
+            }
+        }
+        middle.push('\n');
+    }
+    if let Some(note) = &report.audit_note {
+        middle.push_str(&format!("> **Note:** {}\n\n", escape_md(note)));
     }
     if !report.coverage.is_empty() {
         let mut coverage = report.coverage.clone();
@@ -225,6 +270,7 @@ pub fn drift_json(report: &DriftReport) -> String {
                 "kind": object.kind.as_str(),
                 "id": object.id,
                 "changes": changes,
+                "audit": object.audit,
             })
         })
         .collect();
@@ -240,6 +286,7 @@ pub fn drift_json(report: &DriftReport) -> String {
         "missing": report.missing,
         "unmanaged": report.unmanaged,
         "coverage": report.coverage,
+        "audit_note": report.audit_note,
         "resource_changes": [],
         "output_changes": {},
     });
@@ -308,6 +355,69 @@ fn drifted_lines(object: &DriftedObject, with_heading: bool) -> Vec<Line> {
     }
     out.push(Line::at(0, Sign::None, "}"));
     out
+}
+
+/// `2026-01-02T03:04:05.000Z Update by user Ada (id)`.
+fn entry_line(entry: &AuditEntry) -> String {
+    lines::one_line(&format!("{} {} by {}", entry.at, entry.action, entry.actor))
+}
+
+/// `name: "a" -> "b"`, or for lists `permissions: + x, - y`.
+fn change_line(change: &AuditChange) -> String {
+    let quoted = |v: &[String]| match v {
+        [] => "(none)".to_owned(),
+        [one] => lines::quote(one),
+        many => format!(
+            "[{}]",
+            many.iter()
+                .map(|s| lines::quote(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    if change.old.len() > 1 || change.new.len() > 1 {
+        let added: Vec<String> = change
+            .new
+            .iter()
+            .filter(|v| !change.old.contains(v))
+            .map(|v| format!("+ {}", lines::quote(v)))
+            .collect();
+        let removed: Vec<String> = change
+            .old
+            .iter()
+            .filter(|v| !change.new.contains(v))
+            .map(|v| format!("- {}", lines::quote(v)))
+            .collect();
+        let both: Vec<String> = added.into_iter().chain(removed).collect();
+        if !both.is_empty() {
+            return lines::one_line(&format!("{}: {}", change.property, both.join(", ")));
+        }
+    }
+    lines::one_line(&format!(
+        "{}: {} -> {}",
+        change.property,
+        quoted(&change.old),
+        quoted(&change.new)
+    ))
+}
+
+/// The audit entries of a finding, one line each and one per property.
+fn push_audit(out: &mut String, audit: &[AuditEntry], indent: &str) {
+    for entry in audit {
+        out.push_str(&format!("{indent}audit: {}\n", entry_line(entry)));
+        for change in &entry.changes {
+            out.push_str(&format!("{indent}       {}\n", change_line(change)));
+        }
+    }
+}
+
+/// Text safe in a markdown paragraph.
+fn escape_md(text: &str) -> String {
+    super::markdown::escape_html(text)
+        .replace('|', "\\|")
+        .replace('*', "\\*")
+        .replace('_', "\\_")
+        .replace('`', "\\`")
 }
 
 /// `30%`, or `—` for a kind with no objects.
