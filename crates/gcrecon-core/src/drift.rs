@@ -76,7 +76,7 @@ impl std::fmt::Display for AuditActor {
             None => write!(f, "{what} {}", self.id)?,
         }
         if self.gcrecon {
-            f.write_str(", gcrecon")?;
+            f.write_str(" [gcrecon's own client]")?;
         }
         Ok(())
     }

@@ -197,8 +197,8 @@ pub fn drift_markdown(report: &DriftReport) -> String {
             middle.push_str(&format!("- {object}\n"));
             for entry in audit {
                 middle.push_str(&format!("  - {}\n", escape_md(&entry_line(entry))));
-                for change in &entry.changes {
-                    middle.push_str(&format!("    - {}\n", code(&change_line(change))));
+                for line in change_lines(entry) {
+                    middle.push_str(&format!("    - {}\n", code(&line)));
                 }
             }
         }
@@ -401,12 +401,34 @@ fn change_line(change: &AuditChange) -> String {
     ))
 }
 
+/// Property lines shown per audit entry; `--format json` has them all.
+const PROPERTIES_SHOWN: usize = 5;
+
+/// The property lines of an entry, at most [`PROPERTIES_SHOWN`], then how
+/// many more there are.
+fn change_lines(entry: &AuditEntry) -> Vec<String> {
+    let mut lines: Vec<String> = entry
+        .changes
+        .iter()
+        .take(PROPERTIES_SHOWN)
+        .map(change_line)
+        .collect();
+    let more = entry.changes.len().saturating_sub(PROPERTIES_SHOWN);
+    if more > 0 {
+        lines.push(format!(
+            "(and {more} more propert{}; --format json lists them)",
+            if more == 1 { "y" } else { "ies" }
+        ));
+    }
+    lines
+}
+
 /// The audit entries of a finding, one line each and one per property.
 fn push_audit(out: &mut String, audit: &[AuditEntry], indent: &str) {
     for entry in audit {
         out.push_str(&format!("{indent}audit: {}\n", entry_line(entry)));
-        for change in &entry.changes {
-            out.push_str(&format!("{indent}       {}\n", change_line(change)));
+        for line in change_lines(entry) {
+            out.push_str(&format!("{indent}       {line}\n"));
         }
     }
 }
