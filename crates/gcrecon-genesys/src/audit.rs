@@ -153,6 +153,10 @@ fn entry_of(m: &Json) -> Option<(String, String, AuditEntry)> {
     ))
 }
 
+/// One service's share of a query: the entity types asked about, and each
+/// object with its kind and entity type.
+type ServiceTargets<'a> = (BTreeSet<&'a str>, Vec<(Kind, &'a str, &'a GenesysId)>);
+
 /// Entries about `targets` (see the module documentation).
 pub async fn audit_log(
     ctx: &Ctx,
@@ -169,8 +173,7 @@ pub async fn audit_log(
     }
     let service_of = services(ctx).await?;
     // Per service: the entity types asked about and the objects.
-    let mut per_service: BTreeMap<&str, (BTreeSet<&str>, Vec<(Kind, &str, &GenesysId)>)> =
-        BTreeMap::new();
+    let mut per_service: BTreeMap<&str, ServiceTargets<'_>> = BTreeMap::new();
     for (kind, ty, id) in &wanted {
         let Some(service) = service_of.get(*ty) else {
             continue;

@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 /// The services gcsim records, with the entity types and actions of each.
 /// The names are gcsim's own: clients must read them from the service
 /// mapping.
-pub const SERVICES: &[(&str, &[(&str, &[&str])])] = &[
+pub const SERVICES: &[(&str, &[EntityActions])] = &[
     (
         "PeoplePermissions",
         &[
@@ -40,6 +40,9 @@ pub const SERVICES: &[(&str, &[(&str, &[&str])])] = &[
 ];
 
 const CRUD: &[&str] = &["Create", "Update", "Delete"];
+
+/// An entity type and the actions recorded for it.
+pub type EntityActions = (&'static str, &'static [&'static str]);
 
 /// The realtime query looks back at most this far.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(14 * 86_400);

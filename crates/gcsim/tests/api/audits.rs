@@ -41,6 +41,7 @@ fn last_days(days: u64) -> String {
     )
 }
 
+#[allow(clippy::needless_pass_by_value)] // callers pass `json!(...)` directly
 fn query(api: &Api, service: &str, filters: Value, extra: Value) -> Value {
     let mut body = json!({"interval": last_days(1), "serviceName": service, "filters": filters});
     for (k, v) in extra.as_object().unwrap() {
