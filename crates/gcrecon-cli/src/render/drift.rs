@@ -22,7 +22,7 @@ use serde_json::{json, Value as Json};
 use super::human::push_line;
 use super::json::{document, value};
 use super::lines::{self, diff_kind, How, Line, Sign};
-use super::markdown::{cell, code, details_block, Detail, Sections, MARKDOWN_LIMIT};
+use super::markdown::{cell, code, details_block, escape_html, Detail, Sections, MARKDOWN_LIMIT};
 
 /// Who wins, for an object changed outside gcrecon.
 const CHANGED_HINT: &str =
@@ -176,34 +176,6 @@ pub fn drift_markdown(report: &DriftReport) -> String {
     if !middle.is_empty() {
         middle.push('\n');
     }
-    let attributed: Vec<(String, &[AuditEntry])> = drifted
-        .iter()
-        .map(|o| (code(&o.address.to_string()), o.audit.as_slice()))
-        .chain(
-            missing
-                .iter()
-                .map(|o| (code(&o.address.to_string()), o.audit.as_slice())),
-        )
-        .chain(
-            unmanaged
-                .iter()
-                .map(|o| (format!("{} {}", o.kind, code(&o.name)), o.audit.as_slice())),
-        )
-        .filter(|(_, audit)| !audit.is_empty())
-        .collect();
-    if !attributed.is_empty() {
-        middle.push_str("**Who changed what** (the organization's audit log, newest first):\n\n");
-        for (object, audit) in attributed {
-            middle.push_str(&format!("- {object}\n"));
-            for entry in audit {
-                middle.push_str(&format!("  - {}\n", escape_md(&entry_line(entry))));
-                for line in change_lines(entry) {
-                    middle.push_str(&format!("    - {}\n", code(&line)));
-                }
-            }
-        }
-        middle.push('\n');
-    }
     if let Some(note) = &report.audit_note {
         middle.push_str(&format!("> **Note:** {}\n\n", escape_md(note)));
     }
@@ -223,7 +195,7 @@ pub fn drift_markdown(report: &DriftReport) -> String {
         middle.push('\n');
     }
 
-    let details = drifted
+    let mut details: Vec<Detail> = drifted
         .iter()
         .map(|object| Detail {
             text: details_block(
@@ -234,6 +206,38 @@ pub fn drift_markdown(report: &DriftReport) -> String {
             resource: true,
         })
         .collect();
+    // Attribution last: the first details to go when the report is too long.
+    let attributed = drifted
+        .iter()
+        .map(|o| (o.address.to_string(), o.audit.as_slice()))
+        .chain(
+            missing
+                .iter()
+                .map(|o| (o.address.to_string(), o.audit.as_slice())),
+        )
+        .chain(
+            unmanaged
+                .iter()
+                .map(|o| (format!("{} {}", o.kind, o.name), o.audit.as_slice())),
+        )
+        .filter(|(_, audit)| !audit.is_empty());
+    for (object, audit) in attributed {
+        let mut text = format!(
+            "<details><summary>Who changed {} (audit log, newest first)</summary>\n\n",
+            escape_html(&lines::one_line(&object))
+        );
+        for entry in audit {
+            text.push_str(&format!("- {}\n", escape_md(&entry_line(entry))));
+            for line in change_lines(entry) {
+                text.push_str(&format!("  - {}\n", code(&line)));
+            }
+        }
+        text.push_str("\n</details>\n\n");
+        details.push(Detail {
+            text,
+            resource: true,
+        });
+    }
 
     Sections {
         head,
@@ -435,7 +439,7 @@ fn push_audit(out: &mut String, audit: &[AuditEntry], indent: &str) {
 
 /// Text safe in a markdown paragraph.
 fn escape_md(text: &str) -> String {
-    super::markdown::escape_html(text)
+    escape_html(text)
         .replace('|', "\\|")
         .replace('*', "\\*")
         .replace('_', "\\_")

@@ -853,10 +853,30 @@ fn drift_markdown_stays_under_the_limit() {
             kind: Kind::Group,
             id: GenesysId(format!("group-{i:05}-0000-0000-0000-000000000000")),
             name: format!("Group number {i}"),
-            audit: vec![],
+            audit: vec![AuditEntry {
+                at: "2026-03-01T22:03:41.000Z".into(),
+                action: "Create".into(),
+                actor: AuditActor {
+                    kind: ActorKind::User,
+                    id: format!("user-{i}"),
+                    name: Some("Alice Admin".into()),
+                    gcrecon: false,
+                },
+                service: "Directory".into(),
+                changes: vec![AuditChange {
+                    property: "name".into(),
+                    old: vec![],
+                    new: vec![format!("Group number {i}")],
+                }],
+            }],
         });
     }
     let text = drift_markdown(&report);
     assert!(text.len() <= MARKDOWN_LIMIT);
+    assert!(
+        !text.contains("Who changed group Group number 2999 "),
+        "attribution details are cut before table rows"
+    );
+    assert!(text.contains("| unmanaged | group `Group number 0` |"));
     assert!(text.contains("table rows omitted to fit the 65,000-character limit; run `gcrecon drift` locally for the full report._"));
 }
