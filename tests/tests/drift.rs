@@ -358,10 +358,20 @@ fn every_kind_of_out_of_band_change_is_reported() {
         ],
         "{report:#}"
     );
+    let missing = &report["missing"][0];
     assert_eq!(
-        report["missing"],
-        json!([{"address": "oauth_client.api", "kind": "oauth_client", "id": client_id}])
+        (&missing["address"], &missing["kind"], &missing["id"]),
+        (
+            &json!("oauth_client.api"),
+            &json!("oauth_client"),
+            &json!(client_id)
+        ),
+        "{report:#}"
     );
+    assert_eq!(report["missing"].as_array().unwrap().len(), 1);
+    // Without an actor, /_sim/mutate acts as the first fixture user.
+    assert_eq!(missing["audit"][0]["action"], "Delete");
+    assert_eq!(missing["audit"][0]["actor"]["name"], "Ada Admin");
     assert_eq!(unmanaged(&report), ["group.Hand made"]);
     assert_eq!(
         report["summary"],
@@ -524,4 +534,289 @@ fn an_exported_org_plans_empty() {
         "{}",
         bad.stderr
     );
+}
+
+/// A request to the simulated API with a bearer token; answers the JSON body.
+fn api(sim: &Sim, token: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+    let client = reqwest::blocking::Client::new();
+    let mut req = client
+        .request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}{path}", sim.url()),
+        )
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().unwrap();
+    let status = resp.status();
+    let text = resp.text().unwrap();
+    assert!(status.is_success(), "{method} {path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// `(action, actor kind, actor name, gcrecon)` of a finding's audit entries.
+fn audit_of(finding: &Value) -> Vec<(String, String, String, bool)> {
+    finding["audit"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no audit list: {finding}"))
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["actor"]["kind"].as_str().unwrap().to_owned(),
+                e["actor"]["name"].as_str().unwrap_or("").to_owned(),
+                e["actor"]["gcrecon"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn finding<'a>(report: &'a Value, list: &str, field: &str, value: &str) -> &'a Value {
+    report[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f[field] == value)
+        .unwrap_or_else(|| panic!("no {list} finding with {field} {value}: {report:#}"))
+}
+
+#[test]
+fn findings_are_attributed_to_named_users_and_clients_in_every_format() {
+    let s = Setup::applied();
+    s.write(".gcreconignore", FIXTURE_IGNORE);
+    // Another pipeline: an OAuth client of its own, made through /_sim/mutate.
+    let dump = s.sim.dump();
+    let id_named = |list: &str, name: &str| {
+        dump[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == name)
+            .unwrap()["id"]
+            .clone()
+    };
+    let vendor = s.sim.mutate(json!({
+        "kind": "oauth_client",
+        "create": {"name": "vendor-sync", "roleDivisions": [
+            {"roleId": id_named("roles", "admin"), "divisionId": id_named("divisions", "Home")}
+        ]},
+        "actor": "agent@acme.example"
+    }));
+    let vendor_id = vendor["results"][0]["id"].as_str().unwrap().to_owned();
+    s.write(
+        ".gcreconignore",
+        &format!("{FIXTURE_IGNORE}oauth_client.vendor-sync\n"),
+    );
+    let reader = s.state_id("role.reader");
+    let ops = s.state_id("group.ops");
+
+    // Through the API: Ada (a user token) edits the role; the vendor's
+    // client deletes the group.
+    let ada = s.sim.user_token("admin@acme.example");
+    api(
+        &s.sim,
+        &ada,
+        "PUT",
+        &format!("/api/v2/authorization/roles/{reader}"),
+        Some(
+            json!({"name": "Queue Reader", "permissions": ["routing:queue:view", "directory:user:view", "routing:queue:edit"]}),
+        ),
+    );
+    let vendor_token = s.sim.client_token(&vendor_id);
+    api(
+        &s.sim,
+        &vendor_token,
+        "DELETE",
+        &format!("/api/v2/groups/{ops}"),
+        None,
+    );
+    // Through /_sim/mutate with actors: Alex edits the division, the
+    // vendor's client adds a group nobody manages.
+    s.sim.mutate(json!([
+        {"kind": "division", "name": "Support", "set": {"description": "second line"}, "actor": "agent@acme.example"},
+        {"kind": "group", "create": {"name": "Shadow"}, "actor": format!("client:{vendor_id}")},
+    ]));
+
+    let report = s.drift_json(2);
+    assert_eq!(report.get("audit_note"), Some(&Value::Null), "{report:#}");
+    let role = finding(&report, "drifted", "address", "role.reader");
+    assert_eq!(
+        audit_of(role),
+        [
+            ("Update".into(), "user".into(), "Ada Admin".into(), false),
+            ("Create".into(), "client".into(), "gcrecon-ci".into(), true),
+        ],
+        "{role:#}"
+    );
+    let update = &role["audit"][0];
+    assert_eq!(update["service"], "PeoplePermissions");
+    let perms = update["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["property"] == "permissions")
+        .unwrap();
+    assert!(perms["new"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("routing:queue:edit")));
+    assert!(!perms["old"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("routing:queue:edit")));
+
+    let division = finding(&report, "drifted", "address", "division.support");
+    assert_eq!(
+        audit_of(division)[0],
+        ("Update".into(), "user".into(), "Alex Agent".into(), false)
+    );
+    assert_eq!(
+        division["audit"][0]["changes"],
+        json!([{"property": "description", "old": ["first line"], "new": ["second line"]}])
+    );
+    let group = finding(&report, "missing", "address", "group.ops");
+    assert_eq!(
+        audit_of(group)[0],
+        (
+            "Delete".into(),
+            "client".into(),
+            "vendor-sync".into(),
+            false
+        )
+    );
+    assert_eq!(group["audit"][0]["actor"]["id"], vendor_id.as_str());
+    let shadow = finding(&report, "unmanaged", "name", "Shadow");
+    assert_eq!(
+        audit_of(shadow),
+        [(
+            "Create".into(),
+            "client".into(),
+            "vendor-sync".into(),
+            false
+        )]
+    );
+    assert!(!report.to_string().contains("ci-secret"));
+
+    let human = s.run(&["drift", "--no-color"]).expect(2);
+    let markdown = s.run(&["drift", "--format", "markdown"]).expect(2);
+    for text in [&human.stdout, &markdown.stdout] {
+        for expected in [
+            "Update by user Ada Admin (",
+            "Create by OAuth client gcrecon-ci (ci-client) [gcrecon's own client]",
+            "Delete by OAuth client vendor-sync (",
+            "Update by user Alex Agent (",
+            "description: \"first line\" -> \"second line\"",
+            "permissions: + \"routing:queue:edit\"",
+        ] {
+            assert!(text.contains(expected), "no {expected:?} in\n{text}");
+        }
+        assert!(!text.contains("audits:audit:view"), "{text}");
+    }
+
+    // --no-audit: the same findings, no audit query.
+    s.sim.reset_stats();
+    let plain = s
+        .run(&["drift", "--format", "json", "--no-audit"])
+        .expect(2)
+        .json();
+    assert_eq!(plain["summary"], report["summary"]);
+    assert_eq!(
+        finding(&plain, "drifted", "address", "role.reader")["audit"],
+        json!([])
+    );
+    let stats = s.sim.stats();
+    assert!(
+        !stats["by_route"].to_string().contains("/api/v2/audits"),
+        "{stats}"
+    );
+}
+
+#[test]
+fn a_caller_without_audit_permission_gets_the_drift_and_one_note() {
+    let s = Setup::applied();
+    s.write(".gcreconignore", FIXTURE_IGNORE);
+    s.sim.mutate(json!([
+        {"kind": "division", "name": "Support", "set": {"description": "second line"}, "actor": "agent@acme.example"},
+        // gcrecon's client holds `admin`: take the audit permission out of it.
+        {"kind": "role", "name": "admin", "remove_permissions": ["audits:audit:view"]},
+    ]));
+    s.sim.reset_stats();
+    let report = s.drift_json(2);
+    assert_eq!(
+        drifted(&report),
+        [(
+            "division.support".into(),
+            "description".into(),
+            json!("first line"),
+            json!("second line")
+        )]
+    );
+    assert_eq!(
+        finding(&report, "drifted", "address", "division.support")["audit"],
+        json!([])
+    );
+    let note = report["audit_note"].as_str().unwrap();
+    assert!(note.contains("audits:audit:view"), "{note}");
+    let stats = s.sim.stats();
+    assert!(
+        !stats["by_route"].to_string().contains("/api/v2/audits"),
+        "{stats}"
+    );
+
+    for args in [
+        &["drift", "--no-color"][..],
+        &["drift", "--format", "markdown"][..],
+    ] {
+        let out = s.run(args).expect(2);
+        assert_eq!(
+            out.stdout.matches("audits:audit:view").count(),
+            1,
+            "the note once:\n{}",
+            out.stdout
+        );
+        assert!(out.stdout.contains("division.support"), "{}", out.stdout);
+    }
+}
+
+#[test]
+fn attribution_costs_a_bounded_number_of_calls() {
+    let s = Setup::applied();
+    s.write(".gcreconignore", FIXTURE_IGNORE);
+    let mut made = 0usize;
+    for n in [1usize, 100, 1000] {
+        // Unmanaged groups, each made by a named user through /_sim/mutate.
+        let ops: Vec<Value> = (made..n)
+            .map(|i| json!({"kind": "group", "create": {"name": format!("hand-{i:04}")}, "actor": "agent@acme.example"}))
+            .collect();
+        s.sim.mutate(Value::Array(ops));
+        made = n;
+        s.sim.reset_stats();
+        let report = s.drift_json(2);
+        let unmanaged = report["unmanaged"].as_array().unwrap();
+        assert_eq!(unmanaged.len(), n);
+        assert!(
+            unmanaged
+                .iter()
+                .all(|u| u["audit"][0]["actor"]["name"] == "Alex Agent"),
+            "every finding attributed"
+        );
+        let stats = s.sim.stats();
+        let by_route = stats["by_route"].as_object().unwrap();
+        let calls = |route: &str| by_route.get(route).and_then(Value::as_u64).unwrap_or(0);
+        let realtime = calls("POST /api/v2/audits/query/realtime");
+        let mapping = calls("GET /api/v2/audits/query/servicemapping");
+        eprintln!(
+            "attribution of {n} findings: {realtime} realtime queries, {mapping} service mapping, {} calls in all",
+            stats["total"]
+        );
+        assert_eq!(mapping, 1);
+        // One query per 100 objects of a service, one page each.
+        assert_eq!(realtime, n.div_ceil(100) as u64, "{by_route:?}");
+        assert_eq!(
+            calls("GET /api/v2/groups/{groupId}"),
+            0,
+            "no read per object"
+        );
+    }
 }

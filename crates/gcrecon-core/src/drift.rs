@@ -5,6 +5,11 @@
 //! state and the manifest; the CLI renders it (human, markdown, JSON). Like a
 //! plan, a report never holds a secret: the renderers also mask every key that
 //! [`crate::schema::sensitive_attributes`] names.
+//!
+//! Each finding carries the latest audit-log entries about its object
+//! ([`AuditEntry`]): who changed it (a named user or OAuth client, gcrecon's
+//! own client marked as such), when, the action and each property's old and
+//! new values, as the organization's audit log recorded them.
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +37,73 @@ pub struct DriftReport {
     /// Per kind, how many of the organization's objects gcrecon manages.
     #[serde(default)]
     pub coverage: Vec<Coverage>,
+    /// Why findings carry no audit entries, when attribution was not done
+    /// (skipped, or the caller may not read the audit log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_note: Option<String>,
+}
+
+/// Who made an audited change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    User,
+    Client,
+}
+
+/// The author of an audited change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditActor {
+    pub kind: ActorKind,
+    /// The user id or OAuth client id.
+    pub id: String,
+    /// The user's or client's name, when the organization tells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// True when the change was made by the OAuth client gcrecon runs as.
+    #[serde(default)]
+    pub gcrecon: bool,
+}
+
+impl std::fmt::Display for AuditActor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match self.kind {
+            ActorKind::User => "user",
+            ActorKind::Client => "OAuth client",
+        };
+        match &self.name {
+            Some(name) => write!(f, "{what} {name} ({})", self.id)?,
+            None => write!(f, "{what} {}", self.id)?,
+        }
+        if self.gcrecon {
+            f.write_str(" [gcrecon's own client]")?;
+        }
+        Ok(())
+    }
+}
+
+/// One property of an audited change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditChange {
+    pub property: String,
+    #[serde(default)]
+    pub old: Vec<String>,
+    #[serde(default)]
+    pub new: Vec<String>,
+}
+
+/// One audit-log entry about a finding's object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// When (ISO-8601, as the audit log wrote it).
+    pub at: String,
+    /// `Create`, `Update`, `Delete`, `Add`, `Remove`, ...
+    pub action: String,
+    pub actor: AuditActor,
+    /// The audit service that recorded it.
+    pub service: String,
+    #[serde(default)]
+    pub changes: Vec<AuditChange>,
 }
 
 /// A managed object changed outside gcrecon.
@@ -42,6 +114,9 @@ pub struct DriftedObject {
     pub id: GenesysId,
     /// The keys that differ, sorted by key.
     pub changes: Vec<KeyChange>,
+    /// The latest audit entries about the object, newest first.
+    #[serde(default)]
+    pub audit: Vec<AuditEntry>,
 }
 
 /// One key whose live value differs from the expected one.
@@ -61,6 +136,9 @@ pub struct MissingObject {
     pub kind: Kind,
     /// The id the state recorded.
     pub id: GenesysId,
+    /// The latest audit entries about the object, newest first.
+    #[serde(default)]
+    pub audit: Vec<AuditEntry>,
 }
 
 /// A live object that no manifest block manages.
@@ -70,6 +148,9 @@ pub struct UnmanagedObject {
     pub id: GenesysId,
     /// The display name.
     pub name: String,
+    /// The latest audit entries about the object, newest first.
+    #[serde(default)]
+    pub audit: Vec<AuditEntry>,
 }
 
 /// How much of one kind gcrecon manages.
@@ -134,6 +215,7 @@ mod tests {
             kind: Kind::Group,
             id: GenesysId::from("g1"),
             name: "Sales".into(),
+            audit: vec![],
         });
         assert!(report.has_findings());
         assert!(!report.has_drift());
@@ -141,6 +223,7 @@ mod tests {
             address: Address::resource(Kind::Role, "r"),
             kind: Kind::Role,
             id: GenesysId::from("r1"),
+            audit: vec![],
         });
         assert!(report.has_drift());
         assert_eq!(

@@ -93,6 +93,9 @@ pub struct Listing {
     pub complete: bool,
 }
 
+/// Audit-log entries by object (see [`Provider::audit_log`]).
+pub type AuditLog = BTreeMap<(Kind, GenesysId), Vec<crate::drift::AuditEntry>>;
+
 /// Who is calling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -251,6 +254,17 @@ pub trait Provider: Send + Sync {
         &self,
         id: &GenesysId,
     ) -> impl Future<Output = Result<Secret, ProviderError>> + Send;
+
+    /// The latest audit-log entries (at most `per_object` each, newest
+    /// first) about each of `targets`, from the last 14 days, by kind and
+    /// id; objects without entries are left out. Queries are batched: no
+    /// request per object. A caller without the audit permission gets
+    /// [`ProviderError::Forbidden`].
+    fn audit_log(
+        &self,
+        targets: &[(Kind, GenesysId)],
+        per_object: usize,
+    ) -> impl Future<Output = Result<AuditLog, ProviderError>> + Send;
 
     /// API calls made so far, by `METHOD /path/{template}`.
     fn call_counts(&self) -> BTreeMap<String, u64>;

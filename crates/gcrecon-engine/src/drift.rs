@@ -33,6 +33,14 @@
 //!   claims, built-in objects excluded, minus those the ignore file
 //!   ([`crate::ignore`]) silences; with coverage per kind.
 //!
+//! Then **attribution** (unless [`DriftInput::audit`] is off): the latest
+//! audit-log entries about every finding's object
+//! ([`Provider::audit_log`], batched per audit service, never a request
+//! per object), at most [`AUDIT_ENTRIES_PER_OBJECT`] each; entries by the
+//! OAuth client gcrecon runs as are marked as gcrecon's. A caller without
+//! [`AUDIT_PERMISSION`] still gets the whole report, with one note
+//! ([`DriftReport::audit_note`]) saying what attribution needs.
+//!
 //! Drift never writes the state, takes no lock and changes nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,11 +48,11 @@ use std::sync::Arc;
 
 use gcrecon_core::diff::{self, comparable_before, key_spec, without_meta, DiffInput};
 use gcrecon_core::drift::{
-    Coverage, DriftReport, DriftedObject, KeyChange, MissingObject, UnmanagedObject,
+    ActorKind, Coverage, DriftReport, DriftedObject, KeyChange, MissingObject, UnmanagedObject,
 };
 use gcrecon_core::manifest::{DesiredInstance, EvalContext, Manifest, Variables};
 use gcrecon_core::provider::{
-    Caller, CallerKind, GenesysId, ListScope, Listing, LiveObject, Provider,
+    Caller, CallerKind, GenesysId, ListScope, Listing, LiveObject, Provider, ProviderError,
 };
 use gcrecon_core::schema::DiffKind;
 use gcrecon_core::state::{ResourceState, State};
@@ -64,6 +72,98 @@ pub struct DriftInput<'a> {
     pub variables: &'a Variables,
     /// Unmanaged objects to leave out of the report.
     pub ignore: &'a IgnoreRules,
+    /// Attribute findings from the audit log (`--no-audit` turns it off).
+    pub audit: bool,
+}
+
+/// The permission that reading the audit log needs.
+pub const AUDIT_PERMISSION: &str = "audits:audit:view";
+
+/// Audit entries kept per finding, newest first.
+pub const AUDIT_ENTRIES_PER_OBJECT: usize = 3;
+
+/// The note of a report whose caller may not read the audit log.
+pub fn audit_permission_note() -> String {
+    format!("attribution (who changed what, from the audit log) needs the {AUDIT_PERMISSION} permission; the caller lacks it")
+}
+
+/// Whether a permission (with `*` wildcards per segment) covers `wanted`.
+fn permission_covers(held: &str, wanted: &str) -> bool {
+    let (h, w): (Vec<&str>, Vec<&str>) = (held.split(':').collect(), wanted.split(':').collect());
+    h.len() == w.len() && h.iter().zip(&w).all(|(a, b)| *a == "*" || a == b)
+}
+
+/// Whether an audited property may hold a secret: its values never reach
+/// the report.
+fn looks_sensitive(property: &str) -> bool {
+    let p = property.to_ascii_lowercase();
+    ["secret", "password", "token", "credential", "privatekey"]
+        .iter()
+        .any(|w| p.contains(w))
+}
+
+/// Fills the `audit` list of every finding (see the module documentation).
+async fn attribute<P: Provider + 'static>(
+    provider: &Arc<P>,
+    caller: &Caller,
+    report: &mut DriftReport,
+) -> Result<(), EngineError> {
+    if !caller
+        .permissions
+        .iter()
+        .any(|p| permission_covers(p, AUDIT_PERMISSION))
+    {
+        report.audit_note = Some(audit_permission_note());
+        return Ok(());
+    }
+    let targets: Vec<(Kind, GenesysId)> = report
+        .drifted
+        .iter()
+        .map(|d| (d.kind, d.id.clone()))
+        .chain(report.missing.iter().map(|m| (m.kind, m.id.clone())))
+        .chain(report.unmanaged.iter().map(|u| (u.kind, u.id.clone())))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let mut log = match provider.audit_log(&targets, AUDIT_ENTRIES_PER_OBJECT).await {
+        Ok(log) => log,
+        Err(ProviderError::Forbidden { .. }) => {
+            report.audit_note = Some(audit_permission_note());
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(EngineError::provider(
+                "cannot read the audit log (use --no-audit to skip attribution)",
+                e,
+            ))
+        }
+    };
+    for entry in log.values_mut().flatten() {
+        for change in &mut entry.changes {
+            if looks_sensitive(&change.property) {
+                for v in change.old.iter_mut().chain(change.new.iter_mut()) {
+                    *v = "(sensitive)".to_owned();
+                }
+            }
+        }
+        entry.actor.gcrecon = caller.kind == CallerKind::Client
+            && entry.actor.kind == ActorKind::Client
+            && entry.actor.id == caller.id.as_str();
+    }
+    let mut take = |kind: Kind, id: &GenesysId| log.remove(&(kind, id.clone())).unwrap_or_default();
+    for d in &mut report.drifted {
+        d.audit = take(d.kind, &d.id);
+    }
+    for m in &mut report.missing {
+        m.audit = take(m.kind, &m.id);
+    }
+    for u in &mut report.unmanaged {
+        u.audit = take(u.kind, &u.id);
+    }
+    Ok(())
 }
 
 /// An unmanaged object the ignore file silenced, and the rule that did.
@@ -371,6 +471,7 @@ pub async fn drift<P: Provider + 'static>(
                 address: record.address.clone(),
                 kind: record.kind,
                 id: record.id.clone(),
+                audit: Vec::new(),
             }),
             Some(live) => {
                 let changes = compare(record, desired.get(&record.address), live, home);
@@ -380,6 +481,7 @@ pub async fn drift<P: Provider + 'static>(
                         kind: record.kind,
                         id: record.id.clone(),
                         changes,
+                        audit: Vec::new(),
                     });
                 }
             }
@@ -403,6 +505,7 @@ pub async fn drift<P: Provider + 'static>(
                 kind: object.kind,
                 id: object.id.clone(),
                 name: object.name.clone(),
+                audit: Vec::new(),
             };
             // The OAuth client gcrecon runs as is the tool's own identity, not
             // something the manifest forgot: never report it as drift.
@@ -489,6 +592,9 @@ pub async fn drift<P: Provider + 'static>(
             &b.object.id,
         ))
     });
+    if input.audit {
+        attribute(provider, &context.caller, &mut report).await?;
+    }
     Ok(DriftOutcome {
         report,
         ignored,
@@ -653,6 +759,7 @@ subjects = ["${data.user.ada.id}"]
                     manifest: &self.manifest,
                     variables: &self.variables,
                     ignore,
+                    audit: true,
                 },
                 &self.state(),
                 &Silent,
@@ -700,6 +807,69 @@ subjects = ["${data.user.ada.id}"]
             ],
             "built-in objects (home division, admin role) are left out"
         );
+    }
+
+    fn entry(action: &str, kind: ActorKind, id: &str) -> gcrecon_core::drift::AuditEntry {
+        gcrecon_core::drift::AuditEntry {
+            at: "2026-01-02T03:04:05.000Z".into(),
+            action: action.into(),
+            actor: gcrecon_core::drift::AuditActor {
+                kind,
+                id: id.into(),
+                name: Some(id.to_uppercase()),
+                gcrecon: false,
+            },
+            service: "S".into(),
+            changes: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn findings_carry_their_audit_entries_and_gcrecon_s_own_are_marked() {
+        let w = World::applied(MANIFEST).await;
+        let reader = w.id("role.reader");
+        w.provider.mutate(Kind::Role, &reader, |o| {
+            o.attrs.insert("name".into(), Value::from("Reader (old)"));
+        });
+        w.provider.with(|o| {
+            let c = o.caller.as_mut().unwrap();
+            c.kind = CallerKind::Client;
+            c.id = GenesysId::from("client-ci");
+            o.audit.insert(
+                (Kind::Role, GenesysId::from(reader.as_str())),
+                vec![
+                    entry("Update", ActorKind::User, "user-1"),
+                    entry("Create", ActorKind::Client, "client-ci"),
+                ],
+            );
+        });
+        let out = w.drift().await;
+        let d = &out.report.drifted[0];
+        assert_eq!(d.audit.len(), 2);
+        assert_eq!(d.audit[0].actor.id, "user-1");
+        assert!(!d.audit[0].actor.gcrecon);
+        assert!(d.audit[1].actor.gcrecon, "{:?}", d.audit[1]);
+        assert_eq!(out.report.audit_note, None);
+        assert_eq!(out.api_calls["POST /api/v2/audits/query/realtime"], 1);
+
+        // Without the permission: the same drift, one note, no query.
+        w.provider.with(|o| {
+            o.calls.clear();
+            o.caller.as_mut().unwrap().permissions =
+                BTreeSet::from(["directory:user:view".to_owned()]);
+        });
+        let out = w.drift().await;
+        assert_eq!(out.report.drifted.len(), 1);
+        assert!(out.report.drifted[0].audit.is_empty());
+        assert_eq!(
+            out.report.audit_note.as_deref(),
+            Some(audit_permission_note().as_str())
+        );
+        assert!(!out
+            .api_calls
+            .contains_key("POST /api/v2/audits/query/realtime"));
+        assert!(permission_covers("audits:*:view", AUDIT_PERMISSION));
+        assert!(!permission_covers("audits:audit", AUDIT_PERMISSION));
     }
 
     #[tokio::test]
@@ -952,6 +1122,7 @@ subjects = ["${data.user.ada.id}"]
                 manifest: &w.manifest,
                 variables: &w.variables,
                 ignore: &IgnoreRules::default(),
+                audit: true,
             },
             &state,
             &Silent,

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 
 use gcrecon_core::diff::{role_division_pairs, role_grant_desired_pairs};
 use gcrecon_core::provider::{
-    Caller, CallerKind, Created, GenesysId, ListScope, Listing, LiveObject, Org, Provider,
-    ProviderError, RoleDivision,
+    AuditLog, Caller, CallerKind, Created, GenesysId, ListScope, Listing, LiveObject, Org,
+    Provider, ProviderError, RoleDivision,
 };
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::{DataKind, Kind, Secret};
@@ -37,6 +37,8 @@ pub struct FakeOrg {
     /// Grants the caller received through `grant_to_caller`, in order.
     pub granted_to_caller: Vec<RoleDivision>,
     pub revoked_from_caller: Vec<RoleDivision>,
+    /// The audit log, newest entry first per object.
+    pub audit: AuditLog,
 }
 
 /// An in-memory organization implementing [`Provider`].
@@ -514,6 +516,24 @@ impl Provider for FakeProvider {
             let s = format!("rotated-{}-{}", id, o.secrets.len());
             o.secrets.push(s.clone());
             Ok(Secret::new(s))
+        })
+    }
+
+    async fn audit_log(
+        &self,
+        targets: &[(Kind, GenesysId)],
+        per_object: usize,
+    ) -> Result<AuditLog, ProviderError> {
+        self.count("POST /api/v2/audits/query/realtime");
+        self.with(|o| {
+            Ok(targets
+                .iter()
+                .filter_map(|t| {
+                    let entries: Vec<_> =
+                        o.audit.get(t)?.iter().take(per_object).cloned().collect();
+                    Some((t.clone(), entries))
+                })
+                .collect())
         })
     }
 

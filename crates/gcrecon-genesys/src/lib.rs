@@ -13,6 +13,7 @@
 //! update, delete, and the mapping between manifest keys and wire fields):
 //! `division`, `role`, `role_grant`, `group`, `oauth_client`, `integration`,
 //! `identity_provider`; and `caller`, `org`, `data` for the data sources.
+//! `audit` reads the audit log for drift attribution.
 //! `recover` makes creates safe when an answer is lost: it looks the object
 //! up by name before sending a create again.
 //!
@@ -28,8 +29,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use gcrecon_core::provider::{
-    Caller, Created, GenesysId, ListScope, Listing, LiveObject, Org, Provider, ProviderError,
-    RoleDivision,
+    AuditLog, Caller, Created, GenesysId, ListScope, Listing, LiveObject, Org, Provider,
+    ProviderError, RoleDivision,
 };
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::{DataKind, Kind, Secret};
@@ -40,6 +41,7 @@ pub mod connection;
 pub mod regions;
 pub mod retry;
 
+mod audit;
 mod caller;
 mod data;
 mod division;
@@ -334,6 +336,16 @@ impl Provider for GenesysProvider {
 
     async fn rotate_secret(&self, id: &GenesysId) -> Result<Secret, ProviderError> {
         oauth_client::rotate_secret(&self.ctx, id).await
+    }
+
+    async fn audit_log(
+        &self,
+        targets: &[(Kind, GenesysId)],
+        per_object: usize,
+    ) -> Result<AuditLog, ProviderError> {
+        audit::audit_log(&self.ctx, targets, per_object)
+            .instrument(tracing::debug_span!("audit_log", objects = targets.len()))
+            .await
     }
 
     fn call_counts(&self) -> BTreeMap<String, u64> {

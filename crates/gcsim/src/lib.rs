@@ -9,10 +9,11 @@
 //! Modules: [`contract`] (the API's models and operations), [`model`] (the
 //! org), [`auth`] (tokens, grants, permissions), [`api`] (the operations),
 //! [`server`] (HTTP pipeline: latency, faults, rate limits, stats), [`sim`]
-//! (the `/_sim` hooks), [`fixture`] (seeding TOML), [`catalog`] (built-in
+//! (the `/_sim` hooks), [`audit`] (the audit log), [`fixture`] (seeding TOML), [`catalog`] (built-in
 //! permissions, roles and integration types).
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod contract;

@@ -23,10 +23,17 @@ pub trait Named {
 
 /// Objects ordered by lower-cased name then id (so listings page in a
 /// stable order without sorting or hashing per item), with an id index.
+///
+/// Every change through [`Table::insert`], [`Table::update`] and
+/// [`Table::remove`] is journaled: the first time an id is touched, its
+/// value before (or `None` for a new object) is kept until
+/// [`Table::take_journal`], so the audit log ([`crate::audit`]) is written
+/// in one place from what really changed.
 #[derive(Debug)]
 pub struct Table<T> {
     items: BTreeMap<(String, String), T>,
     keys: HashMap<String, String>,
+    journal: BTreeMap<String, Option<T>>,
 }
 
 impl<T> Default for Table<T> {
@@ -34,6 +41,7 @@ impl<T> Default for Table<T> {
         Table {
             items: BTreeMap::new(),
             keys: HashMap::new(),
+            journal: BTreeMap::new(),
         }
     }
 }
@@ -42,14 +50,33 @@ fn key_of<T: Named>(t: &T) -> (String, String) {
     (t.name().to_lowercase(), t.id().to_string())
 }
 
-impl<T: Named> Table<T> {
+impl<T: Named + Clone> Table<T> {
     fn key(&self, id: &str) -> Option<(String, String)> {
         self.keys.get(id).map(|n| (n.clone(), id.to_string()))
     }
 
+    /// Remembers the value of `id` before its first change since the last
+    /// [`Table::take_journal`].
+    fn journal_before(&mut self, id: &str, before: Option<&T>) {
+        if !self.journal.contains_key(id) {
+            self.journal.insert(id.to_string(), before.cloned());
+        }
+    }
+
+    /// The objects changed since the last call, each with its value before
+    /// the first change (`None`: created); clears the journal.
+    pub fn take_journal(&mut self) -> BTreeMap<String, Option<T>> {
+        std::mem::take(&mut self.journal)
+    }
+
     /// Inserts (or replaces) an object.
     pub fn insert(&mut self, t: T) {
-        if let Some(old) = self.key(t.id()) {
+        let old = self.key(t.id());
+        if !self.journal.contains_key(t.id()) {
+            let before = old.as_ref().and_then(|k| self.items.get(k)).cloned();
+            self.journal.insert(t.id().to_string(), before);
+        }
+        if let Some(old) = old {
             self.items.remove(&old);
         }
         let key = key_of(&t);
@@ -71,6 +98,7 @@ impl<T: Named> Table<T> {
     pub fn update<R>(&mut self, id: &str, f: impl FnOnce(&mut T) -> R) -> Option<R> {
         let key = self.key(id)?;
         let mut t = self.items.remove(&key)?;
+        self.journal_before(id, Some(&t));
         let r = f(&mut t);
         self.insert(t);
         Some(r)
@@ -80,7 +108,9 @@ impl<T: Named> Table<T> {
     pub fn remove(&mut self, id: &str) -> Option<T> {
         let key = self.key(id)?;
         self.keys.remove(id);
-        self.items.remove(&key)
+        let t = self.items.remove(&key)?;
+        self.journal_before(id, Some(&t));
+        Some(t)
     }
 
     /// Every object, ordered by name.
@@ -549,6 +579,8 @@ pub struct Org {
     pub tokens: HashMap<String, Token>,
     /// Id of the synthetic client that user tokens come from.
     pub browser_client_id: String,
+    /// The audit log.
+    pub audit: crate::audit::AuditLog,
 }
 
 impl Org {
@@ -634,6 +666,7 @@ impl Org {
             grants: HashMap::new(),
             tokens: HashMap::new(),
             browser_client_id: new_id(),
+            audit: crate::audit::AuditLog::default(),
         };
         org.divisions.insert(Division {
             id: org.home_division_id.clone(),
@@ -836,6 +869,22 @@ impl Org {
                 visible_at: now,
             });
         }
+        org.discard_changes();
+        let first_user = fx
+            .users
+            .first()
+            .and_then(|u| org.user_id_by_ref(&u.email))
+            .or_else(|| {
+                org.user_id_by_ref("admin@gcsim.example")
+                    .filter(|_| fixture.is_none())
+            });
+        org.audit.default_actor = Some(match first_user {
+            Some(id) => crate::audit::Actor::User {
+                id,
+                client_id: None,
+            },
+            None => crate::audit::Actor::Client(admin.client_id.clone()),
+        });
         Ok((org, admin))
     }
 
@@ -922,6 +971,13 @@ impl Org {
             granted_at: now,
             made_at: SystemTime::now(),
         });
+        self.audit.grant_journal.push(crate::audit::GrantChange {
+            subject: subject.to_string(),
+            subject_type: ty,
+            role_id: role_id.to_string(),
+            division_id: division_id.to_string(),
+            added: true,
+        });
     }
 
     /// Removes a grant; whether it existed.
@@ -934,8 +990,18 @@ impl Org {
             .grants
             .retain(|g| !(g.role_id == role_id && g.division_id == division_id));
         let removed = entry.grants.len() != before;
+        let subject_type = entry.subject_type;
         if entry.grants.is_empty() {
             self.grants.remove(subject);
+        }
+        if removed {
+            self.audit.grant_journal.push(crate::audit::GrantChange {
+                subject: subject.to_string(),
+                subject_type,
+                role_id: role_id.to_string(),
+                division_id: division_id.to_string(),
+                added: false,
+            });
         }
         removed
     }

@@ -3,7 +3,8 @@
 //! Every `/api/v2` and `/oauth/token` request goes through, in order:
 //! correlation id → stats → latency (+ jitter) → fault injection → bearer
 //! authentication → per-token rate limit → the operation's handler, run
-//! under the org mutex → lost-response injection (the request was applied,
+//! under the org mutex, then its changes recorded in the audit log
+//! ([`crate::audit`]) → lost-response injection (the request was applied,
 //! then its answer is lost). The route template of a request (for stats and path
 //! parameters) comes from the contract's operations, so stats keys use the
 //! contract's `{param}` names.
@@ -484,8 +485,17 @@ async fn run(
         now,
         settings,
     };
+    let actor = match &call.caller.subject {
+        crate::model::Subject::User(id) => crate::audit::Actor::User {
+            id: id.clone(),
+            client_id: call.caller.client_id.clone(),
+        },
+        crate::model::Subject::Client(id) => crate::audit::Actor::Client(id.clone()),
+    };
     let mut org = lock(&app.org);
-    handler(&mut org, &call)
+    let reply = handler(&mut org, &call);
+    org.record_changes(&actor);
+    reply
 }
 
 fn parse_body(bytes: &[u8], method: &Method) -> Result<Option<Value>, ApiError> {

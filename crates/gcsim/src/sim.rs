@@ -255,7 +255,9 @@ pub async fn token(State(app): State<Arc<App>>, body: axum::body::Bytes) -> SimR
     ))
 }
 
-/// `POST /_sim/mutate`: one op or a list of ops; answers
+/// `POST /_sim/mutate`: one op or a list of ops, each recorded in the audit
+/// log as made by its `"actor"` (a user email or id, or `client:<client id>`;
+/// default: the first fixture user); answers
 /// `{"results": [...]}`, one entry per op (the object after the change, or
 /// `{"deleted": id}`).
 pub async fn mutate(State(app): State<Arc<App>>, body: axum::body::Bytes) -> SimResult {
@@ -268,8 +270,12 @@ pub async fn mutate(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Sim
     let mut org = lock(&app.org);
     let mut results = Vec::new();
     for (i, op) in ops.iter().enumerate() {
-        let r = apply_op(&mut org, op).map_err(|e| SimError(e.0, format!("op {i}: {}", e.1)))?;
-        results.push(r);
+        let actor = org
+            .actor_by_ref(str_field(op, "actor"))
+            .map_err(|e| bad(format!("op {i}: {e}")))?;
+        let r = apply_op(&mut org, op);
+        org.record_changes(&actor);
+        results.push(r.map_err(|e| SimError(e.0, format!("op {i}: {}", e.1)))?);
     }
     Ok(Json(json!({"results": results})))
 }
@@ -1034,6 +1040,7 @@ pub async fn populate(State(app): State<Arc<App>>, body: axum::body::Bytes) -> S
         }
         created.insert(k.clone(), json!(n));
     }
+    org.discard_changes();
     Ok(Json(json!({
         "created": created,
         "elapsed_ms": started.elapsed().as_millis() as u64,

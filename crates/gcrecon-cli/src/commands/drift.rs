@@ -30,6 +30,14 @@ pub struct DriftArgs {
     /// ignores nothing).
     #[arg(long, value_name = "PATH")]
     pub ignore_file: Option<PathBuf>,
+
+    /// Do not attribute findings from the organization's audit log.
+    ///
+    /// By default every changed, missing and unmanaged object is shown with
+    /// the latest audit-log entries about it (who, when, what), which needs
+    /// the `audits:audit:view` permission.
+    #[arg(long)]
+    pub no_audit: bool,
 }
 
 fn ignore_error(e: IgnoreError) -> anyhow::Error {
@@ -76,6 +84,7 @@ pub async fn drift(ctx: &Ctx, args: &DriftArgs) -> Result<Exit> {
             manifest: &project.manifest,
             variables: &variables,
             ignore: &ignore,
+            audit: !args.no_audit,
         },
         store.state(),
         progress.as_ref(),

@@ -6,15 +6,23 @@
 //! goes; an unmanaged one can be imported or exported. Values read
 //! `expected -> actual` (what gcrecon last applied, then what the
 //! organization holds). Keys the schema marks sensitive read `(sensitive)`.
+//!
+//! Under each finding, its audit entries (newest first): when, the action,
+//! who (`user NAME (id)` or `OAuth client NAME (id)`, `, gcrecon` for the
+//! client gcrecon runs as), and per property `old -> new`, or for lists the
+//! items added (`+`) and removed (`-`). A report whose caller may not read
+//! the audit log says so once (`note:`).
 
-use gcrecon_core::drift::{DriftReport, DriftedObject, KeyChange, DRIFT_FORMAT_VERSION};
+use gcrecon_core::drift::{
+    AuditChange, AuditEntry, DriftReport, DriftedObject, KeyChange, DRIFT_FORMAT_VERSION,
+};
 use gcrecon_core::schema;
 use serde_json::{json, Value as Json};
 
 use super::human::push_line;
 use super::json::{document, value};
 use super::lines::{self, diff_kind, How, Line, Sign};
-use super::markdown::{cell, code, details_block, Detail, Sections, MARKDOWN_LIMIT};
+use super::markdown::{cell, code, details_block, escape_html, Detail, Sections, MARKDOWN_LIMIT};
 
 /// Who wins, for an object changed outside gcrecon.
 const CHANGED_HINT: &str =
@@ -46,6 +54,7 @@ pub fn drift_human(report: &DriftReport, color: bool) -> String {
             for line in drifted_lines(object, true) {
                 push_line(&mut out, &line, color);
             }
+            push_audit(&mut out, &object.audit, "  ");
             out.push_str(&format!("  hint: {CHANGED_HINT}\n\n"));
         }
     }
@@ -61,6 +70,7 @@ pub fn drift_human(report: &DriftReport, color: bool) -> String {
                 lines::one_line(object.id.as_str())
             ));
             push_line(&mut out, &line, color);
+            push_audit(&mut out, &object.audit, "    ");
         }
         out.push_str(&format!("  hint: {MISSING_HINT}\n\n"));
     }
@@ -77,6 +87,7 @@ pub fn drift_human(report: &DriftReport, color: bool) -> String {
                 lines::one_line(object.id.as_str())
             );
             out.push_str(&format!("  ? {text}\n"));
+            push_audit(&mut out, &object.audit, "    ");
         }
         out.push_str(&format!("  hint: {UNMANAGED_HINT}\n\n"));
     }
@@ -101,6 +112,9 @@ pub fn drift_human(report: &DriftReport, color: bool) -> String {
         out.push('\n');
     }
 
+    if let Some(note) = &report.audit_note {
+        out.push_str(&format!("note: {note}\n\n"));
+    }
     let summary = drift_summary_line(report);
     if color {
         out.push_str(&format!("\x1b[1m{summary}\x1b[0m\n"));
@@ -162,6 +176,9 @@ pub fn drift_markdown(report: &DriftReport) -> String {
     if !middle.is_empty() {
         middle.push('\n');
     }
+    if let Some(note) = &report.audit_note {
+        middle.push_str(&format!("> **Note:** {}\n\n", escape_md(note)));
+    }
     if !report.coverage.is_empty() {
         let mut coverage = report.coverage.clone();
         coverage.sort_by_key(|c| c.kind);
@@ -178,7 +195,7 @@ pub fn drift_markdown(report: &DriftReport) -> String {
         middle.push('\n');
     }
 
-    let details = drifted
+    let mut details: Vec<Detail> = drifted
         .iter()
         .map(|object| Detail {
             text: details_block(
@@ -189,6 +206,38 @@ pub fn drift_markdown(report: &DriftReport) -> String {
             resource: true,
         })
         .collect();
+    // Attribution last: the first details to go when the report is too long.
+    let attributed = drifted
+        .iter()
+        .map(|o| (o.address.to_string(), o.audit.as_slice()))
+        .chain(
+            missing
+                .iter()
+                .map(|o| (o.address.to_string(), o.audit.as_slice())),
+        )
+        .chain(
+            unmanaged
+                .iter()
+                .map(|o| (format!("{} {}", o.kind, o.name), o.audit.as_slice())),
+        )
+        .filter(|(_, audit)| !audit.is_empty());
+    for (object, audit) in attributed {
+        let mut text = format!(
+            "<details><summary>Who changed {} (audit log, newest first)</summary>\n\n",
+            escape_html(&lines::one_line(&object))
+        );
+        for entry in audit {
+            text.push_str(&format!("- {}\n", escape_md(&entry_line(entry))));
+            for line in change_lines(entry) {
+                text.push_str(&format!("  - {}\n", code(&line)));
+            }
+        }
+        text.push_str("\n</details>\n\n");
+        details.push(Detail {
+            text,
+            resource: true,
+        });
+    }
 
     Sections {
         head,
@@ -225,6 +274,7 @@ pub fn drift_json(report: &DriftReport) -> String {
                 "kind": object.kind.as_str(),
                 "id": object.id,
                 "changes": changes,
+                "audit": object.audit,
             })
         })
         .collect();
@@ -240,6 +290,7 @@ pub fn drift_json(report: &DriftReport) -> String {
         "missing": report.missing,
         "unmanaged": report.unmanaged,
         "coverage": report.coverage,
+        "audit_note": report.audit_note,
         "resource_changes": [],
         "output_changes": {},
     });
@@ -308,6 +359,91 @@ fn drifted_lines(object: &DriftedObject, with_heading: bool) -> Vec<Line> {
     }
     out.push(Line::at(0, Sign::None, "}"));
     out
+}
+
+/// `2026-01-02T03:04:05.000Z Update by user Ada (id)`.
+fn entry_line(entry: &AuditEntry) -> String {
+    lines::one_line(&format!("{} {} by {}", entry.at, entry.action, entry.actor))
+}
+
+/// `name: "a" -> "b"`, or for lists `permissions: + x, - y`.
+fn change_line(change: &AuditChange) -> String {
+    let quoted = |v: &[String]| match v {
+        [] => "(none)".to_owned(),
+        [one] => lines::quote(one),
+        many => format!(
+            "[{}]",
+            many.iter()
+                .map(|s| lines::quote(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    if change.old.len() > 1 || change.new.len() > 1 {
+        let added: Vec<String> = change
+            .new
+            .iter()
+            .filter(|v| !change.old.contains(v))
+            .map(|v| format!("+ {}", lines::quote(v)))
+            .collect();
+        let removed: Vec<String> = change
+            .old
+            .iter()
+            .filter(|v| !change.new.contains(v))
+            .map(|v| format!("- {}", lines::quote(v)))
+            .collect();
+        let both: Vec<String> = added.into_iter().chain(removed).collect();
+        if !both.is_empty() {
+            return lines::one_line(&format!("{}: {}", change.property, both.join(", ")));
+        }
+    }
+    lines::one_line(&format!(
+        "{}: {} -> {}",
+        change.property,
+        quoted(&change.old),
+        quoted(&change.new)
+    ))
+}
+
+/// Property lines shown per audit entry; `--format json` has them all.
+const PROPERTIES_SHOWN: usize = 5;
+
+/// The property lines of an entry, at most [`PROPERTIES_SHOWN`], then how
+/// many more there are.
+fn change_lines(entry: &AuditEntry) -> Vec<String> {
+    let mut lines: Vec<String> = entry
+        .changes
+        .iter()
+        .take(PROPERTIES_SHOWN)
+        .map(change_line)
+        .collect();
+    let more = entry.changes.len().saturating_sub(PROPERTIES_SHOWN);
+    if more > 0 {
+        lines.push(format!(
+            "(and {more} more propert{}; --format json lists them)",
+            if more == 1 { "y" } else { "ies" }
+        ));
+    }
+    lines
+}
+
+/// The audit entries of a finding, one line each and one per property.
+fn push_audit(out: &mut String, audit: &[AuditEntry], indent: &str) {
+    for entry in audit {
+        out.push_str(&format!("{indent}audit: {}\n", entry_line(entry)));
+        for line in change_lines(entry) {
+            out.push_str(&format!("{indent}       {line}\n"));
+        }
+    }
+}
+
+/// Text safe in a markdown paragraph.
+fn escape_md(text: &str) -> String {
+    escape_html(text)
+        .replace('|', "\\|")
+        .replace('*', "\\*")
+        .replace('_', "\\_")
+        .replace('`', "\\`")
 }
 
 /// `30%`, or `—` for a kind with no objects.

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use gcrecon_core::drift::{
-    Coverage, DriftReport, DriftedObject, KeyChange, MissingObject, UnmanagedObject,
+    ActorKind, AuditActor, AuditChange, AuditEntry, Coverage, DriftReport, DriftedObject,
+    KeyChange, MissingObject, UnmanagedObject,
 };
 use gcrecon_core::plan::{
     Action, CallerGrantAction, CallerGrantChange, OutputChange, Plan, ResourceChange,
@@ -341,6 +342,36 @@ fn drift_report() -> DriftReport {
                         actual: "Reporting (edited in the admin UI)".into(),
                     },
                 ],
+                audit: vec![AuditEntry {
+                    at: "2026-03-02T09:14:07.412Z".into(),
+                    action: "Update".into(),
+                    actor: AuditActor {
+                        kind: ActorKind::User,
+                        id: "5d1c-user-alice".into(),
+                        name: Some("Alice Admin".into()),
+                        gcrecon: false,
+                    },
+                    service: "PeoplePermissions".into(),
+                    changes: vec![
+                        AuditChange {
+                            property: "description".into(),
+                            old: vec!["Reporting".into()],
+                            new: vec!["Reporting (edited in the admin UI)".into()],
+                        },
+                        AuditChange {
+                            property: "permissions".into(),
+                            old: vec![
+                                "analytics:conversationDetail:view".into(),
+                                "routing:queue:view".into(),
+                            ],
+                            new: vec![
+                                "analytics:conversationDetail:view".into(),
+                                "routing:queue:view".into(),
+                                "users:user:edit".into(),
+                            ],
+                        },
+                    ],
+                }],
             },
             DriftedObject {
                 address: Address::resource(Kind::OauthClient, "apidata"),
@@ -358,23 +389,42 @@ fn drift_report() -> DriftReport {
                         actual: "another-secret".into(),
                     },
                 ],
+                audit: vec![],
             },
         ],
         missing: vec![MissingObject {
             address: Address::resource(Kind::Group, "legacy"),
             kind: Kind::Group,
             id: GenesysId::from("77aa-group-legacy"),
+            audit: vec![],
         }],
         unmanaged: vec![
             UnmanagedObject {
                 kind: Kind::Role,
                 id: GenesysId::from("r-ops"),
                 name: "Ops | on call".into(),
+                audit: vec![AuditEntry {
+                    at: "2026-03-01T22:03:41.000Z".into(),
+                    action: "Create".into(),
+                    actor: AuditActor {
+                        kind: ActorKind::Client,
+                        id: "9e8d-vendor-client".into(),
+                        name: Some("vendor-sync".into()),
+                        gcrecon: false,
+                    },
+                    service: "PeoplePermissions".into(),
+                    changes: vec![AuditChange {
+                        property: "name".into(),
+                        old: vec![],
+                        new: vec!["Ops | on call".into()],
+                    }],
+                }],
             },
             UnmanagedObject {
                 kind: Kind::Group,
                 id: GenesysId::from("g-sales"),
                 name: "Sales".into(),
+                audit: vec![],
             },
         ],
         coverage: vec![
@@ -394,6 +444,7 @@ fn drift_report() -> DriftReport {
                 total: 0,
             },
         ],
+        audit_note: None,
     }
 }
 
@@ -802,9 +853,30 @@ fn drift_markdown_stays_under_the_limit() {
             kind: Kind::Group,
             id: GenesysId(format!("group-{i:05}-0000-0000-0000-000000000000")),
             name: format!("Group number {i}"),
+            audit: vec![AuditEntry {
+                at: "2026-03-01T22:03:41.000Z".into(),
+                action: "Create".into(),
+                actor: AuditActor {
+                    kind: ActorKind::User,
+                    id: format!("user-{i}"),
+                    name: Some("Alice Admin".into()),
+                    gcrecon: false,
+                },
+                service: "Directory".into(),
+                changes: vec![AuditChange {
+                    property: "name".into(),
+                    old: vec![],
+                    new: vec![format!("Group number {i}")],
+                }],
+            }],
         });
     }
     let text = drift_markdown(&report);
     assert!(text.len() <= MARKDOWN_LIMIT);
+    assert!(
+        !text.contains("Who changed group Group number 2999 "),
+        "attribution details are cut before table rows"
+    );
+    assert!(text.contains("| unmanaged | group `Group number 0` |"));
     assert!(text.contains("table rows omitted to fit the 65,000-character limit; run `gcrecon drift` locally for the full report._"));
 }

@@ -273,6 +273,8 @@ pub fn handler(operation: &str) -> Option<Handler> {
         "delete_user" => users::delete,
         "post_users_search" => users::search_post,
         "get_users_search" => users::search_get,
+        "post_audits_query_realtime" => crate::audit::query_realtime,
+        "get_audits_query_servicemapping" => crate::audit::service_mapping,
         _ => return None,
     };
     Some(h)

@@ -2,6 +2,7 @@
 //! test-support, one module per API area. Every answer is checked against
 //! the contract (see `common`).
 
+mod audits;
 mod auth;
 mod authorization;
 mod common;
