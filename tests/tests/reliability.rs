@@ -138,3 +138,47 @@ fn twenty_thousand_mutated_manifests_never_panic_the_core() {
         "no mutated manifest loaded: the mutations are too coarse"
     );
 }
+
+#[test]
+fn destroy_killed_after_every_mutating_call_finishes_on_rerun() {
+    let r = ok(reliability::crash_destroy(&root(), EXAMPLE, None));
+    assert!(r.calls > 0);
+    assert_eq!(r.kills, r.calls, "one kill per mutating call");
+    eprintln!(
+        "{EXAMPLE}: destroy: {} mutating calls, {} kills survived",
+        r.calls, r.kills
+    );
+}
+
+#[test]
+fn rotate_killed_before_delivering_the_secret_rotates_again_on_rerun() {
+    let r = ok(reliability::crash_rotate(&root(), EXAMPLE));
+    assert!(r.kills > 0);
+    eprintln!(
+        "{EXAMPLE}: rotate: {} mutating calls, {} kills survived",
+        r.calls, r.kills
+    );
+}
+
+#[test]
+fn import_killed_after_every_request_finishes_on_rerun() {
+    let r = ok(reliability::crash_import(&root(), EXAMPLE, Some(2)));
+    assert!(r.kills >= 4, "too few kill points: {}", r.kills);
+    eprintln!(
+        "{EXAMPLE}: import: {} requests, {} kills survived",
+        r.calls, r.kills
+    );
+}
+
+#[test]
+fn state_rm_and_force_unlock_finish_from_every_crash_image() {
+    let r = ok(reliability::crash_local_writes(&root(), EXAMPLE));
+    assert_eq!(r.images, 8);
+}
+
+#[test]
+fn a_state_dir_turned_read_only_mid_apply_reports_what_it_could_not_record() {
+    let reported = ok(reliability::read_only_state_dir(&root(), EXAMPLE, None));
+    assert!(reported > 0, "no change was reported as not recorded");
+    eprintln!("{EXAMPLE}: {reported} changes reported as not recorded, all imported");
+}
