@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 #[path = "../../xtask/src/fuzz.rs"]
 mod fuzz;
 #[allow(dead_code)]
+#[path = "../../xtask/src/fuzz_files.rs"]
+mod fuzz_files;
+#[allow(dead_code)]
 #[path = "../../xtask/src/reliability.rs"]
 mod reliability;
 
@@ -181,4 +184,29 @@ fn a_state_dir_turned_read_only_mid_apply_reports_what_it_could_not_record() {
     let reported = ok(reliability::read_only_state_dir(&root(), EXAMPLE, None));
     assert!(reported > 0, "no change was reported as not recorded");
     eprintln!("{EXAMPLE}: {reported} changes reported as not recorded, all imported");
+}
+
+#[test]
+fn damaged_state_plan_and_secrets_files_are_refused_naming_the_file_and_untouched() {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    for format in fuzz_files::Format::ALL {
+        let seed = ok(fuzz_files::seed(&root(), format));
+        let r = ok(fuzz_files::fuzz(
+            format, &seed, 2_000, 0x7e57, threads, None,
+        ));
+        eprintln!(
+            "fuzz: {} damaged {format}s, {} accepted, {} refused, {} panics, {:.0} inputs/s",
+            r.inputs,
+            r.accepted,
+            r.refused,
+            r.panics,
+            r.rate()
+        );
+        assert_eq!(r.inputs, 2_000);
+        assert_eq!(r.failed, 0, "{format}: {:?}", r.failures);
+        assert!(
+            r.refused > 0 && r.accepted > 0,
+            "{format}: the damage is too coarse or too fine"
+        );
+    }
 }

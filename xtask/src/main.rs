@@ -13,6 +13,7 @@
 mod bench;
 mod demo;
 mod fuzz;
+mod fuzz_files;
 mod reliability;
 mod tidy;
 
@@ -31,7 +32,8 @@ const USAGE: &str =
   tidy      check the repository: no todo!/unimplemented!, every crate documented,
             every docs page that architecture.md links exists
   reliability  kill apply after every mutating call, faults, locks, bad state, secrets
-  fuzz      mutated manifests into the core parser (--inputs N, default 1,000,000)
+  fuzz      mutated manifests into the core parser (--inputs N, default 1,000,000), then
+            damaged state, saved-plan and secrets files (--file-inputs N per format, default 100,000)
   codegen   regenerate docs/manifest.schema.json (--check: fail if out of date)";
 
 fn main() -> ExitCode {
