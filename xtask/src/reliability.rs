@@ -80,7 +80,7 @@ struct Gate {
 }
 
 /// Something to do to the world at a chosen moment of a run.
-type Hook = Arc<dyn Fn() + Send + Sync>;
+pub type Hook = Arc<dyn Fn() + Send + Sync>;
 
 struct Shared {
     upstream: SocketAddr,
@@ -672,12 +672,23 @@ impl Work {
             .join(format!("{}.gcstate.json", self.manifest_name()))
     }
 
-    /// The default secrets file.
+    /// The default secrets file (of the workspace `GCRECON_WORKSPACE` in
+    /// [`Work::env`] names, if any).
     pub fn secrets_path(&self) -> PathBuf {
+        let workspace = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "GCRECON_WORKSPACE")
+            .map(|(_, v)| v.as_str())
+            .filter(|w| !w.is_empty() && *w != "default");
+        let stem = match workspace {
+            Some(w) => format!("{}.{w}", self.manifest_name()),
+            None => self.manifest_name(),
+        };
         self.dir
             .path()
             .join("state")
-            .join(format!("{}.secrets.json", self.manifest_name()))
+            .join(format!("{stem}.secrets.json"))
     }
 
     fn manifest_name(&self) -> String {
@@ -738,7 +749,7 @@ impl Work {
     /// As [`Work::spawn`]; with `count_all`, every request counts towards
     /// `kill_after` (reads and logins too); with a `hook`, the k-th answer
     /// runs it instead of killing.
-    fn spawn_with(
+    pub fn spawn_with(
         &self,
         args: &[&str],
         kill_after: Option<u32>,
@@ -1789,6 +1800,46 @@ pub fn bad_states(root: &Path, vendor: &str) -> Result<u32, String> {
     Ok(checked)
 }
 
+/// A damaged secrets file (truncated, an entry that is not credentials)
+/// stops `apply` before any API change, with an error naming the file,
+/// whose bytes stay as they were; answers the runs refused.
+pub fn bad_secrets_file(root: &Path, vendor: &str) -> Result<u32, String> {
+    let w = Work::new(root, vendor, |b| b)?;
+    let path = w.secrets_path();
+    fs::create_dir_all(path.parent().ok_or("no state dir")?).map_err(|e| e.to_string())?;
+    let cases: [&[u8]; 3] = [
+        b"{\"oauth_client.api\": {\"client_id\": \"x\", \"client_se",
+        b"{\"oauth_client.api\": 5}",
+        b"[]",
+    ];
+    let mut refused = 0;
+    for bytes in cases {
+        fs::write(&path, bytes).map_err(|e| e.to_string())?;
+        let r = w.run(&["apply", "--auto-approve"])?;
+        let shown = path.display().to_string();
+        if r.code != Some(1) || !r.stderr.contains(&shown) {
+            return Err(format!(
+                "{vendor}: a damaged secrets file: want exit 1 naming {shown}: {}",
+                r.describe()
+            ));
+        }
+        if fs::read(&path).map_err(|e| e.to_string())? != bytes {
+            return Err(format!("{vendor}: the damaged secrets file was rewritten"));
+        }
+        if w.sim_counts().0 != 0 {
+            return Err(format!(
+                "{vendor}: an apply with a damaged secrets file changed the org: {:?}",
+                w.proxy.mutating_log()
+            ));
+        }
+        refused += 1;
+    }
+    fs::remove_file(&path).map_err(|e| e.to_string())?;
+    w.run_expect(&["apply", "--auto-approve"], 0)?;
+    w.finish()?;
+    Ok(refused)
+}
+
 /// A caller whose role lacks `oauth:client:add` gets a plan-time error
 /// naming it, and the org is unchanged.
 pub fn least_privilege(root: &Path, vendor: &str, missing: &str) -> Result<(), String> {
@@ -2345,7 +2396,7 @@ fn make_writable(dir: &Path) {
 
 /// `ADDRESS [id=ID] was created` (or `adopted`) changes an apply reported
 /// as not recorded.
-fn unrecorded_reports(text: &str) -> Vec<(String, String)> {
+pub fn unrecorded_reports(text: &str) -> Vec<(String, String)> {
     text.lines()
         .filter(|l| l.contains("but the state could not be written"))
         .filter(|l| l.contains("] was created") || l.contains("] was adopted"))
@@ -2590,6 +2641,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     for v in &vendors {
         step(format!("bad state: {v}"), &mut || {
             bad_states(root, v).map(|n| format!("{n} refused runs, files untouched"))
+        });
+    }
+    for v in &vendors {
+        step(format!("bad secrets file: {v}"), &mut || {
+            bad_secrets_file(root, v).map(|n| format!("{n} applies refused before any change"))
         });
     }
     step(format!("least privilege: {first}"), &mut || {
