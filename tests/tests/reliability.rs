@@ -108,6 +108,11 @@ fn bad_states_are_refused_and_left_untouched() {
 }
 
 #[test]
+fn a_damaged_secrets_file_stops_apply_before_any_change() {
+    assert_eq!(ok(reliability::bad_secrets_file(&root(), EXAMPLE)), 3);
+}
+
+#[test]
 fn a_caller_without_a_permission_is_stopped_at_plan_time() {
     ok(reliability::least_privilege(
         &root(),
@@ -181,7 +186,10 @@ fn state_rm_and_force_unlock_finish_from_every_crash_image() {
 
 #[test]
 fn a_state_dir_turned_read_only_mid_apply_reports_what_it_could_not_record() {
-    let reported = ok(reliability::read_only_state_dir(&root(), EXAMPLE, None));
+    // The first, a middle and the last mutating call (all of them in `cargo xtask reliability`).
+    let (_, calls) = ok(reliability::clean_apply(&root(), EXAMPLE));
+    let ks = vec![1, calls.div_ceil(2), calls];
+    let reported = ok(reliability::read_only_state_dir(&root(), EXAMPLE, Some(ks)));
     assert!(reported > 0, "no change was reported as not recorded");
     eprintln!("{EXAMPLE}: {reported} changes reported as not recorded, all imported");
 }
