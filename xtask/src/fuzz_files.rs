@@ -168,7 +168,7 @@ fn damage_once(format: Format, bytes: &[u8], rng: &mut Rng) -> Vec<u8> {
         // A newer (or nonsensical) format version.
         5 => match (serde_json::from_slice::<Value>(bytes), format.version_key()) {
             (Ok(mut v), Some(key)) if v.is_object() => {
-                let slot = if format == Format::Plan && rng.one_in(2) {
+                let slot = if format == Format::Plan && v["saved"].is_object() && rng.one_in(2) {
                     &mut v["saved"]["version"]
                 } else {
                     &mut v[key]
@@ -328,7 +328,6 @@ pub fn fuzz(
         for dir in &dirs {
             let (next, report) = (&next, &report);
             s.spawn(move || {
-                crate::fuzz::set_fuzzing(true);
                 let path: PathBuf = dir.path().join(format.file_name());
                 let mut local = FileReport::default();
                 loop {
@@ -341,7 +340,14 @@ pub fn fuzz(
                     let outcome = std::fs::write(&path, &bytes)
                         .map_err(|e| format!("cannot write the input: {e}"))
                         .map(|()| {
-                            panic::catch_unwind(AssertUnwindSafe(|| check(format, &path, &bytes)))
+                            // Quiet only around gcrecon's code: a panic of
+                            // the mutator itself is printed as usual.
+                            crate::fuzz::set_fuzzing(true);
+                            let r = panic::catch_unwind(AssertUnwindSafe(|| {
+                                check(format, &path, &bytes)
+                            }));
+                            crate::fuzz::set_fuzzing(false);
+                            r
                         });
                     let failure = match outcome {
                         Err(e) => Some(e),

@@ -2021,7 +2021,18 @@ fn state_resources(state: &Value) -> Vec<(String, String, String)> {
 
 /// The org after a clean apply and a clean destroy (normalized), and the
 /// number of mutating calls of that destroy.
-fn clean_destroy(root: &Path, vendor: &str) -> Result<(Value, u32), String> {
+pub fn clean_destroy(root: &Path, vendor: &str) -> Result<(Value, u32), String> {
+    static CACHE: Mutex<BTreeMap<String, (Value, u32)>> = Mutex::new(BTreeMap::new());
+    if let Some(hit) = lock(&CACHE).get(vendor) {
+        return Ok(hit.clone());
+    }
+    let fresh = clean_destroy_uncached(root, vendor)?;
+    lock(&CACHE).insert(vendor.to_string(), fresh.clone());
+    Ok(fresh)
+}
+
+/// [`clean_destroy`] without its per-process cache.
+fn clean_destroy_uncached(root: &Path, vendor: &str) -> Result<(Value, u32), String> {
     let w = applied(root, vendor)?;
     w.run_expect(&["destroy", "--auto-approve"], 0)?;
     let calls = w.proxy.mutating();
@@ -2505,7 +2516,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
             "--only" => only = Some(it.next().ok_or("--only needs a word")?.clone()),
             "-h" | "--help" => {
                 println!(
-                    "usage: cargo xtask reliability [--examples nectar,cognigy,...] [--quick]"
+                    "usage: cargo xtask reliability [--examples nectar,cognigy,...] [--quick] [--only WORD,WORD (steps whose name contains one)]"
                 );
                 return Ok(());
             }
@@ -2516,7 +2527,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let mut failures = Vec::new();
     let mut lines = Vec::new();
     let mut step = |name: String, f: &mut dyn FnMut() -> Result<String, String>| {
-        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.split(',').any(|w| name.contains(w)))
+        {
             return;
         }
         let t = Instant::now();
