@@ -13,6 +13,9 @@ use std::path::{Path, PathBuf};
 #[path = "../../xtask/src/fuzz.rs"]
 mod fuzz;
 #[allow(dead_code)]
+#[path = "../../xtask/src/fuzz_files.rs"]
+mod fuzz_files;
+#[allow(dead_code)]
 #[path = "../../xtask/src/reliability.rs"]
 mod reliability;
 
@@ -105,6 +108,11 @@ fn bad_states_are_refused_and_left_untouched() {
 }
 
 #[test]
+fn a_damaged_secrets_file_stops_apply_before_any_change() {
+    assert_eq!(ok(reliability::bad_secrets_file(&root(), EXAMPLE)), 3);
+}
+
+#[test]
 fn a_caller_without_a_permission_is_stopped_at_plan_time() {
     ok(reliability::least_privilege(
         &root(),
@@ -137,4 +145,80 @@ fn twenty_thousand_mutated_manifests_never_panic_the_core() {
         r.loaded > 0,
         "no mutated manifest loaded: the mutations are too coarse"
     );
+}
+
+#[test]
+fn destroy_killed_after_every_mutating_call_finishes_on_rerun() {
+    // The first, a middle and the last call (every one in `cargo xtask reliability`).
+    let (_, calls) = ok(reliability::clean_destroy(&root(), EXAMPLE));
+    let ks = vec![1, calls.div_ceil(2), calls];
+    let r = ok(reliability::crash_destroy(&root(), EXAMPLE, Some(ks)));
+    assert_eq!(r.calls, calls);
+    assert_eq!(r.kills, 3);
+    eprintln!(
+        "{EXAMPLE}: destroy: {} mutating calls, {} kills survived",
+        r.calls, r.kills
+    );
+}
+
+#[test]
+fn rotate_killed_before_delivering_the_secret_rotates_again_on_rerun() {
+    let r = ok(reliability::crash_rotate(&root(), EXAMPLE));
+    assert!(r.kills > 0);
+    eprintln!(
+        "{EXAMPLE}: rotate: {} mutating calls, {} kills survived",
+        r.calls, r.kills
+    );
+}
+
+#[test]
+fn import_killed_after_every_request_finishes_on_rerun() {
+    let r = ok(reliability::crash_import(&root(), EXAMPLE, Some(1)));
+    assert!(r.kills >= 3, "too few kill points: {}", r.kills);
+    assert_eq!(r.kills, r.calls, "one kill per request");
+    eprintln!(
+        "{EXAMPLE}: import: {} requests, {} kills survived",
+        r.calls, r.kills
+    );
+}
+
+#[test]
+fn state_rm_and_force_unlock_finish_from_every_crash_image() {
+    let r = ok(reliability::crash_local_writes(&root(), EXAMPLE));
+    assert_eq!(r.images, 8);
+}
+
+#[test]
+fn a_state_dir_turned_read_only_mid_apply_reports_what_it_could_not_record() {
+    // The first, a middle and the last mutating call (all of them in `cargo xtask reliability`).
+    let (_, calls) = ok(reliability::clean_apply(&root(), EXAMPLE));
+    let ks = vec![1, calls.div_ceil(2), calls];
+    let reported = ok(reliability::read_only_state_dir(&root(), EXAMPLE, Some(ks)));
+    assert!(reported > 0, "no change was reported as not recorded");
+    eprintln!("{EXAMPLE}: {reported} changes reported as not recorded, all imported");
+}
+
+#[test]
+fn damaged_state_plan_and_secrets_files_are_refused_naming_the_file_and_untouched() {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    for format in fuzz_files::Format::ALL {
+        let seed = ok(fuzz_files::seed(&root(), format));
+        let r = ok(fuzz_files::fuzz(
+            format, &seed, 2_000, 0x7e57, threads, None,
+        ));
+        eprintln!(
+            "fuzz: {} damaged {format}s, {} accepted, {} refused, {} panics, {:.0} inputs/s",
+            r.inputs,
+            r.accepted,
+            r.refused,
+            r.panics,
+            r.rate()
+        );
+        assert_eq!(r.inputs, 2_000);
+        assert_eq!(r.failed, 0, "{format}: {:?}", r.failures);
+        assert!(
+            r.refused > 0 && r.accepted > 0,
+            "{format}: the damage is too coarse or too fine"
+        );
+    }
 }

@@ -40,6 +40,9 @@ pub const VENDORS: [&str; 5] = ["cognigy", "eightbyeight", "emite", "nectar", "p
 /// Default number of inputs of `cargo xtask fuzz`.
 pub const DEFAULT_INPUTS: u64 = 1_000_000;
 
+/// Default number of damaged files per format (state, saved plan, secrets).
+pub const DEFAULT_FILE_INPUTS: u64 = 100_000;
+
 /// The seed corpus: the example manifests and the variable values of their
 /// test runs.
 #[derive(Clone, Debug, Default)]
@@ -462,7 +465,7 @@ thread_local! {
 
 /// A panic hook that stays silent on fuzzing threads (the message is kept
 /// for the report) and defers to the previous hook elsewhere.
-fn install_quiet_hook() {
+pub fn install_quiet_hook() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let previous = panic::take_hook();
@@ -475,6 +478,16 @@ fn install_quiet_hook() {
             }
         }));
     });
+}
+
+/// Marks this thread as fuzzing: its panics are kept, not printed.
+pub fn set_fuzzing(on: bool) {
+    FUZZING.with(|f| f.set(on));
+}
+
+/// The message of this thread's last panic while fuzzing.
+pub fn last_panic() -> String {
+    LAST_PANIC.with(|p| p.borrow().clone())
 }
 
 /// Fuzzes inputs `0..inputs` of `seed` on `threads` threads (2 MiB stacks,
@@ -568,6 +581,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let mut seed = 0x6763_7265_636f_6e00_u64; // "gcrecon\0"
     let mut threads = std::thread::available_parallelism().map_or(1, usize::from);
     let mut replay: Option<u64> = None;
+    let mut file_inputs = DEFAULT_FILE_INPUTS;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| -> Result<u64, String> {
@@ -580,8 +594,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
             "--seed" => seed = value("--seed")?,
             "--threads" => threads = value("--threads")? as usize,
             "--replay" => replay = Some(value("--replay")?),
+            "--file-inputs" => file_inputs = value("--file-inputs")?,
             "-h" | "--help" => {
-                println!("usage: cargo xtask fuzz [--inputs N (default {DEFAULT_INPUTS})] [--seed S] [--threads T] [--replay I]");
+                println!("usage: cargo xtask fuzz [--inputs N (default {DEFAULT_INPUTS})] [--file-inputs N (per damaged file format, default {DEFAULT_FILE_INPUTS})] [--seed S] [--threads T] [--replay I]");
                 return Ok(());
             }
             other => return Err(format!("unknown argument {other:?} (see --help)")),
@@ -648,6 +663,38 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
         return Err(format!(
             "{} panics; inputs saved in {} (replay with --seed {seed} --replay I)",
             r.panics,
+            crash_dir.display()
+        ));
+    }
+    let mut failed = 0;
+    for format in crate::fuzz_files::Format::ALL {
+        let seed_file = crate::fuzz_files::seed(root, format)?;
+        let r = crate::fuzz_files::fuzz(
+            format,
+            &seed_file,
+            file_inputs,
+            seed,
+            threads,
+            Some(&crash_dir),
+        )?;
+        println!(
+            "fuzz: {} damaged {format}s in {:.1} s ({:.0} inputs/s); {} accepted, {} refused naming the file and left untouched; {} panics; {} failures",
+            r.inputs,
+            r.elapsed.as_secs_f64(),
+            r.rate(),
+            r.accepted,
+            r.refused,
+            r.panics,
+            r.failed
+        );
+        for (i, what) in &r.failures {
+            println!("  input {i}: {what}");
+        }
+        failed += r.failed;
+    }
+    if failed > 0 {
+        return Err(format!(
+            "{failed} damaged files were mishandled; inputs saved in {}",
             crash_dir.display()
         ));
     }

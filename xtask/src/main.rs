@@ -17,6 +17,7 @@
 mod bench;
 mod demo;
 mod fuzz;
+mod fuzz_files;
 mod live;
 mod reliability;
 mod tidy;
@@ -37,7 +38,8 @@ const USAGE: &str =
   tidy      check the repository: no todo!/unimplemented!, every crate documented,
             every docs page that architecture.md links exists, no path outside it
   reliability  kill apply after every mutating call, faults, locks, bad state, secrets
-  fuzz      mutated manifests into the core parser (--inputs N, default 1,000,000)
+  fuzz      mutated manifests into the core parser (--inputs N, default 1,000,000), then
+            damaged state, saved-plan and secrets files (--file-inputs N per format, default 100,000)
   live      with GCRECON_LIVE=1: create a small gcrecon-live-* sandbox in the organization
             of the GENESYSCLOUD_* variables, check every step through the API, destroy it
   codegen   regenerate docs/manifest.schema.json (--check: fail if out of date)";

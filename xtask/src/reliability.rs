@@ -71,7 +71,16 @@ struct Gate {
     killed: bool,
     /// The child to kill.
     target: Option<Slot>,
+    /// Count every request, reads and logins too (for commands whose only
+    /// change is a local file, such as `import`), not only mutating ones.
+    count_all: bool,
+    /// Instead of killing: run this right before the k-th answer is
+    /// delivered, then go on forwarding everything.
+    hook: Option<Hook>,
 }
+
+/// Something to do to the world at a chosen moment of a run.
+pub type Hook = Arc<dyn Fn() + Send + Sync>;
 
 struct Shared {
     upstream: SocketAddr,
@@ -141,10 +150,17 @@ impl Proxy {
     /// Kill `target` right after the `k`-th mutating response from now
     /// (`None`: count only). Resets the counters.
     fn arm(&self, k: Option<u32>, target: Option<Slot>) {
+        self.arm_counting(k, target, false);
+    }
+
+    /// As [`Proxy::arm`]; with `all`, every request counts, not only
+    /// mutating ones.
+    fn arm_counting(&self, k: Option<u32>, target: Option<Slot>, all: bool) {
         let mut g = lock(&self.shared.gate);
         *g = Gate {
             kill_after: k,
             target,
+            count_all: all,
             ..Gate::default()
         };
         lock(&self.shared.mutating_log).clear();
@@ -301,10 +317,11 @@ fn handle(s: &Shared, client: TcpStream) {
         }
         b
     };
-    let mutating = is_mutating(&head.first);
+    let mut mutating = is_mutating(&head.first);
     let mut my_index = 0;
     {
         let mut g = lock(&s.gate);
+        mutating |= g.count_all;
         loop {
             if g.killed {
                 return;
@@ -385,6 +402,13 @@ fn handle(s: &Shared, client: TcpStream) {
         return;
     }
     let mut client = client;
+    if mutating && g.kill_after == Some(my_index) {
+        if let Some(hook) = g.hook.take() {
+            hook();
+            g.kill_after = None;
+            s.wake.notify_all();
+        }
+    }
     let _ = client.write_all(&answer);
     let _ = client.flush();
     let _ = client.shutdown(Shutdown::Write);
@@ -648,12 +672,23 @@ impl Work {
             .join(format!("{}.gcstate.json", self.manifest_name()))
     }
 
-    /// The default secrets file.
+    /// The default secrets file (of the workspace `GCRECON_WORKSPACE` in
+    /// [`Work::env`] names, if any).
     pub fn secrets_path(&self) -> PathBuf {
+        let workspace = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "GCRECON_WORKSPACE")
+            .map(|(_, v)| v.as_str())
+            .filter(|w| !w.is_empty() && *w != "default");
+        let stem = match workspace {
+            Some(w) => format!("{}.{w}", self.manifest_name()),
+            None => self.manifest_name(),
+        };
         self.dir
             .path()
             .join("state")
-            .join(format!("{}.secrets.json", self.manifest_name()))
+            .join(format!("{stem}.secrets.json"))
     }
 
     fn manifest_name(&self) -> String {
@@ -708,6 +743,19 @@ impl Work {
     /// Starts gcrecon with `args` (after `-m`, `--api-url` and `-v`); the
     /// proxy kills it after `kill_after` mutating calls when given.
     pub fn spawn(&self, args: &[&str], kill_after: Option<u32>) -> Result<Running, String> {
+        self.spawn_with(args, kill_after, false, None)
+    }
+
+    /// As [`Work::spawn`]; with `count_all`, every request counts towards
+    /// `kill_after` (reads and logins too); with a `hook`, the k-th answer
+    /// runs it instead of killing.
+    pub fn spawn_with(
+        &self,
+        args: &[&str],
+        kill_after: Option<u32>,
+        count_all: bool,
+        hook: Option<Hook>,
+    ) -> Result<Running, String> {
         let (mut cmd, all) = self.command(args);
         let n = self.runs.fetch_add(1, Ordering::Relaxed);
         let logs = self.dir.path().join("logs");
@@ -721,7 +769,9 @@ impl Work {
         // Hold the slot while arming and spawning, so a kill waits for the child.
         let mut s = lock(&slot);
         if kill_after.is_some() {
-            self.proxy.arm(kill_after, Some(slot.clone()));
+            self.proxy
+                .arm_counting(kill_after, Some(slot.clone()), count_all);
+            lock(&self.proxy.shared.gate).hook = hook;
         }
         let child = cmd
             .spawn()
@@ -1012,7 +1062,6 @@ fn json_diff(want: &Value, got: &Value) -> String {
 /// created is in the state, and nothing is left pending.
 pub fn state_matches_org(state: &Value, dump: &Value, baseline: &Value) -> Result<(), String> {
     let dump_text = dump.to_string();
-    let state_text = state.to_string();
     let mut problems = Vec::new();
     for r in state["resources"].as_array().into_iter().flatten() {
         let id = r["id"].as_str().unwrap_or("");
@@ -1023,6 +1072,22 @@ pub fn state_matches_org(state: &Value, dump: &Value, baseline: &Value) -> Resul
             ));
         }
     }
+    problems.extend(unrecorded_objects(state, dump, baseline));
+    if state["pending"].as_array().is_some_and(|p| !p.is_empty()) {
+        problems.push(format!("operations left pending: {}", state["pending"]));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// Objects in the org that were not in `baseline` and that the state does
+/// not name: changes gcrecon made and forgot.
+pub fn unrecorded_objects(state: &Value, dump: &Value, baseline: &Value) -> Vec<String> {
+    let state_text = state.to_string();
+    let mut problems = Vec::new();
     let before = id_labels(baseline);
     for (id, label) in id_labels(dump) {
         // An identity provider's id in the state is its name (`pureengage`).
@@ -1048,14 +1113,7 @@ pub fn state_matches_org(state: &Value, dump: &Value, baseline: &Value) -> Resul
             ));
         }
     }
-    if state["pending"].as_array().is_some_and(|p| !p.is_empty()) {
-        problems.push(format!("operations left pending: {}", state["pending"]));
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("\n"))
-    }
+    problems
 }
 
 /// Every OAuth client in the state has its credentials in the secrets file
@@ -1742,6 +1800,46 @@ pub fn bad_states(root: &Path, vendor: &str) -> Result<u32, String> {
     Ok(checked)
 }
 
+/// A damaged secrets file (truncated, an entry that is not credentials)
+/// stops `apply` before any API change, with an error naming the file,
+/// whose bytes stay as they were; answers the runs refused.
+pub fn bad_secrets_file(root: &Path, vendor: &str) -> Result<u32, String> {
+    let w = Work::new(root, vendor, |b| b)?;
+    let path = w.secrets_path();
+    fs::create_dir_all(path.parent().ok_or("no state dir")?).map_err(|e| e.to_string())?;
+    let cases: [&[u8]; 3] = [
+        b"{\"oauth_client.api\": {\"client_id\": \"x\", \"client_se",
+        b"{\"oauth_client.api\": 5}",
+        b"[]",
+    ];
+    let mut refused = 0;
+    for bytes in cases {
+        fs::write(&path, bytes).map_err(|e| e.to_string())?;
+        let r = w.run(&["apply", "--auto-approve"])?;
+        let shown = path.display().to_string();
+        if r.code != Some(1) || !r.stderr.contains(&shown) {
+            return Err(format!(
+                "{vendor}: a damaged secrets file: want exit 1 naming {shown}: {}",
+                r.describe()
+            ));
+        }
+        if fs::read(&path).map_err(|e| e.to_string())? != bytes {
+            return Err(format!("{vendor}: the damaged secrets file was rewritten"));
+        }
+        if w.sim_counts().0 != 0 {
+            return Err(format!(
+                "{vendor}: an apply with a damaged secrets file changed the org: {:?}",
+                w.proxy.mutating_log()
+            ));
+        }
+        refused += 1;
+    }
+    fs::remove_file(&path).map_err(|e| e.to_string())?;
+    w.run_expect(&["apply", "--auto-approve"], 0)?;
+    w.finish()?;
+    Ok(refused)
+}
+
 /// A caller whose role lacks `oauth:client:add` gets a plan-time error
 /// naming it, and the org is unchanged.
 pub fn least_privilege(root: &Path, vendor: &str, missing: &str) -> Result<(), String> {
@@ -1883,6 +1981,518 @@ pub fn secrets(root: &Path, vendor: &str) -> Result<(usize, u64), String> {
 }
 
 // ---------------------------------------------------------------------------
+// Kill points in the other commands
+// ---------------------------------------------------------------------------
+
+/// What a kill-point loop over one command saw.
+#[derive(Clone, Debug, Default)]
+pub struct KillReport {
+    /// Calls a clean run makes that count as kill points (mutating ones;
+    /// every request for `import`, whose only change is the state file).
+    pub calls: u32,
+    /// Runs killed, each followed by a re-run that finished the job.
+    pub kills: u32,
+    /// Crash images of a local state write re-run (see [`crash_local_writes`]).
+    pub images: u32,
+}
+
+/// A fresh gcsim with the example applied cleanly.
+fn applied(root: &Path, vendor: &str) -> Result<Work, String> {
+    let w = Work::new(root, vendor, |b| b)?;
+    w.run_expect(&["apply", "--auto-approve"], 0)?;
+    Ok(w)
+}
+
+/// The addresses and ids of the state's resources.
+fn state_resources(state: &Value) -> Vec<(String, String, String)> {
+    state["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            Some((
+                r["address"].as_str()?.to_string(),
+                r["id"].as_str()?.to_string(),
+                r["kind"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// The org after a clean apply and a clean destroy (normalized), and the
+/// number of mutating calls of that destroy.
+pub fn clean_destroy(root: &Path, vendor: &str) -> Result<(Value, u32), String> {
+    static CACHE: Mutex<BTreeMap<String, (Value, u32)>> = Mutex::new(BTreeMap::new());
+    if let Some(hit) = lock(&CACHE).get(vendor) {
+        return Ok(hit.clone());
+    }
+    let fresh = clean_destroy_uncached(root, vendor)?;
+    lock(&CACHE).insert(vendor.to_string(), fresh.clone());
+    Ok(fresh)
+}
+
+/// [`clean_destroy`] without its per-process cache.
+fn clean_destroy_uncached(root: &Path, vendor: &str) -> Result<(Value, u32), String> {
+    let w = applied(root, vendor)?;
+    w.run_expect(&["destroy", "--auto-approve"], 0)?;
+    let calls = w.proxy.mutating();
+    let state = w.state()?;
+    if !state_resources(&state).is_empty() {
+        return Err(format!(
+            "{vendor}: a clean destroy left resources in the state"
+        ));
+    }
+    let reference = normalize(&w.sim.dump());
+    w.finish()?;
+    Ok((reference, calls))
+}
+
+/// `destroy` killed right after its k-th mutating call, for every k in `ks`
+/// (all when `None`): right after the kill, every object gcrecon made that
+/// is still in the org is still in the state; `destroy` run again exits 0,
+/// the org equals a clean destroy's, the state holds no resource and
+/// nothing pending, and a third `destroy` makes no mutating call.
+pub fn crash_destroy(
+    root: &Path,
+    vendor: &str,
+    ks: Option<Vec<u32>>,
+) -> Result<KillReport, String> {
+    let (reference, calls) = clean_destroy(root, vendor)?;
+    if calls == 0 {
+        return Err(format!("{vendor}: the clean destroy made no mutating call"));
+    }
+    let mut rep = KillReport {
+        calls,
+        ..KillReport::default()
+    };
+    for k in ks.unwrap_or_else(|| (1..=calls).collect()) {
+        let w = applied(root, vendor)?;
+        let run = w
+            .spawn(&["destroy", "--auto-approve"], Some(k))?
+            .wait(RUN_TIMEOUT);
+        if !run.killed {
+            return Err(format!(
+                "{vendor}: destroy was not killed after its {k}-th mutating call: {}",
+                run.describe()
+            ));
+        }
+        rep.kills += 1;
+        bump(&TOTALS.kills, 1);
+        let killed_at = w.proxy.mutating_log().last().cloned().unwrap_or_default();
+        let what = format!("{vendor} destroy k={k} (killed after {killed_at})");
+        let forgotten = unrecorded_objects(&w.state()?, &w.sim.dump(), &w.baseline);
+        if !forgotten.is_empty() {
+            return Err(format!(
+                "{what}: the state forgot objects still in the org:\n{}",
+                forgotten.join("\n")
+            ));
+        }
+        w.run(&["destroy", "--auto-approve"])?
+            .expect(0)
+            .map_err(|e| format!("{what}: destroy again: {e}"))?;
+        let got = normalize(&w.sim.dump());
+        if got != reference {
+            return Err(format!(
+                "{what}: the org differs from a clean destroy's:\n{}",
+                json_diff(&reference, &got)
+            ));
+        }
+        let state = w.state()?;
+        if !state_resources(&state).is_empty()
+            || state["pending"].as_array().is_some_and(|p| !p.is_empty())
+        {
+            return Err(format!(
+                "{what}: the state still holds resources or pending operations: {state}"
+            ));
+        }
+        w.run_expect(&["destroy", "--auto-approve"], 0)?;
+        if w.proxy.mutating() != 0 {
+            return Err(format!(
+                "{what}: a destroy of a destroyed org still changed it: {:?}",
+                w.proxy.mutating_log()
+            ));
+        }
+        w.finish()?;
+    }
+    Ok(rep)
+}
+
+/// `rotate` of every OAuth client, killed right after each of its mutating
+/// calls (after the new secret was issued, before it reached the secrets
+/// file): the secret on file no longer logs in, `rotate` run again exits
+/// 0 and delivers a secret that does, and the org is otherwise the clean
+/// apply's, with a clean plan.
+pub fn crash_rotate(root: &Path, vendor: &str) -> Result<KillReport, String> {
+    let (reference, _) = clean_apply(root, vendor)?;
+    let w = applied(root, vendor)?;
+    let clients: Vec<String> = state_resources(&w.state()?)
+        .into_iter()
+        .filter(|(_, _, kind)| kind == "oauth_client")
+        .map(|(a, _, _)| a)
+        .collect();
+    if clients.is_empty() {
+        return Err(format!("{vendor}: no OAuth client to rotate"));
+    }
+    let mut rep = KillReport::default();
+    for address in &clients {
+        w.run_expect(&["rotate", address], 0)?;
+        let calls = w.proxy.mutating();
+        if calls == 0 {
+            return Err(format!("{vendor}: rotate {address} made no mutating call"));
+        }
+        rep.calls += calls;
+        for k in 1..=calls {
+            let run = w.spawn(&["rotate", address], Some(k))?.wait(RUN_TIMEOUT);
+            if !run.killed {
+                return Err(format!(
+                    "{vendor}: rotate {address} was not killed after call {k}: {}",
+                    run.describe()
+                ));
+            }
+            rep.kills += 1;
+            bump(&TOTALS.kills, 1);
+            let what = format!("{vendor} rotate {address} k={k}");
+            let live = w.sim.dump();
+            let client_credentials =
+                live["oauth_clients"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| {
+                        c["authorizedGrantType"] == "CLIENT-CREDENTIALS"
+                            && w.state().is_ok_and(|s| {
+                                state_resources(&s)
+                                    .iter()
+                                    .any(|(a, id, _)| a == address && c["id"] == json!(id))
+                            })
+                    });
+            if client_credentials && secrets_delivered(&w, &w.state()?, &live).is_ok() {
+                return Err(format!(
+                    "{what}: the secret on file still logs in: the kill came before the rotation"
+                ));
+            }
+            w.run(&["rotate", address])?
+                .expect(0)
+                .map_err(|e| format!("{what}: rotate again: {e}"))?;
+            secrets_delivered(&w, &w.state()?, &w.sim.dump())
+                .map_err(|e| format!("{what}: {e}"))?;
+            converged_org(&w, &reference, &what)?;
+        }
+    }
+    w.finish()?;
+    Ok(rep)
+}
+
+/// `import` of every resource (`limit`: the first ones) after `state rm`,
+/// killed right after each of its requests (logins and reads included:
+/// its only change is the state file): `import` run again exits 0, the
+/// state names the object by its id, the org saw no mutating call, and
+/// the plan is clean.
+pub fn crash_import(root: &Path, vendor: &str, limit: Option<usize>) -> Result<KillReport, String> {
+    let w = applied(root, vendor)?;
+    let mut resources = state_resources(&w.state()?);
+    resources.truncate(limit.unwrap_or(usize::MAX));
+    let (mutating_before, _, _) = w.sim_counts();
+    let mut rep = KillReport::default();
+    for (address, id, _) in &resources {
+        w.run_expect(&["state", "rm", address], 0)?;
+        // A clean import, counting every request.
+        let run = w
+            .spawn_with(&["import", address, id], Some(u32::MAX), true, None)?
+            .wait(RUN_TIMEOUT);
+        run.expect(0)?;
+        let calls = w.proxy.mutating();
+        rep.calls += calls;
+        for k in 1..=calls {
+            w.run_expect(&["state", "rm", address], 0)?;
+            let run = w
+                .spawn_with(&["import", address, id], Some(k), true, None)?
+                .wait(RUN_TIMEOUT);
+            if !run.killed {
+                return Err(format!(
+                    "{vendor}: import {address} was not killed after request {k}: {}",
+                    run.describe()
+                ));
+            }
+            rep.kills += 1;
+            bump(&TOTALS.kills, 1);
+            let what = format!("{vendor} import {address} k={k} of {calls}");
+            w.run(&["import", address, id])?
+                .expect(0)
+                .map_err(|e| format!("{what}: import again: {e}"))?;
+            let state = w.state()?;
+            if !state_resources(&state)
+                .iter()
+                .any(|(a, i, _)| a == address && i == id)
+            {
+                return Err(format!(
+                    "{what}: the state does not name {address} [id={id}]"
+                ));
+            }
+        }
+    }
+    if w.sim_counts().0 != mutating_before {
+        return Err(format!("{vendor}: import changed the org"));
+    }
+    w.run_expect(&["plan", "--detailed-exitcode"], 0)?;
+    w.finish()?;
+    Ok(rep)
+}
+
+/// This host's name, as gcrecon's lock records it.
+fn host_name() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// The pid of a process that has exited.
+fn dead_pid() -> Result<u32, String> {
+    let mut child = Command::new("true").spawn().map_err(|e| e.to_string())?;
+    let pid = child.id();
+    child.wait().map_err(|e| e.to_string())?;
+    Ok(pid)
+}
+
+/// `state rm` and `force-unlock` make no API call: their one change is a
+/// local file, written as every state write is (lock; hard link of the
+/// current state as `<state>.backup.<pid>`, renamed to `<state>.backup`;
+/// the new state into `.<name>.<pid>.XXXX.tmp`, fsync, rename; unlock).
+/// A SIGKILL leaves one of a few images on disk; each is made here as a
+/// killed process would leave it (its pid dead), and the command is run
+/// again: it exits 0, or 1 saying the job is already done (`not in the
+/// state`, `not locked`), and afterwards the state parses, the address is
+/// gone, and no lock, temp file or backup staging file of the dead
+/// process is left.
+pub fn crash_local_writes(root: &Path, vendor: &str) -> Result<KillReport, String> {
+    let w = applied(root, vendor)?;
+    let state_path = w.state_path();
+    let dir = state_path
+        .parent()
+        .ok_or("no state directory")?
+        .to_path_buf();
+    let name = state_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let good = fs::read(&state_path).map_err(|e| e.to_string())?;
+    let mut rep = KillReport::default();
+    let images = [
+        "lock taken",
+        "backup staged",
+        "backup renamed",
+        "half the new state in a temp file",
+        "the new state in a temp file",
+        "the new state renamed into place",
+    ];
+    let (address, id, _) = state_resources(&w.state()?)
+        .into_iter()
+        .next()
+        .ok_or("an empty state")?;
+    for (n, image) in images.iter().enumerate() {
+        fs::write(&state_path, &good).map_err(|e| e.to_string())?;
+        let mut next: Value = serde_json::from_slice(&good).map_err(|e| e.to_string())?;
+        next["serial"] = json!(next["serial"].as_u64().unwrap_or(0) + 1);
+        if let Some(rs) = next["resources"].as_array_mut() {
+            rs.retain(|r| r["address"] != json!(address));
+        }
+        let next = serde_json::to_vec_pretty(&next).map_err(|e| e.to_string())?;
+        let pid = dead_pid()?;
+        let lock = json!({
+            "id": format!("00000000-0000-4000-8000-{n:012}"),
+            "who": "killed@here",
+            "pid": pid,
+            "host": host_name(),
+            "operation": "state rm",
+            "created": "2026-11-23T12:00:00Z",
+        });
+        fs::write(lock_path(&state_path), lock.to_string()).map_err(|e| e.to_string())?;
+        let staging = dir.join(format!("{name}.backup.{pid}"));
+        let temp = dir.join(format!(".{name}.{pid}.Xk3Tq9.tmp"));
+        if n >= 1 {
+            fs::write(&staging, &good).map_err(|e| e.to_string())?;
+        }
+        if n >= 2 {
+            fs::rename(&staging, dir.join(format!("{name}.backup"))).map_err(|e| e.to_string())?;
+        }
+        match n {
+            3 => fs::write(&temp, &next[..next.len() / 2]).map_err(|e| e.to_string())?,
+            4 => fs::write(&temp, &next).map_err(|e| e.to_string())?,
+            5 => fs::write(&state_path, &next).map_err(|e| e.to_string())?,
+            _ => {}
+        }
+        let what = format!("{vendor} state rm killed with {image}");
+        let r = w.run(&["state", "rm", &address])?;
+        let done_already = n == 5 && r.code == Some(1) && r.stderr.contains("not in the state");
+        if r.code != Some(0) && !done_already {
+            return Err(format!("{what}: state rm again: {}", r.describe()));
+        }
+        rep.images += 1;
+        let state = w.state()?;
+        if state_resources(&state)
+            .iter()
+            .any(|(a, _, _)| *a == address)
+        {
+            return Err(format!("{what}: {address} is still in the state"));
+        }
+        let left: Vec<String> = fs::read_dir(&dir)
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|f| f.contains(&pid.to_string()) || f.ends_with(".lock"))
+            .collect();
+        if !left.is_empty() {
+            return Err(format!(
+                "{what}: files of the killed run left behind: {left:?}"
+            ));
+        }
+    }
+    // force-unlock's one change is removing the lock file: killed before,
+    // the lock is there and the re-run removes it; killed after, the
+    // re-run says there is no lock.
+    let lock_id = "00000000-0000-4000-8000-00000000f0f0";
+    let lock = json!({
+        "id": lock_id, "who": "ci@elsewhere", "pid": 1, "host": "elsewhere",
+        "operation": "apply", "created": "2026-11-23T12:00:00Z",
+    });
+    fs::write(lock_path(&state_path), lock.to_string()).map_err(|e| e.to_string())?;
+    w.run_expect(&["force-unlock", lock_id], 0)?;
+    let r = w.run(&["force-unlock", lock_id])?;
+    if r.code != Some(1) || lock_path(&state_path).exists() || !r.stderr.contains("not locked") {
+        return Err(format!(
+            "{vendor}: force-unlock after its change: {}",
+            r.describe()
+        ));
+    }
+    rep.images += 2;
+    // The object itself was left alone: import it back, and nothing is to do.
+    w.run_expect(&["import", &address, &id], 0)?;
+    w.run_expect(&["plan", "--detailed-exitcode"], 0)?;
+    w.finish()?;
+    Ok(rep)
+}
+
+/// Makes `dir` read-only (for root too: `chattr +i` where permission bits
+/// do not stop it) and answers how to undo it; fails when neither works.
+fn make_read_only(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o555)).map_err(|e| e.to_string())?;
+    let probe = dir.join(".write-probe");
+    if fs::write(&probe, b"x").is_ok() {
+        let _ = fs::remove_file(&probe);
+        let status = Command::new("chattr")
+            .arg("+i")
+            .arg(dir)
+            .status()
+            .map_err(|e| format!("cannot run chattr: {e}"))?;
+        if !status.success() || fs::write(&probe, b"x").is_ok() {
+            let _ = fs::remove_file(&probe);
+            return Err(format!("cannot make {} read-only here", dir.display()));
+        }
+    }
+    Ok(())
+}
+
+/// Undoes [`make_read_only`].
+fn make_writable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = Command::new("chattr")
+        .arg("-i")
+        .arg(dir)
+        .stderr(Stdio::null())
+        .status();
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
+}
+
+/// `ADDRESS [id=ID] was created` (or `adopted`) changes an apply reported
+/// as not recorded.
+pub fn unrecorded_reports(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|l| l.contains("but the state could not be written"))
+        .filter(|l| l.contains("] was created") || l.contains("] was adopted"))
+        .filter_map(|l| {
+            let l = l.trim_start_matches("error: ").trim();
+            let (address, rest) = l.split_once(" [id=")?;
+            let (id, _) = rest.split_once(']')?;
+            Some((address.to_string(), id.to_string()))
+        })
+        .collect()
+}
+
+/// The state directory turns read-only right before the k-th mutating
+/// answer of an apply reaches gcrecon (for every k in `ks`, all when
+/// `None`): the apply exits 1, reports every object it made but could
+/// not record with its address and id (each one the org holds and the
+/// state lacks), and leaves the state file as it was before the failure
+/// (still usable). Once the directory is writable again, `gcrecon import`
+/// of each reported object (and `rotate` of a client whose secret could
+/// not be written) and an apply converge on the clean apply's org.
+/// Answers the number of changes reported as not recorded.
+pub fn read_only_state_dir(root: &Path, vendor: &str, ks: Option<Vec<u32>>) -> Result<u32, String> {
+    let (reference, calls) = clean_apply(root, vendor)?;
+    let mut reported = 0;
+    for k in ks.unwrap_or_else(|| (1..=calls).collect()) {
+        let w = Work::new(root, vendor, |b| b)?;
+        let dir = w.state_path().parent().ok_or("no state dir")?.to_path_buf();
+        fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let failure: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let (d, f) = (dir.clone(), failure.clone());
+        let hook: Hook = Arc::new(move || {
+            if let Err(e) = make_read_only(&d) {
+                *lock(&f) = Some(e);
+            }
+        });
+        let run = w
+            .spawn_with(&["apply", "--auto-approve"], Some(k), false, Some(hook))?
+            .wait(RUN_TIMEOUT);
+        let state_then = fs::read_to_string(w.state_path()).unwrap_or_default();
+        make_writable(&dir);
+        if let Some(e) = lock(&failure).take() {
+            return Err(e);
+        }
+        let what = format!("{vendor} state dir read-only before answer {k}");
+        if run.code != Some(1) {
+            return Err(format!("{what}: want exit 1: {}", run.describe()));
+        }
+        let said = format!("{}\n{}", run.stdout, run.stderr);
+        if !said.contains("cannot record what was done") {
+            return Err(format!(
+                "{what}: no error about the state: {}",
+                run.describe()
+            ));
+        }
+        let state: Value = serde_json::from_str(&state_then)
+            .map_err(|e| format!("{what}: the state left is not JSON ({e})"))?;
+        let dump = w.sim.dump();
+        let lost = unrecorded_objects(&state, &dump, &w.baseline);
+        let reports = unrecorded_reports(&said);
+        for l in &lost {
+            if !reports.iter().any(|(_, id)| l.contains(id.as_str())) {
+                return Err(format!(
+                    "{what}: {l}, and the apply did not report it: {}",
+                    run.describe()
+                ));
+            }
+        }
+        reported += reports.len() as u32;
+        for (address, id) in &reports {
+            w.run_expect(&["import", address, id], 0)
+                .map_err(|e| format!("{what}: import {address} {id}: {e}"))?;
+            if address.starts_with("oauth_client.") {
+                w.run_expect(&["rotate", address], 0)?;
+            }
+        }
+        w.run(&["apply", "--auto-approve"])?
+            .expect(0)
+            .map_err(|e| format!("{what}: apply afterwards: {e}"))?;
+        assert_converged(&w, &reference, &what)?;
+        w.finish()?;
+    }
+    Ok(reported)
+}
+
+// ---------------------------------------------------------------------------
 // cargo xtask reliability
 // ---------------------------------------------------------------------------
 
@@ -1906,7 +2516,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
             "--only" => only = Some(it.next().ok_or("--only needs a word")?.clone()),
             "-h" | "--help" => {
                 println!(
-                    "usage: cargo xtask reliability [--examples nectar,cognigy,...] [--quick]"
+                    "usage: cargo xtask reliability [--examples nectar,cognigy,...] [--quick] [--only WORD,WORD (steps whose name contains one)]"
                 );
                 return Ok(());
             }
@@ -1917,7 +2527,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let mut failures = Vec::new();
     let mut lines = Vec::new();
     let mut step = |name: String, f: &mut dyn FnMut() -> Result<String, String>| {
-        if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.split(',').any(|w| name.contains(w)))
+        {
             return;
         }
         let t = Instant::now();
@@ -1952,6 +2565,41 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
                 r.calls, r.kills, r.runs
             ))
         });
+    }
+    for v in &vendors {
+        step(format!("destroy killed at every step: {v}"), &mut || {
+            let r = crash_destroy(root, v, None)?;
+            Ok(format!(
+                "{} mutating calls, {} kills survived",
+                r.calls, r.kills
+            ))
+        });
+        step(format!("rotate killed at every step: {v}"), &mut || {
+            let r = crash_rotate(root, v)?;
+            Ok(format!(
+                "{} mutating calls, {} kills survived",
+                r.calls, r.kills
+            ))
+        });
+        step(format!("import killed at every request: {v}"), &mut || {
+            let r = crash_import(root, v, if quick { Some(2) } else { None })?;
+            Ok(format!("{} requests, {} kills survived", r.calls, r.kills))
+        });
+        step(format!("state dir read-only mid-apply: {v}"), &mut || {
+            let n = read_only_state_dir(root, v, None)?;
+            Ok(format!(
+                "{n} changes reported as not recorded, imported, converged"
+            ))
+        });
+    }
+    for v in vendors.iter().take(1) {
+        step(
+            format!("state rm / force-unlock crash images: {v}"),
+            &mut || {
+                let r = crash_local_writes(root, v)?;
+                Ok(format!("{} crash images finished by a re-run", r.images))
+            },
+        );
     }
     let fault_seeds: &[u64] = if quick { &[1] } else { &[1, 2, 3] };
     for v in &vendors {
@@ -2007,6 +2655,11 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     for v in &vendors {
         step(format!("bad state: {v}"), &mut || {
             bad_states(root, v).map(|n| format!("{n} refused runs, files untouched"))
+        });
+    }
+    for v in &vendors {
+        step(format!("bad secrets file: {v}"), &mut || {
+            bad_secrets_file(root, v).map(|n| format!("{n} applies refused before any change"))
         });
     }
     step(format!("least privilege: {first}"), &mut || {

@@ -99,6 +99,9 @@ pub struct ApplyReport {
     /// Problems after the walk (removing caller grants, recording outputs).
     pub errors: Vec<String>,
     pub interrupted: bool,
+    /// Why the walk stopped starting changes: the state could not be
+    /// written (what the write said).
+    pub state_failure: Option<String>,
     /// The state serial at the end.
     pub serial: u64,
 }
@@ -108,6 +111,7 @@ impl ApplyReport {
     pub fn succeeded(&self) -> bool {
         self.errors.is_empty()
             && !self.interrupted
+            && self.state_failure.is_none()
             && self.outcomes.iter().all(|o| o.status == Status::Done)
     }
 
@@ -150,12 +154,38 @@ impl NodeError {
         }
     }
 
-    fn state(e: &EngineError) -> Self {
+    /// The API change `done` (`created`, `updated`, `deleted`, ...) of the
+    /// object `id` at `address` was made, but the state write after it
+    /// failed: say which object, so the operator can record it by hand.
+    fn unrecorded(address: &Address, done: &str, id: &GenesysId, e: &EngineError) -> Self {
+        let hint = if matches!(done, "created" | "adopted") {
+            format!(
+                "fix the problem (disk full? a read-only directory?), then record it with `gcrecon import {address} {id}`; or run `gcrecon apply` again, which finds it by name"
+            )
+        } else if done == "deleted" {
+            "fix the problem (disk full? a read-only directory?) and run `gcrecon plan` again: the object is gone and the state forgets it".to_owned()
+        } else {
+            "fix the problem (disk full? a read-only directory?) and run `gcrecon plan` again: the state still names the object by its id".to_owned()
+        };
         NodeError {
-            message: format!("the change was made but the state could not be written: {e}"),
-            hint: Some("fix the problem (disk full? permissions?) and run plan again: the change is found by name or id".into()),
+            message: format!(
+                "{address} [id={id}] was {done} in Genesys Cloud, but the state could not be written, so the change is not recorded: {e}{}",
+                source_text(e)
+            ),
+            hint: Some(hint),
         }
     }
+}
+
+/// The chain of causes of an error, as `: cause: cause`.
+fn source_text(e: &EngineError) -> String {
+    let mut out = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    out
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -179,6 +209,9 @@ struct Shared<P> {
     modes: BTreeMap<Address, GrantMode>,
     data_roles: BTreeMap<String, Address>,
     written_secrets: Mutex<Vec<Address>>,
+    /// The first failed state write: no new change starts after it, since
+    /// none could be recorded.
+    state_failure: Mutex<Option<String>>,
 }
 
 struct GrantBook {
@@ -194,7 +227,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl<P: Provider> Shared<P> {
     fn write_state(&self, change: impl FnOnce(&mut State)) -> Result<u64, EngineError> {
-        lock(&self.store).write(change)
+        let written = lock(&self.store).write(change);
+        if let Err(e) = &written {
+            lock(&self.state_failure).get_or_insert_with(|| format!("{e}{}", source_text(e)));
+        }
+        written
     }
 
     fn record_of(&self, address: &Address) -> Option<ResourceState> {
@@ -223,7 +260,11 @@ impl<P: Provider> Shared<P> {
         id: &GenesysId,
         secret: &gcrecon_core::Secret,
     ) -> Result<(), EngineError> {
-        self.secrets.store(address, id.as_str(), secret)?;
+        if let Err(e) = self.secrets.store(address, id.as_str(), secret) {
+            // No further secret could be written down either: stop.
+            lock(&self.state_failure).get_or_insert_with(|| format!("{e}{}", source_text(&e)));
+            return Err(e);
+        }
         lock(&self.written_secrets).push(address.clone());
         self.observer.event(&Event::SecretWritten {
             address: address.clone(),
@@ -339,7 +380,10 @@ impl<P: Provider> Shared<P> {
                 }
             }
         })
-        .map_err(|e| NodeError::state(&e))?;
+        .map_err(|e| NodeError {
+            message: format!("{client}: the roles it needs were granted to the caller, but the state could not be written, so the grant is not recorded: {e}{}", source_text(&e)),
+            hint: Some("fix the problem (disk full? a read-only directory?); the grant is recorded as pending and removed by the next apply".into()),
+        })?;
         for (address, _, g) in missing {
             self.observer.event(&Event::CallerGrant {
                 role: address.clone(),
@@ -453,7 +497,7 @@ async fn run_job<P: Provider>(
                 .write_state(|s| {
                     s.remove_resource(&address);
                 })
-                .map_err(|e| NodeError::state(&e))?;
+                .map_err(|e| NodeError::unrecorded(&address, "deleted", &record.id, &e))?;
             Ok(Some(record.id))
         }
         (StepOp::Forget, _) => {
@@ -461,7 +505,12 @@ async fn run_job<P: Provider>(
                 .write_state(|s| {
                     s.remove_resource(&address);
                 })
-                .map_err(|e| NodeError::state(&e))?;
+                .map_err(|e| {
+                    NodeError::new(format!(
+                        "cannot record that {address} is no longer managed: {e}{}",
+                        source_text(&e)
+                    ))
+                })?;
             Ok(previous.map(|r| r.id))
         }
         (StepOp::Refresh, _) => {
@@ -474,7 +523,7 @@ async fn run_job<P: Provider>(
                         r.name = live.name.clone();
                     }
                 })
-                .map_err(|e| NodeError::state(&e))?;
+                .map_err(|e| NodeError::unrecorded(&address, "read", &live.id, &e))?;
             Ok(Some(live.id))
         }
         (StepOp::Record, _) => {
@@ -493,7 +542,7 @@ async fn run_job<P: Provider>(
                     s.upsert_resource(record);
                     s.clear_pending(&address);
                 })
-                .map_err(|e| NodeError::state(&e))?;
+                .map_err(|e| NodeError::unrecorded(&address, "adopted", &live.id, &e))?;
             Ok(Some(live.id))
         }
         (StepOp::Update, _) => {
@@ -526,7 +575,7 @@ async fn run_job<P: Provider>(
                     s.upsert_resource(record);
                     s.clear_pending(&address);
                 })
-                .map_err(|e| NodeError::state(&e))?;
+                .map_err(|e| NodeError::unrecorded(&address, "updated", &updated.id, &e))?;
             Ok(Some(updated.id))
         }
         (StepOp::Create | StepOp::Replace, _) | (StepOp::Delete, Phase::Write) => {
@@ -583,7 +632,17 @@ async fn run_job<P: Provider>(
                     s.upsert_resource(record);
                     s.clear_pending(&address);
                 })
-                .map_err(|e| NodeError::state(&e))?;
+                .map_err(|e| {
+                    let mut err = NodeError::unrecorded(&address, "created", &created.object.id, &e);
+                    if secret_error.is_some() {
+                        err.message.push_str("; its secret could not be written either");
+                        err.hint = Some(format!(
+                            "fix the problem (disk full? a read-only directory?), then record it with `gcrecon import {address} {}` and give it a new secret with `gcrecon rotate {address}`",
+                            created.object.id
+                        ));
+                    }
+                    err
+                })?;
             if let Some(e) = secret_error {
                 return Err(NodeError {
                     message: format!("{address} was created, but its secret could not be written: {e}"),
@@ -605,6 +664,7 @@ pub async fn apply<P: Provider + 'static>(
     options: ApplyOptions,
     observer: Arc<dyn Observer>,
 ) -> Result<(ApplyReport, StateStore), EngineError> {
+    options.secrets.check()?;
     let Planned {
         plan,
         context,
@@ -637,6 +697,7 @@ pub async fn apply<P: Provider + 'static>(
         modes: grant_modes,
         data_roles,
         written_secrets: Mutex::new(Vec::new()),
+        state_failure: Mutex::new(None),
     });
 
     // The nodes and what each waits for.
@@ -714,12 +775,17 @@ pub async fn apply<P: Provider + 'static>(
     let mut running = tokio::task::JoinSet::new();
     let mut in_flight = 0usize;
     let mut interrupted = false;
+    let mut halted = false;
     let sources = input.manifest.sources();
 
     loop {
-        while in_flight < parallelism && !interrupted {
+        while in_flight < parallelism && !interrupted && !halted {
             if options.cancel.is_cancelled() {
                 interrupted = true;
+                break;
+            }
+            if lock(&shared.state_failure).is_some() {
+                halted = true;
                 break;
             }
             let Some(node) = ready.pop_front() else { break };
@@ -830,7 +896,7 @@ pub async fn apply<P: Provider + 'static>(
     // Nodes never reached: interrupted, or waiting in a cycle.
     for node in remaining.keys() {
         results.entry(node.clone()).or_insert_with(|| {
-            if interrupted {
+            if interrupted || halted {
                 (Status::NotStarted, None)
             } else {
                 (
@@ -846,6 +912,7 @@ pub async fn apply<P: Provider + 'static>(
 
     let mut report = ApplyReport {
         interrupted,
+        state_failure: lock(&shared.state_failure).clone(),
         secrets_path: Some(options.secrets.path().to_owned()),
         ..ApplyReport::default()
     };
@@ -1031,7 +1098,15 @@ pub async fn apply<P: Provider + 'static>(
     let current = store.state().clone();
     next.serial = current.serial;
     if next != current || !store.is_on_disk() {
-        store.write(|s| *s = next)?;
+        if let Err(e) = store.write(|s| *s = next) {
+            if report.state_failure.is_none() {
+                report.state_failure = Some(format!("{e}{}", source_text(&e)));
+            }
+            report.errors.push(format!(
+                "cannot record the manifest, data sources and outputs in the state: {e}{}",
+                source_text(&e)
+            ));
+        }
     }
     report.serial = store.state().serial;
     Ok((report, store))

@@ -217,7 +217,23 @@ impl StateLock {
 
     fn remove(&self) -> Result<(), LockError> {
         match &self.pg {
-            Some(target) => pg_unlock(&self.path, target, &self.info.id).map(|_| ()),
+            Some(target) => {
+                // A lock row left behind blocks every runner, and one on
+                // another host needs `force-unlock`: when the database is
+                // unreachable (restarting, a dropped connection), try again
+                // for a few seconds before giving up.
+                let mut wait = std::time::Duration::from_millis(100);
+                loop {
+                    match pg_unlock(&self.path, target, &self.info.id) {
+                        Ok(_) => return Ok(()),
+                        Err(e) if wait > std::time::Duration::from_secs(2) => return Err(e),
+                        Err(_) => {
+                            std::thread::sleep(wait);
+                            wait *= 2;
+                        }
+                    }
+                }
+            }
             None => remove_if_id(&self.path, &self.info.id),
         }
     }

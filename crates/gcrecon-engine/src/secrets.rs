@@ -60,6 +60,13 @@ impl SecretsFile {
             .map_err(|e| EngineError::io("cannot write the secrets file", &self.path, e))
     }
 
+    /// Fails unless the file is missing, empty or a usable JSON object:
+    /// checked before any API change, so a damaged file stops a run before
+    /// a secret is issued that could not be written down.
+    pub fn check(&self) -> Result<(), EngineError> {
+        self.read_all().map(|_| ())
+    }
+
     /// The client id stored for `address`, if any.
     pub fn client_id(&self, address: &Address) -> Result<Option<String>, EngineError> {
         Ok(self
@@ -81,13 +88,28 @@ impl SecretsFile {
     fn read_all(&self) -> Result<BTreeMap<String, serde_json::Value>, EngineError> {
         match fs::read_to_string(&self.path) {
             Ok(text) if text.trim().is_empty() => Ok(BTreeMap::new()),
-            Ok(text) => serde_json::from_str(&text).map_err(|e| EngineError::Usage {
-                message: format!(
-                    "the secrets file {} is not a JSON object of client credentials: {e}",
-                    self.path.display()
-                ),
-                hint: Some("fix or move the file; gcrecon does not overwrite it".into()),
-            }),
+            Ok(text) => {
+                let refuse = |why: String| EngineError::Usage {
+                    message: format!(
+                        "the secrets file {} is not a JSON object of client credentials: {why}",
+                        self.path.display()
+                    ),
+                    hint: Some("fix or move the file; gcrecon does not overwrite it".into()),
+                };
+                let all: BTreeMap<String, serde_json::Value> =
+                    serde_json::from_str(&text).map_err(|e| refuse(e.to_string()))?;
+                // Every entry must be credentials: one that is not would be
+                // replaced by the next store, losing whatever it held.
+                if let Some((address, _)) = all
+                    .iter()
+                    .find(|(_, v)| serde_json::from_value::<Entry>((*v).clone()).is_err())
+                {
+                    return Err(refuse(format!(
+                        "the entry `{address}` is not {{\"client_id\": \"...\", \"client_secret\": \"...\"}}"
+                    )));
+                }
+                Ok(all)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(e) => Err(EngineError::io(
                 "cannot read the secrets file",

@@ -224,6 +224,15 @@ fn keep_backup(state_path: &Path) -> Result<(), EngineError> {
     staging.push(format!(".{}", std::process::id()));
     let staging = PathBuf::from(staging);
     let _ = fs::remove_file(&staging);
+    // A staging link left by a process killed before its rename.
+    if let (Some(dir), Some(name)) = (backup.parent(), backup.file_name()) {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        remove_dead_pid_files(dir, &format!("{}.", name.to_string_lossy()), "");
+    }
     let linked =
         fs::hard_link(state_path, &staging).or_else(|_| fs::copy(state_path, &staging).map(|_| ()));
     linked
@@ -234,23 +243,28 @@ fn keep_backup(state_path: &Path) -> Result<(), EngineError> {
 /// Remove `.<target>.<pid>.*.tmp` files in `dir` whose pid is not a
 /// running process (Linux `/proc`; elsewhere nothing is removed).
 fn remove_dead_writers_temps(dir: &Path, target: &str) {
+    remove_dead_pid_files(dir, &format!(".{target}."), ".tmp");
+}
+
+/// Remove the files `<prefix><pid><anything><suffix>` in `dir` whose pid
+/// is not a running process (Linux `/proc`; elsewhere nothing is removed).
+fn remove_dead_pid_files(dir: &Path, prefix: &str, suffix: &str) {
     if !Path::new("/proc/self").exists() {
         return;
     }
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
-    let prefix = format!(".{target}.");
     for e in entries.flatten() {
         let name = e.file_name();
         let name = name.to_string_lossy();
-        let Some(rest) = name.strip_prefix(&prefix) else {
+        let Some(rest) = name.strip_prefix(prefix) else {
             continue;
         };
         let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if name.ends_with(".tmp") && !Path::new(&format!("/proc/{pid}")).exists() {
+        if name.ends_with(suffix) && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = fs::remove_file(e.path());
         }
     }

@@ -305,7 +305,12 @@ fn print_report(ctx: &Ctx, report: &ApplyReport, store: &StateStore, what: &str)
             }
             Status::NotStarted => {
                 skipped += 1;
-                p.line(&format!("{}: not started (interrupted)", o.address));
+                let why = if report.state_failure.is_some() {
+                    "a file gcrecon records in cannot be written"
+                } else {
+                    "interrupted"
+                };
+                p.line(&format!("{}: not started ({why})", o.address));
             }
         }
     }
@@ -360,6 +365,17 @@ fn print_report(ctx: &Ctx, report: &ApplyReport, store: &StateStore, what: &str)
             .iter()
             .filter(|o| o.status == Status::Done)
             .count();
+        if let Some(failure) = &report.state_failure {
+            p.line(&format!(
+                "\n{what} stopped: {done} done, {failed} failed, {skipped} not started. A file gcrecon records in could not be written, so no further change was started."
+            ));
+            p.error(
+                &format!("cannot record what was done: {failure}"),
+                &[],
+                Some("the changes reported above as not recorded exist in Genesys Cloud: once the state can be written, record each with `gcrecon import ADDRESS ID` (or run apply again, which finds created objects by name)"),
+            );
+            return;
+        }
         p.line(&format!(
             "\n{what} incomplete: {done} done, {failed} failed, {skipped} skipped. Every completed change is recorded in the state."
         ));

@@ -22,6 +22,16 @@ pub async fn import(ctx: &Ctx, args: &ImportArgs) -> Result<Exit> {
     let _lock = ctx.lock(&project.paths.state, "import")?;
     let mut store = StateStore::open(&project.paths.state, &project.name)?;
     let id = GenesysId(args.id.clone());
+    // Running an import again (after an interrupted one) is not an error.
+    if let Some(existing) = store.state().resource(&address) {
+        if existing.id == id {
+            ctx.printer.line(&format!(
+                "{address} is already imported: {} `{}` [id={}]. Nothing to do.",
+                existing.kind, existing.name, existing.id
+            ));
+            return Ok(Exit::Success);
+        }
+    }
     let record = ops::import(provider.as_ref(), &mut store, &address, &id).await?;
     ctx.printer.line(&format!(
         "Imported {address}: {} `{}` [id={}]. Run `gcrecon plan` to see how it differs from the manifest.",
