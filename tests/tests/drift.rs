@@ -638,8 +638,20 @@ fn findings_are_attributed_to_named_users_and_clients_in_every_format() {
         {"kind": "group", "create": {"name": "Shadow"}, "actor": format!("client:{vendor_id}")},
     ]));
 
+    s.sim.reset_stats();
     let report = s.drift_json(2);
     assert_eq!(report.get("audit_note"), Some(&Value::Null), "{report:#}");
+    // Findings in two audit services (roles and divisions; groups): one
+    // query each, whatever the number of findings.
+    let stats = s.sim.stats();
+    assert_eq!(
+        stats["by_route"]["POST /api/v2/audits/query/realtime"], 2,
+        "{stats}"
+    );
+    assert_eq!(
+        stats["by_route"]["GET /api/v2/audits/query/servicemapping"], 1,
+        "{stats}"
+    );
     let role = finding(&report, "drifted", "address", "role.reader");
     assert_eq!(
         audit_of(role),
