@@ -620,7 +620,10 @@ fn findings_are_attributed_to_named_users_and_clients_in_every_format() {
         "PUT",
         &format!("/api/v2/authorization/roles/{reader}"),
         Some(
-            json!({"name": "Queue Reader", "permissions": ["routing:queue:view", "directory:user:view", "routing:queue:edit"]}),
+            json!({"name": "Queue Reader", "permissionPolicies": [
+                {"domain": "routing", "entityName": "queue", "actionSet": ["edit", "view"]},
+                {"domain": "directory", "entityName": "user", "actionSet": ["view"]},
+            ]}),
         ),
     );
     let vendor_token = s.sim.client_token(&vendor_id);
@@ -667,7 +670,7 @@ fn findings_are_attributed_to_named_users_and_clients_in_every_format() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["property"] == "permissions")
+        .find(|c| c["property"] == "permissionPolicies")
         .unwrap();
     assert!(perms["new"]
         .as_array()

@@ -182,6 +182,9 @@ impl Audited for Role {
             ("name", vec![self.name.clone()]),
             ("description", opt(&self.description)),
             ("permissions", self.permissions.clone()),
+            // Domain permissions live in the policies: one value per
+            // `domain:entity:action`.
+            ("permissionPolicies", self.policy_strings()),
         ])
     }
 }
