@@ -619,12 +619,10 @@ fn findings_are_attributed_to_named_users_and_clients_in_every_format() {
         &ada,
         "PUT",
         &format!("/api/v2/authorization/roles/{reader}"),
-        Some(
-            json!({"name": "Queue Reader", "permissionPolicies": [
-                {"domain": "routing", "entityName": "queue", "actionSet": ["edit", "view"]},
-                {"domain": "directory", "entityName": "user", "actionSet": ["view"]},
-            ]}),
-        ),
+        Some(json!({"name": "Queue Reader", "permissionPolicies": [
+            {"domain": "routing", "entityName": "queue", "actionSet": ["edit", "view"]},
+            {"domain": "directory", "entityName": "user", "actionSet": ["view"]},
+        ]})),
     );
     let vendor_token = s.sim.client_token(&vendor_id);
     api(

@@ -57,7 +57,9 @@ fn api_changes_are_audited_with_the_acting_client_and_property_changes() {
     let role = create_role(&api, "adapter", &["routing:queue:view"]);
     api.put(
         &format!("/api/v2/authorization/roles/{role}"),
-        json!({"name": "adapter", "permissions": ["routing:queue:view", "routing:queue:edit"]}),
+        json!({"name": "adapter", "permissionPolicies": [
+            {"domain": "routing", "entityName": "queue", "actionSet": ["view", "edit"]}
+        ]}),
     )
     .expect(200);
     // A request that changes nothing records nothing.
@@ -82,7 +84,7 @@ fn api_changes_are_audited_with_the_acting_client_and_property_changes() {
     assert_eq!(update["action"], "Update");
     assert_eq!(
         update["propertyChanges"],
-        json!([{"property": "permissions",
+        json!([{"property": "permissionPolicies",
                 "oldValues": ["routing:queue:view"],
                 "newValues": ["routing:queue:edit", "routing:queue:view"]}])
     );
@@ -168,7 +170,7 @@ fn mutate_records_its_actor_or_the_first_fixture_user() {
     assert_eq!(v["entities"][0]["user"]["name"], "Bob Builder");
     assert_eq!(
         v["entities"][0]["propertyChanges"][0]["property"],
-        "permissions"
+        "permissionPolicies"
     );
     assert_eq!(v["entities"][1]["client"]["id"], "vendor-client");
     assert!(v["entities"][1].get("user").is_none());
