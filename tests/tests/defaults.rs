@@ -53,6 +53,13 @@ roles = [{ role = "${role.reader.id}", divisions = ["*"] }]
 [integration.app]
 type = "embedded-client-app"
 name = "Acme App"
+
+[data.user.admin]
+email = "admin@acme.example"
+
+[role_grant.readers]
+role = "${role.reader.id}"
+subjects = ["${data.user.admin.id}"]
 "#;
 
 struct Run {
@@ -391,6 +398,72 @@ fn an_object_adopted_after_an_interrupted_apply_gets_its_defaults() {
         .collect();
     assert_eq!(apps.len(), 1, "adopted, not duplicated");
     assert_eq!(apps[0]["intendedState"], "ENABLED");
+    s.run(&["plan", "--detailed-exitcode"]).expect(0);
+    s.run(&["drift"]).expect(0);
+}
+
+#[test]
+fn role_grant_divisions_default_to_the_home_division() {
+    let s = Setup::applied();
+    let dump = s.sim.dump();
+    let home = dump["divisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["homeDivision"] == true)
+        .unwrap()["id"]
+        .clone();
+    let role = s.dumped("roles", "Queue Reader")["id"].clone();
+    let admin = dump["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "admin@acme.example")
+        .unwrap()["id"]
+        .clone();
+    let granted = |dump: &Value| {
+        dump["grants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["subjectId"] == admin && g["roleId"] == role && g["divisionId"] == home)
+    };
+    assert!(granted(&dump), "granted in the home division");
+
+    // Someone takes the role away from the user.
+    s.sim.api_as_admin(
+        "PUT",
+        &format!(
+            "/api/v2/authorization/roles/{}/users/remove",
+            role.as_str().unwrap()
+        ),
+        Some(&json!([admin])),
+    );
+    assert!(!granted(&s.sim.dump()));
+
+    let plan = s
+        .run(&["plan", "--format", "json", "--detailed-exitcode"])
+        .expect(2)
+        .json();
+    let change = plan["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "role_grant.readers")
+        .unwrap_or_else(|| panic!("{plan:#}"))
+        .clone();
+    assert_eq!(change["actions"], json!(["update"]), "{change:#}");
+    let drift = s.run(&["drift", "--format", "json"]).expect(2).json();
+    assert!(
+        drift["drifted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["address"] == "role_grant.readers"),
+        "{drift:#}"
+    );
+    s.run(&["apply", "--auto-approve"]).expect(0);
+    assert!(granted(&s.sim.dump()), "granted again in the home division");
     s.run(&["plan", "--detailed-exitcode"]).expect(0);
     s.run(&["drift"]).expect(0);
 }

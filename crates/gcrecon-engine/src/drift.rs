@@ -938,6 +938,34 @@ subjects = ["${data.user.ada.id}"]
     }
 
     #[tokio::test]
+    async fn a_defaulted_key_is_drift_also_for_a_state_applied_without_it() {
+        let w = World::applied(MANIFEST).await;
+        // A state written before defaults were managed: `applied` lacks the
+        // group's `visibility`.
+        let text = std::fs::read_to_string(&w.state_path).unwrap();
+        let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for r in doc["resources"].as_array_mut().unwrap() {
+            if r["address"] == "group.ops" {
+                let applied = r["applied"].as_object_mut().unwrap();
+                assert!(applied.remove("visibility").is_some(), "{applied:?}");
+            }
+        }
+        std::fs::write(&w.state_path, doc.to_string()).unwrap();
+        let ops = w.id("group.ops");
+        w.provider.mutate(Kind::Group, &ops, |o| {
+            o.attrs.insert("visibility".into(), Value::from("members"));
+        });
+        let out = w.drift().await;
+        assert_eq!(
+            keys(&out.report),
+            [("group.ops".to_owned(), vec!["visibility".to_owned()])]
+        );
+        let change = &out.report.drifted[0].changes[0];
+        assert_eq!(change.expected, Value::from("public"));
+        assert_eq!(change.actual, Value::from("members"));
+    }
+
+    #[tokio::test]
     async fn a_role_grant_taken_away_by_hand_is_drift() {
         let w = World::applied(MANIFEST).await;
         let reader = w.id("role.reader");

@@ -341,10 +341,32 @@ impl Sim {
         self.login(&self.admin_client_id, &self.admin_client_secret)
     }
 
+    /// A Platform API request as the admin client (a change made behind
+    /// gcrecon's back the way a person would make it); panics unless it
+    /// succeeds. An empty answer is `""`.
+    pub fn api_as_admin(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .unwrap_or_else(|e| panic!("{method} is not an HTTP method: {e}"));
+        self.request(&method, path, body, Some(&self.admin_token()))
+    }
+
     fn hook(&self, method: &reqwest::Method, path: &str, body: Option<&Value>) -> Value {
+        self.request(method, path, body, None)
+    }
+
+    fn request(
+        &self,
+        method: &reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        token: Option<&str>,
+    ) -> Value {
         let mut req = self
             .http
             .request(method.clone(), format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
         if let Some(b) = body {
             req = req.json(b);
         }

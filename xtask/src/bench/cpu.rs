@@ -107,7 +107,9 @@ pub fn measure(n: usize) -> Result<CpuRun> {
         org.catalog
             .extend(PERMISSIONS.iter().map(|p| (*p).to_owned()));
         for i in 0..n {
-            let (kind, block, name, attrs) = attrs(i);
+            let (kind, block, name, mut attrs) = attrs(i);
+            // The service reports every defaulted key, set or not.
+            gcrecon_core::schema::fill_defaults(kind, &mut attrs);
             let id = GenesysId(format!("bench-{i:05}"));
             org.objects.insert(
                 (kind, id.clone()),
