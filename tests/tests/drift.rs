@@ -720,7 +720,7 @@ fn findings_are_attributed_to_named_users_and_clients_in_every_format() {
             "Delete by OAuth client vendor-sync (",
             "Update by user Alex Agent (",
             "description: \"first line\" -> \"second line\"",
-            "permissions: + \"routing:queue:edit\"",
+            "permissionPolicies: + \"routing:queue:edit\"",
         ] {
             assert!(text.contains(expected), "no {expected:?} in\n{text}");
         }

@@ -216,7 +216,10 @@ fn expressions_emails_and_rule_based_users_reach_the_org() {
     }
     // A conditional inside concat: the optional permission is off.
     let reader = find(&org, "roles", "Reader");
-    assert_eq!(strings(&reader["permissions"]), ["routing:queue:view"]);
+    assert_eq!(
+        strings(&reader["grantedPermissions"]),
+        ["routing:queue:view"]
+    );
     // data.users by queue: the Support queue's agent holds the grant.
     let reader_id = reader["id"].as_str().unwrap().to_owned();
     let holders: Vec<String> = org["grants"]
@@ -262,7 +265,7 @@ fn expressions_emails_and_rule_based_users_reach_the_org() {
     let reader = find(&org, "roles", "Reader");
     assert_eq!(reader["id"], reader_id.as_str());
     assert_eq!(
-        strings(&reader["permissions"]),
+        strings(&reader["grantedPermissions"]),
         ["directory:user:view", "routing:queue:view"]
     );
 
