@@ -274,6 +274,7 @@ pub fn handler(operation: &str) -> Option<Handler> {
         "post_users_search" => users::search_post,
         "get_users_search" => users::search_get,
         "post_audits_query_realtime" => crate::audit::query_realtime,
+        "post_audits_query" => crate::audit::query_async,
         "get_audits_query_servicemapping" => crate::audit::service_mapping,
         _ => return None,
     };

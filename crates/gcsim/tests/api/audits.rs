@@ -260,3 +260,28 @@ fn realtime_query_checks_interval_service_paging_and_permission() {
     assert!(denied.body.to_string().contains("audits:audit:view"));
     bob.get("/api/v2/audits/query/servicemapping").expect(403);
 }
+
+#[test]
+fn the_async_query_is_checked_and_queued() {
+    let sim = Sim::builder().fixture_toml(FIXTURE).start();
+    let api = Api::admin(&sim);
+    let interval = "2026-01-01T00:00:00Z/2026-02-01T00:00:00Z";
+    let queued = api
+        .post(
+            "/api/v2/audits/query",
+            json!({"interval": interval, "serviceName": "Directory",
+                   "filters": [{"property": "EntityType", "value": "Group"}]}),
+        )
+        .expect(200);
+    assert_eq!(queued["state"], "Queued");
+    assert_eq!(queued["serviceName"], "Directory");
+    assert_eq!(queued["interval"], interval);
+    assert!(queued["id"].as_str().is_some_and(|i| !i.is_empty()));
+    api.post(
+        "/api/v2/audits/query",
+        json!({"interval": interval, "serviceName": "NoSuchService"}),
+    )
+    .expect(400);
+    api.post("/api/v2/audits/query", json!({"serviceName": "Directory"}))
+        .expect(400);
+}
