@@ -363,6 +363,28 @@ def test_routing_queues(client):
     api.delete_routing_queue(created.id)
 
 
+def test_routing_queue_members(client):
+    routing = gc.RoutingApi(client)
+    support = routing.get_routing_queues(name="Support").entities[0]
+    users = gc.UsersApi(client).get_users(page_size=100).entities
+    agent = [u for u in users if u.email == "agent@acme.example"][0]
+    entity = gc.WritableEntity()
+    entity.id = agent.id
+    routing.post_routing_queue_members(support.id, [entity])
+    members = routing.get_routing_queue_members(support.id, page_size=100)
+    mine = [m for m in members.entities if m.id == agent.id][0]
+    assert mine.user.email == "agent@acme.example"
+    assert mine.member_by == "user" and mine.joined is False
+    join = gc.QueueMember()
+    join.id = agent.id
+    join.joined = True
+    joined = routing.patch_routing_queue_members(support.id, [join])
+    assert [m.joined for m in joined.entities] == [True]
+    routing.post_routing_queue_members(support.id, [entity], delete=True)
+    members = routing.get_routing_queue_members(support.id, page_size=100)
+    assert agent.id not in [m.id for m in members.entities]
+
+
 def test_users(sim, client):
     api = gc.UsersApi(client)
     users = api.get_users(page_size=500)

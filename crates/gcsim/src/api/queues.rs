@@ -347,20 +347,16 @@ pub fn add_members(org: &mut Org, call: &Call) -> ApiResult<Reply> {
 }
 
 /// `PATCH /api/v2/routing/queues/{queueId}/members`: joins or unjoins
-/// members (`joined` of each entry); answers the changed members.
+/// members (`joined` of each entry); entries for users who are not members
+/// are disregarded, as the real service does. Answers the changed members.
 pub fn patch_members(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     call.require(org, &["routing:queueMember:manage"])?;
     let id = call.param("queueId").to_string();
     let q = queue_or_404(org, &id)?;
     let entries = member_ids(org, call, "QueueMember")?;
-    if let Some((u, _)) = entries.iter().find(|(u, _)| !q.members.contains_key(u)) {
-        return Err(ApiError::invalid(
-            "id",
-            format!("User {u} is not a member of the queue"),
-        ));
-    }
     let changes: Vec<(String, Option<bool>)> = entries
         .into_iter()
+        .filter(|(u, _)| q.members.contains_key(u))
         .map(|(u, e)| (u, e.get("joined").and_then(Value::as_bool)))
         .collect();
     org.queues.update(&id, |q| {
