@@ -262,9 +262,12 @@ fn database_lost_at(k: u32, back_after: Option<Duration>, reference: &Value) {
             });
         }
     });
-    let run = ok(pw
-        .w
-        .spawn_with(&["apply", "--auto-approve"], Some(k), false, Some(hook)))
+    let run = ok(pw.w.spawn_with(
+        &["apply", "--auto-approve"],
+        Some(k),
+        false,
+        Some(reliability::AtAnswer::Hook(hook)),
+    ))
     .wait(Duration::from_secs(300));
     assert!(
         went_down.load(Ordering::SeqCst),

@@ -77,10 +77,26 @@ struct Gate {
     /// Instead of killing: run this right before the k-th answer is
     /// delivered, then go on forwarding everything.
     hook: Option<Hook>,
+    /// Kill before the k-th answer is delivered (gcsim made the change,
+    /// gcrecon never hears of it), not right after.
+    kill_before_answer: bool,
 }
 
 /// Something to do to the world at a chosen moment of a run.
 pub type Hook = Arc<dyn Fn() + Send + Sync>;
+
+/// What the proxy does at the k-th answer, besides killing right after
+/// delivering it.
+pub enum AtAnswer {
+    /// Run the hook before delivering it, then forward everything.
+    Hook(Hook),
+    /// Kill before delivering it: gcsim made the change, gcrecon never
+    /// hears of it.
+    KillBefore,
+}
+
+/// [`AtAnswer::KillBefore`].
+pub const KILL_BEFORE_ANSWER: AtAnswer = AtAnswer::KillBefore;
 
 struct Shared {
     upstream: SocketAddr,
@@ -402,6 +418,16 @@ fn handle(s: &Shared, client: TcpStream) {
         return;
     }
     let mut client = client;
+    if mutating && g.kill_after == Some(my_index) && g.kill_before_answer {
+        if let Some(target) = &g.target {
+            if let Some(child) = lock(target).as_mut() {
+                let _ = child.kill(); // SIGKILL
+            }
+        }
+        g.killed = true;
+        s.wake.notify_all();
+        return;
+    }
     if mutating && g.kill_after == Some(my_index) {
         if let Some(hook) = g.hook.take() {
             hook();
@@ -754,7 +780,7 @@ impl Work {
         args: &[&str],
         kill_after: Option<u32>,
         count_all: bool,
-        hook: Option<Hook>,
+        at_answer: Option<AtAnswer>,
     ) -> Result<Running, String> {
         let (mut cmd, all) = self.command(args);
         let n = self.runs.fetch_add(1, Ordering::Relaxed);
@@ -771,7 +797,12 @@ impl Work {
         if kill_after.is_some() {
             self.proxy
                 .arm_counting(kill_after, Some(slot.clone()), count_all);
-            lock(&self.proxy.shared.gate).hook = hook;
+            let mut g = lock(&self.proxy.shared.gate);
+            match at_answer {
+                Some(AtAnswer::Hook(h)) => g.hook = Some(h),
+                Some(AtAnswer::KillBefore) => g.kill_before_answer = true,
+                None => {}
+            }
         }
         let child = cmd
             .spawn()
@@ -2142,7 +2173,17 @@ pub fn crash_rotate(root: &Path, vendor: &str) -> Result<KillReport, String> {
         }
         rep.calls += calls;
         for k in 1..=calls {
-            let run = w.spawn(&["rotate", address], Some(k))?.wait(RUN_TIMEOUT);
+            // Killed with the new secret issued and its answer undelivered
+            // (a kill right after delivery may land after the secret was
+            // written down).
+            let run = w
+                .spawn_with(
+                    &["rotate", address],
+                    Some(k),
+                    false,
+                    Some(KILL_BEFORE_ANSWER),
+                )?
+                .wait(RUN_TIMEOUT);
             if !run.killed {
                 return Err(format!(
                     "{vendor}: rotate {address} was not killed after call {k}: {}",
@@ -2444,7 +2485,12 @@ pub fn read_only_state_dir(root: &Path, vendor: &str, ks: Option<Vec<u32>>) -> R
             }
         });
         let run = w
-            .spawn_with(&["apply", "--auto-approve"], Some(k), false, Some(hook))?
+            .spawn_with(
+                &["apply", "--auto-approve"],
+                Some(k),
+                false,
+                Some(AtAnswer::Hook(hook)),
+            )?
             .wait(RUN_TIMEOUT);
         let state_then = fs::read_to_string(w.state_path()).unwrap_or_default();
         make_writable(&dir);

@@ -1154,3 +1154,99 @@ mod schema {
         assert_eq!(errors.len(), 1, "{errors:?}");
     }
 }
+
+#[tokio::test]
+async fn a_state_that_cannot_be_written_stops_the_walk_before_the_next_change() {
+    let h = Harness::new(CallerKind::User);
+    let m = load_manifest(&format!("{CLIENT}\n[group.ops]\nname = \"Ops\"\n"));
+    let p = h.plan(&m).await;
+    let store = h.store();
+    // A directory where the state file goes: every write's rename fails.
+    std::fs::create_dir_all(&h.state_path).unwrap();
+    let (report, _) = apply(
+        Arc::clone(&h.provider),
+        ApplyInput {
+            manifest: &m.manifest,
+            variables: &m.variables,
+            name: "t",
+            manifest_sha256: &m.sha,
+        },
+        store,
+        p,
+        ApplyOptions {
+            parallelism: 1,
+            secrets: SecretsFile::new(&h.secrets_path),
+            cancel: Cancel::new(),
+        },
+        Arc::new(Silent),
+    )
+    .await
+    .expect("the walk reports a failed write, it does not end in an error");
+    assert!(!report.succeeded());
+    let failure = report.state_failure.as_deref().unwrap_or_default();
+    assert!(failure.contains("t.gcstate.json"), "{failure}");
+    assert!(
+        report
+            .outcomes
+            .iter()
+            .any(|o| o.status == Status::NotStarted),
+        "no change after the first failed write: {report:#?}"
+    );
+    let names = |kind| -> Vec<String> {
+        h.provider
+            .objects_of(kind)
+            .into_iter()
+            .map(|o| o.name)
+            .collect()
+    };
+    for (kind, name) in [
+        (Kind::Group, "Ops"),
+        (Kind::Role, "Reader"),
+        (Kind::OauthClient, "API"),
+    ] {
+        assert!(
+            !names(kind).iter().any(|n| n == name),
+            "{name} was created although its create could not be announced in the state"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_damaged_secrets_file_stops_apply_before_any_change() {
+    let h = Harness::new(CallerKind::User);
+    let m = load_manifest(CLIENT);
+    let p = h.plan(&m).await;
+    std::fs::create_dir_all(h.secrets_path.parent().unwrap()).unwrap();
+    std::fs::write(&h.secrets_path, b"{\"oauth_client.api\": 5}").unwrap();
+    let result = apply(
+        Arc::clone(&h.provider),
+        ApplyInput {
+            manifest: &m.manifest,
+            variables: &m.variables,
+            name: "t",
+            manifest_sha256: &m.sha,
+        },
+        h.store(),
+        p,
+        ApplyOptions {
+            parallelism: 4,
+            secrets: SecretsFile::new(&h.secrets_path),
+            cancel: Cancel::new(),
+        },
+        Arc::new(Silent),
+    )
+    .await;
+    let err = result.expect_err("a damaged secrets file is refused");
+    assert!(err.to_string().contains("t.secrets.json"), "{err}");
+    for (kind, name) in [(Kind::Role, "Reader"), (Kind::OauthClient, "API")] {
+        assert!(
+            h.provider.objects_of(kind).iter().all(|o| o.name != name),
+            "{name} was created before the secrets file was checked"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&h.secrets_path).unwrap(),
+        b"{\"oauth_client.api\": 5}",
+        "the file is left as it was"
+    );
+}
