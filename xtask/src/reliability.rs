@@ -8,6 +8,14 @@
 //!   that), then `apply` runs again to completion. The org must equal the
 //!   clean-apply result, hold no duplicates, match the state, and re-plan
 //!   clean.
+//! - **Kill points in the other commands**: `destroy` after every mutating
+//!   call (the state never forgets an object still in the org), `rotate`
+//!   with the new secret issued and undelivered, `import` after every
+//!   request, `state rm` / `force-unlock` from every on-disk image a kill
+//!   leaves; each command run again finishes the job.
+//! - **Read-only state directory** mid-apply: every change that could not
+//!   be recorded is reported by address and id, and imported afterwards.
+//! - **Damaged secrets file**: apply refuses before any change.
 //! - **Faults**: injected 5xx and dropped connections (`--fault-rate`), a
 //!   429 storm (`--rate-limit 30`, or 10 where a run makes fewer than 30
 //!   requests per token): apply and plan converge, and no plan
