@@ -527,19 +527,14 @@ fn parse_interval(s: &str) -> ApiResult<(SystemTime, SystemTime)> {
 }
 
 /// `POST /api/v2/audits/query/realtime`.
-/// `POST /api/v2/audits/query`: the asynchronous query for older audits.
-/// The request is checked as the service checks it (`interval` parsed,
-/// `serviceName` one of the mapping's) and answered with a queued
-/// execution; the endpoints that fetch its results are not part of the API
-/// slice gcsim serves, so it never runs.
-pub fn query_async(org: &mut Org, call: &Call) -> ApiResult<Reply> {
-    call.require(org, &["audits:audit:view"])?;
-    let body = call.require_body(&["AuditQueryRequest"])?;
+/// The `interval` (as sent and parsed) and the `serviceName` of an audit
+/// query: both required, the service one of the mapping's.
+fn interval_and_service(body: &Value) -> ApiResult<(&str, (SystemTime, SystemTime), &str)> {
     let interval = body
         .get("interval")
         .and_then(Value::as_str)
         .ok_or_else(|| ApiError::invalid("interval", "The field \"interval\" is required"))?;
-    parse_interval(interval)?;
+    let parsed = parse_interval(interval)?;
     let service = body
         .get("serviceName")
         .and_then(Value::as_str)
@@ -551,6 +546,18 @@ pub fn query_async(org: &mut Org, call: &Call) -> ApiResult<Reply> {
             format!("\"{service}\" is not an audited service (see GET /api/v2/audits/query/servicemapping)"),
         ));
     }
+    Ok((interval, parsed, service))
+}
+
+/// `POST /api/v2/audits/query`: the asynchronous query for older audits.
+/// The request is checked as the service checks it (`interval` parsed,
+/// `serviceName` one of the mapping's) and answered with a queued
+/// execution; the endpoints that fetch its results are not part of the API
+/// slice gcsim serves, so it never runs.
+pub fn query_async(org: &mut Org, call: &Call) -> ApiResult<Reply> {
+    call.require(org, &["audits:audit:view"])?;
+    let body = call.require_body(&["AuditQueryRequest"])?;
+    let (interval, _, service) = interval_and_service(body)?;
     let mut answer = json!({
         "id": new_id(),
         "state": "Queued",
@@ -569,27 +576,12 @@ pub fn query_async(org: &mut Org, call: &Call) -> ApiResult<Reply> {
 pub fn query_realtime(org: &mut Org, call: &Call) -> ApiResult<Reply> {
     call.require(org, &["audits:audit:view"])?;
     let body = call.require_body(&["AuditRealtimeQueryRequest"])?;
-    let interval = body
-        .get("interval")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::invalid("interval", "The field \"interval\" is required"))?;
-    let (start, end) = parse_interval(interval)?;
+    let (_, (start, end), service) = interval_and_service(body)?;
     let oldest = SystemTime::now() - MAX_INTERVAL - Duration::from_secs(60);
     if start < oldest {
         return Err(ApiError::invalid(
             "interval",
             "The realtime query covers the last 14 days at most; use POST /api/v2/audits/query for older audits",
-        ));
-    }
-    let service = body
-        .get("serviceName")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::invalid("serviceName", "The field \"serviceName\" is required"))?;
-    if !SERVICES.iter().any(|(s, _)| *s == service) {
-        return Err(ApiError::invalid(
-            "serviceName",
-            format!("\"{service}\" is not an audited service (see GET /api/v2/audits/query/servicemapping)"),
         ));
     }
     let mut filters: BTreeMap<String, HashSet<String>> = BTreeMap::new();
