@@ -7,11 +7,8 @@
 //! clean afterwards. One more test interrupts an apply after a create and
 //! checks that the adopted object is brought to its defaults.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-
 use serde_json::{json, Value};
-use test_support::Sim;
+use test_support::Workdir;
 
 const FIXTURE: &str = r#"
 [org]
@@ -62,40 +59,19 @@ role = "${role.reader.id}"
 subjects = ["${data.user.admin.id}"]
 "#;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+/// The org and the directory of one test.
+struct Setup(Workdir);
 
-impl Run {
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
-        self
+impl std::ops::Deref for Setup {
+    type Target = Workdir;
+    fn deref(&self) -> &Workdir {
+        &self.0
     }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
-    }
-}
-
-struct Setup {
-    sim: Sim,
-    dir: tempfile::TempDir,
 }
 
 impl Setup {
     fn new() -> Setup {
-        let s = Setup {
-            sim: Sim::builder().fixture_toml(FIXTURE).start(),
-            dir: test_support::temp_dir(),
-        };
-        std::fs::write(s.path("gcrecon.toml"), MANIFEST).unwrap();
-        s
+        Setup(Workdir::new(FIXTURE, MANIFEST))
     }
 
     fn applied() -> Setup {
@@ -104,29 +80,6 @@ impl Setup {
         s.run(&["plan", "--detailed-exitcode"]).expect(0);
         s.run(&["drift"]).expect(0);
         s
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(test_support::bin_path("gcrecon"))
-            .current_dir(self.dir.path())
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("GENESYSCLOUD_API_REGION", self.sim.url())
-            .env("GENESYSCLOUD_OAUTHCLIENT_ID", "ci-client")
-            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "ci-secret")
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run gcrecon");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
     }
 
     /// The object of `collection` named `name` in `/_sim/dump`.

@@ -3,12 +3,10 @@
 //! `/_sim/mutate`, the JSON report checked item by item, exit codes as in
 //! docs/drift.md, and API call counts from `/_sim/stats`.
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use test_support::Sim;
+use test_support::{Sim, Workdir};
 
 const FIXTURE: &str = r#"
 [org]
@@ -81,73 +79,22 @@ displayType = "standalone"
 /// Unmanaged objects of the fixture, by the ignore file's patterns.
 const FIXTURE_IGNORE: &str = "# from the gcsim fixture\ndivision.Sales\nrole.Legacy*\n";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+/// The org and the directory of one test.
+struct Setup(Workdir);
 
-impl Run {
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
-        self
+impl std::ops::Deref for Setup {
+    type Target = Workdir;
+    fn deref(&self) -> &Workdir {
+        &self.0
     }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
-    }
-}
-
-struct Setup {
-    sim: Sim,
-    dir: tempfile::TempDir,
 }
 
 impl Setup {
     /// A gcsim with the fixture and the manifest applied.
     fn applied() -> Setup {
-        let s = Setup {
-            sim: Sim::builder().fixture_toml(FIXTURE).start(),
-            dir: test_support::temp_dir(),
-        };
-        s.write("gcrecon.toml", MANIFEST);
+        let s = Setup(Workdir::new(FIXTURE, MANIFEST));
         s.run(&["apply", "--auto-approve"]).expect(0);
         s
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn write(&self, rel: &str, text: &str) {
-        let path = self.path(rel);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).unwrap();
-        }
-        std::fs::write(path, text).unwrap();
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out: Output = Command::new(test_support::bin_path("gcrecon"))
-            .current_dir(self.dir.path())
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("GENESYSCLOUD_API_REGION", self.sim.url())
-            .env("GENESYSCLOUD_OAUTHCLIENT_ID", "ci-client")
-            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "ci-secret")
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run gcrecon");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
     }
 
     fn drift_json(&self, code: i32) -> Value {

@@ -4,11 +4,8 @@
 //! ones, and a value given to `apply FILE` that differs from the saved one
 //! is refused before anything changes in gcsim.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-
 use serde_json::Value;
-use test_support::Sim;
+use test_support::Workdir;
 
 const FIXTURE: &str = r#"
 [org]
@@ -58,64 +55,19 @@ displayType = "standalone"
 
 const SECRET: &str = "k3y-0f-the-acme-app";
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+/// The org and the directory of one test.
+struct Setup(Workdir);
 
-impl Run {
-    fn expect(self, code: i32) -> Run {
-        assert_eq!(
-            self.code, code,
-            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
-        self
+impl std::ops::Deref for Setup {
+    type Target = Workdir;
+    fn deref(&self) -> &Workdir {
+        &self.0
     }
-}
-
-struct Setup {
-    sim: Sim,
-    dir: tempfile::TempDir,
 }
 
 impl Setup {
     fn new() -> Setup {
-        let s = Setup {
-            sim: Sim::builder().fixture_toml(FIXTURE).start(),
-            dir: test_support::temp_dir(),
-        };
-        std::fs::write(s.path("gcrecon.toml"), MANIFEST).unwrap();
-        s
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
-    }
-
-    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let out = Command::new(test_support::bin_path("gcrecon"))
-            .current_dir(self.dir.path())
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("GENESYSCLOUD_API_REGION", self.sim.url())
-            .env("GENESYSCLOUD_OAUTHCLIENT_ID", "ci-client")
-            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "ci-secret")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run gcrecon");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_env(args, &[])
+        Setup(Workdir::new(FIXTURE, MANIFEST))
     }
 
     /// The objects gcrecon would create, as `/_sim/dump` shows them.

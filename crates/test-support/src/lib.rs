@@ -451,3 +451,91 @@ impl Drop for Sim {
         let _ = self.child.wait();
     }
 }
+
+/// What one `gcrecon` run gave.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with both outputs unless the run exited `code`.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Standard output as JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+/// A gcsim org and a scratch directory that the real `gcrecon` runs in,
+/// logged in as the fixtures' CI client (`ci-client` / `ci-secret`), with
+/// nothing else of the environment but `PATH`.
+pub struct Workdir {
+    pub sim: Sim,
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    /// gcsim started with `fixture`, and `gcrecon.toml` = `manifest`.
+    pub fn new(fixture: &str, manifest: &str) -> Workdir {
+        let w = Workdir {
+            sim: Sim::builder().fixture_toml(fixture).start(),
+            dir: temp_dir(),
+        };
+        w.write("gcrecon.toml", manifest);
+        w
+    }
+
+    /// A path inside the directory.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes a file of the directory, making its parents.
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.path(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// `gcrecon ARGS` in the directory, with `env` added.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let out = Command::new(bin_path("gcrecon"))
+            .current_dir(self.dir.path())
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("GENESYSCLOUD_API_REGION", self.sim.url())
+            .env("GENESYSCLOUD_OAUTHCLIENT_ID", "ci-client")
+            .env("GENESYSCLOUD_OAUTHCLIENT_SECRET", "ci-secret")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot run gcrecon");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `gcrecon ARGS` in the directory.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+}
