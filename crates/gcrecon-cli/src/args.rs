@@ -75,7 +75,8 @@ pub struct Global {
     /// PostgreSQL keeps every workspace's state (row key
     /// `<manifest name>/<workspace>`, with its serial history) and the lock,
     /// so many CI runners share one store. No TLS yet. The password is never
-    /// printed. Secrets still go to the local secrets file.
+    /// printed. Secrets go to the local secrets file, or, encrypted to
+    /// `--secrets-recipient`, to the table gcrecon_secrets beside the state.
     #[arg(long, global = true, env = "GCRECON_BACKEND", value_name = "URL")]
     pub backend: Option<String>,
 
@@ -159,6 +160,59 @@ pub enum Command {
 
     /// Regenerate an OAuth client's secret and write it to the secrets file.
     Rotate(RotateArgs),
+
+    /// Read the delivered OAuth client secrets.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+/// Where secrets are delivered and to whom they are encrypted (`apply`, `rotate`).
+#[derive(Debug, Args, Clone)]
+pub struct SecretsArgs {
+    /// Where created or rotated OAuth client secrets are written (mode 0600).
+    ///
+    /// Default: `state/<manifest name>.secrets.json` beside the manifest;
+    /// with a postgres:// backend and --secrets-recipient, the table
+    /// gcrecon_secrets beside the workspace's state. Secrets appear nowhere
+    /// else: not in the state, a plan, a log or the terminal.
+    #[arg(long, value_name = "PATH")]
+    pub secrets_out: Option<PathBuf>,
+
+    /// Encrypt each secret to this age public key (`age1...`) before it is
+    /// stored; repeatable. Nothing is then stored in clear, and `gcrecon
+    /// secrets show --identity FILE` decrypts.
+    #[arg(
+        long = "secrets-recipient",
+        env = "GCRECON_SECRETS_RECIPIENTS",
+        value_delimiter = ',',
+        value_name = "AGE_PUBLIC_KEY"
+    )]
+    pub secrets_recipients: Vec<String>,
+}
+
+/// `gcrecon secrets ...`.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Print the delivered secrets as JSON (decrypting those encrypted to age recipients).
+    ///
+    /// Without ADDR: `{ "oauth_client.sso": { "client_id": ..., "client_secret": ... } }`;
+    /// with ADDR: that client's `{ "client_id": ..., "client_secret": ... }`.
+    Show(SecretsShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SecretsShowArgs {
+    /// Only this OAuth client, e.g. `oauth_client.sso`.
+    #[arg(value_name = "ADDR")]
+    pub address: Option<String>,
+
+    /// An age identity file (`age-keygen -o FILE`) to decrypt with.
+    #[arg(long, env = "GCRECON_SECRETS_IDENTITY", value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+
+    /// Read this secrets file instead of the default (as for `apply`).
+    #[arg(long, value_name = "PATH")]
+    pub secrets_out: Option<PathBuf>,
 }
 
 /// Plan output formats.
@@ -222,12 +276,8 @@ pub struct ApplyArgs {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256), value_name = "N")]
     pub parallelism: u16,
 
-    /// Where created or rotated OAuth client secrets are written (mode 0600).
-    ///
-    /// Default: `state/<manifest name>.secrets.json` beside the manifest.
-    /// Secrets appear nowhere else: not in the state, a plan, a log or the terminal.
-    #[arg(long, value_name = "PATH")]
-    pub secrets_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub secrets: SecretsArgs,
 
     /// Only bring the state up to date with the organization (see `plan --refresh-only`).
     #[arg(long)]
@@ -327,7 +377,6 @@ pub struct RotateArgs {
     /// The OAuth client's address, e.g. `oauth_client.sso`.
     #[arg(value_name = "ADDR")]
     pub address: String,
-    /// Where the new secret is written (default as for `apply`).
-    #[arg(long, value_name = "PATH")]
-    pub secrets_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub secrets: SecretsArgs,
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context as _, Result};
 use gcrecon_core::manifest::{load, Diagnostics, Manifest, Source, Variables};
-use gcrecon_engine::{manifest_sha256, SavedPlan, StatePaths};
+use gcrecon_engine::{manifest_sha256, SavedPlan, SecretsFile, StatePaths};
 use gcrecon_genesys::{Connection, GenesysProvider, ProviderOptions, RetryNotice, RetryReporter};
 
 use crate::args::Global;
@@ -172,6 +172,31 @@ impl Project {
     /// The secrets file: `--secrets-out`, or the default beside the state.
     pub fn secrets_path(&self, given: Option<&Path>) -> PathBuf {
         given.map_or_else(|| self.paths.secrets.clone(), Path::to_path_buf)
+    }
+
+    /// True when the state lives in PostgreSQL.
+    pub fn postgres_state(&self) -> bool {
+        self.paths
+            .state
+            .to_str()
+            .is_some_and(gcrecon_engine::pg::is_postgres_url)
+    }
+
+    /// Where secrets are stored: `--secrets-out`; else, with a postgres://
+    /// backend and recipients, the table beside the workspace's state; else
+    /// the local secrets file. Encrypted to `recipients` when there are any.
+    pub fn secrets_store(
+        &self,
+        given: Option<&Path>,
+        recipients: &[String],
+    ) -> Result<SecretsFile> {
+        let recipients = gcrecon_engine::parse_recipients(recipients)?;
+        let path = match given {
+            Some(p) => p.to_path_buf(),
+            None if self.postgres_state() && !recipients.is_empty() => self.paths.state.clone(),
+            None => self.paths.secrets.clone(),
+        };
+        Ok(SecretsFile::with_recipients(path, recipients))
     }
 }
 

@@ -665,6 +665,14 @@ pub async fn apply<P: Provider + 'static>(
     observer: Arc<dyn Observer>,
 ) -> Result<(ApplyReport, StateStore), EngineError> {
     options.secrets.check()?;
+    // A run that may deliver a secret must be able to store it where it
+    // belongs (encrypted, when the store holds encrypted secrets).
+    if planned.steps.iter().any(|s| {
+        s.kind == Kind::OauthClient
+            && (matches!(s.op, StepOp::Create | StepOp::Replace) || s.recover_secret)
+    }) {
+        options.secrets.check_can_store()?;
+    }
     let Planned {
         plan,
         context,

@@ -134,6 +134,9 @@ pub async fn rotate<P: Provider>(
         .await
         .map_err(|e| EngineError::provider("cannot read the organization", e))?;
     check_org(store.state(), &org, Some(store.path()))?;
+    // The old secret stops working with the call: be sure the new one can
+    // be stored first.
+    secrets.check_can_store()?;
     let secret = provider.rotate_secret(&record.id).await.map_err(|e| {
         EngineError::provider(
             format!("cannot rotate the secret of {address} ({})", record.id),

@@ -12,6 +12,11 @@
 //!   first, and the write is refused ("the state changed underneath").
 //! - `gcrecon_locks(workspace primary key, info jsonb)`: taking the lock is
 //!   an insert, releasing it a delete of the row with our lock id.
+//! - `gcrecon_secrets(workspace, address, client_id, armored, written_at)`,
+//!   primary key `(workspace, address)`: OAuth client secrets encrypted to
+//!   age recipients (`--secrets-recipient`), one row per client, replaced
+//!   on rotation. Only ASCII-armored age ciphertext is ever stored here;
+//!   [`crate::secrets`] refuses to store a clear secret in a database.
 //!
 //! The rest of the engine and the CLI name a state by a path. A PostgreSQL
 //! state is named by an *address* that looks like one:
@@ -227,6 +232,44 @@ impl PgTarget {
         })
     }
 
+    /// Store (or replace) the encrypted secret of the client at `address`.
+    /// `armored` must be age ciphertext: the caller encrypts.
+    pub fn upsert_secret(
+        &self,
+        address: &str,
+        client_id: &str,
+        armored: &str,
+    ) -> Result<(), String> {
+        let key = self.key.clone();
+        let (address, client_id, armored) =
+            (address.to_owned(), client_id.to_owned(), armored.to_owned());
+        self.db.run(move |c| {
+            c.execute(
+                "INSERT INTO gcrecon_secrets (workspace, address, client_id, armored, written_at) \
+                 VALUES ($1, $2, $3, $4, now()) \
+                 ON CONFLICT (workspace, address) DO UPDATE \
+                 SET client_id = EXCLUDED.client_id, armored = EXCLUDED.armored, written_at = now()",
+                &[&key, &address, &client_id, &armored],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Every stored secret of this workspace: (address, client id, armored).
+    pub fn read_secrets(&self) -> Result<Vec<(String, String, String)>, String> {
+        let key = self.key.clone();
+        self.db.run(move |c| {
+            let rows = c.query(
+                "SELECT address, client_id, armored FROM gcrecon_secrets WHERE workspace = $1 ORDER BY address",
+                &[&key],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect())
+        })
+    }
+
     /// Delete the lock row if its id is `id`; true when one was deleted.
     pub fn unlock_if_id(&self, id: &str) -> Result<bool, String> {
         let key = self.key.clone();
@@ -275,6 +318,14 @@ CREATE TABLE IF NOT EXISTS gcrecon_states (
 CREATE TABLE IF NOT EXISTS gcrecon_locks (
     workspace text PRIMARY KEY,
     info jsonb NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gcrecon_secrets (
+    workspace text NOT NULL,
+    address text NOT NULL,
+    client_id text NOT NULL,
+    armored text NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (workspace, address)
 );
 ";
 

@@ -1,7 +1,6 @@
 //! `plan`, `apply` and `destroy`: refresh, plan, confirm, walk, report.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -179,7 +178,10 @@ pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> Result<Exit> {
         }
         return Ok(Exit::Success);
     }
-    let secrets = project.secrets_path(args.secrets_out.as_deref());
+    let secrets = project.secrets_store(
+        args.secrets.secrets_out.as_deref(),
+        &args.secrets.secrets_recipients,
+    )?;
     walk(
         ctx,
         &project,
@@ -188,7 +190,7 @@ pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> Result<Exit> {
         store,
         planned,
         args.parallelism,
-        &secrets,
+        secrets,
         "Apply",
     )
     .await
@@ -219,7 +221,7 @@ pub async fn destroy(ctx: &Ctx, args: &DestroyArgs) -> Result<Exit> {
             "Do you really want to destroy every object in the state?\n  gcrecon will delete them from the organization. There is no undo.",
         )?;
     }
-    let secrets = project.secrets_path(None);
+    let secrets = SecretsFile::new(project.secrets_path(None));
     walk(
         ctx,
         &project,
@@ -228,7 +230,7 @@ pub async fn destroy(ctx: &Ctx, args: &DestroyArgs) -> Result<Exit> {
         store,
         planned,
         args.parallelism,
-        &secrets,
+        secrets,
         "Destroy",
     )
     .await
@@ -243,7 +245,7 @@ async fn walk(
     store: StateStore,
     planned: Planned,
     parallelism: u16,
-    secrets: &Path,
+    secrets: SecretsFile,
     what: &str,
 ) -> Result<Exit> {
     let input = ApplyInput {
@@ -254,14 +256,14 @@ async fn walk(
     };
     let options = ApplyOptions {
         parallelism: usize::from(parallelism),
-        secrets: SecretsFile::new(secrets),
+        secrets: secrets.clone(),
         cancel: ctx.interrupts.cancel.clone(),
     };
     let (report, store) =
         gcrecon_engine::apply(provider, input, store, planned, options, ctx.progress())
             .await
             .map_err(|e| engine_error(project, e))?;
-    print_report(ctx, &report, &store, what);
+    print_report(ctx, &report, &store, &secrets, what);
     Ok(if report.succeeded() {
         Exit::Success
     } else {
@@ -280,7 +282,13 @@ fn past(actions: &[Action]) -> &'static str {
     }
 }
 
-fn print_report(ctx: &Ctx, report: &ApplyReport, store: &StateStore, what: &str) {
+fn print_report(
+    ctx: &Ctx,
+    report: &ApplyReport,
+    store: &StateStore,
+    secrets: &SecretsFile,
+    what: &str,
+) {
     let p = &ctx.printer;
     p.line("");
     let mut failed = 0;
@@ -333,18 +341,14 @@ fn print_report(ctx: &Ctx, report: &ApplyReport, store: &StateStore, what: &str)
         ));
     }
     if !report.secrets_written.is_empty() {
-        let path = report
-            .secrets_path
-            .as_deref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
+        let path = crate::commands::secrets::where_written(secrets);
         let who: Vec<String> = report
             .secrets_written
             .iter()
             .map(Address::to_string)
             .collect();
         p.line(&format!(
-            "\nThe client secret(s) of {} were written to {path} (mode 0600). They appear nowhere else.",
+            "\nThe client secret(s) of {} were written to {path}. They appear nowhere else.",
             who.join(", ")
         ));
     }

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use gcrecon_core::provider::GenesysId;
-use gcrecon_engine::{ops, SecretsFile, StateStore};
+use gcrecon_engine::{ops, StateStore};
 
 use crate::args::{ImportArgs, RotateArgs};
 use crate::commands::{parse_address, Ctx};
@@ -47,7 +47,10 @@ pub async fn rotate(ctx: &Ctx, args: &RotateArgs) -> Result<Exit> {
     let provider = connect(&ctx.global, &ctx.printer).await?;
     let _lock = ctx.lock(&project.paths.state, "rotate")?;
     let store = StateStore::open_existing(&project.paths.state)?;
-    let secrets = SecretsFile::new(project.secrets_path(args.secrets_out.as_deref()));
+    let secrets = project.secrets_store(
+        args.secrets.secrets_out.as_deref(),
+        &args.secrets.secrets_recipients,
+    )?;
     let id = ops::rotate(
         provider.as_ref(),
         &store,
@@ -57,8 +60,8 @@ pub async fn rotate(ctx: &Ctx, args: &RotateArgs) -> Result<Exit> {
     )
     .await?;
     ctx.printer.line(&format!(
-        "A new secret for {address} [id={id}] was written to {} (mode 0600). The old secret no longer works.",
-        secrets.path().display()
+        "A new secret for {address} [id={id}] was written to {}. The old secret no longer works.",
+        crate::commands::secrets::where_written(&secrets)
     ));
     Ok(Exit::Success)
 }
