@@ -361,6 +361,138 @@ fn a_bad_url_or_password_is_reported_without_the_password() {
 }
 
 /// The password of a `postgres://user:password@host/...` URL.
+/// With a postgres:// backend and an age recipient, the secret is stored
+/// encrypted in `gcrecon_secrets` beside the workspace's state, and appears
+/// in clear in no file and no row; without a recipient it stays in the
+/// local 0600 file, never in the shared database.
+#[test]
+#[ignore = "needs GCRECON_TEST_POSTGRES_URL"]
+fn encrypted_secrets_live_beside_the_state_and_never_in_clear() {
+    use age::secrecy::ExposeSecret;
+    let url = database_url();
+    let s = Setup::new(url);
+    std::fs::write(
+        s.path("gcrecon.toml"),
+        format!(
+            "{}\n[role.reader]\nname = \"Queue Reader\"\npermissions = [\"routing:queue:view\"]\n\n[oauth_client.api]\nname = \"Acme API\"\ngrant_type = \"client_credentials\"\nroles = [{{ role = \"${{role.reader.id}}\", divisions = [\"*\"] }}]\n",
+            MANIFEST.replace("NAME", &s.name)
+        ),
+    )
+    .unwrap();
+    let identity = age::x25519::Identity::generate();
+    let public = identity.to_public().to_string();
+    let keys = test_support::temp_dir();
+    let identity_file = keys.path().join("key.txt");
+    std::fs::write(
+        &identity_file,
+        format!("{}\n", identity.to_string().expose_secret()),
+    )
+    .unwrap();
+
+    let applied = s
+        .run(&["apply", "--auto-approve", "--secrets-recipient", &public])
+        .expect(0);
+    assert!(
+        applied
+            .stdout
+            .contains("the table gcrecon_secrets of postgres://"),
+        "{}",
+        applied.stdout
+    );
+    assert!(!applied
+        .stdout
+        .contains(&password_of(&s.url).unwrap_or_else(|| "\u{0}".into())));
+    let rows = s
+        .db()
+        .query(
+            "SELECT address, client_id, armored FROM gcrecon_secrets WHERE workspace = $1",
+            &[&s.key("default")],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let (address, client_id, armored): (String, String, String) =
+        (rows[0].get(0), rows[0].get(1), rows[0].get(2));
+    assert_eq!(address, "oauth_client.api");
+    assert!(
+        armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
+        "{armored}"
+    );
+    assert!(!s.path(&format!("state/{}.secrets.json", s.name)).exists());
+
+    let shown = s
+        .run(&[
+            "secrets",
+            "show",
+            "oauth_client.api",
+            "--identity",
+            identity_file.to_str().unwrap(),
+        ])
+        .expect(0);
+    let shown: Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(shown["client_id"], client_id.as_str());
+    let secret = shown["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 16, "{secret}");
+    let dump = s.sim.dump();
+    assert!(dump["oauth_clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == client_id.as_str() && c["name"] == "Acme API"));
+    // The decrypted secret is the real one.
+    s.sim.login(&client_id, &secret);
+
+    // Nowhere in clear: no file, no row of any gcrecon table.
+    let mut todo = vec![s.dir.path().to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let text = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+                assert!(!text.contains(&secret), "{} holds the secret", p.display());
+            }
+        }
+    }
+    for table in ["gcrecon_states", "gcrecon_locks", "gcrecon_secrets"] {
+        let hits: i64 = s
+            .db()
+            .query_one(
+                &format!("SELECT count(*) FROM {table} t WHERE strpos(t::text, $1) > 0"),
+                &[&secret],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(hits, 0, "{table} holds the secret in clear");
+    }
+
+    // Without a recipient the secret stays in the local file (mode 0600),
+    // and the database gets no clear row.
+    s.run_on(
+        &s.other,
+        &s.url,
+        &["apply", "--auto-approve", "--workspace", "b"],
+    )
+    .expect(0);
+    let local: Value = serde_json::from_str(
+        &std::fs::read_to_string(s.path(&format!("state/{}.b.secrets.json", s.name))).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        local["oauth_client.api"]["client_secret"].is_string(),
+        "{local}"
+    );
+    let b_rows: i64 = s
+        .db()
+        .query_one(
+            "SELECT count(*) FROM gcrecon_secrets WHERE workspace = $1",
+            &[&s.key("b")],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(b_rows, 0);
+}
+
 fn password_of(url: &str) -> Option<String> {
     let rest = url.split_once("://")?.1;
     let user_info = rest.split('/').next()?.rsplit_once('@')?.0;
