@@ -164,6 +164,40 @@ pub enum Command {
     /// Read the delivered OAuth client secrets.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+
+    /// Print a shell completion script.
+    ///
+    /// bash: `gcrecon completions bash > /etc/bash_completion.d/gcrecon`
+    /// (or `source <(gcrecon completions bash)` in ~/.bashrc); zsh:
+    /// `gcrecon completions zsh > "${fpath[1]}/_gcrecon"`; fish:
+    /// `gcrecon completions fish > ~/.config/fish/completions/gcrecon.fish`.
+    Completions(CompletionsArgs),
+
+    /// Write the man pages (gcrecon.1 and one per command) into DIR.
+    #[command(hide = true)]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: CompletionShell,
+}
+
+/// The shells `gcrecon completions` writes for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The directory to write the pages into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// Where secrets are delivered and to whom they are encrypted (`apply`, `rotate`).

@@ -2,6 +2,7 @@
 //! work through the engine and prints through the [`Printer`], and returns
 //! the exit code.
 
+mod docs;
 pub mod drift;
 pub mod export;
 mod inspect;
@@ -95,5 +96,7 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<Exit> {
         Command::State(StateCommand::Rm { address }) => single::state_rm(ctx, &address),
         Command::ForceUnlock(args) => inspect::force_unlock(ctx, &args.lock_id),
         Command::Secrets(SecretsCommand::Show(args)) => secrets::show(ctx, &args),
+        Command::Completions(args) => docs::completions(ctx, args.shell),
+        Command::Man(args) => docs::man(ctx, &args.out),
     }
 }
