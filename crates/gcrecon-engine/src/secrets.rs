@@ -238,7 +238,7 @@ impl SecretsFile {
         crate::pg::target(&self.path)
     }
 
-    fn db_error(&self, e: String) -> EngineError {
+    fn db_error(&self, e: &str) -> EngineError {
         EngineError::Usage {
             message: format!("cannot use the secrets store: {e}"),
             hint: Some("check that the PostgreSQL server is reachable and the user may create and write the table gcrecon_secrets".into()),
@@ -259,14 +259,14 @@ impl SecretsFile {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(target) = self.database() {
-            let target = target.map_err(|e| self.db_error(e))?;
+            let target = target.map_err(|e| self.db_error(&e))?;
             if !self.encrypts() {
                 return Err(self.clear_into_database());
             }
             let armored = encrypt(&self.recipients, secret.expose())?;
             return target
                 .upsert_secret(&address.to_string(), client_id, &armored)
-                .map_err(|e| self.db_error(e));
+                .map_err(|e| self.db_error(&e));
         }
         let mut all = self.read_all()?;
         let entry = if self.encrypts() {
@@ -427,8 +427,8 @@ impl SecretsFile {
 
     fn read_all(&self) -> Result<BTreeMap<String, Entry>, EngineError> {
         if let Some(target) = self.database() {
-            let target = target.map_err(|e| self.db_error(e))?;
-            let rows = target.read_secrets().map_err(|e| self.db_error(e))?;
+            let target = target.map_err(|e| self.db_error(&e))?;
+            let rows = target.read_secrets().map_err(|e| self.db_error(&e))?;
             return Ok(rows
                 .into_iter()
                 .map(|(address, client_id, armored)| {
@@ -592,7 +592,7 @@ mod tests {
         assert!(err.hint().unwrap().contains("--secrets-recipient"));
         use age::secrecy::ExposeSecret;
         let secret_key = identity.to_string().expose_secret().to_owned();
-        let err = parse_recipients(&[secret_key.clone()])
+        let err = parse_recipients(std::slice::from_ref(&secret_key))
             .unwrap_err()
             .to_string();
         assert!(
