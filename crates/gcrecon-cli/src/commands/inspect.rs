@@ -66,7 +66,7 @@ pub fn output(ctx: &Ctx, args: &OutputArgs) -> Result<Exit> {
                 return Err(Hinted::new(
                     format!("output `{name}` is sensitive"),
                     if args.show_sensitive {
-                        "its value is not at hand: it derives from a secret that is not in the secrets file (see `gcrecon rotate`)"
+                        "its value is not at hand: it derives from a secret that is not in the secrets file in clear (an encrypted one: `gcrecon secrets show --identity FILE`; a lost one: `gcrecon rotate`)"
                     } else {
                         "add --show-sensitive to print it"
                     },
