@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 
 use crate::kind::Kind;
 use crate::plan::Action;
-use crate::schema::{resource_keys, DiffKind, KeySpec, KeyType};
+use crate::schema::{DiffKind, KeySpec, KeyType};
 use crate::value::{Attrs, Value};
 
 /// What the diff of one object is given.
@@ -70,10 +70,7 @@ impl AttrDiff {
 
 /// The schema entry of a key (identity providers accept any key as `*`).
 pub fn key_spec(kind: Kind, key: &str) -> Option<&'static KeySpec> {
-    let keys = resource_keys(kind);
-    keys.iter()
-        .find(|k| k.name == key)
-        .or_else(|| keys.iter().find(|k| k.name == "*"))
+    kind.spec().key(key)
 }
 
 /// Compare desired and live attributes of one object.
@@ -404,6 +401,7 @@ fn string_items(v: &Value) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::resource_keys;
     use proptest::prelude::*;
 
     #[allow(clippy::needless_pass_by_value)]

@@ -1,0 +1,36 @@
+//! `identity_provider`: an org-wide SSO provider. The kind is open: keys
+//! other than `provider` are the provider's own wire fields.
+
+use super::{ExportSpec, KindSpec, Permissions};
+use crate::kind::Kind;
+use crate::schema::{
+    key,
+    DiffKind::{ForcesReplacement, Subset},
+    KeySpec,
+    KeyType::{Any, Enum},
+};
+
+pub(super) const SPEC: KindSpec = KindSpec {
+    kind: Kind::IdentityProvider,
+    doc: "An org-wide SSO/identity provider; keys other than `provider` are the provider's own fields.",
+    keys: &[
+        key!("provider", Enum(&["pureengage"]), true, ForcesReplacement, "Which identity provider (`pureengage`)."),
+        key!("*", Any, false, Subset, "Any other key is one of the provider's own fields (wire names, e.g. `issuerURI`)."),
+    ],
+    name_key: Some("provider"),
+    label_key: "provider",
+    computed: &["id"],
+    sensitive: &[],
+    permissions: Permissions {
+        create: &[&["sso:provider:add", "sso:provider:edit"]],
+        update: &[&["sso:provider:add", "sso:provider:edit"]],
+        delete: &[&["sso:provider:delete"]],
+    },
+    references: &[],
+    export: ExportSpec {
+        by_default: true,
+        refused: None,
+        left_out: &[],
+        data_source: None,
+    },
+};
