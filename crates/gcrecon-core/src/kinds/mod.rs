@@ -160,8 +160,8 @@ mod tests {
                     );
                 }
                 assert!(
-                    !(key.diff == DiffKind::Set
-                        && !matches!(key.ty, KeyType::StringList | KeyType::RoleDivisionList)),
+                    key.diff != DiffKind::Set
+                        || matches!(key.ty, KeyType::StringList | KeyType::RoleDivisionList),
                     "{kind}.{} compares as a set but is not a list",
                     key.name
                 );

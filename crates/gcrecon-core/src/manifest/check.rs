@@ -789,19 +789,10 @@ impl Checker<'_, '_> {
                     return;
                 };
                 let spec = kind.spec();
-                if !spec.is_open() {
-                    if !spec.has_attribute(attr) {
-                        let addr = Address::resource(*kind, name.clone());
-                        self.unknown_attr(
-                            &addr,
-                            attr,
-                            &resource_attributes(*kind),
-                            file,
-                            attr_pos,
-                            w,
-                        );
-                        return;
-                    }
+                if !spec.is_open() && !spec.has_attribute(attr) {
+                    let addr = Address::resource(*kind, name.clone());
+                    self.unknown_attr(&addr, attr, &resource_attributes(*kind), file, attr_pos, w);
+                    return;
                 }
                 if spec.sensitive.contains(&attr.as_str()) && out.sensitive.is_none() {
                     out.sensitive = Some((
