@@ -311,17 +311,25 @@ impl Builder<'_> {
         sensitive_keys.extend(sensitive_attributes(kind).iter().map(|s| (*s).to_owned()));
         sensitive_keys.sort();
         sensitive_keys.dedup();
+        let before = before.map(|b| redact(&b, &sensitive_keys));
+        let after = after.map(|a| redact(&a, &sensitive_keys));
+        // Per-key results for what exists before and after: updates and replacements.
+        let keys = match (&before, &after) {
+            (Some(b), Some(a)) => diff::key_changes(kind, diff, Some(b), Some(a), &sensitive_keys),
+            _ => Vec::new(),
+        };
         self.changes.push(ResourceChange {
             address: address.clone(),
             kind,
             name: address.name.clone(),
             actions,
-            before: before.map(|b| redact(&b, &sensitive_keys)),
-            after: after.map(|a| redact(&a, &sensitive_keys)),
+            before,
+            after,
             id,
             changed_keys: diff.changed_keys.clone(),
             replace_because: diff.replace_because.clone(),
             sensitive_keys,
+            keys,
             live_version: live.map(|l| l.version.clone()),
             note,
         });
