@@ -840,7 +840,10 @@ async fn the_plan_carries_per_key_results_and_a_saved_plan_keeps_them() {
     for rc in json["resource_changes"].as_array_mut().unwrap() {
         removed += usize::from(rc.as_object_mut().unwrap().remove("keys").is_some());
     }
-    assert_eq!(removed, 2, "the group's and the role's per-key results are saved");
+    assert_eq!(
+        removed, 2,
+        "the group's and the role's per-key results are saved"
+    );
     std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
     let old = SavedPlan::read(&path).unwrap();
     assert!(old.plan.resource_changes.iter().all(|c| c.keys.is_empty()));

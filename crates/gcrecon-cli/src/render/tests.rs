@@ -58,15 +58,14 @@ fn with_key_changes(mut rc: ResourceChange) -> ResourceChange {
         return rc;
     };
     let d = if rc.changed_keys.is_empty() {
-        let d = diff::diff(&diff::DiffInput {
+        diff::diff(&diff::DiffInput {
             kind: rc.kind,
             desired: after,
             live: before,
             applied: None,
             ignore_changes: &[],
             home_division_id: None,
-        });
-        d
+        })
     } else {
         diff::AttrDiff {
             changed_keys: rc.changed_keys.clone(),
