@@ -1,5 +1,6 @@
 //! The JSON Schema of the manifest (`docs/manifest.schema.json`), built from
-//! the key table in [`crate::schema`] so that the validator, the schema and
+//! the kinds' specs in [`crate::kinds`] (and the data sources' keys in
+//! [`crate::schema`]) so that the validator, the schema and
 //! the docs cannot disagree. Editors with TOML schema support (Taplo, Even
 //! Better TOML) use it for completion and checks; a test keeps the file up
 //! to date (`UPDATE_SCHEMA=1 cargo test -p gcrecon-core` rewrites it).
