@@ -21,6 +21,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
         delete: &[&["authorization:division:delete"]],
     },
     references: &[],
+    user_keys: &[],
     export: ExportSpec {
         by_default: true,
         refused: None,

@@ -32,6 +32,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
         delete: &[&["directory:group:delete"]],
     },
     references: &[],
+    user_keys: &["members", "owners"],
     export: ExportSpec {
         by_default: true,
         refused: None,

@@ -27,6 +27,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
         delete: &[&["sso:provider:delete"]],
     },
     references: &[],
+    user_keys: &[],
     export: ExportSpec {
         by_default: true,
         refused: None,

@@ -63,6 +63,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
         delete: &[&["integrations:integration:delete"]],
     },
     references: &[],
+    user_keys: &[],
     export: ExportSpec {
         by_default: true,
         refused: None,

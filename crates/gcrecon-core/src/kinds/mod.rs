@@ -45,6 +45,9 @@ pub struct KindSpec {
     pub permissions: Permissions,
     /// Keys whose values are ids of objects of another managed kind.
     pub references: &'static [Reference],
+    /// Keys listing users by id or by the email of an existing user (an
+    /// email is looked up at plan time).
+    pub user_keys: &'static [&'static str],
     /// How `gcrecon export` treats the kind.
     pub export: ExportSpec,
 }
@@ -185,6 +188,10 @@ mod tests {
                     !spec.keys.iter().any(|k| k.name == *attr),
                     "{kind}: `{attr}` is both a key and computed"
                 );
+            }
+            for key in spec.user_keys {
+                let ty = spec.key(key).map(|k| k.ty);
+                assert_eq!(ty, Some(KeyType::StringList), "{kind}: user key `{key}`");
             }
             for r in spec.references {
                 assert!(

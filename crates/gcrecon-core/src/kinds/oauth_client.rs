@@ -38,6 +38,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
         Reference { key: "roles", kind: Kind::Role },
         Reference { key: "roles", kind: Kind::Division },
     ],
+    user_keys: &[],
     export: ExportSpec {
         by_default: true,
         refused: None,

@@ -28,6 +28,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
         delete: &[&["authorization:role:delete"]],
     },
     references: &[],
+    user_keys: &[],
     export: ExportSpec {
         by_default: true,
         refused: None,

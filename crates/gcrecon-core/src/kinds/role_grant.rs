@@ -34,6 +34,7 @@ pub(super) const SPEC: KindSpec = KindSpec {
         Reference { key: "subjects", kind: Kind::Group },
         Reference { key: "divisions", kind: Kind::Division },
     ],
+    user_keys: &[],
     export: ExportSpec {
         by_default: false,
         refused: Some("role_grant is not exported: grants name users by id; write role_grant blocks by hand with data.user / data.users references"),
