@@ -4,13 +4,17 @@ use super::{ExportSpec, KindSpec, Permissions};
 use crate::kind::{DataKind, Kind};
 use crate::schema::{key, DiffKind::Plain, KeySpec, KeyType::String};
 
+// One key a line, as a table.
+#[rustfmt::skip]
+const KEYS: &[KeySpec] = &[
+    key!("name", String, true, Plain, "The division's name."),
+    key!("description", String, false, Plain, "Free text."),
+];
+
 pub(super) const SPEC: KindSpec = KindSpec {
     kind: Kind::Division,
     doc: "An authorization division.",
-    keys: &[
-        key!("name", String, true, Plain, "The division's name."),
-        key!("description", String, false, Plain, "Free text."),
-    ],
+    keys: KEYS,
     name_key: Some("name"),
     label_key: "name",
     computed: &["id"],

@@ -10,13 +10,17 @@ use crate::schema::{
     KeyType::{Any, Enum},
 };
 
+// One key a line, as a table.
+#[rustfmt::skip]
+const KEYS: &[KeySpec] = &[
+    key!("provider", Enum(&["pureengage"]), true, ForcesReplacement, "Which identity provider (`pureengage`)."),
+    key!("*", Any, false, Subset, "Any other key is one of the provider's own fields (wire names, e.g. `issuerURI`)."),
+];
+
 pub(super) const SPEC: KindSpec = KindSpec {
     kind: Kind::IdentityProvider,
     doc: "An org-wide SSO/identity provider; keys other than `provider` are the provider's own fields.",
-    keys: &[
-        key!("provider", Enum(&["pureengage"]), true, ForcesReplacement, "Which identity provider (`pureengage`)."),
-        key!("*", Any, false, Subset, "Any other key is one of the provider's own fields (wire names, e.g. `issuerURI`)."),
-    ],
+    keys: KEYS,
     name_key: Some("provider"),
     label_key: "provider",
     computed: &["id"],

@@ -9,15 +9,19 @@ use crate::schema::{
     KeyType::{Enum, String, StringList},
 };
 
+// One key a line, as a table.
+#[rustfmt::skip]
+const KEYS: &[KeySpec] = &[
+    key!("name", String, true, Plain, "The role's name."),
+    key!("permissions", StringList, true, Set, "API permission strings `domain:entity:action`; `*` allowed for entity and action."),
+    key!("description", String, false, Plain, "Free text."),
+    key!("grant_to_caller", Enum(&["auto", "keep", "never"]), false, Meta, "Grant the role to the caller before an OAuth client needs it: `auto` (default, removed afterwards), `keep` or `never`."),
+];
+
 pub(super) const SPEC: KindSpec = KindSpec {
     kind: Kind::Role,
     doc: "An authorization role.",
-    keys: &[
-        key!("name", String, true, Plain, "The role's name."),
-        key!("permissions", StringList, true, Set, "API permission strings `domain:entity:action`; `*` allowed for entity and action."),
-        key!("description", String, false, Plain, "Free text."),
-        key!("grant_to_caller", Enum(&["auto", "keep", "never"]), false, Meta, "Grant the role to the caller before an OAuth client needs it: `auto` (default, removed afterwards), `keep` or `never`."),
-    ],
+    keys: KEYS,
     name_key: Some("name"),
     label_key: "name",
     computed: &["id"],

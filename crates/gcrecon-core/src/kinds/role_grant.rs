@@ -11,14 +11,18 @@ use crate::schema::{
     KeyType::{String, StringList},
 };
 
+// One key a line, as a table.
+#[rustfmt::skip]
+const KEYS: &[KeySpec] = &[
+    key!("role", String, true, ForcesReplacement, "The role's id, usually `${role.x.id}` or `${data.role.x.id}`."),
+    key!("subjects", StringList, true, Set, "User or group ids, or one reference to a list of ids."),
+    key!("divisions", StringList, false, Set, "Division ids; default the home division; `*` means all divisions."),
+];
+
 pub(super) const SPEC: KindSpec = KindSpec {
     kind: Kind::RoleGrant,
     doc: "A role granted to users or groups in divisions.",
-    keys: &[
-        key!("role", String, true, ForcesReplacement, "The role's id, usually `${role.x.id}` or `${data.role.x.id}`."),
-        key!("subjects", StringList, true, Set, "User or group ids, or one reference to a list of ids."),
-        key!("divisions", StringList, false, Set, "Division ids; default the home division; `*` means all divisions."),
-    ],
+    keys: KEYS,
     // A grant has no name of its own: it is never adopted by name.
     name_key: None,
     label_key: "role",
