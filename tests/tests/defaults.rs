@@ -1,5 +1,6 @@
-//! End-to-end tests of defaulted keys: a key with a default in
-//! `core::schema` that the manifest leaves out is managed at its default.
+//! End-to-end tests of defaulted keys: a key with a default in its kind's
+//! spec (`core::kinds`) that the manifest leaves out is managed at its
+//! default.
 //! Each test applies a manifest that omits the key, changes the key behind
 //! gcrecon's back through `/_sim/mutate`, and checks that `gcrecon plan`
 //! shows the change, `gcrecon drift` reports it (exit 2), `gcrecon apply`

@@ -21,8 +21,8 @@
 use std::collections::BTreeSet;
 
 use crate::kind::Kind;
-use crate::plan::Action;
-use crate::schema::{resource_keys, DiffKind, KeySpec, KeyType};
+use crate::plan::{Action, KeyChange, SENSITIVE_PLACEHOLDER};
+use crate::schema::{DiffKind, KeySpec, KeyType};
 use crate::value::{Attrs, Value};
 
 /// What the diff of one object is given.
@@ -70,10 +70,7 @@ impl AttrDiff {
 
 /// The schema entry of a key (identity providers accept any key as `*`).
 pub fn key_spec(kind: Kind, key: &str) -> Option<&'static KeySpec> {
-    let keys = resource_keys(kind);
-    keys.iter()
-        .find(|k| k.name == key)
-        .or_else(|| keys.iter().find(|k| k.name == "*"))
+    kind.spec().key(key)
 }
 
 /// Compare desired and live attributes of one object.
@@ -120,6 +117,57 @@ pub fn diff(input: &DiffInput<'_>) -> AttrDiff {
         }
     }
     out
+}
+
+/// The per-key results a plan carries for `diff`: one [`KeyChange`] per
+/// changed key (and per key whose new value is known only after apply,
+/// `id` excepted: the plan carries it apart), with its values taken from
+/// the plan's `before` and `after` (already redacted), sorted by key. A key
+/// is sensitive when `sensitive` names it or the kind's spec says it holds
+/// a secret.
+pub fn key_changes(
+    kind: Kind,
+    diff: &AttrDiff,
+    before: Option<&Attrs>,
+    after: Option<&Attrs>,
+    sensitive: &[String],
+) -> Vec<KeyChange> {
+    let spec = kind.spec();
+    let mut keys: BTreeSet<&str> = diff
+        .changed_keys
+        .iter()
+        .chain(&diff.replace_because)
+        .map(String::as_str)
+        .collect();
+    keys.extend(
+        after
+            .into_iter()
+            .flatten()
+            .filter(|(k, a)| {
+                !a.is_known() && k.as_str() != "id" && before.and_then(|b| b.get(*k)) != Some(*a)
+            })
+            .map(|(k, _)| k.as_str()),
+    );
+    keys.into_iter()
+        .map(|key| {
+            let sensitive = sensitive.iter().any(|s| s == key) || spec.sensitive.contains(&key);
+            // A sensitive value that reached the attributes unredacted
+            // still never reaches the plan.
+            let shown = |v: Option<&Value>| match v {
+                Some(v) if sensitive && v.is_known() && *v != Value::Null => {
+                    Some(Value::string(SENSITIVE_PLACEHOLDER))
+                }
+                v => v.cloned(),
+            };
+            KeyChange {
+                key: key.to_owned(),
+                before: shown(before.and_then(|b| b.get(key))),
+                after: shown(after.and_then(|a| a.get(key))),
+                sensitive,
+                forces_replacement: diff.replace_because.iter().any(|k| k == key),
+            }
+        })
+        .collect()
 }
 
 /// Attributes after an update, for display: the live object with the
@@ -404,6 +452,7 @@ fn string_items(v: &Value) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::resource_keys;
     use proptest::prelude::*;
 
     #[allow(clippy::needless_pass_by_value)]
@@ -569,6 +618,48 @@ mod tests {
         );
         let before = comparable_before(Kind::RoleGrant, &live_ok, Some(&d), None, Some("home"));
         assert_eq!(before["subjects"], Value::strings(["u1", "u2"]));
+    }
+
+    #[test]
+    fn key_changes_carry_each_changed_key_once() {
+        let live = attrs(serde_json::json!({"name": "C", "grant_type": "code", "secret": "x"}));
+        let desired = attrs(
+            serde_json::json!({"name": "C2", "grant_type": "client_credentials", "roles": []}),
+        );
+        let d = run(Kind::OauthClient, &desired, &live);
+        assert_eq!(d.replace_because, ["grant_type"]);
+        let mut after = without_meta(Kind::OauthClient, &desired);
+        after.insert("id".into(), Value::Unknown);
+        after.insert("secret".into(), Value::Unknown);
+        after.insert("client_id".into(), Value::Unknown);
+        let before = live.clone();
+        let keys = key_changes(Kind::OauthClient, &d, Some(&before), Some(&after), &[]);
+        let names: Vec<&str> = keys.iter().map(|k| k.key.as_str()).collect();
+        // `roles = []` equals no roles; `id` is carried by the plan itself.
+        assert_eq!(names, ["client_id", "grant_type", "name", "secret"]);
+        let grant = &keys[1];
+        assert!(grant.forces_replacement && !grant.sensitive);
+        assert_eq!(grant.before, Some(Value::from("code")));
+        assert_eq!(grant.after, Some(Value::from("client_credentials")));
+        assert!(!keys[2].forces_replacement);
+        let secret = &keys[3];
+        assert!(secret.sensitive);
+        assert_eq!(secret.before, Some(Value::from(SENSITIVE_PLACEHOLDER)));
+        assert_eq!(secret.after, Some(Value::Unknown));
+        // A key the plan marks sensitive is masked too.
+        let keys = key_changes(
+            Kind::OauthClient,
+            &d,
+            Some(&before),
+            Some(&after),
+            &["name".into()],
+        );
+        let name = keys.iter().find(|k| k.key == "name").unwrap();
+        assert!(name.sensitive);
+        assert_eq!(name.after, Some(Value::from(SENSITIVE_PLACEHOLDER)));
+        // Nothing changed: no per-key results.
+        let same = run(Kind::OauthClient, &live, &live);
+        assert!(key_changes(Kind::OauthClient, &same, Some(&live), Some(&live), &[]).is_empty());
     }
 
     #[test]

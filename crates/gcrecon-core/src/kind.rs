@@ -43,6 +43,12 @@ impl Kind {
             Kind::IdentityProvider => "identity_provider",
         }
     }
+
+    /// Everything core knows about the kind: keys, name key, computed and
+    /// sensitive attributes, permissions, references, export hints.
+    pub fn spec(self) -> &'static crate::kinds::KindSpec {
+        crate::kinds::spec(self)
+    }
 }
 
 impl fmt::Display for Kind {

@@ -13,6 +13,7 @@ pub mod drift;
 mod fxhash;
 pub mod graph;
 pub mod kind;
+pub mod kinds;
 pub mod manifest;
 pub mod permission;
 pub mod plan;

@@ -57,6 +57,12 @@ pub struct ResourceChange {
     /// Keys whose values are sensitive (rendered as `(sensitive)`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive_keys: Vec<String>,
+    /// The diff's per-key results for an update or a replacement, sorted by
+    /// key: computed once by [`crate::diff::key_changes`], printed by the
+    /// renderers as they are. Empty for creates, deletes and no-ops (and in
+    /// plans saved before the field existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeyChange>,
     /// The live version seen by the refresh, checked again by `apply PLANFILE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_version: Option<String>,
@@ -65,7 +71,32 @@ pub struct ResourceChange {
     pub note: Option<String>,
 }
 
+/// One key of a [`ResourceChange`] that the diff found changed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeyChange {
+    pub key: String,
+    /// The value now, as the plan's `before` holds it (`None`: not set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    /// The value after apply, as the plan's `after` holds it (`None`: not
+    /// set; [`Value::Unknown`]: known after apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+    /// The values are sensitive: `before` and `after` hold
+    /// [`SENSITIVE_PLACEHOLDER`], never the secret.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+    /// Changing the key replaces the object (`[delete, create]`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forces_replacement: bool,
+}
+
 impl ResourceChange {
+    /// The per-key result of `key`, when the diff found it changed.
+    pub fn key(&self, key: &str) -> Option<&KeyChange> {
+        self.keys.iter().find(|k| k.key == key)
+    }
+
     /// True for `[delete, create]`.
     pub fn is_replace(&self) -> bool {
         self.actions == [Action::Delete, Action::Create]
@@ -211,6 +242,7 @@ mod tests {
             changed_keys: vec![],
             replace_because: vec![],
             sensitive_keys: vec![],
+            keys: vec![],
             live_version: None,
             note: None,
         }

@@ -1,8 +1,10 @@
 //! The keys of every resource and data source kind: their types, whether they
 //! are required, how they diff, and which attributes can be referenced.
 //!
-//! One table serves the validator (unknown key, missing key, wrong type), the
-//! JSON Schema generator, the diff (set semantics, replacement) and the
+//! The keys of a managed kind live in its entry in [`crate::kinds`]; this
+//! module defines what a key is and keeps the data sources' keys. One table
+//! serves the validator (unknown key, missing key, wrong type), the JSON
+//! Schema generator, the diff (set semantics, replacement) and the
 //! reference checker (which attributes exist).
 
 use crate::kind::{DataKind, Kind};
@@ -95,6 +97,7 @@ macro_rules! key {
         }
     };
 }
+pub(crate) use key;
 
 /// Keys every resource accepts regardless of kind (meta-arguments).
 pub const META_KEYS: &[&str] = &[
@@ -115,61 +118,9 @@ pub const GRANT_TYPES: &[&str] = &[
     "password",
 ];
 
-/// The keys of a managed kind.
+/// The keys of a managed kind (its [`crate::kinds::KindSpec::keys`]).
 pub fn resource_keys(kind: Kind) -> &'static [KeySpec] {
-    use DiffKind::{ForcesReplacement, Meta, Plain, Set, Subset};
-    use KeyType::{Any, Bool, Enum, Integer, Map, RoleDivisionList, String, StringList};
-    match kind {
-        Kind::Division => &[
-            key!("name", String, true, Plain, "The division's name."),
-            key!("description", String, false, Plain, "Free text."),
-        ],
-        Kind::Role => &[
-            key!("name", String, true, Plain, "The role's name."),
-            key!("permissions", StringList, true, Set, "API permission strings `domain:entity:action`; `*` allowed for entity and action."),
-            key!("description", String, false, Plain, "Free text."),
-            key!("grant_to_caller", Enum(&["auto", "keep", "never"]), false, Meta, "Grant the role to the caller before an OAuth client needs it: `auto` (default, removed afterwards), `keep` or `never`."),
-        ],
-        Kind::Group => &[
-            key!("name", String, true, Plain, "The group's name."),
-            key!("description", String, false, Plain, "Free text."),
-            key!("type", Enum(&["official"]), false, ForcesReplacement, "Group type; only `official` can be created, and an update cannot change it. Default `official`.", default = KeyDefault::Str("official")),
-            key!("visibility", Enum(&["public", "members"]), false, Plain, "Who can see the group. Default `public`.", default = KeyDefault::Str("public")),
-            key!("rules_visible", Bool, false, Plain, "Whether the group's rules are visible. Default `true`.", default = KeyDefault::Bool(true)),
-            key!("roles_enabled", Bool, false, Plain, "Whether roles can be granted to the group; left to the organization when omitted."),
-            key!("members", StringList, false, Set, "User ids; when present, the complete membership."),
-            key!("owners", StringList, false, Set, "User ids of the owners; when present, the complete set."),
-        ],
-        Kind::RoleGrant => &[
-            key!("role", String, true, ForcesReplacement, "The role's id, usually `${role.x.id}` or `${data.role.x.id}`."),
-            key!("subjects", StringList, true, Set, "User or group ids, or one reference to a list of ids."),
-            key!("divisions", StringList, false, Set, "Division ids; default the home division; `*` means all divisions."),
-        ],
-        Kind::OauthClient => &[
-            key!("name", String, true, Plain, "The client's name."),
-            key!("grant_type", Enum(GRANT_TYPES), true, ForcesReplacement, "OAuth grant type; changing it replaces the client."),
-            key!("description", String, false, Plain, "Free text."),
-            key!("roles", RoleDivisionList, false, Set, "`{ role = \"${role.x.id}\", divisions = [\"*\"] }` tables; required for client_credentials."),
-            key!("redirect_uris", StringList, false, Set, "Allowed callback URIs."),
-            key!("scopes", StringList, false, Set, "OAuth scopes."),
-            key!("token_ttl_seconds", Integer, false, Plain, "Access token lifetime, 300 to 172800 seconds. Default 86400 (24 hours).", default = KeyDefault::Int(86_400)),
-            key!("state", Enum(&["active", "inactive"]), false, Plain, "`active` (default) or `inactive`.", default = KeyDefault::Str("active")),
-        ],
-        Kind::Integration => &[
-            key!("type", String, false, ForcesReplacement, "Integration type id (`embedded-client-app`); required unless `type_name` is given."),
-            key!("type_name", String, false, ForcesReplacement, "Integration type display name, looked up at plan time."),
-            key!("name", String, true, Plain, "The integration's name."),
-            key!("enabled", Bool, false, Plain, "Intended state ENABLED (default true) or DISABLED.", default = KeyDefault::Bool(true)),
-            key!("notes", String, false, Plain, "Free text."),
-            key!("config", Map, false, Subset, "Configuration properties by wire name."),
-            key!("advanced", Map, false, Subset, "Advanced configuration."),
-            key!("credentials", Map, false, Subset, "Credential references by name."),
-        ],
-        Kind::IdentityProvider => &[
-            key!("provider", Enum(&["pureengage"]), true, ForcesReplacement, "Which identity provider (`pureengage`)."),
-            key!("*", Any, false, Subset, "Any other key is one of the provider's own fields (wire names, e.g. `issuerURI`)."),
-        ],
-    }
+    kind.spec().keys
 }
 
 /// Give every defaulted key of `kind` that `attrs` lacks its default, so
@@ -186,18 +137,12 @@ pub fn fill_defaults(kind: Kind, attrs: &mut Attrs) {
 
 /// Attributes of a managed kind that references may read, beyond its keys.
 pub fn resource_computed_attributes(kind: Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::OauthClient => &["id", "client_id", "secret"],
-        _ => &["id"],
-    }
+    kind.spec().computed
 }
 
 /// Attributes that hold secrets; anything derived from them is sensitive.
 pub fn sensitive_attributes(kind: Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::OauthClient => &["secret"],
-        _ => &[],
-    }
+    kind.spec().sensitive
 }
 
 /// The query keys of a data source kind (all optional unless listed in

@@ -42,15 +42,14 @@ use toml_edit::{Array, DocumentMut, InlineTable, Item, Table};
 use crate::error::EngineError;
 use crate::events::{Event, Observer};
 
-/// The kinds `gcrecon export` writes when `--kinds` is not given.
-pub const DEFAULT_KINDS: [Kind; 6] = [
-    Kind::Division,
-    Kind::Role,
-    Kind::Group,
-    Kind::OauthClient,
-    Kind::Integration,
-    Kind::IdentityProvider,
-];
+/// The kinds `gcrecon export` writes when `--kinds` is not given: those
+/// whose spec says so, in plan order.
+pub fn default_kinds() -> Vec<Kind> {
+    Kind::ALL
+        .into_iter()
+        .filter(|k| k.spec().export.by_default)
+        .collect()
+}
 
 /// What to export.
 #[derive(Clone, Debug)]
@@ -78,12 +77,9 @@ pub struct Exported {
     pub api_calls: BTreeMap<String, u64>,
 }
 
-/// Keys never exported (see the module doc).
+/// Keys never exported (see the module doc; the kind's export hints).
 fn left_out(kind: Kind, key: &str) -> bool {
-    matches!(
-        (kind, key),
-        (Kind::Group, "members" | "owners") | (Kind::Integration, "credentials" | "type_name")
-    )
+    kind.spec().export.left_out.contains(&key)
 }
 
 /// Identity provider fields that may hold a secret.
@@ -250,10 +246,8 @@ impl Refs<'_> {
                 Some(address.clone()),
             );
         }
-        let data_kind = match kind {
-            Kind::Role => DataKind::Role,
-            Kind::Division => DataKind::Division,
-            _ => return (Value::from(id), None),
+        let Some(data_kind) = kind.spec().export.data_source else {
+            return (Value::from(id), None);
         };
         let home = kind == Kind::Division && gid == self.org.home_division_id;
         let Some(object) = self.listed.get(&(kind, gid.clone())) else {
@@ -382,12 +376,13 @@ fn entry(
         .filter(|k| k.name != "*" && k.diff != DiffKind::Meta)
         .map(|k| k.name.to_owned())
         .collect();
-    if kind == Kind::IdentityProvider {
+    // An open kind's other keys are whatever the object has.
+    if kind.spec().is_open() {
         keys.extend(
             object
                 .attrs
                 .keys()
-                .filter(|k| k.as_str() != "provider")
+                .filter(|k| !kind.spec().keys.iter().any(|s| s.name == k.as_str()))
                 .cloned(),
         );
     }
@@ -395,7 +390,7 @@ fn entry(
         if left_out(kind, &key) {
             continue;
         }
-        if kind == Kind::IdentityProvider && secret_looking(&key) {
+        if kind.spec().is_open() && secret_looking(&key) {
             if object.attrs.contains_key(&key) {
                 warnings.push(format!("{address}: `{key}` may hold a secret and is not exported; add it by hand (from a variable marked sensitive)"));
             }
@@ -571,12 +566,18 @@ pub async fn export<P: Provider + 'static>(
     let caller = caller.map_err(|e| EngineError::provider("cannot read the caller", e))?;
     let mut warnings = Vec::new();
     let mut kinds: BTreeSet<Kind> = options.kinds.iter().copied().collect();
-    if kinds.remove(&Kind::RoleGrant) {
-        warnings.push("role_grant is not exported: grants name users by id; write role_grant blocks by hand with data.user / data.users references".to_owned());
+    for kind in Kind::ALL {
+        if let Some(why) = kind.spec().export.refused {
+            if kinds.remove(&kind) {
+                warnings.push(why.to_owned());
+            }
+        }
     }
+    // The kinds the exported ones refer to are listed too, to write
+    // references (or data sources) instead of raw ids.
     let mut listed_kinds = kinds.clone();
-    if kinds.contains(&Kind::OauthClient) {
-        listed_kinds.extend([Kind::Role, Kind::Division]);
+    for kind in &kinds {
+        listed_kinds.extend(kind.spec().references.iter().map(|r| r.kind));
     }
     let mut tasks = tokio::task::JoinSet::new();
     for kind in listed_kinds {
@@ -625,10 +626,10 @@ pub async fn export<P: Provider + 'static>(
         }
     }
     let mut data_names = BTreeMap::new();
-    for (kind, data_kind) in [
-        (Kind::Role, DataKind::Role),
-        (Kind::Division, DataKind::Division),
-    ] {
+    for (kind, data_kind) in Kind::ALL
+        .into_iter()
+        .filter_map(|k| Some((k, k.spec().export.data_source?)))
+    {
         let candidates: Vec<&LiveObject> = listings
             .get(&kind)
             .map(|l| {
@@ -807,7 +808,7 @@ mod tests {
     #[tokio::test]
     async fn the_manifest_uses_references_and_data_sources() {
         let provider = populated();
-        let out = exported(&provider, &DEFAULT_KINDS).await;
+        let out = exported(&provider, &default_kinds()).await;
         let m = &out.manifest;
         assert!(m.starts_with("# Exported by `gcrecon export`"), "{m}");
         for expected in [
@@ -859,7 +860,7 @@ mod tests {
         );
         // Same organization, same text.
         assert_eq!(
-            exported(&provider, &DEFAULT_KINDS).await.manifest,
+            exported(&provider, &default_kinds()).await.manifest,
             out.manifest
         );
     }
@@ -903,7 +904,7 @@ mod tests {
     #[tokio::test]
     async fn an_export_plans_empty() {
         let provider = populated();
-        let out = exported(&provider, &DEFAULT_KINDS).await;
+        let out = exported(&provider, &default_kinds()).await;
         assert_round_trip(&provider, &out).await;
     }
 

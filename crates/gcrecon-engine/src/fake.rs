@@ -164,11 +164,7 @@ fn api_error(status: u16, message: impl Into<String>) -> ProviderError {
 }
 
 fn name_of(kind: Kind, attrs: &Attrs) -> String {
-    let key = match kind {
-        Kind::IdentityProvider => "provider",
-        Kind::RoleGrant => "role",
-        _ => "name",
-    };
+    let key = kind.spec().label_key;
     attrs
         .get(key)
         .and_then(Value::as_str)
@@ -355,8 +351,8 @@ impl Provider for FakeProvider {
             if o.fail_create.contains(&name) {
                 return Err(api_error(500, format!("injected failure creating {name}")));
             }
-            let mut attrs = desired.clone();
-            attrs.remove("grant_to_caller");
+            // gcrecon's own settings (meta keys) never reach the organization.
+            let mut attrs = gcrecon_core::diff::without_meta(kind, desired);
             let id = if kind == Kind::RoleGrant {
                 let pairs = role_grant_desired_pairs(desired, Some(HOME)).unwrap_or_default();
                 let role = GenesysId::from(name.as_str());
@@ -391,7 +387,8 @@ impl Provider for FakeProvider {
                 builtin: false,
             };
             o.objects.insert((kind, id.clone()), object.clone());
-            let secret = (kind == Kind::OauthClient).then(|| {
+            // A kind with a sensitive `secret` is given one at creation.
+            let secret = kind.spec().sensitive.contains(&"secret").then(|| {
                 let s = format!("s3cr3t-{}-{}", id, o.secrets.len());
                 o.secrets.push(s.clone());
                 Secret::new(s)
@@ -435,11 +432,7 @@ impl Provider for FakeProvider {
                 pairs.extend(want);
                 next.attrs.insert("grants".into(), grants_value(&pairs));
             } else {
-                for (k, v) in desired {
-                    if k != "grant_to_caller" {
-                        next.attrs.insert(k.clone(), v.clone());
-                    }
-                }
+                next.attrs.extend(gcrecon_core::diff::without_meta(kind, desired));
                 next.name = name_of(kind, &next.attrs);
             }
             bump(&mut next);

@@ -152,13 +152,10 @@ impl Planned {
     }
 }
 
-/// The manifest's display name of an object, used to find it by name.
+/// The manifest's display name of an object, used to find it by name
+/// (the kind's name key; `None` for kinds without one).
 pub fn desired_name(kind: Kind, attrs: &Attrs) -> Option<String> {
-    let key = match kind {
-        Kind::RoleGrant => return None,
-        Kind::IdentityProvider => "provider",
-        _ => "name",
-    };
+    let key = kind.spec().name_key?;
     attrs.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
@@ -314,17 +311,25 @@ impl Builder<'_> {
         sensitive_keys.extend(sensitive_attributes(kind).iter().map(|s| (*s).to_owned()));
         sensitive_keys.sort();
         sensitive_keys.dedup();
+        let before = before.map(|b| redact(&b, &sensitive_keys));
+        let after = after.map(|a| redact(&a, &sensitive_keys));
+        // Per-key results for what exists before and after: updates and replacements.
+        let keys = match (&before, &after) {
+            (Some(b), Some(a)) => diff::key_changes(kind, diff, Some(b), Some(a), &sensitive_keys),
+            _ => Vec::new(),
+        };
         self.changes.push(ResourceChange {
             address: address.clone(),
             kind,
             name: address.name.clone(),
             actions,
-            before: before.map(|b| redact(&b, &sensitive_keys)),
-            after: after.map(|a| redact(&a, &sensitive_keys)),
+            before,
+            after,
             id,
             changed_keys: diff.changed_keys.clone(),
             replace_because: diff.replace_because.clone(),
             sensitive_keys,
+            keys,
             live_version: live.map(|l| l.version.clone()),
             note,
         });
@@ -1170,51 +1175,14 @@ fn check_caller_demotion(
 }
 
 /// The permissions the Platform API asks for to carry out `action` on an
-/// object of `kind`; each entry is satisfied by any of its alternatives.
+/// object of `kind` (from the kind's spec); each entry is satisfied by any
+/// of its alternatives.
 fn needed_for(kind: Kind, action: Action) -> Vec<&'static [&'static str]> {
-    let (add, edit, delete): (&[&str], &[&str], &[&str]) = match kind {
-        Kind::Division => (
-            &["authorization:division:add"],
-            &["authorization:division:edit"],
-            &["authorization:division:delete"],
-        ),
-        Kind::Role => (
-            &["authorization:role:add"],
-            &["authorization:role:edit"],
-            &["authorization:role:delete"],
-        ),
-        Kind::Group => (
-            &["directory:group:add"],
-            &["directory:group:edit"],
-            &["directory:group:delete"],
-        ),
-        Kind::RoleGrant => (
-            &["authorization:grant:add"],
-            &["authorization:grant:add"],
-            &["authorization:grant:delete"],
-        ),
-        Kind::OauthClient => (
-            &["oauth:client:add"],
-            &["oauth:client:edit"],
-            &["oauth:client:delete"],
-        ),
-        Kind::Integration => (
-            &["integrations:integration:add"],
-            &["integrations:integration:edit"],
-            &["integrations:integration:delete"],
-        ),
-        Kind::IdentityProvider => (
-            &["sso:provider:add", "sso:provider:edit"],
-            &["sso:provider:add", "sso:provider:edit"],
-            &["sso:provider:delete"],
-        ),
-    };
+    let permissions = &kind.spec().permissions;
     match action {
-        Action::Create => vec![add],
-        Action::Update => vec![edit],
-        // An OAuth client is set inactive (an edit) before it can be deleted.
-        Action::Delete if kind == Kind::OauthClient => vec![edit, delete],
-        Action::Delete => vec![delete],
+        Action::Create => permissions.create.to_vec(),
+        Action::Update => permissions.update.to_vec(),
+        Action::Delete => permissions.delete.to_vec(),
         Action::NoOp | Action::Read => Vec::new(),
     }
 }

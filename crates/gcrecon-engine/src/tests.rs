@@ -786,6 +786,74 @@ async fn a_saved_plan_is_refused_after_a_change() {
 }
 
 #[tokio::test]
+async fn the_plan_carries_per_key_results_and_a_saved_plan_keeps_them() {
+    let h = Harness::new(CallerKind::User);
+    let m = load_manifest(BASIC);
+    h.converge(&m).await;
+    let m2 = load_manifest(
+        &BASIC
+            .replace("description = \"operators\"", "description = \"x\"")
+            .replace("\"routing:queue:view\", ", ""),
+    );
+    let planned = h.plan(&m2).await;
+    let keys =
+        |c: &gcrecon_core::plan::ResourceChange| -> Vec<(String, Option<Value>, Option<Value>)> {
+            c.keys
+                .iter()
+                .map(|k| (k.key.clone(), k.before.clone(), k.after.clone()))
+                .collect()
+        };
+    let change = |address: &str| {
+        planned
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == address)
+            .unwrap()
+            .clone()
+    };
+    let group = change("group.ops");
+    assert_eq!(
+        keys(&group),
+        [(
+            "description".to_owned(),
+            Some(Value::from("operators")),
+            Some(Value::from("x"))
+        )]
+    );
+    assert_eq!(group.changed_keys, ["description"]);
+    let role = change("role.reader");
+    assert_eq!(role.keys.len(), 1);
+    assert_eq!(role.keys[0].key, "permissions");
+    assert!(!role.keys[0].forces_replacement && !role.keys[0].sensitive);
+    assert!(change("division.sales").keys.is_empty());
+
+    let saved = SavedPlan::new(&planned, &m2.variables);
+    let path = h.state_path.with_file_name("plan.json");
+    saved.write(&path).unwrap();
+    let back = SavedPlan::read(&path).unwrap();
+    assert_eq!(back, saved);
+    // A plan saved before plans carried per-key results still reads.
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut removed = 0;
+    for rc in json["resource_changes"].as_array_mut().unwrap() {
+        removed += usize::from(rc.as_object_mut().unwrap().remove("keys").is_some());
+    }
+    assert_eq!(
+        removed, 2,
+        "the group's and the role's per-key results are saved"
+    );
+    std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+    let old = SavedPlan::read(&path).unwrap();
+    assert!(old.plan.resource_changes.iter().all(|c| c.keys.is_empty()));
+    assert_eq!(
+        old.plan.resource_changes.len(),
+        saved.plan.resource_changes.len()
+    );
+}
+
+#[tokio::test]
 async fn targets_limit_the_plan_to_an_address_and_its_dependencies() {
     let h = Harness::new(CallerKind::User);
     let m = load_manifest(&format!("{CLIENT}\n[group.ops]\nname = \"Ops\"\n"));

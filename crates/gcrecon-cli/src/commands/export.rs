@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use gcrecon_core::Kind;
-use gcrecon_engine::export::{export as export_org, ExportOptions, DEFAULT_KINDS};
+use gcrecon_engine::export::{default_kinds, export as export_org, ExportOptions};
 use gcrecon_engine::store::write_atomic;
 use gcrecon_engine::{EngineError, StatePaths, StateStore};
 
@@ -42,7 +42,7 @@ pub struct ExportArgs {
 
 fn parse_kinds(given: &[String]) -> Result<Vec<Kind>> {
     if given.is_empty() {
-        return Ok(DEFAULT_KINDS.to_vec());
+        return Ok(default_kinds());
     }
     let mut kinds = BTreeSet::new();
     for text in given.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {

@@ -5,7 +5,7 @@
 //! into the manifest; for a missing one, apply creates it again or the block
 //! goes; an unmanaged one can be imported or exported. Values read
 //! `expected -> actual` (what gcrecon last applied, then what the
-//! organization holds). Keys the schema marks sensitive read `(sensitive)`.
+//! organization holds). Keys the kind's spec marks sensitive read `(sensitive)`.
 //!
 //! Under each finding, its audit entries (newest first): when, the action,
 //! who (`user NAME (id)` or `OAuth client NAME (id)`, `, gcrecon` for the
@@ -16,12 +16,11 @@
 use gcrecon_core::drift::{
     AuditChange, AuditEntry, DriftReport, DriftedObject, KeyChange, DRIFT_FORMAT_VERSION,
 };
-use gcrecon_core::schema;
 use serde_json::{json, Value as Json};
 
 use super::human::push_line;
 use super::json::{document, value};
-use super::lines::{self, diff_kind, How, Line, Sign};
+use super::lines::{self, semantics, How, Line, Sign};
 use super::markdown::{cell, code, details_block, escape_html, Detail, Sections, MARKDOWN_LIMIT};
 
 /// Who wins, for an object changed outside gcrecon.
@@ -309,7 +308,7 @@ fn key_change(object: &DriftedObject, change: &KeyChange) -> Json {
 }
 
 fn is_sensitive(object: &DriftedObject, key: &str) -> bool {
-    schema::sensitive_attributes(object.kind).contains(&key)
+    object.kind.spec().sensitive.contains(&key)
 }
 
 fn sorted_drifted(report: &DriftReport) -> Vec<&DriftedObject> {
@@ -339,8 +338,9 @@ fn drifted_lines(object: &DriftedObject, with_heading: bool) -> Vec<Line> {
         .unwrap_or(0);
     for change in changes {
         let how = How {
-            diff: diff_kind(object.kind, &change.key),
+            diff: semantics(object.kind, &change.key),
             sensitive: is_sensitive(object, &change.key),
+            changed: true,
         };
         let mut attr = lines::attr_lines(
             &change.key,

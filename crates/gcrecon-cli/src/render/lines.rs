@@ -6,9 +6,10 @@
 //!
 //! Layout (Terraform's): a block opens at depth 0 with its sign two columns
 //! in (`  + role.adapter {`), attributes sit at depth 1, list items and map
-//! entries at depth 2. Updates show only the keys that change plus `name`
-//! and `id` for context; set-like lists show added and removed items; maps
-//! show changed entries; long or multi-line strings get a line diff.
+//! entries at depth 2. Updates show only the keys the plan's per-key
+//! results name, plus `name` and `id` for context; set-like lists show
+//! added and removed items; maps show changed entries; long or multi-line
+//! strings get a line diff. Which keys changed is never decided here.
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -17,7 +18,7 @@ use gcrecon_core::plan::{
     Action, CallerGrantAction, CallerGrantChange, OutputChange, ResourceChange,
     SENSITIVE_PLACEHOLDER,
 };
-use gcrecon_core::schema::{self, DiffKind};
+use gcrecon_core::schema::DiffKind;
 use gcrecon_core::value::Attrs;
 use gcrecon_core::{Kind, Value};
 use similar::{Algorithm, ChangeTag, TextDiff};
@@ -129,33 +130,36 @@ pub(crate) fn describe(actions: &[Action]) -> Option<(Sign, &'static str, &'stat
     }
 }
 
-/// How one key compares and whether its values may be shown.
+/// How one key is shown: its diff semantics (a set lists the items added
+/// and removed, a subset map leaves out entries only the organization
+/// has) and whether its values may be shown.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct How {
     pub diff: DiffKind,
     pub sensitive: bool,
+    /// The plan (or drift report) says the key changed: a sensitive key is
+    /// marked changed even though both its values read `(sensitive)`.
+    pub changed: bool,
 }
 
-/// The diff semantics of `key` for `kind`, from the schema (`Plain` when
-/// the schema does not know the key).
-pub(crate) fn diff_kind(kind: Kind, key: &str) -> DiffKind {
-    let keys = schema::resource_keys(kind);
-    keys.iter()
-        .find(|k| k.name == key)
-        .or_else(|| keys.iter().find(|k| k.name == "*"))
-        .map_or(DiffKind::Plain, |k| k.diff)
+/// The diff semantics of `key` for `kind` as its spec gives them (`Plain`
+/// for a key the spec does not know), to choose how a change is drawn.
+pub(crate) fn semantics(kind: Kind, key: &str) -> DiffKind {
+    kind.spec().key(key).map_or(DiffKind::Plain, |k| k.diff)
 }
 
 /// The keys of `rc` whose values must never be shown: those the plan marks
-/// and those the schema knows hold secrets.
+/// and those the kind's spec knows hold secrets.
 pub(crate) fn sensitive_keys(rc: &ResourceChange) -> BTreeSet<String> {
     rc.sensitive_keys
         .iter()
         .cloned()
+        .chain(rc.kind.spec().sensitive.iter().map(|k| (*k).to_owned()))
         .chain(
-            schema::sensitive_attributes(rc.kind)
+            rc.keys
                 .iter()
-                .map(|k| (*k).to_owned()),
+                .filter(|k| k.sensitive)
+                .map(|k| k.key.clone()),
         )
         .collect()
 }
@@ -165,49 +169,10 @@ fn present(v: Option<&Value>) -> Option<&Value> {
     v.filter(|v| !matches!(v, Value::Null))
 }
 
-/// Whether two values are equal under a key's diff semantics.
-fn equivalent(diff: DiffKind, before: Option<&Value>, after: Option<&Value>) -> bool {
-    match (present(before), present(after)) {
-        (None, None) => true,
-        (Some(Value::List(b)), Some(Value::List(a))) if diff == DiffKind::Set => {
-            let b: BTreeSet<String> = b.iter().map(inline).collect();
-            let a: BTreeSet<String> = a.iter().map(inline).collect();
-            b == a
-        }
-        (Some(Value::Map(b)), Some(Value::Map(a))) if diff == DiffKind::Subset => a
-            .iter()
-            .all(|(k, av)| equivalent(DiffKind::Plain, b.get(k), Some(av))),
-        (b, a) => b == a,
-    }
-}
-
-/// The keys an update or replacement changes: the plan's `changed_keys` and
-/// `replace_because`, keys whose new value is known only after apply, and,
-/// when the plan names none, the keys whose values differ.
+/// The keys an update or replacement changes, as the plan's per-key
+/// results name them.
 pub(crate) fn changed_keys(rc: &ResourceChange) -> BTreeSet<String> {
-    let (before, after) = shown_attrs(rc);
-    let mut keys: BTreeSet<String> = rc
-        .changed_keys
-        .iter()
-        .chain(&rc.replace_because)
-        .cloned()
-        .collect();
-    if rc.changed_keys.is_empty() {
-        keys.extend(
-            after
-                .iter()
-                .filter(|(k, _)| diff_kind(rc.kind, k) != DiffKind::Meta)
-                .filter(|(k, a)| !equivalent(diff_kind(rc.kind, k), before.get(*k), Some(a)))
-                .map(|(k, _)| k.clone()),
-        );
-    }
-    keys.extend(
-        after
-            .iter()
-            .filter(|(k, a)| !a.is_known() && before.get(*k) != Some(a))
-            .map(|(k, _)| k.clone()),
-    );
-    keys
+    rc.keys.iter().map(|k| k.key.clone()).collect()
 }
 
 /// `before` and `after` as shown: the Genesys id joins the attributes as
@@ -246,8 +211,9 @@ pub(crate) fn resource_lines(rc: &ResourceChange, with_heading: bool) -> Vec<Lin
     let sensitive = sensitive_keys(rc);
     let (before, after) = shown_attrs(rc);
     let how = |key: &str| How {
-        diff: diff_kind(rc.kind, key),
+        diff: semantics(rc.kind, key),
         sensitive: sensitive.contains(key),
+        changed: rc.key(key).is_some(),
     };
 
     let mut out = Vec::new();
@@ -283,20 +249,23 @@ pub(crate) fn resource_lines(rc: &ResourceChange, with_heading: bool) -> Vec<Lin
         .collect();
     let width = shown.iter().map(|k| k.chars().count()).max().unwrap_or(0);
     for key in &shown {
-        let suffix = if rc.replace_because.contains(key) {
+        // A changed key is printed from the plan's per-key result; the
+        // others (`name` and `id` for context) from before and after.
+        let change = rc.key(key);
+        let suffix = if change.is_some_and(|c| c.forces_replacement) {
             " # forces replacement"
         } else {
             ""
         };
-        let b = if sign == Sign::Add {
-            None
-        } else {
-            before.get(*key)
+        let b = match (sign, change) {
+            (Sign::Add, _) => None,
+            (_, Some(c)) => c.before.as_ref(),
+            (_, None) => before.get(*key),
         };
-        let a = if sign == Sign::Remove {
-            None
-        } else {
-            after.get(*key)
+        let a = match (sign, change) {
+            (Sign::Remove, _) => None,
+            (_, Some(c)) => c.after.as_ref(),
+            (_, None) => after.get(*key),
         };
         out.extend(attr_lines(key, b, a, how(key), 1, width, suffix));
     }
@@ -333,7 +302,7 @@ pub(crate) fn attr_lines(
             (None, None) => return Vec::new(),
             (None, Some(_)) => Sign::Add,
             (Some(_), None) => Sign::Remove,
-            (Some(b), Some(a)) if b == a => Sign::None,
+            (Some(b), Some(a)) if b == a && !how.changed => Sign::None,
             (Some(_), Some(_)) => Sign::Change,
         };
         return vec![Line::at(
@@ -794,6 +763,7 @@ pub(crate) fn output_lines(outputs: &[OutputChange]) -> Vec<Line> {
         let how = How {
             diff: DiffKind::Plain,
             sensitive: false,
+            changed: false,
         };
         let lines = attr_lines(&o.name, before, after.as_ref(), how, 0, width, "");
         if lines.is_empty() {

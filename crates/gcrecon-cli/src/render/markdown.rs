@@ -99,7 +99,7 @@ fn table_row(rc: &ResourceChange) -> String {
                 .into_iter()
                 .filter(|k| k != "id")
                 .map(|k| {
-                    let forces = rc.replace_because.contains(&k);
+                    let forces = rc.key(&k).is_some_and(|c| c.forces_replacement);
                     let k = code(&k);
                     if forces {
                         format!("{k} (forces replacement)")
@@ -139,7 +139,12 @@ fn plan_warnings(plan: &Plan, changes: &[&ResourceChange]) -> Vec<String> {
                 items.push(format!("**Destroys** {address}{id}"));
             }
             Some((Sign::Replace, _, _)) => {
-                let because: Vec<String> = rc.replace_because.iter().map(|k| code(k)).collect();
+                let because: Vec<String> = rc
+                    .keys
+                    .iter()
+                    .filter(|k| k.forces_replacement)
+                    .map(|k| code(&k.key))
+                    .collect();
                 let why = if because.is_empty() {
                     String::new()
                 } else {

@@ -11,10 +11,15 @@
 //!
 //! Nothing here prints, reads a file or looks at the terminal: the caller
 //! decides about colors and where the text goes. Every renderer masks
-//! sensitive values (the plan's `sensitive_keys` and the attributes that
-//! [`gcrecon_core::schema::sensitive_attributes`] names), so a secret that
+//! sensitive values (the plan's `sensitive_keys` and sensitive per-key
+//! results, and the attributes the kind's spec marks sensitive), so a secret that
 //! reached a plan by mistake still never reaches the screen, a PR comment or
 //! a JSON document.
+//!
+//! No renderer compares values: which keys changed, their values before and
+//! after and whether they force a replacement come from the plan's per-key
+//! results ([`gcrecon_core::plan::KeyChange`], computed once by
+//! [`gcrecon_core::diff`]).
 //!
 //! The human and markdown views share one line model ([`lines`]): a resource
 //! becomes signed, indented lines once, then each view lays them out (colors

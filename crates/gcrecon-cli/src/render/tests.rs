@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use gcrecon_core::diff;
 use gcrecon_core::drift::{
     ActorKind, AuditActor, AuditChange, AuditEntry, Coverage, DriftReport, DriftedObject,
     KeyChange, MissingObject, UnmanagedObject,
@@ -42,12 +43,41 @@ fn change(
         changed_keys: vec![],
         replace_because: vec![],
         sensitive_keys: vec![],
+        keys: vec![],
         live_version: None,
         note: None,
     }
 }
 
+/// `rc` with the per-key results the planner computes: from the
+/// `changed_keys` and `replace_because` the fixture names, or else from
+/// core's diff of `after` (as desired) against `before` (as live). The
+/// fixture's own fields stay as written, so the JSON view is unchanged.
+fn with_key_changes(mut rc: ResourceChange) -> ResourceChange {
+    let (Some(before), Some(after)) = (&rc.before, &rc.after) else {
+        return rc;
+    };
+    let d = if rc.changed_keys.is_empty() {
+        diff::diff(&diff::DiffInput {
+            kind: rc.kind,
+            desired: after,
+            live: before,
+            applied: None,
+            ignore_changes: &[],
+            home_division_id: None,
+        })
+    } else {
+        diff::AttrDiff {
+            changed_keys: rc.changed_keys.clone(),
+            replace_because: rc.replace_because.clone(),
+        }
+    };
+    rc.keys = diff::key_changes(rc.kind, &d, Some(before), Some(after), &rc.sensitive_keys);
+    rc
+}
+
 fn plan(resource_changes: Vec<ResourceChange>) -> Plan {
+    let resource_changes = resource_changes.into_iter().map(with_key_changes).collect();
     Plan {
         format_version: PLAN_FORMAT_VERSION,
         manifest_name: "emite".into(),

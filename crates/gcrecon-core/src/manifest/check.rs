@@ -788,25 +788,13 @@ impl Checker<'_, '_> {
                 else {
                     return;
                 };
-                if *kind != Kind::IdentityProvider {
-                    let known = schema::resource_keys(*kind).iter().any(|k| k.name == attr)
-                        || schema::resource_computed_attributes(*kind).contains(&attr.as_str());
-                    if !known {
-                        let addr = Address::resource(*kind, name.clone());
-                        self.unknown_attr(
-                            &addr,
-                            attr,
-                            &resource_attributes(*kind),
-                            file,
-                            attr_pos,
-                            w,
-                        );
-                        return;
-                    }
+                let spec = kind.spec();
+                if !spec.is_open() && !spec.has_attribute(attr) {
+                    let addr = Address::resource(*kind, name.clone());
+                    self.unknown_attr(&addr, attr, &resource_attributes(*kind), file, attr_pos, w);
+                    return;
                 }
-                if schema::sensitive_attributes(*kind).contains(&attr.as_str())
-                    && out.sensitive.is_none()
-                {
+                if spec.sensitive.contains(&attr.as_str()) && out.sensitive.is_none() {
                     out.sensitive = Some((
                         Sp::new(file, e.pos.clone()),
                         format!("the secret `{kind}.{name}.{attr}`"),

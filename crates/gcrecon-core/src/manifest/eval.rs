@@ -1353,9 +1353,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                             }
                         }
                     }
-                    let v = if kind == Kind::Group
-                        && matches!(attr.key.as_str(), "members" | "owners")
-                    {
+                    let v = if kind.spec().user_keys.contains(&attr.key.as_str()) {
                         match self.users_by_email(v, &attr.key, &owner, attr.value.sp) {
                             Ok(v) => v,
                             Err(ds) => {
@@ -1779,17 +1777,20 @@ impl Manifest {
         finish(out, errors)
     }
 
-    /// The emails that group `members` and `owners` name (lower-case), for
-    /// the engine to look up before [`Manifest::desired`]. Values that do
-    /// not evaluate yet are skipped; `desired` reports them.
+    /// The emails that user keys (group `members` and `owners`: the kinds'
+    /// `user_keys`) name (lower-case), for the engine to look up before
+    /// [`Manifest::desired`]. Values that do not evaluate yet are skipped;
+    /// `desired` reports them.
     pub fn group_member_emails(&self, ctx: &EvalContext<'_>) -> BTreeSet<String> {
         let ev = Evaluator::new(self, ctx);
         let mut out = BTreeSet::new();
-        let groups = self
-            .blocks
-            .values()
-            .filter(|b| b.address.target == Target::Resource(Kind::Group));
-        for block in groups {
+        let with_users = self.blocks.values().filter(|b| {
+            b.address
+                .kind()
+                .is_some_and(|k| !k.spec().user_keys.is_empty())
+        });
+        for block in with_users {
+            let user_keys = block.address.kind().map_or(&[][..], |k| k.spec().user_keys);
             let Ok(insts) = ev.instances(block) else {
                 continue;
             };
@@ -1803,7 +1804,7 @@ impl Manifest {
                 }
                 let owner = addr.to_string();
                 let scope = Scope::new(&owner, k.as_deref().map(|k| (k, v)));
-                for key in ["members", "owners"] {
+                for key in user_keys {
                     let Some(a) = block.attr(key) else { continue };
                     if let Ok(Value::List(items)) = ev.node(&a.value, &scope, &mut Acc::default()) {
                         out.extend(

@@ -1,5 +1,6 @@
 //! The JSON Schema of the manifest (`docs/manifest.schema.json`), built from
-//! the key table in [`crate::schema`] so that the validator, the schema and
+//! the kinds' specs in [`crate::kinds`] (and the data sources' keys in
+//! [`crate::schema`]) so that the validator, the schema and
 //! the docs cannot disagree. Editors with TOML schema support (Taplo, Even
 //! Better TOML) use it for completion and checks; a test keeps the file up
 //! to date (`UPDATE_SCHEMA=1 cargo test -p gcrecon-core` rewrites it).
@@ -144,18 +145,6 @@ fn named(def: &str) -> Value {
     })
 }
 
-fn kind_doc(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Division => "An authorization division.",
-        Kind::Role => "An authorization role.",
-        Kind::Group => "A group.",
-        Kind::RoleGrant => "A role granted to users or groups in divisions.",
-        Kind::OauthClient => "An OAuth client.",
-        Kind::Integration => "An integration instance.",
-        Kind::IdentityProvider => "An org-wide SSO/identity provider; keys other than `provider` are the provider's own fields.",
-    }
-}
-
 fn data_doc(kind: DataKind) -> String {
     let (_, attrs) = schema::data_keys(kind);
     format!(
@@ -261,7 +250,7 @@ pub fn manifest_json_schema() -> Value {
     for kind in Kind::ALL {
         defs.insert(
             kind.as_str().to_owned(),
-            block_schema(schema::resource_keys(kind), META_KEYS, kind_doc(kind)),
+            block_schema(kind.spec().keys, META_KEYS, kind.spec().doc),
         );
     }
     for kind in DataKind::ALL.into_iter().filter(|k| !k.is_implicit()) {

@@ -862,8 +862,8 @@ impl Builder<'_> {
             return;
         };
         let mut block = Self::new_block(address, sp);
-        let keys = schema::resource_keys(kind);
-        let open = keys.iter().any(|k| k.name == "*");
+        let keys = kind.spec().keys;
+        let open = kind.spec().is_open();
         for e in table.entries {
             if let Some(meta) = META_KEYS.iter().find(|m| **m == e.key) {
                 self.meta(&mut block, meta, e, &what);
@@ -1062,8 +1062,8 @@ impl Builder<'_> {
     }
 
     fn check_ignore_changes(&mut self, kind: Kind, node: &Node, what: &dyn fmt::Display) {
-        let keys = schema::resource_keys(kind);
-        let open = keys.iter().any(|k| k.name == "*");
+        let keys = kind.spec().keys;
+        let open = kind.spec().is_open();
         if let NodeKind::List(items) = &node.kind {
             for item in items {
                 let Some(k) = item.literal_str() else {
