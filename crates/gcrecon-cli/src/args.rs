@@ -29,7 +29,7 @@ pub struct Cli {
 }
 
 /// Flags every command accepts.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct Global {
     /// The manifest: a TOML file, or a directory whose *.toml files are merged.
     ///
@@ -159,6 +159,17 @@ pub enum Command {
 
     /// Regenerate an OAuth client's secret and write it to the secrets file.
     Rotate(RotateArgs),
+
+    /// Plan or drift every workspace of a fleet file, one summary.
+    ///
+    /// A fleet file names one manifest and one workspace per organization,
+    /// each with its own credentials, region and variables. The workspaces
+    /// run concurrently (--parallelism), each with its own login, state
+    /// and rate budget; one workspace's failure does not stop the others.
+    /// Exit codes: 1 a workspace failed, else 2 changes or drift in some
+    /// workspace, else 0.
+    #[command(subcommand)]
+    Fleet(crate::commands::fleet::FleetCommand),
 }
 
 /// Plan output formats.

@@ -4,6 +4,7 @@
 
 pub mod drift;
 pub mod export;
+pub mod fleet;
 mod inspect;
 mod offline;
 mod reconcile;
@@ -93,5 +94,6 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<Exit> {
         Command::State(StateCommand::Show { address }) => inspect::state_show(ctx, &address),
         Command::State(StateCommand::Rm { address }) => single::state_rm(ctx, &address),
         Command::ForceUnlock(args) => inspect::force_unlock(ctx, &args.lock_id),
+        Command::Fleet(command) => fleet::fleet(ctx, &command).await,
     }
 }
