@@ -168,7 +168,8 @@ impl Fleet {
                 let var = v.get_ref().trim().to_owned();
                 if !valid_env_name(&var) {
                     return Err(Hinted::new(
-                        format!("{where_}: workspace `{name}`: `{key}` = \"{var}\" is not an environment variable name"),
+                        // The value is not shown: it may be a secret pasted in by mistake.
+                        format!("{where_}: workspace `{name}`: the value of `{key}` is not an environment variable name (not shown, in case it is a secret)"),
                         format!("`{key}` names the environment variable that holds the value (e.g. \"ACME_PROD_CLIENT_ID\"), never the value itself"),
                     ));
                 }
@@ -715,7 +716,8 @@ api_url = "http://127.0.0.1:9"
             "{e}"
         );
         let e = err("[workspace.a]\nclient_id_env = \"my id\"\nclient_secret_env = \"A_SECRET\"\n");
-        assert!(e.contains("ops/fleet.toml:2:17: workspace `a`: `client_id_env` = \"my id\" is not an environment variable name"), "{e}");
+        assert!(e.contains("ops/fleet.toml:2:17: workspace `a`: the value of `client_id_env` is not an environment variable name"), "{e}");
+        assert!(!e.contains("my id"), "the value may be a secret: {e}");
         let e = err("[workspace.\"a/b\"]\n");
         assert!(e.contains("`a/b` is not a valid workspace name"), "{e}");
     }
