@@ -492,6 +492,6 @@ mod tests {
         assert!(Options::parse(&args("--only nothing")).is_err());
         let o = Options::parse(&args("--only fleet --orgs 7 --fleet-parallelism 2,8")).unwrap();
         assert!(o.fleet && !o.scale && !o.seeds);
-        assert_eq!((o.fleet_orgs, o.fleet_parallelism.clone()), (7, vec![2, 8]));
+        assert_eq!((o.fleet_orgs, o.fleet_parallelism), (7, vec![2, 8]));
     }
 }

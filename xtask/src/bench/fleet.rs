@@ -104,17 +104,17 @@ fn fixture(i: usize) -> String {
 /// The changes made behind gcrecon's back in org `i`.
 fn mutations(i: usize) -> Vec<Value> {
     let mut ops = Vec::new();
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         ops.push(json!({"kind": "role", "name": format!("{} role 0", team(i)), "set": {"name": format!("{} renamed", team(i))}}));
     }
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         ops.push(json!({"kind": "group", "name": format!("{} group 0", team(i)), "delete": true}));
     }
     ops
 }
 
 fn has_drift(i: usize) -> bool {
-    !mutations(i).is_empty() || i % 5 != 0 || i % 3 != 0
+    !mutations(i).is_empty() || !i.is_multiple_of(5) || !i.is_multiple_of(3)
 }
 
 /// The environment variable names of org `i`'s credentials.

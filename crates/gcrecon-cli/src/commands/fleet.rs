@@ -125,7 +125,7 @@ pub async fn fleet(ctx: &Ctx, command: &FleetCommand) -> Result<Exit> {
         running.spawn(async move {
             let name = ws.name.clone();
             let Ok(_permit) = permits.acquire_owned().await else {
-                return failed_row(&name, anyhow::anyhow!("the fleet run was stopped"));
+                return failed_row(&name, &anyhow::anyhow!("the fleet run was stopped"));
             };
             run_workspace(&shared, &ws).await
         });
@@ -184,11 +184,11 @@ fn millis(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-fn failed_row(name: &str, err: anyhow::Error) -> Row {
+fn failed_row(name: &str, err: &anyhow::Error) -> Row {
     Row {
         workspace: name.to_owned(),
         org: None,
-        outcome: Err(explain(&err)),
+        outcome: Err(explain(err)),
         state: String::new(),
         api_calls: 0,
         elapsed_ms: 0,
