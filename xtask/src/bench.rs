@@ -374,8 +374,9 @@ fn build(root: &Path, target: &Path) -> Result<Bins> {
     Ok(bins)
 }
 
-/// The debug binaries of the workspace's target directory, built the way
-/// the end-to-end tests build them (cargo's no-op when fresh).
+/// The debug binaries of the workspace's target directory (`target/`, or
+/// `CARGO_TARGET_DIR`), built the way the end-to-end tests build them
+/// (cargo's no-op when fresh).
 fn build_debug(root: &Path) -> Result<Bins> {
     for packages in [
         &["-p", "gcsim", "-p", "gcrecon-cli", "--bins"][..],
@@ -388,7 +389,13 @@ fn build_debug(root: &Path) -> Result<Bins> {
                 .args(packages),
         )?;
     }
-    let debug = root.join("target").join("debug");
+    // Where cargo just built them: `CARGO_TARGET_DIR` when set.
+    let target = match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir,
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    };
+    let debug = target.join("debug");
     let bins = Bins {
         gcsim: debug.join("gcsim"),
         gcrecon: debug.join("gcrecon"),
