@@ -370,7 +370,7 @@ pub struct Row {
     pub outcome: Result<Found, RowError>,
     /// Where the workspace's state lives (a file, or a redacted database address).
     pub state: String,
-    /// API calls gcrecon made for the workspace, login excluded.
+    /// API calls gcrecon made for the workspace, the login included.
     pub api_calls: u64,
     pub elapsed_ms: u64,
 }
