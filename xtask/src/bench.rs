@@ -15,7 +15,9 @@
 //! 3. CPU and peak memory of `gcrecon validate` and a zero-latency no-op
 //!    plan of the largest manifest ([`measure`]);
 //! 4. no-op plan calls of every `examples/*` seed system, fresh and after
-//!    populating many unmanaged objects ([`seeds`]).
+//!    populating many unmanaged objects ([`seeds`]);
+//! 5. `gcrecon fleet drift` over many organizations, one gcsim process
+//!    each, at several `--parallelism` values ([`fleet`]).
 //!
 //! Prints a table ([`report`]) and writes everything as JSON to
 //! `target/bench/latest.json` (and `latest-full.json` or
@@ -25,6 +27,7 @@
 mod baseline;
 mod bounds;
 mod cpu;
+mod fleet;
 mod gcrecon;
 mod manifest;
 mod measure;
@@ -44,7 +47,8 @@ use crate::run_checked;
 
 pub const USAGE: &str = "usage: cargo xtask bench [--quick] [--latency-ms N] [--rate-limit N]
                          [--sizes N,N] [--apply N] [--runs N] [--populate N]
-                         [--only scale|seeds] [--setup apply|adopt] [--debug-bins]
+                         [--only scale|seeds|fleet] [--setup apply|adopt] [--debug-bins]
+                         [--orgs N] [--fleet-parallelism N,N]
 
   --quick          tiny sizes (N=100, 20 creates, 5 ms latency): well under a minute
   --latency-ms N   simulator latency per response (default 100)
@@ -53,7 +57,10 @@ pub const USAGE: &str = "usage: cargo xtask bench [--quick] [--latency-ms N] [--
   --apply N        creates measured in the apply phase (default 1000)
   --runs N         repetitions of the CPU measurements (default 7)
   --populate N     unmanaged objects added before the second seed plan (default 10000)
-  --only PHASE     run only `scale` (apply, plans, baseline, CPU) or `seeds`
+  --only PHASE     run only `scale` (apply, plans, baseline, CPU), `seeds` or `fleet`
+  --orgs N         organizations (gcsim processes) of the fleet phase (default 50)
+  --fleet-parallelism N,N
+                   `gcrecon fleet drift --parallelism` values measured (default 4,16)
   --setup HOW      how the org is grown to each size, not measured (default adopt):
                    `apply` = gcrecon apply creates the objects; `adopt` = the bench
                    creates them through the API, gcrecon apply adopts them
@@ -77,6 +84,11 @@ pub struct Options {
     pub baseline_at_limit_max: usize,
     pub scale: bool,
     pub seeds: bool,
+    pub fleet: bool,
+    /// Organizations of the fleet phase.
+    pub fleet_orgs: usize,
+    /// `--parallelism` values of the fleet drift runs.
+    pub fleet_parallelism: Vec<usize>,
     /// How the org is grown to each size before its plan is measured.
     pub setup: SetupMethod,
     /// Run the debug binaries of the workspace's own target directory
@@ -112,6 +124,9 @@ impl Options {
                 baseline_at_limit_max: 100,
                 scale: true,
                 seeds: true,
+                fleet: true,
+                fleet_orgs: 5,
+                fleet_parallelism: vec![4],
                 setup: SetupMethod::Adopt,
                 debug_bins: false,
             }
@@ -128,6 +143,9 @@ impl Options {
                 baseline_at_limit_max: 1_000,
                 scale: true,
                 seeds: true,
+                fleet: true,
+                fleet_orgs: 50,
+                fleet_parallelism: vec![4, 16],
                 setup: SetupMethod::Adopt,
                 debug_bins: false,
             }
@@ -164,11 +182,23 @@ impl Options {
                     "adopt" => o.setup = SetupMethod::Adopt,
                     other => bail!("--setup takes `apply` or `adopt`, not `{other}`"),
                 },
-                "--only" => match value(a)?.as_str() {
-                    "scale" => o.seeds = false,
-                    "seeds" => o.scale = false,
-                    other => bail!("--only takes `scale` or `seeds`, not `{other}`"),
-                },
+                "--only" => {
+                    let only = value(a)?;
+                    if !["scale", "seeds", "fleet"].contains(&only.as_str()) {
+                        bail!("--only takes `scale`, `seeds` or `fleet`, not `{only}`");
+                    }
+                    o.scale = only == "scale";
+                    o.seeds = only == "seeds";
+                    o.fleet = only == "fleet";
+                }
+                "--orgs" => o.fleet_orgs = num(value(a)?, a)?.max(1) as usize,
+                "--fleet-parallelism" => {
+                    let v = value(a)?;
+                    o.fleet_parallelism = v
+                        .split(',')
+                        .map(|s| num(&s.trim().to_owned(), a).map(|n| n.max(1) as usize))
+                        .collect::<Result<_>>()?;
+                }
                 other => bail!("unknown argument `{other}`\n\n{USAGE}"),
             }
         }
@@ -280,6 +310,11 @@ pub fn bench(root: &Path, opts: &Options) -> Result<Report> {
     } else {
         None
     };
+    let fleet = if opts.fleet {
+        Some(rt.block_on(fleet::run(&ctx))?)
+    } else {
+        None
+    };
     let targets = report::targets(scale.as_ref(), seeds.as_deref());
     let report = Report {
         tool: "cargo xtask bench",
@@ -291,6 +326,7 @@ pub fn bench(root: &Path, opts: &Options) -> Result<Report> {
         settings: opts.clone(),
         scale,
         seeds,
+        fleet,
         targets,
     };
     let json = serde_json::to_string_pretty(&report)?;
@@ -338,8 +374,9 @@ fn build(root: &Path, target: &Path) -> Result<Bins> {
     Ok(bins)
 }
 
-/// The debug binaries of the workspace's target directory, built the way
-/// the end-to-end tests build them (cargo's no-op when fresh).
+/// The debug binaries of the workspace's target directory (`target/`, or
+/// `CARGO_TARGET_DIR`), built the way the end-to-end tests build them
+/// (cargo's no-op when fresh).
 fn build_debug(root: &Path) -> Result<Bins> {
     for packages in [
         &["-p", "gcsim", "-p", "gcrecon-cli", "--bins"][..],
@@ -352,7 +389,13 @@ fn build_debug(root: &Path) -> Result<Bins> {
                 .args(packages),
         )?;
     }
-    let debug = root.join("target").join("debug");
+    // Where cargo just built them: `CARGO_TARGET_DIR` when set.
+    let target = match std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir,
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    };
+    let debug = target.join("debug");
     let bins = Bins {
         gcsim: debug.join("gcsim"),
         gcrecon: debug.join("gcrecon"),
@@ -423,6 +466,15 @@ mod tests {
         for s in seeds {
             assert!(s.error.is_none(), "example {}: {:?}", s.example, s.error);
         }
+        let fleet = report.fleet.as_ref().expect("the fleet phase ran");
+        assert_eq!(fleet.orgs, opts.fleet_orgs);
+        assert_eq!(fleet.runs.len(), opts.fleet_parallelism.len());
+        for run in &fleet.runs {
+            assert!(
+                run.calls_per_org.min > 0.0,
+                "an org answered no call: {run:?}"
+            );
+        }
         assert_eq!(report.targets.len(), 7);
         assert!(root.join("target/bench/latest-quick.json").is_file());
     }
@@ -445,5 +497,8 @@ mod tests {
         assert!(Options::parse(&args("--frob")).is_err());
         assert!(Options::parse(&args("--rate-limit")).is_err());
         assert!(Options::parse(&args("--only nothing")).is_err());
+        let o = Options::parse(&args("--only fleet --orgs 7 --fleet-parallelism 2,8")).unwrap();
+        assert!(o.fleet && !o.scale && !o.seeds);
+        assert_eq!((o.fleet_orgs, o.fleet_parallelism), (7, vec![2, 8]));
     }
 }

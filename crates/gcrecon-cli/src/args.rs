@@ -29,7 +29,7 @@ pub struct Cli {
 }
 
 /// Flags every command accepts.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct Global {
     /// The manifest: a TOML file, or a directory whose *.toml files are merged.
     ///
@@ -176,6 +176,17 @@ pub enum Command {
     /// Write the man pages (gcrecon.1 and one per command) into DIR.
     #[command(hide = true)]
     Man(ManArgs),
+
+    /// Plan or drift every workspace of a fleet file, one summary.
+    ///
+    /// A fleet file names one manifest and one workspace per organization,
+    /// each with its own credentials, region and variables. The workspaces
+    /// run concurrently (--parallelism), each with its own login, state
+    /// and rate budget; one workspace's failure does not stop the others.
+    /// Exit codes: 1 a workspace failed, else 2 changes or drift in some
+    /// workspace, else 0.
+    #[command(subcommand)]
+    Fleet(crate::commands::fleet::FleetCommand),
 }
 
 #[derive(Debug, Args)]

@@ -64,11 +64,30 @@ impl fmt::Display for Diagnosed {
 
 impl std::error::Error for Diagnosed {}
 
-/// Print `err` and return the exit code it means.
-pub fn report(printer: &Printer, err: &anyhow::Error) -> Exit {
+/// An error taken apart the way [`report`] prints it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explained {
+    /// The top message, or the manifest's rendered diagnostics.
+    pub message: String,
+    pub causes: Vec<String>,
+    pub hint: Option<String>,
+    /// The state is locked by someone else (exit 3).
+    pub locked: bool,
+    /// `message` is rendered manifest diagnostics, to print as they are.
+    pub rendered: bool,
+}
+
+/// Take `err` apart: message, causes, the first hint along the chain, and
+/// whether it means the state is locked.
+pub fn explain(err: &anyhow::Error) -> Explained {
     if let Some(d) = err.downcast_ref::<Diagnosed>() {
-        printer.raw_err(&d.rendered);
-        return Exit::Error;
+        return Explained {
+            message: d.rendered.clone(),
+            causes: Vec::new(),
+            hint: None,
+            locked: false,
+            rendered: true,
+        };
     }
     let mut hint = None;
     let mut locked = false;
@@ -83,9 +102,24 @@ pub fn report(printer: &Printer, err: &anyhow::Error) -> Exit {
             hint = hint.or_else(|| Some(h.hint.clone()));
         }
     }
-    let causes: Vec<String> = err.chain().skip(1).map(ToString::to_string).collect();
-    printer.error(&err.to_string(), &causes, hint.as_deref());
-    if locked {
+    Explained {
+        message: err.to_string(),
+        causes: err.chain().skip(1).map(ToString::to_string).collect(),
+        hint,
+        locked,
+        rendered: false,
+    }
+}
+
+/// Print `err` and return the exit code it means.
+pub fn report(printer: &Printer, err: &anyhow::Error) -> Exit {
+    let e = explain(err);
+    if e.rendered {
+        printer.raw_err(&e.message);
+        return Exit::Error;
+    }
+    printer.error(&e.message, &e.causes, e.hint.as_deref());
+    if e.locked {
         Exit::Locked
     } else {
         Exit::Error

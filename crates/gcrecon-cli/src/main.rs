@@ -5,6 +5,7 @@
 mod args;
 mod commands;
 mod failure;
+mod fleet;
 mod printer;
 mod progress;
 mod project;

@@ -288,7 +288,7 @@ pub async fn connect(global: &Global, printer: &Printer) -> Result<Arc<GenesysPr
 
 /// Say each retry once per host and attempt number: concurrent requests
 /// failing together give one line per attempt, not one per request.
-fn retry_reporter(printer: Printer) -> RetryReporter {
+pub(crate) fn retry_reporter(printer: Printer) -> RetryReporter {
     let said: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
     RetryReporter(Arc::new(move |n: &RetryNotice| {
         let mut said = said.lock().unwrap_or_else(PoisonError::into_inner);

@@ -21,6 +21,7 @@ pub struct Report {
     pub settings: Options,
     pub scale: Option<ScaleReport>,
     pub seeds: Option<Vec<SeedFigures>>,
+    pub fleet: Option<super::fleet::FleetReport>,
     pub targets: Vec<Target>,
 }
 
@@ -236,6 +237,9 @@ pub fn table(r: &Report) -> String {
     }
     if let Some(seeds) = &r.seeds {
         seeds_table(&mut s, seeds, o);
+    }
+    if let Some(fleet) = &r.fleet {
+        super::fleet::table(&mut s, fleet, o.latency_ms, o.rate_limit);
     }
     let _ = writeln!(s, "\nTargets");
     if r.mode == "quick" {

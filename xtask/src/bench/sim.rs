@@ -145,6 +145,13 @@ impl Sim {
         Ok(resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// `POST /_sim/mutate`: change the org behind the client's back.
+    pub async fn mutate(&self, ops: &Value) -> Result<()> {
+        let resp = self.http.post(self.hook("mutate")).json(ops).send().await?;
+        ok(resp, "POST /_sim/mutate").await?;
+        Ok(())
+    }
+
     /// Bulk-create unmanaged objects (`{"roles": N, "groups": N, ...}`).
     pub async fn populate(&self, counts: &Value) -> Result<()> {
         let resp = self

@@ -5,6 +5,7 @@
 mod docs;
 pub mod drift;
 pub mod export;
+pub mod fleet;
 mod inspect;
 mod offline;
 mod reconcile;
@@ -98,5 +99,6 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<Exit> {
         Command::Secrets(SecretsCommand::Show(args)) => secrets::show(ctx, &args),
         Command::Completions(args) => docs::completions(ctx, args.shell),
         Command::Man(args) => docs::man(ctx, &args.out),
+        Command::Fleet(command) => fleet::fleet(ctx, &command).await,
     }
 }
