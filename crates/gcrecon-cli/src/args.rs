@@ -159,6 +159,28 @@ pub enum Command {
 
     /// Regenerate an OAuth client's secret and write it to the secrets file.
     Rotate(RotateArgs),
+
+    /// Work with the Rego policies that `--policy DIR` checks plans against.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+/// `gcrecon policy ...`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run the policies' own tests: every `test_*` rule of the *.rego files
+    /// in DIR, as `opa test` does.
+    ///
+    /// A test passes when its rule is true. Exit codes: 0 all passed, 1 a
+    /// test failed or did not evaluate, or a file does not parse.
+    Test(PolicyTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyTestArgs {
+    /// The directory holding the *.rego files (not searched recursively).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// Plan output formats.
@@ -183,6 +205,16 @@ pub struct PlanningArgs {
     /// Allow a `role_grant` change that takes a role away from the caller itself.
     #[arg(long)]
     pub allow_caller_demotion: bool,
+
+    /// Check the plan against the Rego policies (*.rego) in DIR, as conftest does.
+    ///
+    /// The plan JSON (as `--format json` prints it) is the `input`; the
+    /// `deny` and `warn` rules of `package main` and `package gcrecon` are
+    /// sets of messages. Any `deny` message fails the command (exit 1) after
+    /// the plan is printed, and `apply` changes nothing; `warn` messages are
+    /// printed. See docs/policies.md.
+    #[arg(long, env = "GCRECON_POLICY", value_name = "DIR")]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ pub mod kind;
 pub mod manifest;
 pub mod permission;
 pub mod plan;
+pub mod plan_json;
 pub mod provider;
 pub mod schema;
 pub mod secret;

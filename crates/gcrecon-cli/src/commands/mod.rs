@@ -6,6 +6,7 @@ pub mod drift;
 pub mod export;
 mod inspect;
 mod offline;
+mod policy;
 mod reconcile;
 mod single;
 
@@ -17,7 +18,7 @@ use gcrecon_core::Address;
 use gcrecon_engine::lock::StateLock;
 use gcrecon_engine::EngineError;
 
-use crate::args::{Command, Global, StateCommand};
+use crate::args::{Command, Global, PolicyCommand, StateCommand};
 use crate::failure::{Exit, Hinted};
 use crate::printer::Printer;
 use crate::progress::Progress;
@@ -93,5 +94,6 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<Exit> {
         Command::State(StateCommand::Show { address }) => inspect::state_show(ctx, &address),
         Command::State(StateCommand::Rm { address }) => single::state_rm(ctx, &address),
         Command::ForceUnlock(args) => inspect::force_unlock(ctx, &args.lock_id),
+        Command::Policy(PolicyCommand::Test(args)) => policy::test(ctx, &args),
     }
 }
