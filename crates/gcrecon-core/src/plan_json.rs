@@ -11,7 +11,7 @@
 //!   "output_changes": { NAME: { "actions", "before", "after", "after_unknown",
 //!                               "before_sensitive", "after_sensitive" } },
 //!   gcrecon's own sections: "manifest_name", "manifest_sha256", "state_lineage",
-//!   "state_serial", "has_changes", "summary", "org", "caller", "caller_grants",
+//!   "state_serial", "has_changes", "summary", "org", "caller", "data_sources", "caller_grants",
 //!   "warnings", "api_calls" }
 //! ```
 //!
@@ -22,10 +22,11 @@
 //! flagged in `before_sensitive` / `after_sensitive`: no secret appears.
 //! `docs/plan-json.schema.json` is the JSON Schema of this document.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value as Json};
 
+use crate::address::Address;
 use crate::plan::{Action, OutputChange, Plan, ResourceChange};
 use crate::provider::{Caller, CallerKind, Org};
 use crate::schema;
@@ -42,6 +43,9 @@ pub const FORMAT_VERSION: &str = "2";
 pub struct PlanContext<'a> {
     pub org: Option<&'a Org>,
     pub caller: Option<&'a Caller>,
+    /// The data sources as read (`data.role.admin` = its attributes), so
+    /// that a policy can name the ids a plan refers to.
+    pub data: Option<&'a BTreeMap<Address, Attrs>>,
 }
 
 /// The plan as the JSON document described in the module doc.
@@ -65,6 +69,15 @@ pub fn document(plan: &Plan, context: PlanContext<'_>) -> Json {
             "name": c.name,
         })
     });
+    let data: Map<String, Json> = context
+        .data
+        .into_iter()
+        .flatten()
+        .map(|(address, attrs)| {
+            let attrs = attrs.iter().map(|(k, v)| (k.clone(), value(v))).collect();
+            (address.to_string(), Json::Object(attrs))
+        })
+        .collect();
     json!({
         "format_version": FORMAT_VERSION,
         "gcrecon_version": env!("CARGO_PKG_VERSION"),
@@ -82,6 +95,7 @@ pub fn document(plan: &Plan, context: PlanContext<'_>) -> Json {
         },
         "org": org,
         "caller": caller,
+        "data_sources": data,
         "caller_grants": plan.caller_grants,
         "warnings": plan.warnings,
         "api_calls": plan.api_calls,
@@ -219,10 +233,8 @@ fn output_change(o: &OutputChange) -> Json {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
-    use crate::address::Address;
     use crate::kind::Kind;
     use crate::plan::PLAN_FORMAT_VERSION;
 

@@ -457,6 +457,7 @@ pub fn plan_document(planned: &Planned) -> serde_json::Value {
         PlanContext {
             org: Some(&planned.context.org),
             caller: Some(&planned.context.caller),
+            data: Some(&planned.context.data),
         },
     )
 }
