@@ -10,6 +10,11 @@ test_wildcard_everything_is_denied if {
 	count(result) == 1
 }
 
+test_granting_every_role_is_denied if {
+	result := deny with input as role_with(["authorization:*:*", "oauth:*:*"])
+	count(result) == 2
+}
+
 test_named_permissions_pass if {
 	result := deny with input as role_with(["routing:queue:view", "routing:*:*"])
 	count(result) == 0
