@@ -360,7 +360,7 @@ fn a_saved_plan_is_refused_after_a_concurrent_change() {
     s.run(&["plan", "--out", "plan.json"]).expect(0);
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(s.path("plan.json")).unwrap()).unwrap();
-    assert_eq!(saved["saved"]["version"], 1);
+    assert_eq!(saved["saved"]["version"], 2);
     assert!(saved["state_lineage"].is_string());
 
     // Someone edits the division behind gcrecon's back.
