@@ -210,6 +210,14 @@ fn apply_refuses_a_violating_plan_and_changes_nothing() {
     )
     .expect(1);
     assert_eq!(org(&w), before);
+
+    // A plan saved without policies is refused when applied with them.
+    w.run(&["plan", "--out", "unchecked.plan"]).expect(0);
+    let run = w
+        .run(&["apply", "unchecked.plan", "--policy", &starter()])
+        .expect(1);
+    assert!(run.stderr.contains("nothing was applied"), "{}", run.stderr);
+    assert_eq!(org(&w), before);
 }
 
 #[test]

@@ -83,3 +83,57 @@ fn row(result: &str, v: &Violation) -> String {
     let message = v.message.replace('|', "\\|").replace('\n', " ");
     format!("| {result} | `{}` | {message} |\n", v.rule)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(deny: usize, warn: usize) -> PolicyReport {
+        let v = |rule: &str, i: usize| Violation {
+            rule: rule.to_owned(),
+            message: format!("message {i} | with a pipe"),
+        };
+        PolicyReport {
+            dir: "policies".into(),
+            files: vec!["roles.rego".into()],
+            deny: (0..deny).map(|i| v("data.main.deny", i)).collect(),
+            warn: (0..warn).map(|i| v("data.main.warn", i)).collect(),
+        }
+    }
+
+    #[test]
+    fn the_table_comes_first_and_escapes_pipes() {
+        let text = policy_markdown(
+            &report(1, 1),
+            "Plan: 1 to add, 0 to change, 0 to destroy.\n",
+        );
+        assert!(text.starts_with("**Policy checks (1 file in policies): 1 denied, 1 warning.**"));
+        assert!(text.contains("| ⛔ deny | `data.main.deny` | message 0 \\| with a pipe |"));
+        assert!(text.find("⚠️ warn").unwrap() < text.find("Plan: 1 to add").unwrap());
+    }
+
+    #[test]
+    fn table_and_plan_stay_within_the_limit() {
+        let details =
+            "<details><summary>x</summary>\n\n".to_owned() + &"y".repeat(1000) + "\n</details>\n";
+        let plan = "Plan: 1 to add.\n\n".to_owned() + &details.repeat(60);
+        assert!(plan.len() <= MARKDOWN_LIMIT);
+        let text = policy_markdown(&report(2_000, 10), &plan);
+        assert!(text.len() <= MARKDOWN_LIMIT, "{}", text.len());
+        assert!(text.contains("more policy message(s) omitted"));
+        assert!(text.contains("Details cut to fit the policy results"));
+        assert!(text.contains("Plan: 1 to add."));
+        // Cut between details blocks, never inside one.
+        assert_eq!(
+            text.matches("<details>").count(),
+            text.matches("</details>").count()
+        );
+    }
+
+    #[test]
+    fn human_lines_name_the_rule() {
+        let text = policy_human(&report(1, 0));
+        assert!(text.contains("Policy checks (1 file in policies): 1 denied, 0 warnings."));
+        assert!(text.contains("  deny: message 0 | with a pipe (data.main.deny)"));
+    }
+}
