@@ -210,16 +210,27 @@ impl PolicySet {
         Ok(report)
     }
 
-    /// `file:line` of the first definition of `rule` in `package`, when
-    /// one of the files defines it.
+    /// `file:line` of the first definition of `rule` in `package` (the
+    /// file alone when the head is not at the start of a line), when one of
+    /// the files declares it. The engine decides what is declared, so an
+    /// indented or unusual rule head is evaluated all the same.
     fn rule_location(&self, package: &str, rule: &str) -> Option<String> {
         self.files
             .iter()
             .filter(|f| f.package == package)
             .find_map(|f| {
-                rule_lines(&f.text)
+                let line = rule_lines(&f.text)
                     .find(|(_, name)| *name == rule)
-                    .map(|(line, _)| format!("{}:{line}", f.path.display()))
+                    .map(|(line, _)| line);
+                let declared = self
+                    .engine
+                    .has_declared_rule_rooted_at(&f.path.display().to_string(), rule)
+                    .unwrap_or(line.is_some());
+                match (declared, line) {
+                    (true, Some(line)) => Some(format!("{}:{line}", f.path.display())),
+                    (true, None) => Some(f.path.display().to_string()),
+                    (false, _) => None,
+                }
             })
     }
 
@@ -464,6 +475,14 @@ test_fails if {
             text.contains("data.gcrecon.deny") && text.contains("odd.rego:3"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn an_indented_rule_head_is_evaluated_too() {
+        let text = "package main\n\n  deny contains \"indented\" if { true }\n";
+        let (_dir, loaded) = set(&[("indented.rego", text)]);
+        let report = loaded.unwrap().evaluate(&plan(&[], &["create"])).unwrap();
+        assert_eq!(report.deny.len(), 1, "{report:?}");
     }
 
     #[test]
