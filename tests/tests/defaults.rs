@@ -118,7 +118,7 @@ impl Setup {
             .find(|c| c["address"] == t.address)
             .unwrap_or_else(|| panic!("{} is not in the plan: {plan:#}", t.address))
             .clone();
-        assert_eq!(change["actions"], json!(t.actions), "{change:#}");
+        assert_eq!(change["change"]["actions"], json!(t.actions), "{change:#}");
         assert!(
             change["changed_keys"]
                 .as_array()
@@ -126,7 +126,7 @@ impl Setup {
                 .contains(&json!(t.key)),
             "{change:#}"
         );
-        assert_eq!(change["after"][t.key], t.default, "{change:#}");
+        assert_eq!(change["change"]["after"][t.key], t.default, "{change:#}");
         let human = self.run(&["plan"]).expect(0);
         assert!(human.stdout.contains(t.key), "{}", human.stdout);
 
@@ -339,7 +339,7 @@ fn an_object_adopted_after_an_interrupted_apply_gets_its_defaults() {
         .find(|c| c["address"] == "integration.app")
         .unwrap()
         .clone();
-    assert_eq!(change["actions"], json!(["update"]), "{change:#}");
+    assert_eq!(change["change"]["actions"], json!(["update"]), "{change:#}");
     assert_eq!(change["changed_keys"], json!(["enabled"]), "{change:#}");
 
     s.run(&["apply", "--auto-approve"]).expect(0);
@@ -406,7 +406,7 @@ fn role_grant_divisions_default_to_the_home_division() {
         .find(|c| c["address"] == "role_grant.readers")
         .unwrap_or_else(|| panic!("{plan:#}"))
         .clone();
-    assert_eq!(change["actions"], json!(["update"]), "{change:#}");
+    assert_eq!(change["change"]["actions"], json!(["update"]), "{change:#}");
     let drift = s.run(&["drift", "--format", "json"]).expect(2).json();
     assert!(
         drift["drifted"]

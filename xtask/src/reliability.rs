@@ -1410,7 +1410,7 @@ fn plan_changes(stdout: &str) -> Result<Vec<(String, Vec<String>)>, String> {
         .into_iter()
         .flatten()
         .filter_map(|c| {
-            let actions: Vec<String> = c["actions"]
+            let actions: Vec<String> = c["change"]["actions"]
                 .as_array()
                 .into_iter()
                 .flatten()

@@ -187,6 +187,10 @@ pub enum Command {
     /// workspace, else 0.
     #[command(subcommand)]
     Fleet(crate::commands::fleet::FleetCommand),
+
+    /// Work with the Rego policies that `--policy DIR` checks plans against.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
 }
 
 #[derive(Debug, Args)]
@@ -260,6 +264,25 @@ pub struct SecretsShowArgs {
     pub secrets_out: Option<PathBuf>,
 }
 
+
+/// `gcrecon policy ...`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run the policies' own tests: every `test_*` rule of the *.rego files
+    /// in DIR, as `opa test` does.
+    ///
+    /// A test passes when its rule is true. Exit codes: 0 all passed, 1 a
+    /// test failed or did not evaluate, or a file does not parse.
+    Test(PolicyTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyTestArgs {
+    /// The directory holding the *.rego files (not searched recursively).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
 /// Plan output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -282,6 +305,16 @@ pub struct PlanningArgs {
     /// Allow a `role_grant` change that takes a role away from the caller itself.
     #[arg(long)]
     pub allow_caller_demotion: bool,
+
+    /// Check the plan against the Rego policies (*.rego) in DIR, as conftest does.
+    ///
+    /// The plan JSON (as `--format json` prints it) is the `input`; the
+    /// `deny` and `warn` rules of `package main` and `package gcrecon` are
+    /// sets of messages. Any `deny` message fails the command (exit 1) after
+    /// the plan is printed, and `apply` changes nothing; `warn` messages are
+    /// printed. See docs/policies.md.
+    #[arg(long, env = "GCRECON_POLICY", value_name = "DIR")]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ pub mod kinds;
 pub mod manifest;
 pub mod permission;
 pub mod plan;
+pub mod plan_json;
 pub mod provider;
 pub mod schema;
 pub mod secret;

@@ -1,10 +1,13 @@
 //! Saved plans (`gcrecon plan --out FILE`, `gcrecon apply FILE`).
 //!
-//! A saved plan is the plan's JSON (the same document as `--format json`
-//! gives, no secrets) plus what applying it depends on: the manifest's
-//! sha256, the variable values the plan was made with (a sensitive one only
-//! as a salted fingerprint), the state's lineage and serial, and per object
-//! to update or delete the live version the refresh saw.
+//! A saved plan is the plan JSON ([`gcrecon_core::plan_json`]: the same
+//! document, in Terraform's shape, as `--format json` gives, no secrets)
+//! plus a `saved` section with what applying it depends on: the variable
+//! values the plan was made with (a sensitive one only as a salted
+//! fingerprint), the plan options and the organization. The manifest's
+//! sha256, the state's lineage and serial, and per object to update or
+//! delete the live version the refresh saw (`live_version`) are fields of
+//! the plan JSON itself.
 //!
 //! `gcrecon apply FILE` takes the saved values, so it needs no `--var`; a
 //! sensitive variable must be given again and match its fingerprint, and a
@@ -17,6 +20,7 @@ use std::path::Path;
 
 use gcrecon_core::manifest::{Source, Variables};
 use gcrecon_core::plan::{Action, Plan};
+use gcrecon_core::plan_json::{self, PlanContext};
 use gcrecon_core::state::State;
 use gcrecon_core::value::Value;
 use gcrecon_core::Address;
@@ -27,8 +31,9 @@ use crate::error::EngineError;
 use crate::planner::{PlanOptions, Planned};
 use crate::store::write_atomic;
 
-/// The version of the `saved` section.
-pub const SAVED_PLAN_VERSION: u32 = 1;
+/// The version of the `saved` section. Version 1 files held gcrecon's
+/// earlier, flat plan JSON.
+pub const SAVED_PLAN_VERSION: u32 = 2;
 
 /// What a saved plan adds to the plan JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,12 +103,39 @@ fn as_var_text(v: &serde_json::Value) -> String {
     }
 }
 
-/// A plan file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A plan file: the plan JSON and the `saved` section.
+#[derive(Clone, Debug, PartialEq)]
 pub struct SavedPlan {
-    #[serde(flatten)]
-    pub plan: Plan,
+    /// The plan JSON document, as written (without `saved`).
+    pub document: serde_json::Value,
+    /// What applying checks, as read from `document`.
+    pub plan: SavedPlanFacts,
     pub saved: SavedMeta,
+}
+
+/// The parts of the plan JSON that `apply FILE` checks.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct SavedPlanFacts {
+    pub format_version: String,
+    pub manifest_sha256: String,
+    pub state_lineage: Option<String>,
+    pub state_serial: u64,
+    pub resource_changes: Vec<SavedChange>,
+}
+
+/// One resource change of a saved plan, as far as `apply FILE` checks it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct SavedChange {
+    pub address: Address,
+    pub change: SavedActions,
+    #[serde(default)]
+    pub live_version: Option<String>,
+}
+
+/// `change.actions` of a resource change.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct SavedActions {
+    pub actions: Vec<Action>,
 }
 
 /// sha256 of manifest sources: each file's name and text, in order.
@@ -144,8 +176,11 @@ fn hex(bytes: &[u8]) -> String {
 impl SavedPlan {
     /// The saved form of a plan.
     pub fn new(planned: &Planned, variables: &Variables) -> Self {
+        let document = plan_document(planned);
+        let plan = SavedPlanFacts::of(&planned.plan);
         SavedPlan {
-            plan: planned.plan.clone(),
+            document,
+            plan,
             saved: SavedMeta {
                 version: SAVED_PLAN_VERSION,
                 inputs_sha256: inputs_sha256(variables),
@@ -221,9 +256,21 @@ impl SavedPlan {
         }
     }
 
+    /// The file's JSON: the plan document with the `saved` section added.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut doc = self.document.clone();
+        if let Some(fields) = doc.as_object_mut() {
+            fields.insert(
+                "saved".into(),
+                serde_json::to_value(&self.saved).unwrap_or_default(),
+            );
+        }
+        doc
+    }
+
     /// Write the plan file.
     pub fn write(&self, path: &Path) -> Result<(), EngineError> {
-        let text = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
+        let text = serde_json::to_string_pretty(&self.to_json()).unwrap_or_default() + "\n";
         write_atomic(path, text.as_bytes(), None)
             .map_err(|e| EngineError::io("cannot write the plan to", path, e))
     }
@@ -232,21 +279,39 @@ impl SavedPlan {
     pub fn read(path: &Path) -> Result<Self, EngineError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| EngineError::io("cannot read the plan", path, e))?;
-        let plan: SavedPlan =
-            serde_json::from_str(&text).map_err(|e| EngineError::BadPlanFile {
-                path: path.to_owned(),
-                reason: format!("not a gcrecon plan file: {e}"),
-            })?;
-        if plan.saved.version != SAVED_PLAN_VERSION {
-            return Err(EngineError::BadPlanFile {
-                path: path.to_owned(),
-                reason: format!(
-                    "saved-plan version {} is not {SAVED_PLAN_VERSION}",
-                    plan.saved.version
-                ),
-            });
+        let bad = |reason: String| EngineError::BadPlanFile {
+            path: path.to_owned(),
+            reason,
+        };
+        let mut document: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("not a gcrecon plan file: {e}")))?;
+        let saved = document
+            .as_object_mut()
+            .and_then(|fields| fields.remove("saved"))
+            .ok_or_else(|| bad("not a gcrecon plan file: it has no `saved` section".into()))?;
+        let version = saved.get("version").and_then(serde_json::Value::as_u64);
+        if version != Some(u64::from(SAVED_PLAN_VERSION)) {
+            return Err(bad(format!(
+                "saved-plan version {} is not {SAVED_PLAN_VERSION} (a plan file is for the gcrecon that made it: plan again)",
+                version.map_or_else(|| "(none)".to_owned(), |v| v.to_string())
+            )));
         }
-        Ok(plan)
+        let saved: SavedMeta = serde_json::from_value(saved)
+            .map_err(|e| bad(format!("not a gcrecon plan file: `saved`: {e}")))?;
+        let plan: SavedPlanFacts = serde_json::from_value(document.clone())
+            .map_err(|e| bad(format!("not a gcrecon plan file: {e}")))?;
+        if plan.format_version != plan_json::FORMAT_VERSION {
+            return Err(bad(format!(
+                "plan JSON format_version {} is not {}",
+                plan.format_version,
+                plan_json::FORMAT_VERSION
+            )));
+        }
+        Ok(SavedPlan {
+            document,
+            plan,
+            saved,
+        })
     }
 
     /// Checks that need no network: the manifest, the variables and the state.
@@ -301,13 +366,22 @@ impl SavedPlan {
                 self.saved.org_id, fresh.context.org.id
             )));
         }
-        let actions = |p: &Plan| -> BTreeMap<Address, Vec<Action>> {
-            p.resource_changes
-                .iter()
-                .filter(|c| c.is_change() || c.actions == [Action::Read])
-                .map(|c| (c.address.clone(), c.actions.clone()))
-                .collect()
-        };
+        let counted =
+            |actions: &[Action]| !matches!(actions, [Action::NoOp]) && !actions.is_empty();
+        let then: BTreeMap<Address, Vec<Action>> = self
+            .plan
+            .resource_changes
+            .iter()
+            .filter(|c| counted(&c.change.actions))
+            .map(|c| (c.address.clone(), c.change.actions.clone()))
+            .collect();
+        let now: BTreeMap<Address, Vec<Action>> = fresh
+            .plan
+            .resource_changes
+            .iter()
+            .filter(|c| counted(&c.actions))
+            .map(|c| (c.address.clone(), c.actions.clone()))
+            .collect();
         let fresh_changes: BTreeMap<&Address, &gcrecon_core::plan::ResourceChange> = fresh
             .plan
             .resource_changes
@@ -316,6 +390,7 @@ impl SavedPlan {
             .collect();
         for saved in &self.plan.resource_changes {
             let touches = saved
+                .change
                 .actions
                 .iter()
                 .any(|a| matches!(a, Action::Update | Action::Delete));
@@ -334,7 +409,6 @@ impl SavedPlan {
                 )));
             }
         }
-        let (then, now) = (actions(&self.plan), actions(&fresh.plan));
         if then != now {
             let differing: Vec<String> = then
                 .keys()
@@ -351,4 +425,39 @@ impl SavedPlan {
         }
         Ok(())
     }
+}
+
+impl SavedPlanFacts {
+    fn of(plan: &Plan) -> Self {
+        SavedPlanFacts {
+            format_version: plan_json::FORMAT_VERSION.to_owned(),
+            manifest_sha256: plan.manifest_sha256.clone(),
+            state_lineage: plan.state_lineage.clone(),
+            state_serial: plan.state_serial,
+            resource_changes: plan
+                .resource_changes
+                .iter()
+                .map(|c| SavedChange {
+                    address: c.address.clone(),
+                    change: SavedActions {
+                        actions: c.actions.clone(),
+                    },
+                    live_version: c.live_version.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The plan JSON of a plan, with the organization and the caller it was
+/// made with: what `--format json` prints and policies read.
+pub fn plan_document(planned: &Planned) -> serde_json::Value {
+    plan_json::document(
+        &planned.plan,
+        PlanContext {
+            org: Some(&planned.context.org),
+            caller: Some(&planned.context.caller),
+            data: Some(&planned.context.data),
+        },
+    )
 }

@@ -143,14 +143,14 @@ impl PlanRun {
     }
 }
 
-/// Changed addresses in a plan's JSON (`resource_changes[].actions`).
+/// Changed addresses in a plan's JSON (`resource_changes[].change.actions`).
 fn changes(plan: &Value) -> Vec<String> {
     plan.get("resource_changes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter(|rc| {
-            rc.get("actions")
+            rc.pointer("/change/actions")
                 .and_then(Value::as_array)
                 .is_some_and(|a| {
                     a.iter()
@@ -194,10 +194,10 @@ mod tests {
     #[test]
     fn changed_addresses_are_found() {
         let plan = json!({"resource_changes": [
-            {"address": "role.a", "actions": ["no-op"]},
-            {"address": "role.b", "actions": ["update"]},
-            {"address": "data.role.c", "actions": ["read"]},
-            {"address": "group.d", "actions": ["delete", "create"]}
+            {"address": "role.a", "change": {"actions": ["no-op"]}},
+            {"address": "role.b", "change": {"actions": ["update"]}},
+            {"address": "data.role.c", "change": {"actions": ["read"]}},
+            {"address": "group.d", "change": {"actions": ["delete", "create"]}}
         ]});
         assert_eq!(changes(&plan), ["role.b", "group.d"]);
         assert!(changes(&Value::Null).is_empty());

@@ -8,6 +8,7 @@ pub mod export;
 pub mod fleet;
 mod inspect;
 mod offline;
+mod policy;
 mod reconcile;
 pub mod secrets;
 mod single;
@@ -20,7 +21,7 @@ use gcrecon_core::Address;
 use gcrecon_engine::lock::StateLock;
 use gcrecon_engine::EngineError;
 
-use crate::args::{Command, Global, SecretsCommand, StateCommand};
+use crate::args::{Command, Global, PolicyCommand, SecretsCommand, StateCommand};
 use crate::failure::{Exit, Hinted};
 use crate::printer::Printer;
 use crate::progress::Progress;
@@ -100,5 +101,6 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<Exit> {
         Command::Completions(args) => docs::completions(ctx, args.shell),
         Command::Man(args) => docs::man(ctx, &args.out),
         Command::Fleet(command) => fleet::fleet(ctx, &command).await,
+        Command::Policy(PolicyCommand::Test(args)) => policy::test(ctx, &args),
     }
 }

@@ -10,13 +10,13 @@ use gcrecon_core::plan::Action;
 use gcrecon_core::value::Value;
 use gcrecon_core::{Address, Kind};
 use gcrecon_engine::{
-    ApplyInput, ApplyOptions, ApplyReport, EngineError, PlanInput, PlanOptions, Planned, SavedPlan,
-    SecretsFile, StateStore, Status,
+    plan_document, ApplyInput, ApplyOptions, ApplyReport, EngineError, PlanInput, PlanOptions,
+    Planned, SavedPlan, SecretsFile, StateStore, Status,
 };
 use gcrecon_genesys::GenesysProvider;
 
 use crate::args::{ApplyArgs, DestroyArgs, Format, PlanArgs, PlanningArgs};
-use crate::commands::{engine_error, parse_address, Ctx};
+use crate::commands::{engine_error, parse_address, policy, Ctx};
 use crate::failure::{Exit, Hinted};
 use crate::project::{connect, Project};
 
@@ -72,19 +72,35 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> Result<Exit> {
     let project = ctx.project()?;
     let variables = project.variables(&ctx.global)?;
     let options = plan_options(&args.planning, args.refresh_only, false)?;
+    let policies = policy::load(args.planning.policy.as_deref())?;
     let provider = connect(&ctx.global, &ctx.printer).await?;
     let lock = ctx.lock(&project.paths.state, "plan")?;
     let store = StateStore::open(&project.paths.state, &project.name)?;
     let planned = make_plan(ctx, &project, &variables, &provider, &store, options).await?;
     lock.release()?;
-    let text = match args.format {
-        Format::Human => render::human(&planned.plan, ctx.printer.color),
-        Format::Markdown => render::markdown(&planned.plan),
-        Format::Json => render::json(&planned.plan),
+    let doc = plan_document(&planned);
+    let verdict = policy::evaluate(policies.as_ref(), &doc)?;
+    let text = match (args.format, &verdict) {
+        (Format::Human, None) => render::human(&planned.plan, ctx.printer.color),
+        (Format::Human, Some(report)) => {
+            render::human(&planned.plan, ctx.printer.color) + &render::policy_human(report)
+        }
+        (Format::Markdown, None) => render::markdown(&planned.plan),
+        (Format::Markdown, Some(report)) => {
+            render::policy_markdown(report, &render::markdown(&planned.plan))
+        }
+        (Format::Json, _) => render::json_with_policy(doc, verdict.as_ref()),
     };
     ctx.printer.out(&text);
     if !text.ends_with('\n') {
         ctx.printer.out("\n");
+    }
+    if let Some(report) = verdict.as_ref().filter(|r| !r.passed()) {
+        let what = match &args.out {
+            Some(out) => format!("the plan was not saved to {}", out.display()),
+            None => "the plan is blocked".to_owned(),
+        };
+        return Err(policy::denied(report, &what));
     }
     if let Some(out) = &args.out {
         SavedPlan::new(&planned, &variables).write(out)?;
@@ -139,6 +155,7 @@ pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> Result<Exit> {
     if saved.is_none() {
         require_approval_possible(ctx, args.auto_approve, "apply")?;
     }
+    let policies = policy::load(args.planning.policy.as_deref())?;
     let provider = connect(&ctx.global, &ctx.printer).await?;
     let _lock = ctx.lock(&project.paths.state, "apply")?;
     let store = StateStore::open(&project.paths.state, &project.name)?;
@@ -160,12 +177,24 @@ pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> Result<Exit> {
         )
         .await?;
         saved.check_fresh(path, &planned)?;
+        if let Some(report) = policy::evaluate(policies.as_ref(), &plan_document(&planned))? {
+            ctx.printer.out(&render::policy_human(&report));
+            if !report.passed() {
+                return Err(policy::denied(&report, "nothing was applied"));
+            }
+        }
         planned
     } else {
         let options = plan_options(&args.planning, args.refresh_only, false)?;
         let planned = make_plan(ctx, &project, &variables, &provider, &store, options).await?;
         ctx.printer
             .out(&render::human(&planned.plan, ctx.printer.color));
+        if let Some(report) = policy::evaluate(policies.as_ref(), &plan_document(&planned))? {
+            ctx.printer.out(&render::policy_human(&report));
+            if !report.passed() {
+                return Err(policy::denied(&report, "nothing was applied"));
+            }
+        }
         if planned.has_changes() && !args.auto_approve {
             confirm(ctx, "Do you want to perform these actions?\n  gcrecon will perform the actions described above.")?;
         }

@@ -4,7 +4,10 @@
 //! - [`human`]: the Terraform-like terminal view (`gcrecon plan`).
 //! - [`markdown`]: a pull-request comment, also fit for `$GITHUB_STEP_SUMMARY`,
 //!   never longer than [`MARKDOWN_LIMIT`] characters.
-//! - [`json`]: the machine-readable document of `--format json`.
+//! - [`json`], [`json_with_policy`]: the machine-readable document of
+//!   `--format json`, in Terraform's plan JSON shape.
+//! - [`policy_human`], [`policy_markdown`], [`policy_summary_line`]: the
+//!   verdict of `--policy` beside the plan.
 //! - [`summary_line`]: `Plan: 3 to add, 1 to change, 0 to destroy.`
 //! - [`drift_human`], [`drift_markdown`], [`drift_json`], [`drift_summary_line`]:
 //!   the same for `gcrecon drift`.
@@ -31,6 +34,7 @@ mod human;
 mod json;
 mod lines;
 mod markdown;
+mod policy;
 
 #[cfg(test)]
 mod tests;
@@ -39,8 +43,9 @@ use gcrecon_core::plan::Plan;
 
 pub use drift::{drift_human, drift_json, drift_markdown, drift_summary_line};
 pub use human::human;
-pub use json::json;
+pub use json::{json, json_with_policy};
 pub use markdown::{markdown, MARKDOWN_LIMIT};
+pub use policy::{policy_human, policy_markdown, policy_summary_line};
 
 /// The line that ends every plan view: `Plan: 3 to add, 1 to change, 0 to
 /// destroy.`, or `No changes. The organization matches the manifest.` when

@@ -584,8 +584,11 @@ fn markdown_with_too_many_warnings_cuts_them_last() {
 
 #[test]
 fn json_has_the_documented_shape() {
+    // Terraform's plan JSON shape (format_version 2): `type`, `mode`,
+    // `index` and a `change` object per resource, gcrecon's own sections
+    // beside them.
     let doc: serde_json::Value = serde_json::from_str(&json(&mixed_plan())).unwrap();
-    assert_eq!(doc["format_version"], "1");
+    assert_eq!(doc["format_version"], "2");
     for key in [
         "resource_changes",
         "output_changes",
@@ -603,47 +606,75 @@ fn json_has_the_documented_shape() {
     let changes = doc["resource_changes"].as_array().unwrap();
     assert_eq!(changes.len(), 8);
     for rc in changes {
+        for key in ["address", "mode", "type", "name", "change"] {
+            assert!(rc.get(key).is_some(), "{} lacks {key}", rc["address"]);
+        }
         for key in [
-            "address",
-            "kind",
-            "name",
             "actions",
             "before",
             "after",
             "after_unknown",
-            "sensitive",
+            "before_sensitive",
+            "after_sensitive",
         ] {
-            assert!(rc.get(key).is_some(), "{} lacks {key}", rc["address"]);
+            assert!(
+                rc["change"].get(key).is_some(),
+                "{} lacks change.{key}",
+                rc["address"]
+            );
         }
     }
     let by_address = |a: &str| changes.iter().find(|rc| rc["address"] == a).unwrap();
     assert_eq!(
-        by_address("group.legacy")["actions"],
+        by_address("group.legacy")["change"]["actions"],
         serde_json::json!(["delete"])
     );
-    assert_eq!(by_address("group.legacy")["after"], serde_json::Value::Null);
     assert_eq!(
-        by_address("division.home")["actions"],
+        by_address("group.legacy")["change"]["after"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        by_address("division.home")["change"]["actions"],
         serde_json::json!(["no-op"])
     );
-    assert_eq!(by_address("division.region[\"APAC\"]")["kind"], "division");
+    let apac = by_address("division.region[\"APAC\"]");
+    assert_eq!(apac["type"], "division");
+    assert_eq!(apac["name"], "region");
+    assert_eq!(apac["index"], "APAC");
+    assert_eq!(apac["mode"], "managed");
     let replace = by_address("oauth_client.apidata");
-    assert_eq!(replace["actions"], serde_json::json!(["delete", "create"]));
     assert_eq!(
-        replace["after_unknown"],
+        replace["change"]["actions"],
+        serde_json::json!(["delete", "create"])
+    );
+    assert_eq!(
+        replace["change"]["after_unknown"],
         serde_json::json!({"roles": true, "secret": true})
     );
-    assert_eq!(replace["sensitive"], serde_json::json!({"secret": true}));
-    assert_eq!(replace["before"]["secret"], serde_json::Value::Null);
-    assert_eq!(replace["after"]["grant_type"], "client_credentials");
     assert_eq!(
-        replace["after"]["roles"][0]["role"],
+        replace["change"]["after_sensitive"],
+        serde_json::json!({"secret": true})
+    );
+    assert_eq!(
+        replace["change"]["before"]["secret"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        replace["change"]["after"]["grant_type"],
+        "client_credentials"
+    );
+    assert_eq!(
+        replace["change"]["after"]["roles"][0]["role"],
         serde_json::Value::Null
     );
     let create = by_address("role.adapter");
-    assert_eq!(create["actions"], serde_json::json!(["create"]));
-    assert_eq!(create["before"], serde_json::Value::Null);
-    assert_eq!(create["after"]["permissions"][1], "routing:queue:view");
+    assert_eq!(create["change"]["actions"], serde_json::json!(["create"]));
+    assert_eq!(create["change"]["before"], serde_json::Value::Null);
+    assert_eq!(create["change"]["before_sensitive"], false);
+    assert_eq!(
+        create["change"]["after"]["permissions"][1],
+        "routing:queue:view"
+    );
 
     let outputs = doc["output_changes"].as_object().unwrap();
     assert_eq!(outputs["client_id"]["after_unknown"], true);
@@ -651,7 +682,7 @@ fn json_has_the_documented_shape() {
         outputs["client_id"]["actions"],
         serde_json::json!(["create"])
     );
-    assert_eq!(outputs["client_secret"]["sensitive"], true);
+    assert_eq!(outputs["client_secret"]["after_sensitive"], true);
     assert_eq!(outputs["client_secret"]["after"], serde_json::Value::Null);
     assert_eq!(outputs["region"]["before"], "ap-southeast-2");
     assert_eq!(doc["caller_grants"][0]["role"], "role.adapter");
@@ -667,7 +698,7 @@ fn json_of_an_empty_plan() {
         serde_json::json!({"add": 0, "change": 0, "destroy": 0})
     );
     assert_eq!(
-        doc["resource_changes"][0]["actions"],
+        doc["resource_changes"][0]["change"]["actions"],
         serde_json::json!(["no-op"])
     );
     assert_eq!(doc["output_changes"], serde_json::json!({}));
@@ -746,10 +777,12 @@ fn sensitive_values_appear_in_no_rendering() {
     assert!(text.contains("~ token  = (sensitive)"), "{text}");
     assert!(text.contains("~ sso_secret = (sensitive)"), "{text}");
     let doc: serde_json::Value = serde_json::from_str(&json(&plan)).unwrap();
-    assert_eq!(
-        doc["resource_changes"][0]["sensitive"],
-        serde_json::json!({"secret": true, "token": true})
-    );
+    for side in ["before_sensitive", "after_sensitive"] {
+        assert_eq!(
+            doc["resource_changes"][0]["change"][side],
+            serde_json::json!({"secret": true, "token": true})
+        );
+    }
 }
 
 #[test]
