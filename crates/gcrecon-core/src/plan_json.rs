@@ -265,6 +265,7 @@ mod tests {
             changed_keys: vec!["grant_type".into()],
             replace_because: vec!["grant_type".into()],
             sensitive_keys: vec![],
+            keys: vec![],
             live_version: Some("3".into()),
             note: None,
         }

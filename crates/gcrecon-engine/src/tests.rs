@@ -833,24 +833,6 @@ async fn the_plan_carries_per_key_results_and_a_saved_plan_keeps_them() {
     saved.write(&path).unwrap();
     let back = SavedPlan::read(&path).unwrap();
     assert_eq!(back, saved);
-    // A plan saved before plans carried per-key results still reads.
-    let mut json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let mut removed = 0;
-    for rc in json["resource_changes"].as_array_mut().unwrap() {
-        removed += usize::from(rc.as_object_mut().unwrap().remove("keys").is_some());
-    }
-    assert_eq!(
-        removed, 2,
-        "the group's and the role's per-key results are saved"
-    );
-    std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
-    let old = SavedPlan::read(&path).unwrap();
-    assert!(old.plan.resource_changes.iter().all(|c| c.keys.is_empty()));
-    assert_eq!(
-        old.plan.resource_changes.len(),
-        saved.plan.resource_changes.len()
-    );
 }
 
 #[tokio::test]
