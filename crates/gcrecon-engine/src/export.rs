@@ -86,6 +86,16 @@ fn left_out(kind: Kind, key: &str) -> bool {
     )
 }
 
+/// The keys of `kind` an export writes: the schema's, but those [`left_out`].
+fn exported_keys(kind: Kind) -> BTreeSet<String> {
+    resource_keys(kind)
+        .iter()
+        .map(|k| k.name)
+        .filter(|k| !left_out(kind, k))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Identity provider fields that may hold a secret.
 fn secret_looking(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
@@ -578,6 +588,11 @@ pub async fn export<P: Provider + 'static>(
     if kinds.contains(&Kind::OauthClient) {
         listed_kinds.extend([Kind::Role, Kind::Division]);
     }
+    // The provider reads per-object keys (a call per object) only when an
+    // export writes them.
+    for kind in &listed_kinds {
+        provider.manage_keys(*kind, &exported_keys(*kind));
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for kind in listed_kinds {
         observer.event(&Event::Listing { kind });
@@ -878,7 +893,6 @@ mod tests {
                 variables: &variables,
                 name: "acme",
                 manifest_sha256: "",
-                managed_keys: None,
             },
             &out.state,
             true,

@@ -11,6 +11,7 @@ use gcrecon_core::DataKind;
 use serde_json::{json, Value as Json};
 
 use crate::http::{is_not_found, Request};
+use crate::kinds::ListEndpoint;
 use crate::listing::{find_by_name, search_groups_by_name};
 use crate::wire::{id_of, str_field, AttrReader};
 use crate::{caller, group, org, Ctx};
@@ -461,11 +462,21 @@ async fn users_by_email(ctx: &Ctx, email: &str) -> Result<Vec<Json>, ProviderErr
     }
 }
 
+/// The permission catalog's largest page.
+const CATALOG_PAGE: u32 = 100;
+
+/// The permission catalog's listing.
+pub const PERMISSION_CATALOG: ListEndpoint = ListEndpoint {
+    kind: "permission",
+    path: "/api/v2/authorization/permissions",
+    page_size: Some(CATALOG_PAGE),
+};
+
 /// Every permission of the catalog, `domain:entity:action`.
 pub async fn permission_catalog(ctx: &Ctx) -> Result<BTreeSet<String>, ProviderError> {
     let entities = ctx
         .api
-        .list_all(Request::get("/api/v2/authorization/permissions"), 100)
+        .list_all(Request::get(PERMISSION_CATALOG.path), CATALOG_PAGE)
         .await?;
     Ok(catalog_of(&entities))
 }

@@ -13,11 +13,51 @@ use gcrecon_core::Kind;
 use serde_json::{Map, Value as Json};
 
 use crate::http::Request;
+use crate::kinds::{KindOps, ListEndpoint, OpFuture, Update};
 use crate::wire::{fingerprint, str_field, AttrReader};
 use crate::Ctx;
 
 /// Providers gcrecon manages, with their path templates.
 const PROVIDERS: &[(&str, &str)] = &[("pureengage", "/api/v2/identityproviders/pureengage")];
+
+/// Identity providers: one fixed path per provider, `PUT` to create.
+pub struct IdentityProvider;
+
+impl KindOps for IdentityProvider {
+    fn kind(&self) -> Kind {
+        Kind::IdentityProvider
+    }
+
+    /// Each provider is read at its own path; there is no listing.
+    fn endpoint(&self) -> Option<ListEndpoint> {
+        None
+    }
+
+    fn list<'a>(&'a self, ctx: &'a Ctx, scope: ListScope<'a>) -> OpFuture<'a, Listing> {
+        Box::pin(list(ctx, scope))
+    }
+
+    fn read<'a>(&'a self, ctx: &'a Ctx, id: &'a GenesysId) -> OpFuture<'a, Option<LiveObject>> {
+        Box::pin(read(ctx, id))
+    }
+
+    fn create<'a>(&'a self, ctx: &'a Ctx, desired: &'a Attrs) -> OpFuture<'a, Created> {
+        Box::pin(create(ctx, desired))
+    }
+
+    fn update<'a>(&'a self, ctx: &'a Ctx, update: Update<'a>) -> OpFuture<'a, LiveObject> {
+        Box::pin(self::update(ctx, update.live, update.desired))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        id: &'a GenesysId,
+        _previous: Option<&'a Attrs>,
+    ) -> OpFuture<'a, ()> {
+        Box::pin(delete(ctx, id))
+    }
+}
 
 /// Wire fields that are not settings.
 const READ_ONLY: &[&str] = &["id", "selfUri"];
@@ -70,7 +110,7 @@ pub fn to_wire(attrs: &Attrs) -> Result<Json, ProviderError> {
     Ok(Json::Object(body))
 }
 
-pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
+async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
     let path = path_of(id.as_str())?;
     Ok(ctx
         .api
@@ -79,7 +119,7 @@ pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, Provi
         .map(|w| to_live(id.as_str(), &w)))
 }
 
-pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
+async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
     let wanted: Vec<&str> = match scope {
         ListScope::All => PROVIDERS.iter().map(|(n, _)| *n).collect(),
         ListScope::Only { ids, names } => PROVIDERS
@@ -114,7 +154,7 @@ async fn put(ctx: &Ctx, provider: &str, attrs: &Attrs) -> Result<LiveObject, Pro
     }
 }
 
-pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
+async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
     let provider = AttrReader::new(Kind::IdentityProvider, desired).required_string("provider")?;
     Ok(Created {
         object: put(ctx, &provider, desired).await?,
@@ -122,7 +162,7 @@ pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError
     })
 }
 
-pub async fn update(
+async fn update(
     ctx: &Ctx,
     live: &LiveObject,
     desired: &Attrs,
@@ -133,7 +173,7 @@ pub async fn update(
     put(ctx, live.id.as_str(), &merged).await
 }
 
-pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
+async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
     ctx.api
         .delete_if_present(Request::delete(path_of(id.as_str())?))
         .await

@@ -24,10 +24,55 @@ use gcrecon_core::Kind;
 use serde_json::{json, Value as Json};
 
 use crate::http::{for_each_bounded, Request};
+use crate::kinds::{KindOps, ListEndpoint, OpFuture, Update};
 use crate::wire::{fingerprint, id_of, str_field, AttrReader};
 use crate::Ctx;
 
 const GRANTS: &str = "/api/v2/authorization/roles/{roleId}/subjectgrants";
+
+/// Role grants: pairs of a role, owned one by one; no REST collection.
+pub struct RoleGrant;
+
+impl KindOps for RoleGrant {
+    fn kind(&self) -> Kind {
+        Kind::RoleGrant
+    }
+
+    /// A whole-org listing pages through the roles, then each role's grants.
+    fn endpoint(&self) -> Option<ListEndpoint> {
+        None
+    }
+
+    fn list<'a>(&'a self, ctx: &'a Ctx, scope: ListScope<'a>) -> OpFuture<'a, Listing> {
+        Box::pin(list(ctx, scope))
+    }
+
+    fn read<'a>(&'a self, ctx: &'a Ctx, id: &'a GenesysId) -> OpFuture<'a, Option<LiveObject>> {
+        Box::pin(read(ctx, id))
+    }
+
+    fn create<'a>(&'a self, ctx: &'a Ctx, desired: &'a Attrs) -> OpFuture<'a, Created> {
+        Box::pin(create(ctx, desired))
+    }
+
+    fn update<'a>(&'a self, ctx: &'a Ctx, update: Update<'a>) -> OpFuture<'a, LiveObject> {
+        Box::pin(self::update(
+            ctx,
+            update.live,
+            update.previous,
+            update.desired,
+        ))
+    }
+
+    fn delete<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        id: &'a GenesysId,
+        previous: Option<&'a Attrs>,
+    ) -> OpFuture<'a, ()> {
+        Box::pin(delete(ctx, id, previous))
+    }
+}
 const GRANT_TO_SUBJECTS: &str = "/api/v2/authorization/roles/{roleId}";
 const PAGE: u32 = 100;
 /// Subjects per `SubjectDivisions` request.
@@ -145,13 +190,13 @@ pub async fn read_pairs(ctx: &Ctx, role_id: &str) -> Result<Option<BTreeSet<Pair
     }
 }
 
-pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
+async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
     Ok(read_pairs(ctx, id.as_str())
         .await?
         .map(|p| to_live(id.as_str(), &p)))
 }
 
-pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
+async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
     let (role_ids, complete): (Vec<String>, bool) = match scope {
         ListScope::Only { ids, .. } => (
             ids.iter()
@@ -332,7 +377,7 @@ fn role_of(attrs: &Attrs) -> Result<String, ProviderError> {
     AttrReader::new(Kind::RoleGrant, attrs).required_string("role")
 }
 
-pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
+async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
     let role_id = role_of(desired)?;
     let wanted = pairs_of(desired, home_for(ctx, desired).await?.as_deref())?;
     let current = read_pairs(ctx, &role_id)
@@ -350,7 +395,7 @@ pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError
     })
 }
 
-pub async fn update(
+async fn update(
     ctx: &Ctx,
     live: &LiveObject,
     previous: Option<&Attrs>,
@@ -385,11 +430,7 @@ pub async fn update(
     Ok(to_live(&role_id, &now))
 }
 
-pub async fn delete(
-    ctx: &Ctx,
-    id: &GenesysId,
-    previous: Option<&Attrs>,
-) -> Result<(), ProviderError> {
+async fn delete(ctx: &Ctx, id: &GenesysId, previous: Option<&Attrs>) -> Result<(), ProviderError> {
     let Some(previous) = previous else {
         tracing::warn!(role = %id, "role_grant deleted without a record of what it granted; no grant removed");
         return Ok(());

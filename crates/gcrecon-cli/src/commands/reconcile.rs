@@ -43,15 +43,11 @@ async fn make_plan(
     store: &StateStore,
     options: PlanOptions,
 ) -> Result<Planned> {
-    let hook_provider = Arc::clone(provider);
-    let hook =
-        move |kind: Kind, keys: &BTreeSet<String>| hook_provider.set_managed_keys(kind, keys);
     let input = PlanInput {
         manifest: &project.manifest,
         variables,
         name: &project.name,
         manifest_sha256: &project.sha256,
-        managed_keys: Some(&hook),
     };
     let progress = ctx.progress();
     let planning = gcrecon_engine::plan(
