@@ -1,6 +1,5 @@
 //! `plan`, `apply` and `destroy`: refresh, plan, confirm, walk, report.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -9,7 +8,7 @@ use gcrecon_cli::render;
 use gcrecon_core::manifest::Variables;
 use gcrecon_core::plan::Action;
 use gcrecon_core::value::Value;
-use gcrecon_core::{Address, Kind};
+use gcrecon_core::Address;
 use gcrecon_engine::{
     ApplyInput, ApplyOptions, ApplyReport, EngineError, PlanInput, PlanOptions, Planned, SavedPlan,
     SecretsFile, StateStore, Status,
