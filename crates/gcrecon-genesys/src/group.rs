@@ -27,9 +27,9 @@ use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::Kind;
 use serde_json::{json, Map, Value as Json};
 
-use crate::http::{for_each_bounded, Request};
-use crate::kinds::{OpFuture, RestKind, RestOps, Update};
-use crate::listing::{self, ListSpec, NameLookup};
+use crate::http::Request;
+use crate::kinds::{kind_ops_from_functions, RestKind, Update};
+use crate::listing::{ListSpec, NameLookup};
 use crate::retry;
 use crate::wire::{fingerprint, id_of, ids_field, malformed, str_field, string_set, AttrReader};
 use crate::Ctx;
@@ -61,27 +61,7 @@ static REST: RestKind = RestKind {
 /// description; only delete is the REST default.
 pub struct Group;
 
-impl RestOps for Group {
-    fn rest(&self) -> &'static RestKind {
-        &REST
-    }
-
-    fn list<'a>(&'a self, ctx: &'a Ctx, scope: ListScope<'a>) -> OpFuture<'a, Listing> {
-        Box::pin(list(ctx, scope))
-    }
-
-    fn read<'a>(&'a self, ctx: &'a Ctx, id: &'a GenesysId) -> OpFuture<'a, Option<LiveObject>> {
-        Box::pin(read(ctx, id))
-    }
-
-    fn create<'a>(&'a self, ctx: &'a Ctx, desired: &'a Attrs) -> OpFuture<'a, Created> {
-        Box::pin(create(ctx, desired))
-    }
-
-    fn update<'a>(&'a self, ctx: &'a Ctx, update: Update<'a>) -> OpFuture<'a, LiveObject> {
-        Box::pin(self::update(ctx, update))
-    }
-}
+kind_ops_from_functions!(Group, Kind::Group, REST.endpoint());
 
 /// Wire → live object; `members` when they were read.
 pub fn to_live(wire: &Json, members: Option<Vec<String>>) -> Result<LiveObject, ProviderError> {
@@ -229,23 +209,10 @@ async fn with_members(ctx: &Ctx, wire: &Json) -> Result<LiveObject, ProviderErro
 }
 
 async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
-    let found = listing::fetch(&ctx.api, &SPEC, scope).await?;
-    let objects = if members_wanted(ctx) {
-        for_each_bounded(found.entities, ctx.api.concurrency(), |w| async move {
-            with_members(ctx, &w).await
-        })
-        .await?
-    } else {
-        found
-            .entities
-            .iter()
-            .map(|w| to_live(w, None))
-            .collect::<Result<_, _>>()?
-    };
-    Ok(Listing {
-        objects,
-        complete: found.complete,
+    REST.list_detailed(ctx, scope, members_wanted(ctx), |w| async move {
+        with_members(ctx, &w).await
     })
+    .await
 }
 
 async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
@@ -515,6 +482,11 @@ async fn update(ctx: &Ctx, update: Update<'_>) -> Result<LiveObject, ProviderErr
             .map_err(|e| ctx.gone(e, Kind::Group, &live.id))?,
     };
     to_live(&wire, members_now)
+}
+
+/// A `DELETE` by id, as for every REST kind.
+async fn delete(ctx: &Ctx, id: &GenesysId, _previous: Option<&Attrs>) -> Result<(), ProviderError> {
+    REST.delete(ctx, id).await
 }
 
 #[cfg(test)]

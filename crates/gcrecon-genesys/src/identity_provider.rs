@@ -13,7 +13,7 @@ use gcrecon_core::Kind;
 use serde_json::{Map, Value as Json};
 
 use crate::http::Request;
-use crate::kinds::{KindOps, ListEndpoint, OpFuture, Update};
+use crate::kinds::{kind_ops_from_functions, Update};
 use crate::wire::{fingerprint, str_field, AttrReader};
 use crate::Ctx;
 
@@ -23,41 +23,8 @@ const PROVIDERS: &[(&str, &str)] = &[("pureengage", "/api/v2/identityproviders/p
 /// Identity providers: one fixed path per provider, `PUT` to create.
 pub struct IdentityProvider;
 
-impl KindOps for IdentityProvider {
-    fn kind(&self) -> Kind {
-        Kind::IdentityProvider
-    }
-
-    /// Each provider is read at its own path; there is no listing.
-    fn endpoint(&self) -> Option<ListEndpoint> {
-        None
-    }
-
-    fn list<'a>(&'a self, ctx: &'a Ctx, scope: ListScope<'a>) -> OpFuture<'a, Listing> {
-        Box::pin(list(ctx, scope))
-    }
-
-    fn read<'a>(&'a self, ctx: &'a Ctx, id: &'a GenesysId) -> OpFuture<'a, Option<LiveObject>> {
-        Box::pin(read(ctx, id))
-    }
-
-    fn create<'a>(&'a self, ctx: &'a Ctx, desired: &'a Attrs) -> OpFuture<'a, Created> {
-        Box::pin(create(ctx, desired))
-    }
-
-    fn update<'a>(&'a self, ctx: &'a Ctx, update: Update<'a>) -> OpFuture<'a, LiveObject> {
-        Box::pin(self::update(ctx, update.live, update.desired))
-    }
-
-    fn delete<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        id: &'a GenesysId,
-        _previous: Option<&'a Attrs>,
-    ) -> OpFuture<'a, ()> {
-        Box::pin(delete(ctx, id))
-    }
-}
+// Each provider is read at its own path; there is no listing.
+kind_ops_from_functions!(IdentityProvider, Kind::IdentityProvider, None);
 
 /// Wire fields that are not settings.
 const READ_ONLY: &[&str] = &["id", "selfUri"];
@@ -162,18 +129,15 @@ async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
     })
 }
 
-async fn update(
-    ctx: &Ctx,
-    live: &LiveObject,
-    desired: &Attrs,
-) -> Result<LiveObject, ProviderError> {
+async fn update(ctx: &Ctx, update: Update<'_>) -> Result<LiveObject, ProviderError> {
+    let (live, desired) = (update.live, update.desired);
     // A PUT replaces the provider: keep the live fields the manifest leaves out.
     let mut merged = live.attrs.clone();
     merged.extend(desired.iter().map(|(k, v)| (k.clone(), v.clone())));
     put(ctx, live.id.as_str(), &merged).await
 }
 
-async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
+async fn delete(ctx: &Ctx, id: &GenesysId, _previous: Option<&Attrs>) -> Result<(), ProviderError> {
     ctx.api
         .delete_if_present(Request::delete(path_of(id.as_str())?))
         .await

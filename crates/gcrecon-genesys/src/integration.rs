@@ -29,9 +29,9 @@ use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::Kind;
 use serde_json::{json, Map, Value as Json};
 
-use crate::http::{for_each_bounded, Request};
-use crate::kinds::{OpFuture, RestKind, RestOps, Update};
-use crate::listing::{self, ListSpec, NameLookup};
+use crate::http::Request;
+use crate::kinds::{kind_ops_from_functions, RestKind, Update};
+use crate::listing::{ListSpec, NameLookup};
 use crate::wire::{fingerprint, id_of, malformed, str_field, AttrReader};
 use crate::Ctx;
 use crate::{recover, retry};
@@ -64,27 +64,7 @@ static REST: RestKind = RestKind {
 /// state a `PATCH`; only delete is the REST default.
 pub struct Integration;
 
-impl RestOps for Integration {
-    fn rest(&self) -> &'static RestKind {
-        &REST
-    }
-
-    fn list<'a>(&'a self, ctx: &'a Ctx, scope: ListScope<'a>) -> OpFuture<'a, Listing> {
-        Box::pin(list(ctx, scope))
-    }
-
-    fn read<'a>(&'a self, ctx: &'a Ctx, id: &'a GenesysId) -> OpFuture<'a, Option<LiveObject>> {
-        Box::pin(read(ctx, id))
-    }
-
-    fn create<'a>(&'a self, ctx: &'a Ctx, desired: &'a Attrs) -> OpFuture<'a, Created> {
-        Box::pin(create(ctx, desired))
-    }
-
-    fn update<'a>(&'a self, ctx: &'a Ctx, update: Update<'a>) -> OpFuture<'a, LiveObject> {
-        Box::pin(self::update(ctx, update))
-    }
-}
+kind_ops_from_functions!(Integration, Kind::Integration, REST.endpoint());
 
 /// `credentials` on the wire (`{name: {id, ...}}`) → `{name = id}`.
 pub fn credentials_from_wire(wire: &Json) -> Value {
@@ -257,23 +237,10 @@ async fn with_config(ctx: &Ctx, wire: &Json) -> Result<LiveObject, ProviderError
 }
 
 async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
-    let found = listing::fetch(&ctx.api, &SPEC, scope).await?;
-    let objects = if config_wanted(ctx) {
-        for_each_bounded(found.entities, ctx.api.concurrency(), |w| async move {
-            with_config(ctx, &w).await
-        })
-        .await?
-    } else {
-        found
-            .entities
-            .iter()
-            .map(|w| to_live(w, None))
-            .collect::<Result<_, _>>()?
-    };
-    Ok(Listing {
-        objects,
-        complete: found.complete,
+    REST.list_detailed(ctx, scope, config_wanted(ctx), |w| async move {
+        with_config(ctx, &w).await
     })
+    .await
 }
 
 async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
@@ -422,6 +389,11 @@ async fn update(ctx: &Ctx, update: Update<'_>) -> Result<LiveObject, ProviderErr
     };
     let config = written.or_else(|| embedded_config(&wire).cloned());
     to_live(&wire, config.as_ref())
+}
+
+/// A `DELETE` by id, as for every REST kind.
+async fn delete(ctx: &Ctx, id: &GenesysId, _previous: Option<&Attrs>) -> Result<(), ProviderError> {
+    REST.delete(ctx, id).await
 }
 
 #[cfg(test)]

@@ -24,13 +24,15 @@
 //! Adding a kind: a module with its mapping and an impl, one entry in
 //! [`KINDS`]. A test checks that every [`Kind`] has exactly one entry.
 
+use std::future::Future;
+
 use futures_util::future::BoxFuture;
 use gcrecon_core::provider::{Created, GenesysId, ListScope, Listing, LiveObject, ProviderError};
 use gcrecon_core::value::Attrs;
 use gcrecon_core::Kind;
 use serde_json::Value as Json;
 
-use crate::http::Request;
+use crate::http::{for_each_bounded, Request};
 use crate::listing::{self, ListSpec};
 use crate::wire::str_field;
 use crate::{
@@ -123,11 +125,44 @@ impl RestKind {
         Ok(method(template).param(param, id))
     }
 
+    /// Its listing as a [`ListEndpoint`].
+    pub fn endpoint(&self) -> Option<ListEndpoint> {
+        Some(ListEndpoint {
+            kind: self.kind.as_str(),
+            path: self.listing.list,
+            page_size: Some(self.listing.page_size),
+        })
+    }
+
     /// Every object, or only those of `scope`.
     pub async fn list(&self, ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
         listing::fetch(&ctx.api, &self.listing, scope)
             .await?
             .into_listing(self.to_live)
+    }
+
+    /// Like [`RestKind::list`], but when `detailed` each wire object is
+    /// mapped by `detail`, which may read what the listing does not carry
+    /// (a call per object, `concurrency` at a time).
+    pub async fn list_detailed<F, Fut>(
+        &self,
+        ctx: &Ctx,
+        scope: ListScope<'_>,
+        detailed: bool,
+        detail: F,
+    ) -> Result<Listing, ProviderError>
+    where
+        F: FnMut(Json) -> Fut,
+        Fut: Future<Output = Result<LiveObject, ProviderError>>,
+    {
+        let found = listing::fetch(&ctx.api, &self.listing, scope).await?;
+        if !detailed {
+            return found.into_listing(self.to_live);
+        }
+        Ok(Listing {
+            objects: for_each_bounded(found.entities, ctx.api.concurrency(), detail).await?,
+            complete: found.complete,
+        })
     }
 
     /// One object by id; `None` on a 404.
@@ -200,6 +235,66 @@ impl RestKind {
     }
 }
 
+/// [`KindOps`] for a kind whose module does the work in async functions
+/// `list(ctx, scope)`, `read(ctx, id)`, `create(ctx, desired)`,
+/// `update(ctx, update)` and `delete(ctx, id, previous)`: the impl only
+/// boxes their futures.
+macro_rules! kind_ops_from_functions {
+    ($ty:ident, $kind:expr, $endpoint:expr) => {
+        impl $crate::kinds::KindOps for $ty {
+            fn kind(&self) -> gcrecon_core::Kind {
+                $kind
+            }
+
+            fn endpoint(&self) -> Option<$crate::kinds::ListEndpoint> {
+                $endpoint
+            }
+
+            fn list<'a>(
+                &'a self,
+                ctx: &'a $crate::Ctx,
+                scope: gcrecon_core::provider::ListScope<'a>,
+            ) -> $crate::kinds::OpFuture<'a, gcrecon_core::provider::Listing> {
+                Box::pin(list(ctx, scope))
+            }
+
+            fn read<'a>(
+                &'a self,
+                ctx: &'a $crate::Ctx,
+                id: &'a gcrecon_core::provider::GenesysId,
+            ) -> $crate::kinds::OpFuture<'a, Option<gcrecon_core::provider::LiveObject>> {
+                Box::pin(read(ctx, id))
+            }
+
+            fn create<'a>(
+                &'a self,
+                ctx: &'a $crate::Ctx,
+                desired: &'a gcrecon_core::value::Attrs,
+            ) -> $crate::kinds::OpFuture<'a, gcrecon_core::provider::Created> {
+                Box::pin(create(ctx, desired))
+            }
+
+            fn update<'a>(
+                &'a self,
+                ctx: &'a $crate::Ctx,
+                change: $crate::kinds::Update<'a>,
+            ) -> $crate::kinds::OpFuture<'a, gcrecon_core::provider::LiveObject> {
+                Box::pin(update(ctx, change))
+            }
+
+            fn delete<'a>(
+                &'a self,
+                ctx: &'a $crate::Ctx,
+                id: &'a gcrecon_core::provider::GenesysId,
+                previous: Option<&'a gcrecon_core::value::Attrs>,
+            ) -> $crate::kinds::OpFuture<'a, ()> {
+                Box::pin(delete(ctx, id, previous))
+            }
+        }
+    };
+}
+pub(crate) use kind_ops_from_functions;
+
 /// A [`RestKind`] without the by-id path it needs.
 fn no_by_id(what: &str) -> ProviderError {
     ProviderError::Invalid(format!(
@@ -239,12 +334,7 @@ impl<T: RestOps> KindOps for T {
     }
 
     fn endpoint(&self) -> Option<ListEndpoint> {
-        let rest = self.rest();
-        Some(ListEndpoint {
-            kind: rest.kind.as_str(),
-            path: rest.listing.list,
-            page_size: Some(rest.listing.page_size),
-        })
+        self.rest().endpoint()
     }
 
     fn list<'a>(&'a self, ctx: &'a Ctx, scope: ListScope<'a>) -> OpFuture<'a, Listing> {

@@ -25,7 +25,7 @@ use gcrecon_core::{Kind, Secret};
 use serde_json::{json, Map, Value as Json};
 
 use crate::http::{for_each_bounded, is_not_found, Request};
-use crate::kinds::{KindOps, ListEndpoint, OpFuture, Update};
+use crate::kinds::{kind_ops_from_functions, ListEndpoint, Update};
 use crate::recover;
 use crate::wire::{
     fingerprint, id_of, malformed, str_field, string_set, strings_field, AttrReader,
@@ -40,44 +40,15 @@ const SECRET: &str = "/api/v2/oauth/clients/{clientId}/secret";
 /// that deactivates first; no REST default fits.
 pub struct OauthClient;
 
-impl KindOps for OauthClient {
-    fn kind(&self) -> Kind {
-        Kind::OauthClient
-    }
-
-    fn endpoint(&self) -> Option<ListEndpoint> {
-        Some(ListEndpoint {
-            kind: Kind::OauthClient.as_str(),
-            path: ALL,
-            page_size: None,
-        })
-    }
-
-    fn list<'a>(&'a self, ctx: &'a Ctx, scope: ListScope<'a>) -> OpFuture<'a, Listing> {
-        Box::pin(list(ctx, scope))
-    }
-
-    fn read<'a>(&'a self, ctx: &'a Ctx, id: &'a GenesysId) -> OpFuture<'a, Option<LiveObject>> {
-        Box::pin(read(ctx, id))
-    }
-
-    fn create<'a>(&'a self, ctx: &'a Ctx, desired: &'a Attrs) -> OpFuture<'a, Created> {
-        Box::pin(create(ctx, desired))
-    }
-
-    fn update<'a>(&'a self, ctx: &'a Ctx, update: Update<'a>) -> OpFuture<'a, LiveObject> {
-        Box::pin(self::update(ctx, update.live, update.desired))
-    }
-
-    fn delete<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        id: &'a GenesysId,
-        _previous: Option<&'a Attrs>,
-    ) -> OpFuture<'a, ()> {
-        Box::pin(delete(ctx, id))
-    }
-}
+kind_ops_from_functions!(
+    OauthClient,
+    Kind::OauthClient,
+    Some(ListEndpoint {
+        kind: Kind::OauthClient.as_str(),
+        path: ALL,
+        page_size: None,
+    })
+);
 
 /// Manifest grant type → `authorizedGrantType`.
 pub fn grant_type_to_wire(grant_type: &str) -> Result<&'static str, ProviderError> {
@@ -369,11 +340,9 @@ fn merged(live: &Attrs, desired: &Attrs) -> Attrs {
     merged
 }
 
-async fn update(
-    ctx: &Ctx,
-    live: &LiveObject,
-    desired: &Attrs,
-) -> Result<LiveObject, ProviderError> {
+/// A `PUT` of the whole client, keys the manifest leaves out as they are.
+async fn update(ctx: &Ctx, update: Update<'_>) -> Result<LiveObject, ProviderError> {
+    let (live, desired) = (update.live, update.desired);
     let attrs = merged(&live.attrs, desired);
     let home = home_if_needed(ctx, &attrs).await?;
     let wire = ctx
@@ -388,7 +357,7 @@ async fn update(
     to_live(&wire)
 }
 
-async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
+async fn delete(ctx: &Ctx, id: &GenesysId, _previous: Option<&Attrs>) -> Result<(), ProviderError> {
     let Some(live) = read(ctx, id).await? else {
         return Ok(());
     };

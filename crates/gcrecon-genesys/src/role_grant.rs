@@ -24,7 +24,7 @@ use gcrecon_core::Kind;
 use serde_json::{json, Value as Json};
 
 use crate::http::{for_each_bounded, Request};
-use crate::kinds::{KindOps, ListEndpoint, OpFuture, Update};
+use crate::kinds::{kind_ops_from_functions, Update};
 use crate::wire::{fingerprint, id_of, str_field, AttrReader};
 use crate::Ctx;
 
@@ -33,46 +33,8 @@ const GRANTS: &str = "/api/v2/authorization/roles/{roleId}/subjectgrants";
 /// Role grants: pairs of a role, owned one by one; no REST collection.
 pub struct RoleGrant;
 
-impl KindOps for RoleGrant {
-    fn kind(&self) -> Kind {
-        Kind::RoleGrant
-    }
-
-    /// A whole-org listing pages through the roles, then each role's grants.
-    fn endpoint(&self) -> Option<ListEndpoint> {
-        None
-    }
-
-    fn list<'a>(&'a self, ctx: &'a Ctx, scope: ListScope<'a>) -> OpFuture<'a, Listing> {
-        Box::pin(list(ctx, scope))
-    }
-
-    fn read<'a>(&'a self, ctx: &'a Ctx, id: &'a GenesysId) -> OpFuture<'a, Option<LiveObject>> {
-        Box::pin(read(ctx, id))
-    }
-
-    fn create<'a>(&'a self, ctx: &'a Ctx, desired: &'a Attrs) -> OpFuture<'a, Created> {
-        Box::pin(create(ctx, desired))
-    }
-
-    fn update<'a>(&'a self, ctx: &'a Ctx, update: Update<'a>) -> OpFuture<'a, LiveObject> {
-        Box::pin(self::update(
-            ctx,
-            update.live,
-            update.previous,
-            update.desired,
-        ))
-    }
-
-    fn delete<'a>(
-        &'a self,
-        ctx: &'a Ctx,
-        id: &'a GenesysId,
-        previous: Option<&'a Attrs>,
-    ) -> OpFuture<'a, ()> {
-        Box::pin(delete(ctx, id, previous))
-    }
-}
+// A whole-org listing pages through the roles, then each role's grants.
+kind_ops_from_functions!(RoleGrant, Kind::RoleGrant, None);
 const GRANT_TO_SUBJECTS: &str = "/api/v2/authorization/roles/{roleId}";
 const PAGE: u32 = 100;
 /// Subjects per `SubjectDivisions` request.
@@ -395,12 +357,8 @@ async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
     })
 }
 
-async fn update(
-    ctx: &Ctx,
-    live: &LiveObject,
-    previous: Option<&Attrs>,
-    desired: &Attrs,
-) -> Result<LiveObject, ProviderError> {
+async fn update(ctx: &Ctx, update: Update<'_>) -> Result<LiveObject, ProviderError> {
+    let (live, previous, desired) = (update.live, update.previous, update.desired);
     let role_id = role_of(desired)?;
     if role_id != live.id.as_str() {
         return Err(ProviderError::Invalid(format!(
