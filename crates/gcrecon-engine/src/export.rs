@@ -734,6 +734,19 @@ mod tests {
     use crate::planner::{plan, PlanInput, PlanOptions};
 
     #[test]
+    fn the_provider_is_told_the_keys_an_export_writes() {
+        let group = exported_keys(Kind::Group);
+        assert!(group.contains("name") && group.contains("visibility"));
+        assert!(
+            !group.contains("members") && !group.contains("owners"),
+            "members cost a call per group and are not exported: {group:?}"
+        );
+        let integration = exported_keys(Kind::Integration);
+        assert!(integration.contains("config") && integration.contains("advanced"));
+        assert!(!integration.contains("credentials") && !integration.contains("type_name"));
+    }
+
+    #[test]
     fn names_come_from_display_names() {
         assert_eq!(slug("eMite Adapter", "role"), "emite_adapter");
         assert_eq!(slug("  PureEngage -- SSO!  ", "role"), "pureengage_sso");
