@@ -17,9 +17,12 @@
 //! | delete | `DELETE` by id; a 404 is "already gone" |
 //!
 //! A kind overrides only what the service makes different (a role reads
-//! itself before its `PUT`, a group adds members in batches). A kind that is
-//! no REST collection (`role_grant`, `identity_provider`, `oauth_client`)
-//! implements [`KindOps`] itself.
+//! itself before its `PUT`, a division forgets the data sources' cache). A
+//! kind that differs in most operations (`group`, `integration`) or is no
+//! REST collection (`role_grant`, `identity_provider`, `oauth_client`)
+//! writes them as functions of its module and implements [`KindOps`] with
+//! [`kind_ops_from_functions`], still using the [`RestKind`] pieces that
+//! fit (`post`, `list_detailed`, `delete`).
 //!
 //! Adding a kind: a module with its mapping and an impl, one entry in
 //! [`KINDS`]. A test checks that every [`Kind`] has exactly one entry.

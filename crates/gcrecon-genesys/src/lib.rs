@@ -9,7 +9,7 @@
 //! Layout: [`connection`] and [`regions`] (where and who), `http` (the one
 //! client: login, token renewal, rate limiter, concurrency, the retry loop
 //! of [`retry`], call counters, tracing), `listing` (refresh with the fewest
-//! calls), [`kinds`] (the operations every kind implements, their defaults
+//! calls), `kinds` (the operations every kind implements, their defaults
 //! over a listing spec, and the one registry the [`Provider`] methods
 //! dispatch through), one module per kind holding its mapping between
 //! manifest keys and wire fields and what it does differently from the
@@ -41,7 +41,6 @@ use tokio::sync::OnceCell;
 use tracing::Instrument as _;
 
 pub mod connection;
-pub mod kinds;
 pub mod regions;
 pub mod retry;
 
@@ -53,6 +52,7 @@ mod group;
 mod http;
 mod identity_provider;
 mod integration;
+mod kinds;
 mod listing;
 mod oauth_client;
 mod org;
