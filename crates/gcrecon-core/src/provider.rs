@@ -196,6 +196,15 @@ pub trait Provider: Send + Sync {
         query: &Attrs,
     ) -> impl Future<Output = Result<Vec<BTreeMap<String, Value>>, ProviderError>> + Send;
 
+    /// The keys of `kind` the caller will use: those of its manifest (plan)
+    /// or those it writes (export). A provider may then skip per-object
+    /// reads of keys nobody uses (a call per object); before it is told,
+    /// it reads them for [`ListScope::Only`] and [`Provider::read`], and
+    /// not for [`ListScope::All`]. The default ignores the hint.
+    fn manage_keys(&self, kind: Kind, keys: &BTreeSet<String>) {
+        let _ = (kind, keys);
+    }
+
     /// List objects of a kind. A failed read is an error, never an empty list.
     fn list(
         &self,
@@ -219,13 +228,16 @@ pub trait Provider: Send + Sync {
 
     /// Update an object in place. `live` is what the refresh saw; `previous`
     /// the attributes gcrecon last applied (a `role_grant` removes only
-    /// grants it applied itself).
+    /// grants it applied itself); `changed` the keys of `desired` that the
+    /// plan's diff found different from `live`, sorted. A provider sends
+    /// only the requests those keys need and never diffs again.
     fn update(
         &self,
         kind: Kind,
         live: &LiveObject,
         previous: Option<&Attrs>,
         desired: &Attrs,
+        changed: &[String],
     ) -> impl Future<Output = Result<LiveObject, ProviderError>> + Send;
 
     /// Delete an object. `previous` as for [`Provider::update`].

@@ -558,9 +558,18 @@ async fn run_job<P: Provider>(
                     .await?;
             }
             let applied = previous.as_ref().map(|r| &r.applied);
+            let changed = diff::diff(&DiffInput {
+                kind,
+                desired: &desired.attrs,
+                live: &live.attrs,
+                applied,
+                ignore_changes: &desired.ignore_changes,
+                home_division_id: Some(&shared.home),
+            })
+            .changed_keys;
             let updated = shared
                 .provider
-                .update(kind, &live, applied, &desired.attrs)
+                .update(kind, &live, applied, &desired.attrs, &changed)
                 .await
                 .map_err(|e| {
                     NodeError::provider(&format!("cannot update {address} ({})", live.id), &e)

@@ -698,7 +698,6 @@ subjects = ["${data.user.ada.id}"]
                 variables: &w.variables,
                 name: "t",
                 manifest_sha256: "",
-                managed_keys: None,
             };
             let store = StateStore::open(&w.state_path, "t").unwrap();
             let planned = plan(

@@ -82,6 +82,16 @@ fn left_out(kind: Kind, key: &str) -> bool {
     kind.spec().export.left_out.contains(&key)
 }
 
+/// The keys of `kind` an export writes: the schema's, but those [`left_out`].
+fn exported_keys(kind: Kind) -> BTreeSet<String> {
+    resource_keys(kind)
+        .iter()
+        .map(|k| k.name)
+        .filter(|k| !left_out(kind, k))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Identity provider fields that may hold a secret.
 fn secret_looking(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
@@ -579,6 +589,11 @@ pub async fn export<P: Provider + 'static>(
     for kind in &kinds {
         listed_kinds.extend(kind.spec().references.iter().map(|r| r.kind));
     }
+    // The provider reads per-object keys (a call per object) only when an
+    // export writes them.
+    for kind in &listed_kinds {
+        provider.manage_keys(*kind, &exported_keys(*kind));
+    }
     let mut tasks = tokio::task::JoinSet::new();
     for kind in listed_kinds {
         observer.event(&Event::Listing { kind });
@@ -718,6 +733,19 @@ mod tests {
     use crate::events::Silent;
     use crate::fake::{FakeProvider, HOME};
     use crate::planner::{plan, PlanInput, PlanOptions};
+
+    #[test]
+    fn the_provider_is_told_the_keys_an_export_writes() {
+        let group = exported_keys(Kind::Group);
+        assert!(group.contains("name") && group.contains("visibility"));
+        assert!(
+            !group.contains("members") && !group.contains("owners"),
+            "members cost a call per group and are not exported: {group:?}"
+        );
+        let integration = exported_keys(Kind::Integration);
+        assert!(integration.contains("config") && integration.contains("advanced"));
+        assert!(!integration.contains("credentials") && !integration.contains("type_name"));
+    }
 
     #[test]
     fn names_come_from_display_names() {
@@ -879,7 +907,6 @@ mod tests {
                 variables: &variables,
                 name: "acme",
                 manifest_sha256: "",
-                managed_keys: None,
             },
             &out.state,
             true,

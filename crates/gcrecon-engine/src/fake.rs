@@ -408,6 +408,7 @@ impl Provider for FakeProvider {
         live: &LiveObject,
         previous: Option<&Attrs>,
         desired: &Attrs,
+        _changed: &[String],
     ) -> Result<LiveObject, ProviderError> {
         self.count(&format!("PUT {kind}"));
         self.with(|o| {

@@ -57,14 +57,7 @@ pub struct PlanInput<'a> {
     pub name: &'a str,
     /// sha256 of the manifest sources ([`crate::manifest_sha256`]).
     pub manifest_sha256: &'a str,
-    /// Told, before the refresh, which keys the manifest sets per kind, so
-    /// a provider can skip reads nobody needs (group members, integration
-    /// configs).
-    pub managed_keys: Option<&'a ManagedKeysHook>,
 }
-
-/// Called per kind with the keys the manifest sets (see [`PlanInput::managed_keys`]).
-pub type ManagedKeysHook = dyn Fn(Kind, &BTreeSet<String>) + Sync;
 
 /// `grant_to_caller` of a role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -657,10 +650,9 @@ pub async fn plan<P: Provider + 'static>(
             .or_default()
             .extend(inst.attrs.keys().cloned());
     }
-    if let Some(hook) = input.managed_keys {
-        for kind in Kind::ALL {
-            hook(kind, keys.get(&kind).unwrap_or(&BTreeSet::new()));
-        }
+    // Before the refresh: the provider may skip reads of keys nobody sets.
+    for kind in Kind::ALL {
+        provider.manage_keys(kind, keys.get(&kind).unwrap_or(&BTreeSet::new()));
     }
     let live = read_objects(provider, state, &names, false, observer).await?;
 

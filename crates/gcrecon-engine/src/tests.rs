@@ -76,7 +76,6 @@ impl Harness {
                 variables: &m.variables,
                 name: "t",
                 manifest_sha256: &m.sha,
-                managed_keys: None,
             },
             store.state(),
             store.is_on_disk(),

@@ -11,6 +11,7 @@ use gcrecon_core::DataKind;
 use serde_json::{json, Value as Json};
 
 use crate::http::{is_not_found, Request};
+use crate::kinds::ListEndpoint;
 use crate::listing::{find_by_name, search_groups_by_name};
 use crate::wire::{id_of, str_field, AttrReader};
 use crate::{caller, group, org, Ctx};
@@ -94,246 +95,17 @@ fn id_name(e: &Json, what: &str) -> Result<Row, ProviderError> {
     ]))
 }
 
+/// Look up a data source: every match, as rows of its attributes.
 pub async fn data(ctx: &Ctx, kind: DataKind, query: &Attrs) -> Result<Vec<Row>, ProviderError> {
     let q = AttrReader::for_data(kind, query);
     match kind {
-        DataKind::Org => {
-            let o = org::org(ctx).await?;
-            Ok(vec![row(&[
-                ("id", Value::from(o.id)),
-                ("name", Value::from(o.name)),
-                ("short_name", Value::from(o.short_name)),
-                ("region", Value::from(o.region)),
-                ("domain", Value::from(o.domain)),
-                ("api_url", Value::from(o.api_url)),
-                ("login_url", Value::from(o.login_url)),
-            ])])
-        }
-        DataKind::Caller => {
-            let who = caller::identity(ctx).await?;
-            let kind = match who.kind {
-                CallerKind::User => "user",
-                CallerKind::Client => "client",
-            };
-            Ok(vec![row(&[
-                ("kind", Value::from(kind)),
-                ("id", Value::from(who.id.0)),
-                ("name", Value::from(who.name)),
-            ])])
-        }
-        DataKind::Division => {
-            if q.bool("home")? == Some(true) {
-                let home = ctx
-                    .api
-                    .send(Request::get("/api/v2/authorization/divisions/home"))
-                    .await?;
-                return Ok(vec![id_name(&home, "division")?]);
-            }
-            let name = q.string("name")?.ok_or_else(|| {
-                ProviderError::Invalid("data.division needs `name` or `home = true`".into())
-            })?;
-            divisions_named(ctx, &name)
-                .await?
-                .iter()
-                .map(|e| id_name(e, "division"))
-                .collect()
-        }
-        DataKind::Divisions => {
-            let all = all_divisions(ctx).await?;
-            let mut found: Vec<(String, String)> = all
-                .iter()
-                .map(|e| {
-                    Ok((
-                        str_field(e, "name").unwrap_or_default().to_owned(),
-                        id_of(e, "division")?,
-                    ))
-                })
-                .collect::<Result<_, ProviderError>>()?;
-            if let Some(names) = q.strings("names")? {
-                let missing: Vec<&String> = names
-                    .iter()
-                    .filter(|n| !found.iter().any(|(f, _)| f == *n))
-                    .collect();
-                if !missing.is_empty() {
-                    return Err(ProviderError::Invalid(format!(
-                        "data.divisions: no division named {}",
-                        missing
-                            .iter()
-                            .map(|m| format!("`{m}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )));
-                }
-                // In the order the manifest names them.
-                found = names
-                    .iter()
-                    .filter_map(|n| found.iter().find(|(f, _)| f == n).cloned())
-                    .collect();
-            } else {
-                found.sort();
-            }
-            Ok(vec![row(&[
-                (
-                    "ids",
-                    Value::strings(found.iter().map(|(_, id)| id.clone())),
-                ),
-                (
-                    "names",
-                    Value::strings(found.iter().map(|(n, _)| n.clone())),
-                ),
-            ])])
-        }
-        DataKind::User => {
-            let email = q.required_string("email")?;
-            let users = users_by_email(ctx, &email).await?;
-            users
-                .iter()
-                .map(|u| {
-                    Ok(row(&[
-                        ("id", Value::from(id_of(u, "user")?)),
-                        (
-                            "name",
-                            Value::from(str_field(u, "name").unwrap_or_default()),
-                        ),
-                        (
-                            "email",
-                            Value::from(str_field(u, "email").unwrap_or_default()),
-                        ),
-                    ]))
-                })
-                .collect()
-        }
-        DataKind::Users => {
-            let division = q.string("division")?;
-            let group_name = q.string("group")?;
-            let role = q.string("role")?;
-            let queue = q.string("queue")?;
-            if division.is_none() && group_name.is_none() && role.is_none() && queue.is_none() {
-                return Err(ProviderError::Invalid(
-                    "data.users needs one or more of `division`, `group`, `role` and `queue`"
-                        .into(),
-                ));
-            }
-            // Each filter narrows the set (AND); a filter naming nothing
-            // matches nothing, which the engine reports.
-            let mut ids: Option<BTreeSet<String>> = None;
-            let narrow = |ids: &mut Option<BTreeSet<String>>, set: BTreeSet<String>| {
-                *ids = Some(match ids.take() {
-                    Some(previous) => previous.intersection(&set).cloned().collect(),
-                    None => set,
-                });
-            };
-            if let Some(name) = division {
-                let divisions = divisions_named(ctx, &name).await?;
-                let Some(division) = divisions.first() else {
-                    return Ok(Vec::new());
-                };
-                let division_id = id_of(division, "division")?;
-                let users = all_users(ctx).await?;
-                let in_division = users
-                    .iter()
-                    .filter(|u| {
-                        u.get("division").and_then(|d| str_field(d, "id"))
-                            == Some(division_id.as_str())
-                    })
-                    .filter_map(|u| str_field(u, "id").map(str::to_owned))
-                    .collect();
-                narrow(&mut ids, in_division);
-            }
-            if let Some(name) = group_name {
-                let groups: Vec<Json> = search_groups_by_name(&ctx.api, &name)
-                    .await?
-                    .into_iter()
-                    .filter(|g| str_field(g, "name") == Some(name.as_str()))
-                    .collect();
-                let Some(g) = groups.first() else {
-                    return Ok(Vec::new());
-                };
-                let members: BTreeSet<String> = group::read_members(ctx, &id_of(g, "group")?)
-                    .await?
-                    .into_iter()
-                    .collect();
-                narrow(&mut ids, members);
-            }
-            if let Some(role) = role {
-                let Some(role_id) = role_id(ctx, &role).await? else {
-                    return Ok(Vec::new());
-                };
-                let holders = ctx
-                    .api
-                    .list_all(
-                        Request::get("/api/v2/authorization/roles/{roleId}/users")
-                            .param("roleId", &role_id),
-                        100,
-                    )
-                    .await?
-                    .iter()
-                    .filter_map(|u| str_field(u, "id").map(str::to_owned))
-                    .collect();
-                narrow(&mut ids, holders);
-            }
-            if let Some(queue) = queue {
-                let Some(queue_id) = queue_id(ctx, &queue).await? else {
-                    return Ok(Vec::new());
-                };
-                let agents = ctx
-                    .api
-                    .list_all(
-                        Request::get("/api/v2/routing/queues/{queueId}/members")
-                            .param("queueId", &queue_id),
-                        100,
-                    )
-                    .await?
-                    .iter()
-                    .filter_map(|m| str_field(m, "id").map(str::to_owned))
-                    .collect();
-                narrow(&mut ids, agents);
-            }
-            let ids = ids.unwrap_or_default();
-            // `emails[i]` is the email of `ids[i]`.
-            let users = all_users(ctx).await?;
-            let email_of: BTreeMap<&str, &str> = users
-                .iter()
-                .filter_map(|u| Some((str_field(u, "id")?, str_field(u, "email")?)))
-                .collect();
-            let emails: Vec<String> = ids
-                .iter()
-                .map(|id| {
-                    email_of
-                        .get(id.as_str())
-                        .copied()
-                        .unwrap_or_default()
-                        .to_owned()
-                })
-                .collect();
-            Ok(vec![row(&[
-                ("ids", Value::strings(ids)),
-                ("emails", Value::strings(emails)),
-            ])])
-        }
-        DataKind::Queue => {
-            let name = q.required_string("name")?;
-            let queues = ctx
-                .api
-                .list_all(
-                    Request::get("/api/v2/routing/queues").query("name", &name),
-                    100,
-                )
-                .await?;
-            queues
-                .iter()
-                .filter(|e| str_field(e, "name") == Some(name.as_str()))
-                .map(|e| {
-                    let mut r = id_name(e, "queue")?;
-                    let division = e
-                        .get("division")
-                        .and_then(|d| str_field(d, "id"))
-                        .unwrap_or_default();
-                    r.insert("division_id".into(), Value::from(division));
-                    Ok(r)
-                })
-                .collect()
-        }
+        DataKind::Org => org_row(ctx).await,
+        DataKind::Caller => caller_row(ctx).await,
+        DataKind::Division => division(ctx, &q).await,
+        DataKind::Divisions => divisions(ctx, &q).await,
+        DataKind::User => user(ctx, &q).await,
+        DataKind::Users => users(ctx, &q).await,
+        DataKind::Queue => queue(ctx, &q).await,
         DataKind::Role => {
             let name = q.required_string("name")?;
             find_by_name(&ctx.api, &crate::role::SPEC, &name)
@@ -342,33 +114,330 @@ pub async fn data(ctx: &Ctx, kind: DataKind, query: &Attrs) -> Result<Vec<Row>, 
                 .map(|e| id_name(e, "role"))
                 .collect()
         }
-        DataKind::IntegrationType => {
-            if let Some(id) = q.string("id")? {
-                let found = ctx
-                    .api
-                    .send_opt(
-                        Request::get("/api/v2/integrations/types/{typeId}").param("typeId", &id),
-                    )
-                    .await?;
-                return found
+        DataKind::IntegrationType => integration_type(ctx, &q).await,
+    }
+}
+
+/// `data.org`: the organization behind the connection.
+async fn org_row(ctx: &Ctx) -> Result<Vec<Row>, ProviderError> {
+    let o = org::org(ctx).await?;
+    Ok(vec![row(&[
+        ("id", Value::from(o.id)),
+        ("name", Value::from(o.name)),
+        ("short_name", Value::from(o.short_name)),
+        ("region", Value::from(o.region)),
+        ("domain", Value::from(o.domain)),
+        ("api_url", Value::from(o.api_url)),
+        ("login_url", Value::from(o.login_url)),
+    ])])
+}
+
+/// `data.caller`: the user or client behind the token.
+async fn caller_row(ctx: &Ctx) -> Result<Vec<Row>, ProviderError> {
+    let who = caller::identity(ctx).await?;
+    let kind = match who.kind {
+        CallerKind::User => "user",
+        CallerKind::Client => "client",
+    };
+    Ok(vec![row(&[
+        ("kind", Value::from(kind)),
+        ("id", Value::from(who.id.0)),
+        ("name", Value::from(who.name)),
+    ])])
+}
+
+/// `data.division`: by `name`, or the home division.
+async fn division(ctx: &Ctx, q: &AttrReader<'_>) -> Result<Vec<Row>, ProviderError> {
+    if q.bool("home")? == Some(true) {
+        let home = ctx
+            .api
+            .send(Request::get("/api/v2/authorization/divisions/home"))
+            .await?;
+        return Ok(vec![id_name(&home, "division")?]);
+    }
+    let name = q.string("name")?.ok_or_else(|| {
+        ProviderError::Invalid("data.division needs `name` or `home = true`".into())
+    })?;
+    divisions_named(ctx, &name)
+        .await?
+        .iter()
+        .map(|e| id_name(e, "division"))
+        .collect()
+}
+
+/// `data.divisions`: every division, or those of `names` in their order.
+async fn divisions(ctx: &Ctx, q: &AttrReader<'_>) -> Result<Vec<Row>, ProviderError> {
+    let all = all_divisions(ctx).await?;
+    let mut found: Vec<(String, String)> = all
+        .iter()
+        .map(|e| {
+            Ok((
+                str_field(e, "name").unwrap_or_default().to_owned(),
+                id_of(e, "division")?,
+            ))
+        })
+        .collect::<Result<_, ProviderError>>()?;
+    if let Some(names) = q.strings("names")? {
+        let missing: Vec<&String> = names
+            .iter()
+            .filter(|n| !found.iter().any(|(f, _)| f == *n))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ProviderError::Invalid(format!(
+                "data.divisions: no division named {}",
+                missing
                     .iter()
-                    .map(|e| id_name(e, "integration type"))
-                    .collect();
-            }
-            let name = q.string("name")?.ok_or_else(|| {
-                ProviderError::Invalid("data.integration_type needs `name` or `id`".into())
-            })?;
-            let types = ctx
-                .api
-                .list_all(Request::get("/api/v2/integrations/types"), 100)
-                .await?;
-            types
-                .iter()
-                .filter(|e| str_field(e, "name") == Some(name.as_str()))
-                .map(|e| id_name(e, "integration type"))
-                .collect()
+                    .map(|m| format!("`{m}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        // In the order the manifest names them.
+        found = names
+            .iter()
+            .filter_map(|n| found.iter().find(|(f, _)| f == n).cloned())
+            .collect();
+    } else {
+        found.sort();
+    }
+    Ok(vec![row(&[
+        (
+            "ids",
+            Value::strings(found.iter().map(|(_, id)| id.clone())),
+        ),
+        (
+            "names",
+            Value::strings(found.iter().map(|(n, _)| n.clone())),
+        ),
+    ])])
+}
+
+/// `data.user`: by `email`.
+async fn user(ctx: &Ctx, q: &AttrReader<'_>) -> Result<Vec<Row>, ProviderError> {
+    let email = q.required_string("email")?;
+    let users = users_by_email(ctx, &email).await?;
+    users
+        .iter()
+        .map(|u| {
+            Ok(row(&[
+                ("id", Value::from(id_of(u, "user")?)),
+                (
+                    "name",
+                    Value::from(str_field(u, "name").unwrap_or_default()),
+                ),
+                (
+                    "email",
+                    Value::from(str_field(u, "email").unwrap_or_default()),
+                ),
+            ]))
+        })
+        .collect()
+}
+
+/// `data.users`: the users every given filter (`division`, `group`,
+/// `role`, `queue`) matches, with their emails.
+async fn users(ctx: &Ctx, q: &AttrReader<'_>) -> Result<Vec<Row>, ProviderError> {
+    let division = q.string("division")?;
+    let group_name = q.string("group")?;
+    let role = q.string("role")?;
+    let queue = q.string("queue")?;
+    if division.is_none() && group_name.is_none() && role.is_none() && queue.is_none() {
+        return Err(ProviderError::Invalid(
+            "data.users needs one or more of `division`, `group`, `role` and `queue`".into(),
+        ));
+    }
+    // Each filter narrows the set (AND); a filter naming nothing matches
+    // nothing, which the engine reports.
+    let mut ids: Option<BTreeSet<String>> = None;
+    let mut narrow = |set: Option<BTreeSet<String>>| -> bool {
+        let Some(set) = set else {
+            return false;
+        };
+        ids = Some(match ids.take() {
+            Some(previous) => previous.intersection(&set).cloned().collect(),
+            None => set,
+        });
+        true
+    };
+    if let Some(name) = division {
+        if !narrow(users_in_division(ctx, &name).await?) {
+            return Ok(Vec::new());
         }
     }
+    if let Some(name) = group_name {
+        if !narrow(users_in_group(ctx, &name).await?) {
+            return Ok(Vec::new());
+        }
+    }
+    if let Some(role) = role {
+        if !narrow(users_with_role(ctx, &role).await?) {
+            return Ok(Vec::new());
+        }
+    }
+    if let Some(queue) = queue {
+        if !narrow(users_in_queue(ctx, &queue).await?) {
+            return Ok(Vec::new());
+        }
+    }
+    users_row(ctx, ids.unwrap_or_default()).await
+}
+
+/// The ids of the users of the division named `name`; `None` when there
+/// is no such division.
+async fn users_in_division(
+    ctx: &Ctx,
+    name: &str,
+) -> Result<Option<BTreeSet<String>>, ProviderError> {
+    let divisions = divisions_named(ctx, name).await?;
+    let Some(division) = divisions.first() else {
+        return Ok(None);
+    };
+    let division_id = id_of(division, "division")?;
+    let users = all_users(ctx).await?;
+    Ok(Some(
+        users
+            .iter()
+            .filter(|u| {
+                u.get("division").and_then(|d| str_field(d, "id")) == Some(division_id.as_str())
+            })
+            .filter_map(|u| str_field(u, "id").map(str::to_owned))
+            .collect(),
+    ))
+}
+
+/// The member ids of the group named `name`; `None` when there is no such
+/// group.
+async fn users_in_group(ctx: &Ctx, name: &str) -> Result<Option<BTreeSet<String>>, ProviderError> {
+    let groups: Vec<Json> = search_groups_by_name(&ctx.api, name)
+        .await?
+        .into_iter()
+        .filter(|g| str_field(g, "name") == Some(name))
+        .collect();
+    let Some(g) = groups.first() else {
+        return Ok(None);
+    };
+    Ok(Some(
+        group::read_members(ctx, &id_of(g, "group")?)
+            .await?
+            .into_iter()
+            .collect(),
+    ))
+}
+
+/// The ids of the users holding `role` (a name or an id); `None` when
+/// there is no such role.
+async fn users_with_role(ctx: &Ctx, role: &str) -> Result<Option<BTreeSet<String>>, ProviderError> {
+    let Some(role_id) = role_id(ctx, role).await? else {
+        return Ok(None);
+    };
+    let holders = ctx
+        .api
+        .list_all(
+            Request::get("/api/v2/authorization/roles/{roleId}/users").param("roleId", &role_id),
+            100,
+        )
+        .await?;
+    Ok(Some(
+        holders
+            .iter()
+            .filter_map(|u| str_field(u, "id").map(str::to_owned))
+            .collect(),
+    ))
+}
+
+/// The ids of the agents of `queue` (a name or an id); `None` when there
+/// is no such queue.
+async fn users_in_queue(ctx: &Ctx, queue: &str) -> Result<Option<BTreeSet<String>>, ProviderError> {
+    let Some(queue_id) = queue_id(ctx, queue).await? else {
+        return Ok(None);
+    };
+    let agents = ctx
+        .api
+        .list_all(
+            Request::get("/api/v2/routing/queues/{queueId}/members").param("queueId", &queue_id),
+            100,
+        )
+        .await?;
+    Ok(Some(
+        agents
+            .iter()
+            .filter_map(|m| str_field(m, "id").map(str::to_owned))
+            .collect(),
+    ))
+}
+
+/// The `data.users` row of `ids`: `emails[i]` is the email of `ids[i]`.
+async fn users_row(ctx: &Ctx, ids: BTreeSet<String>) -> Result<Vec<Row>, ProviderError> {
+    let users = all_users(ctx).await?;
+    let email_of: BTreeMap<&str, &str> = users
+        .iter()
+        .filter_map(|u| Some((str_field(u, "id")?, str_field(u, "email")?)))
+        .collect();
+    let emails: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            email_of
+                .get(id.as_str())
+                .copied()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    Ok(vec![row(&[
+        ("ids", Value::strings(ids)),
+        ("emails", Value::strings(emails)),
+    ])])
+}
+
+/// `data.queue`: by `name`, with its division.
+async fn queue(ctx: &Ctx, q: &AttrReader<'_>) -> Result<Vec<Row>, ProviderError> {
+    let name = q.required_string("name")?;
+    let queues = ctx
+        .api
+        .list_all(
+            Request::get("/api/v2/routing/queues").query("name", &name),
+            100,
+        )
+        .await?;
+    queues
+        .iter()
+        .filter(|e| str_field(e, "name") == Some(name.as_str()))
+        .map(|e| {
+            let mut r = id_name(e, "queue")?;
+            let division = e
+                .get("division")
+                .and_then(|d| str_field(d, "id"))
+                .unwrap_or_default();
+            r.insert("division_id".into(), Value::from(division));
+            Ok(r)
+        })
+        .collect()
+}
+
+/// `data.integration_type`: by `id` or `name`.
+async fn integration_type(ctx: &Ctx, q: &AttrReader<'_>) -> Result<Vec<Row>, ProviderError> {
+    if let Some(id) = q.string("id")? {
+        let found = ctx
+            .api
+            .send_opt(Request::get("/api/v2/integrations/types/{typeId}").param("typeId", &id))
+            .await?;
+        return found
+            .iter()
+            .map(|e| id_name(e, "integration type"))
+            .collect();
+    }
+    let name = q.string("name")?.ok_or_else(|| {
+        ProviderError::Invalid("data.integration_type needs `name` or `id`".into())
+    })?;
+    let types = ctx
+        .api
+        .list_all(Request::get("/api/v2/integrations/types"), 100)
+        .await?;
+    types
+        .iter()
+        .filter(|e| str_field(e, "name") == Some(name.as_str()))
+        .map(|e| id_name(e, "integration type"))
+        .collect()
 }
 
 /// True for a Genesys object id (a UUID), as opposed to a name.
@@ -461,11 +530,21 @@ async fn users_by_email(ctx: &Ctx, email: &str) -> Result<Vec<Json>, ProviderErr
     }
 }
 
+/// The permission catalog's largest page.
+const CATALOG_PAGE: u32 = 100;
+
+/// The permission catalog's listing.
+pub const PERMISSION_CATALOG: ListEndpoint = ListEndpoint {
+    kind: "permission",
+    path: "/api/v2/authorization/permissions",
+    page_size: Some(CATALOG_PAGE),
+};
+
 /// Every permission of the catalog, `domain:entity:action`.
 pub async fn permission_catalog(ctx: &Ctx) -> Result<BTreeSet<String>, ProviderError> {
     let entities = ctx
         .api
-        .list_all(Request::get("/api/v2/authorization/permissions"), 100)
+        .list_all(Request::get(PERMISSION_CATALOG.path), CATALOG_PAGE)
         .await?;
     Ok(catalog_of(&entities))
 }

@@ -8,14 +8,13 @@
 //! The home division (`homeDivision: true`) is built in. Divisions carry no
 //! `version`; the fingerprint of the attributes stands in.
 
-use gcrecon_core::provider::{Created, GenesysId, ListScope, Listing, LiveObject, ProviderError};
+use gcrecon_core::provider::{Created, GenesysId, LiveObject, ProviderError};
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::Kind;
 use serde_json::{json, Map, Value as Json};
 
-use crate::http::Request;
-use crate::listing::{self, ListSpec, NameLookup};
-use crate::recover;
+use crate::kinds::{OpFuture, RestKind, RestOps, Update};
+use crate::listing::{ListSpec, NameLookup};
 use crate::wire::{fingerprint, id_of, str_field, AttrReader};
 use crate::Ctx;
 
@@ -29,7 +28,46 @@ pub const SPEC: ListSpec = ListSpec {
     names: NameLookup::Query("name"),
 };
 
-const ONE: &str = "/api/v2/authorization/divisions/{divisionId}";
+static REST: RestKind = RestKind {
+    kind: Kind::Division,
+    listing: SPEC,
+    to_live,
+    to_wire,
+};
+
+/// Divisions: the REST defaults; every change also forgets the divisions
+/// the data sources cached.
+pub struct Division;
+
+impl RestOps for Division {
+    fn rest(&self) -> &'static RestKind {
+        &REST
+    }
+
+    fn create<'a>(&'a self, ctx: &'a Ctx, desired: &'a Attrs) -> OpFuture<'a, Created> {
+        Box::pin(async move {
+            ctx.data_cache.lock().await.forget_divisions();
+            REST.create(ctx, desired).await
+        })
+    }
+
+    fn update<'a>(&'a self, ctx: &'a Ctx, update: Update<'a>) -> OpFuture<'a, LiveObject> {
+        Box::pin(async move {
+            ctx.data_cache.lock().await.forget_divisions();
+            REST.update(ctx, update).await
+        })
+    }
+
+    /// A division whose objects were deleted moments ago (clients, grants)
+    /// refuses its own delete with 400 until they are gone: retried for at
+    /// most [`crate::retry::DRAIN_WAIT`].
+    fn delete<'a>(&'a self, ctx: &'a Ctx, id: &'a GenesysId) -> OpFuture<'a, ()> {
+        Box::pin(async move {
+            ctx.data_cache.lock().await.forget_divisions();
+            crate::retry::while_draining(|| REST.delete(ctx, id)).await
+        })
+    }
+}
 
 /// Wire → live object.
 pub fn to_live(wire: &Json) -> Result<LiveObject, ProviderError> {
@@ -62,66 +100,6 @@ pub fn to_wire(desired: &Attrs) -> Result<Json, ProviderError> {
         body.insert("description".into(), json!(d));
     }
     Ok(Json::Object(body))
-}
-
-pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
-    listing::fetch(&ctx.api, &SPEC, scope)
-        .await?
-        .into_listing(to_live)
-}
-
-pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
-    ctx.api
-        .send_opt(Request::get(ONE).param("divisionId", id.as_str()))
-        .await?
-        .as_ref()
-        .map(to_live)
-        .transpose()
-}
-
-/// A POST; after a lost answer the division is looked up by name
-/// (`GET ...divisions?name=`, one call) before it is sent again.
-pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
-    let body = to_wire(desired)?;
-    let name = str_field(&body, "name").unwrap_or_default().to_owned();
-    let request = Request::post(SPEC.list).json(body);
-    let wire = recover::create(&ctx.api, &request, "division", &name, || {
-        listing::find_by_name(&ctx.api, &SPEC, &name)
-    })
-    .await?
-    .into_wire();
-    Ok(Created {
-        object: to_live(&wire)?,
-        secret: None,
-    })
-}
-
-pub async fn update(
-    ctx: &Ctx,
-    live: &LiveObject,
-    desired: &Attrs,
-) -> Result<LiveObject, ProviderError> {
-    let wire = ctx
-        .api
-        .send(
-            Request::put(ONE)
-                .param("divisionId", live.id.as_str())
-                .json(to_wire(desired)?),
-        )
-        .await
-        .map_err(|e| ctx.gone(e, Kind::Division, &live.id))?;
-    to_live(&wire)
-}
-
-/// A division whose objects were deleted moments ago (clients, grants)
-/// refuses its own delete with 400 until they are gone: retried for at most
-/// [`crate::retry::DRAIN_WAIT`].
-pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
-    crate::retry::while_draining(|| {
-        ctx.api
-            .delete_if_present(Request::delete(ONE).param("divisionId", id.as_str()))
-    })
-    .await
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! group. They are read only for groups that have members (`memberCount`,
 //! so the many empty groups of an org cost nothing), and not at all when the
 //! engine says the manifest does not manage `members`
-//! ([`crate::GenesysProvider::set_managed_keys`]): a refresh must not pay a
+//! (`Provider::manage_keys`): a refresh must not pay a
 //! call per group for a collection nobody manages. A live object without a
 //! `members` key means "not read", never "no members".
 
@@ -27,11 +27,12 @@ use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::Kind;
 use serde_json::{json, Map, Value as Json};
 
-use crate::http::{for_each_bounded, Request};
-use crate::listing::{self, ListSpec, NameLookup};
+use crate::http::Request;
+use crate::kinds::{kind_ops_from_functions, RestKind, Update};
+use crate::listing::{ListSpec, NameLookup};
+use crate::retry;
 use crate::wire::{fingerprint, id_of, ids_field, malformed, str_field, string_set, AttrReader};
 use crate::Ctx;
-use crate::{recover, retry};
 
 pub const SPEC: ListSpec = ListSpec {
     what: "group",
@@ -48,6 +49,19 @@ const MEMBERS: &str = "/api/v2/groups/{groupId}/members";
 /// `GroupMembersUpdate` takes at most 50 ids.
 pub const MEMBER_BATCH: usize = 50;
 const MEMBER_PAGE: u32 = 100;
+
+static REST: RestKind = RestKind {
+    kind: Kind::Group,
+    listing: SPEC,
+    to_live: |wire| to_live(wire, None),
+    to_wire: to_create,
+};
+
+/// Groups: members cost calls of their own, and `POST /groups` drops the
+/// description; only delete is the REST default.
+pub struct Group;
+
+kind_ops_from_functions!(Group, Kind::Group, REST.endpoint());
 
 /// Wire → live object; `members` when they were read.
 pub fn to_live(wire: &Json, members: Option<Vec<String>>) -> Result<LiveObject, ProviderError> {
@@ -154,28 +168,20 @@ pub fn to_update(live: &Attrs, desired: &Attrs, version: i64) -> Result<Json, Pr
     Ok(Json::Object(body))
 }
 
-/// True when the group object itself (not its members) must change.
-fn group_fields_differ(live: &Attrs, desired: &Attrs) -> bool {
-    const KEYS: [&str; 5] = [
-        "name",
-        "description",
-        "visibility",
-        "rules_visible",
-        "roles_enabled",
-    ];
-    let set = |v: Option<&Value>| -> BTreeSet<String> {
-        v.and_then(Value::as_list)
-            .map(|l| {
-                l.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    KEYS.iter()
-        .any(|k| desired.get(*k).is_some_and(|d| live.get(*k) != Some(d)))
-        || (desired.contains_key("owners") && set(desired.get("owners")) != set(live.get("owners")))
+/// Keys of the group object itself (not its members): a change to one
+/// of them is a `PUT` of the group.
+const GROUP_FIELDS: [&str; 6] = [
+    "name",
+    "description",
+    "visibility",
+    "rules_visible",
+    "roles_enabled",
+    "owners",
+];
+
+/// True when the plan changed the group object itself.
+fn group_fields_changed(update: &Update<'_>) -> bool {
+    GROUP_FIELDS.iter().any(|k| update.changed(k))
 }
 
 /// The member ids of a group.
@@ -202,27 +208,14 @@ async fn with_members(ctx: &Ctx, wire: &Json) -> Result<LiveObject, ProviderErro
     to_live(wire, Some(members))
 }
 
-pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
-    let found = listing::fetch(&ctx.api, &SPEC, scope).await?;
-    let objects = if members_wanted(ctx) {
-        for_each_bounded(found.entities, ctx.api.concurrency(), |w| async move {
-            with_members(ctx, &w).await
-        })
-        .await?
-    } else {
-        found
-            .entities
-            .iter()
-            .map(|w| to_live(w, None))
-            .collect::<Result<_, _>>()?
-    };
-    Ok(Listing {
-        objects,
-        complete: found.complete,
+async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
+    REST.list_detailed(ctx, scope, members_wanted(ctx), |w| async move {
+        with_members(ctx, &w).await
     })
+    .await
 }
 
-pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
+async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
     let Some(wire) = ctx
         .api
         .send_opt(Request::get(ONE).param("groupId", id.as_str()))
@@ -299,20 +292,13 @@ async fn remove_members(ctx: &Ctx, id: &str, remove: &[String]) -> Result<(), Pr
     Ok(())
 }
 
-pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
+async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
     let r = AttrReader::new(Kind::Group, desired);
     let members = r.strings("members")?;
     // A POST; after a lost answer the group is looked up by name (one
     // `POST /groups/search`) before it is sent again. A found group carries
     // its current `version`, which the member adds below start from.
-    let body = to_create(desired)?;
-    let name = str_field(&body, "name").unwrap_or_default().to_owned();
-    let request = Request::post(SPEC.list).json(body);
-    let wire = recover::create(&ctx.api, &request, "group", &name, || {
-        listing::find_by_name(&ctx.api, &SPEC, &name)
-    })
-    .await?
-    .into_wire();
+    let wire = REST.post(ctx, to_create(desired)?).await?;
     let id = id_of(&wire, "group")?;
     let wire = set_description(ctx, &id, wire, desired).await?;
     let Some(members) = members else {
@@ -397,92 +383,110 @@ async fn set_description(
 /// PUTs [`set_description`] sends at most.
 const DESCRIPTION_ATTEMPTS: u32 = 4;
 
-pub async fn update(
+/// The version number of a live group (`3` of `3-<fingerprint>`).
+fn live_version(live: &LiveObject) -> Option<i64> {
+    live.version.split('-').next().and_then(|v| v.parse().ok())
+}
+
+/// `PUT` the group at its known version; a 409 reads the version again.
+async fn put_group(ctx: &Ctx, update: Update<'_>) -> Result<Json, ProviderError> {
+    let (live, desired) = (update.live, update.desired);
+    let id = live.id.as_str();
+    let first = AtomicBool::new(true);
+    let known = live_version(live);
+    let first = &first;
+    retry::on_conflict(move || async move {
+        let v = match (first.swap(false, Ordering::SeqCst), known) {
+            (true, Some(v)) => v,
+            _ => read_version(ctx, id).await?,
+        };
+        ctx.api
+            .send(
+                Request::put(ONE)
+                    .param("groupId", id)
+                    .json(to_update(&live.attrs, desired, v)?),
+            )
+            .await
+    })
+    .await
+    .map_err(|e| ctx.gone(e, Kind::Group, &live.id))
+}
+
+/// Make the members `wanted`: remove the extra ones, then add the missing
+/// ones, starting from `version` (a removal batch moves it by one).
+/// Answers whether any call was made.
+async fn change_members(
     ctx: &Ctx,
     live: &LiveObject,
-    desired: &Attrs,
-) -> Result<LiveObject, ProviderError> {
+    wanted: &BTreeSet<String>,
+    mut version: Option<i64>,
+) -> Result<bool, ProviderError> {
     let id = live.id.as_str();
+    let current: BTreeSet<String> = match live.attrs.get("members").and_then(Value::as_list) {
+        Some(list) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        None => read_members(ctx, id).await?.into_iter().collect(),
+    };
+    let add: Vec<String> = wanted.difference(&current).cloned().collect();
+    let remove: Vec<String> = current.difference(wanted).cloned().collect();
+    if !remove.is_empty() {
+        remove_members(ctx, id, &remove).await?;
+        version = version.map(|v| v + remove.len().div_ceil(MEMBER_BATCH) as i64);
+    }
+    if !add.is_empty() {
+        add_members(ctx, id, &add, version).await?;
+    }
+    Ok(!add.is_empty() || !remove.is_empty())
+}
+
+/// `PUT` the group when one of its own fields changed, and add or remove
+/// members when `members` changed; nothing else is sent.
+async fn update(ctx: &Ctx, update: Update<'_>) -> Result<LiveObject, ProviderError> {
+    let live = update.live;
     let mut latest: Option<Json> = None;
-    if group_fields_differ(&live.attrs, desired) {
-        let first = AtomicBool::new(true);
-        let known = live
-            .version
-            .split('-')
-            .next()
-            .and_then(|v| v.parse::<i64>().ok());
-        let first = &first;
-        let wire = retry::on_conflict(move || async move {
-            let v = match (first.swap(false, Ordering::SeqCst), known) {
-                (true, Some(v)) => v,
-                _ => read_version(ctx, id).await?,
-            };
-            ctx.api
-                .send(Request::put(ONE).param("groupId", id).json(to_update(
-                    &live.attrs,
-                    desired,
-                    v,
-                )?))
-                .await
-        })
-        .await
-        .map_err(|e| ctx.gone(e, Kind::Group, &live.id))?;
-        latest = Some(wire);
+    if group_fields_changed(&update) {
+        latest = Some(put_group(ctx, update).await?);
     }
-    let r = AttrReader::new(Kind::Group, desired);
-    let mut members_now = None;
-    if let Some(wanted) = r.strings("members")? {
-        let wanted: BTreeSet<String> = wanted.into_iter().collect();
-        let current: BTreeSet<String> = match live.attrs.get("members").and_then(Value::as_list) {
-            Some(list) => list
-                .iter()
+    let wanted = AttrReader::new(Kind::Group, update.desired).strings("members")?;
+    let members_now: Option<Vec<String>> = match wanted {
+        Some(wanted) => {
+            let wanted: BTreeSet<String> = wanted.into_iter().collect();
+            if update.changed("members") {
+                let version = latest
+                    .as_ref()
+                    .and_then(|w| w.get("version"))
+                    .and_then(Json::as_i64)
+                    .or_else(|| live_version(live));
+                if change_members(ctx, live, &wanted, version).await? {
+                    latest = None;
+                }
+            }
+            Some(wanted.into_iter().collect())
+        }
+        None => live.attrs.get("members").and_then(Value::as_list).map(|l| {
+            l.iter()
                 .filter_map(Value::as_str)
                 .map(str::to_owned)
-                .collect(),
-            None => read_members(ctx, id).await?.into_iter().collect(),
-        };
-        let add: Vec<String> = wanted.difference(&current).cloned().collect();
-        let remove: Vec<String> = current.difference(&wanted).cloned().collect();
-        // The version at hand: a removal batch moves it by one.
-        let mut version = latest
-            .as_ref()
-            .and_then(|w| w.get("version"))
-            .and_then(Json::as_i64)
-            .or_else(|| live.version.split('-').next().and_then(|v| v.parse().ok()));
-        if !remove.is_empty() {
-            remove_members(ctx, id, &remove).await?;
-            version = version.map(|v| v + remove.len().div_ceil(MEMBER_BATCH) as i64);
-        }
-        if !add.is_empty() {
-            add_members(ctx, id, &add, version).await?;
-        }
-        if !add.is_empty() || !remove.is_empty() {
-            latest = None;
-        }
-        members_now = Some(wanted.into_iter().collect());
-    } else if let Some(list) = live.attrs.get("members").and_then(Value::as_list) {
-        members_now = Some(
-            list.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-        );
-    }
+                .collect()
+        }),
+    };
     let wire = match latest {
         Some(w) => w,
         None => ctx
             .api
-            .send(Request::get(ONE).param("groupId", id))
+            .send(Request::get(ONE).param("groupId", live.id.as_str()))
             .await
             .map_err(|e| ctx.gone(e, Kind::Group, &live.id))?,
     };
     to_live(&wire, members_now)
 }
 
-pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
-    ctx.api
-        .delete_if_present(Request::delete(ONE).param("groupId", id.as_str()))
-        .await
+/// A `DELETE` by id, as for every REST kind.
+async fn delete(ctx: &Ctx, id: &GenesysId, _previous: Option<&Attrs>) -> Result<(), ProviderError> {
+    REST.delete(ctx, id).await
 }
 
 #[cfg(test)]
@@ -527,12 +531,18 @@ mod tests {
     #[test]
     fn only_group_fields_trigger_a_put() {
         let live = to_live(&wire(), Some(vec![])).unwrap();
-        let mut desired = Attrs::new();
-        desired.insert("name".into(), Value::from("Supervisors"));
-        desired.insert("members".into(), Value::strings(["u5"]));
-        desired.insert("owners".into(), Value::strings(["u2", "u1"]));
-        assert!(!group_fields_differ(&live.attrs, &desired));
-        desired.insert("owners".into(), Value::strings(["u1"]));
-        assert!(group_fields_differ(&live.attrs, &desired));
+        let desired = Attrs::new();
+        let update = |changed: &[String]| -> bool {
+            group_fields_changed(&Update {
+                live: &live,
+                previous: None,
+                desired: &desired,
+                changed,
+            })
+        };
+        assert!(!update(&["members".to_owned()]));
+        assert!(!update(&[]));
+        assert!(update(&["members".to_owned(), "owners".to_owned()]));
+        assert!(update(&["rules_visible".to_owned()]));
     }
 }

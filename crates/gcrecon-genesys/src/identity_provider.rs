@@ -13,11 +13,18 @@ use gcrecon_core::Kind;
 use serde_json::{Map, Value as Json};
 
 use crate::http::Request;
+use crate::kinds::{kind_ops_from_functions, Update};
 use crate::wire::{fingerprint, str_field, AttrReader};
 use crate::Ctx;
 
 /// Providers gcrecon manages, with their path templates.
 const PROVIDERS: &[(&str, &str)] = &[("pureengage", "/api/v2/identityproviders/pureengage")];
+
+/// Identity providers: one fixed path per provider, `PUT` to create.
+pub struct IdentityProvider;
+
+// Each provider is read at its own path; there is no listing.
+kind_ops_from_functions!(IdentityProvider, Kind::IdentityProvider, None);
 
 /// Wire fields that are not settings.
 const READ_ONLY: &[&str] = &["id", "selfUri"];
@@ -70,7 +77,7 @@ pub fn to_wire(attrs: &Attrs) -> Result<Json, ProviderError> {
     Ok(Json::Object(body))
 }
 
-pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
+async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
     let path = path_of(id.as_str())?;
     Ok(ctx
         .api
@@ -79,7 +86,7 @@ pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, Provi
         .map(|w| to_live(id.as_str(), &w)))
 }
 
-pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
+async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
     let wanted: Vec<&str> = match scope {
         ListScope::All => PROVIDERS.iter().map(|(n, _)| *n).collect(),
         ListScope::Only { ids, names } => PROVIDERS
@@ -114,7 +121,7 @@ async fn put(ctx: &Ctx, provider: &str, attrs: &Attrs) -> Result<LiveObject, Pro
     }
 }
 
-pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
+async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
     let provider = AttrReader::new(Kind::IdentityProvider, desired).required_string("provider")?;
     Ok(Created {
         object: put(ctx, &provider, desired).await?,
@@ -122,18 +129,15 @@ pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError
     })
 }
 
-pub async fn update(
-    ctx: &Ctx,
-    live: &LiveObject,
-    desired: &Attrs,
-) -> Result<LiveObject, ProviderError> {
+async fn update(ctx: &Ctx, update: Update<'_>) -> Result<LiveObject, ProviderError> {
+    let (live, desired) = (update.live, update.desired);
     // A PUT replaces the provider: keep the live fields the manifest leaves out.
     let mut merged = live.attrs.clone();
     merged.extend(desired.iter().map(|(k, v)| (k.clone(), v.clone())));
     put(ctx, live.id.as_str(), &merged).await
 }
 
-pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
+async fn delete(ctx: &Ctx, id: &GenesysId, _previous: Option<&Attrs>) -> Result<(), ProviderError> {
     ctx.api
         .delete_if_present(Request::delete(path_of(id.as_str())?))
         .await

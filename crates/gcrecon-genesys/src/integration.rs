@@ -19,7 +19,7 @@
 //! `expand=config.current`; an answer that still lacks it costs a
 //! `GET config/current` for that integration. The configuration is skipped
 //! only when the engine says the manifest manages none of `config`,
-//! `advanced`, `credentials` ([`crate::GenesysProvider::set_managed_keys`]);
+//! `advanced`, `credentials` (`Provider::manage_keys`);
 //! a live object without `config` then means "not read".
 
 use std::collections::BTreeMap;
@@ -29,8 +29,9 @@ use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::Kind;
 use serde_json::{json, Map, Value as Json};
 
-use crate::http::{for_each_bounded, Request};
-use crate::listing::{self, ListSpec, NameLookup};
+use crate::http::Request;
+use crate::kinds::{kind_ops_from_functions, RestKind, Update};
+use crate::listing::{ListSpec, NameLookup};
 use crate::wire::{fingerprint, id_of, malformed, str_field, AttrReader};
 use crate::Ctx;
 use crate::{recover, retry};
@@ -51,6 +52,19 @@ const ONE: &str = "/api/v2/integrations/{integrationId}";
 const CONFIG: &str = "/api/v2/integrations/{integrationId}/config/current";
 /// Keys that live in `config/current`.
 const CONFIG_KEYS: [&str; 3] = ["config", "advanced", "credentials"];
+
+static REST: RestKind = RestKind {
+    kind: Kind::Integration,
+    listing: SPEC,
+    to_live: |wire| to_live(wire, None),
+    to_wire: to_create,
+};
+
+/// Integrations: the configuration is a second object and the intended
+/// state a `PATCH`; only delete is the REST default.
+pub struct Integration;
+
+kind_ops_from_functions!(Integration, Kind::Integration, REST.endpoint());
 
 /// `credentials` on the wire (`{name: {id, ...}}`) → `{name = id}`.
 pub fn credentials_from_wire(wire: &Json) -> Value {
@@ -168,16 +182,22 @@ pub fn config_body(current: &Json, desired: &Attrs, version: i64) -> Result<Json
     Ok(Json::Object(body))
 }
 
-/// True when a desired table has a key whose live value differs (keys the
-/// manifest leaves out are the service's).
-pub fn subset_differs(live: Option<&Value>, desired: Option<&Value>) -> bool {
-    let Some(desired) = desired.and_then(Value::as_map) else {
-        return false;
-    };
-    let live = live.and_then(Value::as_map);
-    desired
-        .iter()
-        .any(|(k, v)| live.and_then(|l| l.get(k)) != Some(v))
+/// Manifest attributes → `POST /integrations` (`{name, integrationType}`).
+fn to_create(desired: &Attrs) -> Result<Json, ProviderError> {
+    let r = AttrReader::new(Kind::Integration, desired);
+    let name = r.required_string("name")?;
+    let type_id = r.string("type")?.ok_or_else(|| {
+        ProviderError::Invalid("integration needs `type` (an integration type id)".into())
+    })?;
+    Ok(json!({"name": name, "integrationType": {"id": type_id}}))
+}
+
+/// True when the plan changed a key that lives in `config/current`.
+fn config_changed(update: &Update<'_>) -> bool {
+    ["name", "notes"]
+        .into_iter()
+        .chain(CONFIG_KEYS)
+        .any(|k| update.changed(k))
 }
 
 /// Whether the configuration is read: unless the manifest manages none of it.
@@ -216,27 +236,14 @@ async fn with_config(ctx: &Ctx, wire: &Json) -> Result<LiveObject, ProviderError
     }
 }
 
-pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
-    let found = listing::fetch(&ctx.api, &SPEC, scope).await?;
-    let objects = if config_wanted(ctx) {
-        for_each_bounded(found.entities, ctx.api.concurrency(), |w| async move {
-            with_config(ctx, &w).await
-        })
-        .await?
-    } else {
-        found
-            .entities
-            .iter()
-            .map(|w| to_live(w, None))
-            .collect::<Result<_, _>>()?
-    };
-    Ok(Listing {
-        objects,
-        complete: found.complete,
+async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
+    REST.list_detailed(ctx, scope, config_wanted(ctx), |w| async move {
+        with_config(ctx, &w).await
     })
+    .await
 }
 
-pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
+async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
     let Some(request) = SPEC.read_request(id.as_str()) else {
         return Ok(None);
     };
@@ -311,18 +318,19 @@ async fn find_by_name(ctx: &Ctx, name: &str, type_id: &str) -> Result<Vec<Json>,
         .collect())
 }
 
-pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
+async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
     let r = AttrReader::new(Kind::Integration, desired);
-    let name = r.required_string("name")?;
-    let type_id = r.string("type")?.ok_or_else(|| {
-        ProviderError::Invalid("integration needs `type` (an integration type id)".into())
-    })?;
+    let body = to_create(desired)?;
+    let name = str_field(&body, "name").unwrap_or_default().to_owned();
+    let type_id = body["integrationType"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let enabled = r.bool("enabled")?.unwrap_or(true);
     // A POST; after a lost answer the integration is looked up by name and
     // type before it is sent again. Integrations have no name filter, so
     // that is the plain listing (no `expand`), a call per 100 instances.
-    let request =
-        Request::post(SPEC.list).json(json!({"name": name, "integrationType": {"id": type_id}}));
+    let request = Request::post(SPEC.list).json(body);
     let mut wire = recover::create(&ctx.api, &request, "integration", &name, || {
         find_by_name(ctx, &name, &type_id)
     })
@@ -347,21 +355,13 @@ pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError
     })
 }
 
-pub async fn update(
-    ctx: &Ctx,
-    live: &LiveObject,
-    desired: &Attrs,
-) -> Result<LiveObject, ProviderError> {
+/// Write `config/current` when a key of it changed, and `PATCH` the
+/// intended state or the notes when they changed; nothing else is sent.
+async fn update(ctx: &Ctx, update: Update<'_>) -> Result<LiveObject, ProviderError> {
+    let (live, desired) = (update.live, update.desired);
     let id = live.id.as_str();
     let r = AttrReader::new(Kind::Integration, desired);
-    let config_changes = ["name", "notes"].iter().any(|k| {
-        desired
-            .get(*k)
-            .is_some_and(|d| live.attrs.get(*k) != Some(d))
-    }) || CONFIG_KEYS
-        .iter()
-        .any(|k| subset_differs(live.attrs.get(*k), desired.get(*k)));
-    let written = if config_changes {
+    let written = if config_changed(&update) {
         Some(
             write_config(ctx, id, desired)
                 .await
@@ -370,12 +370,8 @@ pub async fn update(
     } else {
         None
     };
-    let enabled = r
-        .bool("enabled")?
-        .filter(|e| live.attrs.get("enabled") != Some(&Value::Bool(*e)));
-    let notes = r
-        .string("notes")?
-        .filter(|n| live.attrs.get("notes").and_then(Value::as_str) != Some(n.as_str()));
+    let enabled = r.bool("enabled")?.filter(|_| update.changed("enabled"));
+    let notes = r.string("notes")?.filter(|_| update.changed("notes"));
     let patched = patch(ctx, id, enabled, notes.as_deref())
         .await
         .map_err(|e| ctx.gone(e, Kind::Integration, &live.id))?;
@@ -395,10 +391,9 @@ pub async fn update(
     to_live(&wire, config.as_ref())
 }
 
-pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
-    ctx.api
-        .delete_if_present(Request::delete(ONE).param("integrationId", id.as_str()))
-        .await
+/// A `DELETE` by id, as for every REST kind.
+async fn delete(ctx: &Ctx, id: &GenesysId, _previous: Option<&Attrs>) -> Result<(), ProviderError> {
+    REST.delete(ctx, id).await
 }
 
 #[cfg(test)]
@@ -432,21 +427,23 @@ mod tests {
     }
 
     #[test]
-    fn subsets_compare_only_desired_keys() {
-        let live = Value::from_json(&json!({"url": "https://x", "extra": 1}));
-        assert!(!subset_differs(
-            Some(&live),
-            Some(&Value::from_json(&json!({"url": "https://x"})))
-        ));
-        assert!(subset_differs(
-            Some(&live),
-            Some(&Value::from_json(&json!({"url": "https://y"})))
-        ));
-        assert!(subset_differs(
-            None,
-            Some(&Value::from_json(&json!({"url": "https://y"})))
-        ));
-        assert!(!subset_differs(Some(&live), None));
+    fn only_configuration_keys_write_the_configuration() {
+        let live = to_live(&json!({"id": "i1", "name": "x"}), None).unwrap();
+        let desired = Attrs::new();
+        let writes = |changed: &[&str]| -> bool {
+            let changed: Vec<String> = changed.iter().map(|k| (*k).to_owned()).collect();
+            config_changed(&Update {
+                live: &live,
+                previous: None,
+                desired: &desired,
+                changed: &changed,
+            })
+        };
+        assert!(!writes(&["enabled"]));
+        assert!(!writes(&[]));
+        for key in ["name", "notes", "config", "advanced", "credentials"] {
+            assert!(writes(&["enabled", key]), "{key} lives in config/current");
+        }
     }
 
     #[test]

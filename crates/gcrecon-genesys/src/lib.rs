@@ -9,10 +9,13 @@
 //! Layout: [`connection`] and [`regions`] (where and who), `http` (the one
 //! client: login, token renewal, rate limiter, concurrency, the retry loop
 //! of [`retry`], call counters, tracing), `listing` (refresh with the fewest
-//! calls), one module per kind with the same shape (list/read, create,
-//! update, delete, and the mapping between manifest keys and wire fields):
-//! `division`, `role`, `role_grant`, `group`, `oauth_client`, `integration`,
-//! `identity_provider`; and `caller`, `org`, `data` for the data sources.
+//! calls), `kinds` (the operations every kind implements, their defaults
+//! over a listing spec, and the one registry the [`Provider`] methods
+//! dispatch through), one module per kind holding its mapping between
+//! manifest keys and wire fields and what it does differently from the
+//! defaults: `division`, `role`, `role_grant`, `group`, `oauth_client`,
+//! `integration`, `identity_provider`; and `caller`, `org`, `data` for the
+//! data sources.
 //! `audit` reads the audit log for drift attribution.
 //! `recover` makes creates safe when an answer is lost: it looks the object
 //! up by name before sending a create again.
@@ -49,6 +52,7 @@ mod group;
 mod http;
 mod identity_provider;
 mod integration;
+mod kinds;
 mod listing;
 mod oauth_client;
 mod org;
@@ -62,6 +66,7 @@ mod wire;
 pub(crate) const USER_PAGE: u32 = 500;
 
 pub use connection::{Connection, ConnectionError, Credentials};
+pub use kinds::{list_endpoints, ListEndpoint};
 pub use retry::{RetryNotice, RetryPolicy, RetryReporter};
 
 /// Tuning of the provider.
@@ -180,20 +185,6 @@ impl GenesysProvider {
         })
     }
 
-    /// Tell the provider which keys of `kind` the manifest manages, so that
-    /// a refresh skips per-object reads nobody needs: a group's `members`
-    /// (a call per group) and an integration's `config`/`advanced`/
-    /// `credentials` (a call per integration). Without this hint they are
-    /// read for `ListScope::Only` and `read`, and not for `ListScope::All`.
-    pub fn set_managed_keys(&self, kind: Kind, keys: &BTreeSet<String>) {
-        let mut map = self
-            .ctx
-            .managed_keys
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        map.insert(kind, keys.clone());
-    }
-
     /// The connection in use (no secret is printable from it).
     pub fn connection(&self) -> &Connection {
         &self.ctx.connection
@@ -221,58 +212,37 @@ impl Provider for GenesysProvider {
         data::data(&self.ctx, kind, query).await
     }
 
+    /// Group `members` (a call per group) and an integration's `config`,
+    /// `advanced`, `credentials` (a call per integration) are read only
+    /// when one of them is in `keys`.
+    fn manage_keys(&self, kind: Kind, keys: &BTreeSet<String>) {
+        let mut map = self
+            .ctx
+            .managed_keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.insert(kind, keys.clone());
+    }
+
     async fn list(&self, kind: Kind, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
-        let ctx = &self.ctx;
-        async {
-            match kind {
-                Kind::Division => division::list(ctx, scope).await,
-                Kind::Role => role::list(ctx, scope).await,
-                Kind::Group => group::list(ctx, scope).await,
-                Kind::RoleGrant => role_grant::list(ctx, scope).await,
-                Kind::OauthClient => oauth_client::list(ctx, scope).await,
-                Kind::Integration => integration::list(ctx, scope).await,
-                Kind::IdentityProvider => identity_provider::list(ctx, scope).await,
-            }
-        }
-        .instrument(tracing::debug_span!("list", kind = kind.as_str()))
-        .await
+        kinds::ops(kind)
+            .list(&self.ctx, scope)
+            .instrument(tracing::debug_span!("list", kind = kind.as_str()))
+            .await
     }
 
     async fn read(&self, kind: Kind, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
-        let ctx = &self.ctx;
-        async {
-            match kind {
-                Kind::Division => division::read(ctx, id).await,
-                Kind::Role => role::read(ctx, id).await,
-                Kind::Group => group::read(ctx, id).await,
-                Kind::RoleGrant => role_grant::read(ctx, id).await,
-                Kind::OauthClient => oauth_client::read(ctx, id).await,
-                Kind::Integration => integration::read(ctx, id).await,
-                Kind::IdentityProvider => identity_provider::read(ctx, id).await,
-            }
-        }
-        .instrument(tracing::debug_span!("read", kind = kind.as_str(), id = %id))
-        .await
+        kinds::ops(kind)
+            .read(&self.ctx, id)
+            .instrument(tracing::debug_span!("read", kind = kind.as_str(), id = %id))
+            .await
     }
 
     async fn create(&self, kind: Kind, desired: &Attrs) -> Result<Created, ProviderError> {
-        let ctx = &self.ctx;
-        async {
-            match kind {
-                Kind::Division => {
-                    ctx.data_cache.lock().await.forget_divisions();
-                    division::create(ctx, desired).await
-                }
-                Kind::Role => role::create(ctx, desired).await,
-                Kind::Group => group::create(ctx, desired).await,
-                Kind::RoleGrant => role_grant::create(ctx, desired).await,
-                Kind::OauthClient => oauth_client::create(ctx, desired).await,
-                Kind::Integration => integration::create(ctx, desired).await,
-                Kind::IdentityProvider => identity_provider::create(ctx, desired).await,
-            }
-        }
-        .instrument(tracing::debug_span!("create", kind = kind.as_str(),))
-        .await
+        kinds::ops(kind)
+            .create(&self.ctx, desired)
+            .instrument(tracing::debug_span!("create", kind = kind.as_str()))
+            .await
     }
 
     async fn update(
@@ -281,24 +251,18 @@ impl Provider for GenesysProvider {
         live: &LiveObject,
         previous: Option<&Attrs>,
         desired: &Attrs,
+        changed: &[String],
     ) -> Result<LiveObject, ProviderError> {
-        let ctx = &self.ctx;
-        async {
-            match kind {
-                Kind::Division => {
-                    ctx.data_cache.lock().await.forget_divisions();
-                    division::update(ctx, live, desired).await
-                }
-                Kind::Role => role::update(ctx, live, desired).await,
-                Kind::Group => group::update(ctx, live, desired).await,
-                Kind::RoleGrant => role_grant::update(ctx, live, previous, desired).await,
-                Kind::OauthClient => oauth_client::update(ctx, live, desired).await,
-                Kind::Integration => integration::update(ctx, live, desired).await,
-                Kind::IdentityProvider => identity_provider::update(ctx, live, desired).await,
-            }
-        }
-        .instrument(tracing::debug_span!("update", kind = kind.as_str(), id = %live.id))
-        .await
+        let update = kinds::Update {
+            live,
+            previous,
+            desired,
+            changed,
+        };
+        kinds::ops(kind)
+            .update(&self.ctx, update)
+            .instrument(tracing::debug_span!("update", kind = kind.as_str(), id = %live.id))
+            .await
     }
 
     async fn delete(
@@ -307,23 +271,10 @@ impl Provider for GenesysProvider {
         id: &GenesysId,
         previous: Option<&Attrs>,
     ) -> Result<(), ProviderError> {
-        let ctx = &self.ctx;
-        async {
-            match kind {
-                Kind::Division => {
-                    ctx.data_cache.lock().await.forget_divisions();
-                    division::delete(ctx, id).await
-                }
-                Kind::Role => role::delete(ctx, id).await,
-                Kind::Group => group::delete(ctx, id).await,
-                Kind::RoleGrant => role_grant::delete(ctx, id, previous).await,
-                Kind::OauthClient => oauth_client::delete(ctx, id).await,
-                Kind::Integration => integration::delete(ctx, id).await,
-                Kind::IdentityProvider => identity_provider::delete(ctx, id).await,
-            }
-        }
-        .instrument(tracing::debug_span!("delete", kind = kind.as_str(), id = %id))
-        .await
+        kinds::ops(kind)
+            .delete(&self.ctx, id, previous)
+            .instrument(tracing::debug_span!("delete", kind = kind.as_str(), id = %id))
+            .await
     }
 
     async fn grant_to_caller(&self, grants: &[RoleDivision]) -> Result<(), ProviderError> {

@@ -25,6 +25,7 @@ use gcrecon_core::{Kind, Secret};
 use serde_json::{json, Map, Value as Json};
 
 use crate::http::{for_each_bounded, is_not_found, Request};
+use crate::kinds::{kind_ops_from_functions, ListEndpoint, Update};
 use crate::recover;
 use crate::wire::{
     fingerprint, id_of, malformed, str_field, string_set, strings_field, AttrReader,
@@ -34,6 +35,20 @@ use crate::Ctx;
 const ALL: &str = "/api/v2/oauth/clients";
 const ONE: &str = "/api/v2/oauth/clients/{clientId}";
 const SECRET: &str = "/api/v2/oauth/clients/{clientId}/secret";
+
+/// OAuth clients: one unpaged listing, a secret on create, and a delete
+/// that deactivates first; no REST default fits.
+pub struct OauthClient;
+
+kind_ops_from_functions!(
+    OauthClient,
+    Kind::OauthClient,
+    Some(ListEndpoint {
+        kind: Kind::OauthClient.as_str(),
+        path: ALL,
+        page_size: None,
+    })
+);
 
 /// Manifest grant type → `authorizedGrantType`.
 pub fn grant_type_to_wire(grant_type: &str) -> Result<&'static str, ProviderError> {
@@ -225,7 +240,7 @@ async fn home_if_needed(ctx: &Ctx, attrs: &Attrs) -> Result<Option<String>, Prov
     }
 }
 
-pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
+async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
     // One call lists every client, whatever the scope.
     let body = ctx.api.send(Request::get(ALL)).await?;
     let entities = body
@@ -266,7 +281,7 @@ pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderEr
     })
 }
 
-pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
+async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
     ctx.api
         .send_opt(Request::get(ONE).param("clientId", id.as_str()))
         .await?
@@ -292,7 +307,7 @@ async fn find_by_name(ctx: &Ctx, name: &str) -> Result<Vec<Json>, ProviderError>
 /// A POST; after a lost answer the client is looked up by name (one
 /// listing call; only one created since the attempt began counts) before
 /// it is sent again.
-pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
+async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
     let home = home_if_needed(ctx, desired).await?;
     let body = to_wire(desired, home.as_deref())?;
     let name = str_field(&body, "name").unwrap_or_default().to_owned();
@@ -325,11 +340,9 @@ fn merged(live: &Attrs, desired: &Attrs) -> Attrs {
     merged
 }
 
-pub async fn update(
-    ctx: &Ctx,
-    live: &LiveObject,
-    desired: &Attrs,
-) -> Result<LiveObject, ProviderError> {
+/// A `PUT` of the whole client, keys the manifest leaves out as they are.
+async fn update(ctx: &Ctx, update: Update<'_>) -> Result<LiveObject, ProviderError> {
+    let (live, desired) = (update.live, update.desired);
     let attrs = merged(&live.attrs, desired);
     let home = home_if_needed(ctx, &attrs).await?;
     let wire = ctx
@@ -344,7 +357,7 @@ pub async fn update(
     to_live(&wire)
 }
 
-pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
+async fn delete(ctx: &Ctx, id: &GenesysId, _previous: Option<&Attrs>) -> Result<(), ProviderError> {
     let Some(live) = read(ctx, id).await? else {
         return Ok(());
     };

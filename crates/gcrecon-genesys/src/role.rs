@@ -21,14 +21,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use gcrecon_core::provider::{Created, GenesysId, ListScope, Listing, LiveObject, ProviderError};
+use gcrecon_core::provider::{GenesysId, LiveObject, ProviderError};
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::Kind;
 use serde_json::{json, Map, Value as Json};
 
 use crate::http::Request;
-use crate::listing::{self, ListSpec, NameLookup};
-use crate::recover;
+use crate::kinds::{OpFuture, RestKind, RestOps, Update};
+use crate::listing::{ListSpec, NameLookup};
 use crate::wire::{fingerprint, id_of, str_field, string_set, strings_field, AttrReader};
 use crate::Ctx;
 
@@ -43,6 +43,26 @@ pub const SPEC: ListSpec = ListSpec {
 };
 
 const ONE: &str = "/api/v2/authorization/roles/{roleId}";
+
+static REST: RestKind = RestKind {
+    kind: Kind::Role,
+    listing: SPEC,
+    to_live,
+    to_wire: to_create,
+};
+
+/// Roles: the REST defaults, but an update reads the role first.
+pub struct Role;
+
+impl RestOps for Role {
+    fn rest(&self) -> &'static RestKind {
+        &REST
+    }
+
+    fn update<'a>(&'a self, ctx: &'a Ctx, update: Update<'a>) -> OpFuture<'a, LiveObject> {
+        Box::pin(read_and_put(ctx, update))
+    }
+}
 
 /// The permission strings of a role: every action of its
 /// `permissionPolicies`. The general `permissions` are not among them.
@@ -159,65 +179,21 @@ pub fn to_wire(desired: &Attrs, current: Option<&Json>) -> Result<Json, Provider
     Ok(Json::Object(body))
 }
 
-pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
-    listing::fetch(&ctx.api, &SPEC, scope)
-        .await?
-        .into_listing(to_live)
+/// Manifest attributes → the body of a create (no general permissions).
+fn to_create(desired: &Attrs) -> Result<Json, ProviderError> {
+    to_wire(desired, None)
 }
 
-pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
-    ctx.api
-        .send_opt(Request::get(ONE).param("roleId", id.as_str()))
-        .await?
-        .as_ref()
-        .map(to_live)
-        .transpose()
-}
-
-/// A POST; after a lost answer the role is looked up by name
-/// (`GET ...roles?name=`, one call) before it is sent again.
-pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
-    let body = to_wire(desired, None)?;
-    let name = str_field(&body, "name").unwrap_or_default().to_owned();
-    let request = Request::post(SPEC.list).json(body);
-    let wire = recover::create(&ctx.api, &request, "role", &name, || {
-        listing::find_by_name(&ctx.api, &SPEC, &name)
-    })
-    .await?
-    .into_wire();
-    Ok(Created {
-        object: to_live(&wire)?,
-        secret: None,
-    })
-}
-
-pub async fn update(
-    ctx: &Ctx,
-    live: &LiveObject,
-    desired: &Attrs,
-) -> Result<LiveObject, ProviderError> {
-    // A PUT replaces the role: read it first so what the manifest does not
-    // manage (general permissions, policy conditions) is sent back as found.
+/// A PUT replaces the role: read it first so what the manifest does not
+/// manage (general permissions, policy conditions) is sent back as found.
+async fn read_and_put(ctx: &Ctx, update: Update<'_>) -> Result<LiveObject, ProviderError> {
+    let id = &update.live.id;
     let current = ctx
         .api
-        .send(Request::get(ONE).param("roleId", live.id.as_str()))
+        .send(Request::get(ONE).param("roleId", id.as_str()))
         .await
-        .map_err(|e| ctx.gone(e, Kind::Role, &live.id))?;
-    let wire = ctx
-        .api
-        .send(
-            Request::put(ONE)
-                .param("roleId", live.id.as_str())
-                .json(to_wire(desired, Some(&current))?),
-        )
-        .await
-        .map_err(|e| ctx.gone(e, Kind::Role, &live.id))?;
-    to_live(&wire)
-}
-
-pub async fn delete(ctx: &Ctx, id: &GenesysId) -> Result<(), ProviderError> {
-    ctx.api
-        .delete_if_present(Request::delete(ONE).param("roleId", id.as_str()))
+        .map_err(|e| ctx.gone(e, Kind::Role, id))?;
+    REST.put(ctx, id, to_wire(update.desired, Some(&current))?)
         .await
 }
 

@@ -24,10 +24,17 @@ use gcrecon_core::Kind;
 use serde_json::{json, Value as Json};
 
 use crate::http::{for_each_bounded, Request};
+use crate::kinds::{kind_ops_from_functions, Update};
 use crate::wire::{fingerprint, id_of, str_field, AttrReader};
 use crate::Ctx;
 
 const GRANTS: &str = "/api/v2/authorization/roles/{roleId}/subjectgrants";
+
+/// Role grants: pairs of a role, owned one by one; no REST collection.
+pub struct RoleGrant;
+
+// A whole-org listing pages through the roles, then each role's grants.
+kind_ops_from_functions!(RoleGrant, Kind::RoleGrant, None);
 const GRANT_TO_SUBJECTS: &str = "/api/v2/authorization/roles/{roleId}";
 const PAGE: u32 = 100;
 /// Subjects per `SubjectDivisions` request.
@@ -145,13 +152,13 @@ pub async fn read_pairs(ctx: &Ctx, role_id: &str) -> Result<Option<BTreeSet<Pair
     }
 }
 
-pub async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
+async fn read(ctx: &Ctx, id: &GenesysId) -> Result<Option<LiveObject>, ProviderError> {
     Ok(read_pairs(ctx, id.as_str())
         .await?
         .map(|p| to_live(id.as_str(), &p)))
 }
 
-pub async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
+async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
     let (role_ids, complete): (Vec<String>, bool) = match scope {
         ListScope::Only { ids, .. } => (
             ids.iter()
@@ -332,7 +339,7 @@ fn role_of(attrs: &Attrs) -> Result<String, ProviderError> {
     AttrReader::new(Kind::RoleGrant, attrs).required_string("role")
 }
 
-pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
+async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
     let role_id = role_of(desired)?;
     let wanted = pairs_of(desired, home_for(ctx, desired).await?.as_deref())?;
     let current = read_pairs(ctx, &role_id)
@@ -350,12 +357,8 @@ pub async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError
     })
 }
 
-pub async fn update(
-    ctx: &Ctx,
-    live: &LiveObject,
-    previous: Option<&Attrs>,
-    desired: &Attrs,
-) -> Result<LiveObject, ProviderError> {
+async fn update(ctx: &Ctx, update: Update<'_>) -> Result<LiveObject, ProviderError> {
+    let (live, previous, desired) = (update.live, update.previous, update.desired);
     let role_id = role_of(desired)?;
     if role_id != live.id.as_str() {
         return Err(ProviderError::Invalid(format!(
@@ -385,11 +388,7 @@ pub async fn update(
     Ok(to_live(&role_id, &now))
 }
 
-pub async fn delete(
-    ctx: &Ctx,
-    id: &GenesysId,
-    previous: Option<&Attrs>,
-) -> Result<(), ProviderError> {
+async fn delete(ctx: &Ctx, id: &GenesysId, previous: Option<&Attrs>) -> Result<(), ProviderError> {
     let Some(previous) = previous else {
         tracing::warn!(role = %id, "role_grant deleted without a record of what it granted; no grant removed");
         return Ok(());

@@ -77,6 +77,27 @@ fn attrs(j: Json) -> Attrs {
     }
 }
 
+/// `Provider::update` with the changed keys the plan's diff would give
+/// (`live` against `desired`), as the engine passes them.
+async fn update(
+    p: &GenesysProvider,
+    kind: Kind,
+    live: &LiveObject,
+    previous: Option<&Attrs>,
+    desired: &Attrs,
+) -> Result<LiveObject, ProviderError> {
+    let changed = gcrecon_core::diff::diff(&gcrecon_core::diff::DiffInput {
+        kind,
+        desired,
+        live: &live.attrs,
+        applied: previous,
+        ignore_changes: &[],
+        home_division_id: None,
+    })
+    .changed_keys;
+    p.update(kind, live, previous, desired, &changed).await
+}
+
 fn strings(v: Option<&Value>) -> BTreeSet<String> {
     v.and_then(Value::as_list)
         .map(|l| {
@@ -176,7 +197,8 @@ mod kinds {
         assert_eq!(listed.objects.len(), 1);
         let all = run(p.list(Kind::Division, ListScope::All)).unwrap();
         assert!(all.complete && all.objects.iter().any(|o| o.builtin && o.name == "Home"));
-        let updated = run(p.update(
+        let updated = run(update(
+            &p,
             Kind::Division,
             &d,
             None,
@@ -204,7 +226,7 @@ mod kinds {
         let read = run(p.read(Kind::Role, &r.id)).unwrap().unwrap();
         assert_eq!(read.attrs, r.attrs);
         let desired = attrs(json!({"name": "Adapter 2", "permissions": ["routing:queue:view"]}));
-        let u = run(p.update(Kind::Role, &r, None, &desired)).unwrap();
+        let u = run(update(&p, Kind::Role, &r, None, &desired)).unwrap();
         assert_eq!(u.name, "Adapter 2");
         assert_eq!(
             strings(u.attrs.get("permissions")),
@@ -281,7 +303,7 @@ mod kinds {
         next.push(users["bob@acme.example"].clone());
         next.push(users["dan@acme.example"].clone());
         let desired = attrs(json!({"name": "Agents (all)", "members": next, "owners": [ada]}));
-        let u = run(p.update(Kind::Group, &read, None, &desired)).unwrap();
+        let u = run(update(&p, Kind::Group, &read, None, &desired)).unwrap();
         assert_eq!(u.name, "Agents (all)");
         assert_eq!(
             strings(u.attrs.get("members")),
@@ -317,7 +339,7 @@ mod kinds {
         let listed =
             run(p.list(Kind::OauthClient, only(std::slice::from_ref(&c.id), &[]))).unwrap();
         assert_eq!(listed.objects.len(), 1);
-        let u = run(p.update(Kind::OauthClient, &read, None, &attrs(json!({"name": "portal", "grant_type": "code", "token_ttl_seconds": 7200, "state": "inactive"})))).unwrap();
+        let u = run(update(&p, Kind::OauthClient, &read, None, &attrs(json!({"name": "portal", "grant_type": "code", "token_ttl_seconds": 7200, "state": "inactive"})))).unwrap();
         assert_eq!(u.attrs["token_ttl_seconds"], Value::from(7200));
         assert_eq!(u.attrs["state"], Value::from("inactive"));
         // Keys the manifest leaves out keep their live values.
@@ -365,7 +387,7 @@ mod kinds {
         let desired = attrs(
             json!({"type": "embedded-client-app", "name": "Emite 2", "enabled": false, "config": {"url": "https://app.example/y"}}),
         );
-        let u = run(p.update(Kind::Integration, &read, None, &desired)).unwrap();
+        let u = run(update(&p, Kind::Integration, &read, None, &desired)).unwrap();
         assert_eq!(u.name, "Emite 2");
         assert_eq!(u.attrs["enabled"], Value::Bool(false));
         let config = u.attrs["config"].as_map().unwrap();
@@ -414,7 +436,8 @@ mod kinds {
         );
         let listed = run(p.list(Kind::IdentityProvider, ListScope::All)).unwrap();
         assert_eq!(listed.objects.len(), 1);
-        let u = run(p.update(
+        let u = run(update(
+            &p,
             Kind::IdentityProvider,
             &created,
             None,
@@ -502,7 +525,7 @@ mod kinds {
         let next = attrs(
             json!({"role": role.id.as_str(), "subjects": [carol, group.id.as_str()], "divisions": ["*"]}),
         );
-        let u = run(p.update(Kind::RoleGrant, &read, Some(&desired), &next)).unwrap();
+        let u = run(update(&p, Kind::RoleGrant, &read, Some(&desired), &next)).unwrap();
         let now = run(p.read(Kind::RoleGrant, &role.id)).unwrap().unwrap();
         assert_eq!(pairs(&u), pairs(&now));
         let live = pairs(&now);
@@ -1150,7 +1173,8 @@ mod corrections {
             BTreeSet::from(["routing:queue:view".to_owned()]),
             "the general permission is not read as a domain permission"
         );
-        run(p.update(
+        run(update(
+            &p,
             Kind::Role,
             &legacy,
             None,
@@ -1228,7 +1252,8 @@ mod corrections {
             json!([{"kind": "group", "name": "Raced", "set": {"description": "someone else"}}]),
         );
         sim.reset_stats();
-        let u = run(p.update(
+        let u = run(update(
+            &p,
             Kind::Group,
             &g,
             None,

@@ -4,8 +4,9 @@
 //! can take at a given latency, rate limit and client parallelism.
 //!
 //! The bounds are deliberately those of an ideal client, not of gcrecon's
-//! design: they know nothing of how gcrecon works, only of the API's page
-//! sizes and the simulator's settings.
+//! design: they know nothing of how gcrecon works, only of the API's list
+//! endpoints and page sizes (as the provider declares them once, in
+//! `gcrecon_genesys::list_endpoints`) and the simulator's settings.
 
 use serde::Serialize;
 
@@ -28,8 +29,7 @@ pub fn pages(objects: u64, page_size: u64) -> u64 {
     objects.div_ceil(page_size).max(1)
 }
 
-/// How a kind's list endpoint pages (the maximum `pageSize` of each list,
-/// as docs/simulator.md gives them).
+/// How a kind's list endpoint pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Paging {
     /// `pageSize` up to this many per page.
@@ -39,53 +39,34 @@ pub enum Paging {
 }
 
 /// A list endpoint and its paging.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ListEndpoint {
     /// The manifest kind the endpoint lists (`role`), or `permission` for
     /// the catalog.
     pub kind: &'static str,
-    /// The route as the simulator's stats name it.
-    pub route: &'static str,
+    /// The route as the simulator's stats name it (`GET /api/v2/groups`).
+    pub route: String,
     pub paging: Paging,
 }
 
-/// The list endpoints of the contract that a refresh may page through.
-pub const LIST_ENDPOINTS: &[ListEndpoint] = &[
-    ListEndpoint {
-        kind: "role",
-        route: "GET /api/v2/authorization/roles",
-        paging: Paging::PageSize(100),
-    },
-    ListEndpoint {
-        kind: "division",
-        route: "GET /api/v2/authorization/divisions",
-        paging: Paging::PageSize(100),
-    },
-    ListEndpoint {
-        kind: "group",
-        route: "GET /api/v2/groups",
-        paging: Paging::PageSize(500),
-    },
-    ListEndpoint {
-        kind: "integration",
-        route: "GET /api/v2/integrations",
-        paging: Paging::PageSize(100),
-    },
-    ListEndpoint {
-        kind: "oauth_client",
-        route: "GET /api/v2/oauth/clients",
-        paging: Paging::Single,
-    },
-    ListEndpoint {
-        kind: "permission",
-        route: "GET /api/v2/authorization/permissions",
-        paging: Paging::PageSize(100),
-    },
-];
+/// The list endpoints a refresh may page through, from the provider's
+/// kind registry.
+pub fn list_endpoints() -> Vec<ListEndpoint> {
+    gcrecon_genesys::list_endpoints()
+        .into_iter()
+        .map(|e| ListEndpoint {
+            kind: e.kind,
+            route: format!("GET {}", e.path),
+            paging: e
+                .page_size
+                .map_or(Paging::Single, |size| Paging::PageSize(u64::from(size))),
+        })
+        .collect()
+}
 
 /// The list endpoint of a kind.
-pub fn endpoint(kind: &str) -> Option<&'static ListEndpoint> {
-    LIST_ENDPOINTS.iter().find(|e| e.kind == kind)
+pub fn endpoint(kind: &str) -> Option<ListEndpoint> {
+    list_endpoints().into_iter().find(|e| e.kind == kind)
 }
 
 /// One line of a call bound: a route, how many calls it needs and why.
@@ -145,7 +126,7 @@ pub fn noop_plan_calls(org_objects: &[(&str, u64)]) -> CallBound {
             Paging::Single => (1, format!("{objects} {kind} objects in one listing")),
         };
         lines.push(BoundLine {
-            route: ep.route.to_owned(),
+            route: ep.route,
             calls,
             why,
         });

@@ -154,7 +154,6 @@ pub fn measure(n: usize) -> Result<CpuRun> {
                 variables: &variables,
                 name: "bench",
                 manifest_sha256: "",
-                managed_keys: None,
             },
             &state,
             true,

@@ -359,7 +359,7 @@ async fn org_objects(sim: &Sim) -> Result<BTreeMap<String, u64>> {
     let mut out = BTreeMap::new();
     for kind in KINDS.iter().chain(&["permission"]) {
         let ep = bounds::endpoint(kind).context("no list endpoint")?;
-        out.insert((*kind).to_owned(), sim.count(&token, ep.route).await?);
+        out.insert((*kind).to_owned(), sim.count(&token, &ep.route).await?);
     }
     Ok(out)
 }

@@ -116,13 +116,6 @@ pub async fn export(ctx: &Ctx, args: &ExportArgs) -> Result<Exit> {
     }
 
     let provider = connect(&ctx.global, &ctx.printer).await?;
-    // Read integration configurations in the listing (a call per
-    // integration), group members not at all: export leaves them out.
-    provider.set_managed_keys(
-        Kind::Integration,
-        &["config", "advanced"].map(str::to_owned).into(),
-    );
-    provider.set_managed_keys(Kind::Group, &BTreeSet::new());
     let progress = ctx.progress();
     let options = ExportOptions {
         kinds,

@@ -13,7 +13,6 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use gcrecon_core::provider::Provider;
-use gcrecon_core::Kind;
 use gcrecon_engine::drift::{drift as drift_report, DriftInput};
 use gcrecon_engine::ignore::IgnoreRules;
 use gcrecon_engine::lock::StateLock;
@@ -284,16 +283,11 @@ async fn workspace(shared: &Shared, ws: &Workspace, row: &mut Row) -> Result<Fou
                 ));
             }
             let store = StateStore::open(&project.paths.state, &project.name)?;
-            let hook_provider = Arc::clone(&provider);
-            let hook = move |kind: Kind, keys: &std::collections::BTreeSet<String>| {
-                hook_provider.set_managed_keys(kind, keys);
-            };
             let input = PlanInput {
                 manifest: &project.manifest,
                 variables: &variables,
                 name: &project.name,
                 manifest_sha256: &project.sha256,
-                managed_keys: Some(&hook),
             };
             let planned = gcrecon_engine::plan(
                 &provider,

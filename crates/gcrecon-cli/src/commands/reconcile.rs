@@ -1,6 +1,5 @@
 //! `plan`, `apply` and `destroy`: refresh, plan, confirm, walk, report.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -8,7 +7,7 @@ use gcrecon_cli::render;
 use gcrecon_core::manifest::Variables;
 use gcrecon_core::plan::Action;
 use gcrecon_core::value::Value;
-use gcrecon_core::{Address, Kind};
+use gcrecon_core::Address;
 use gcrecon_engine::{
     plan_document, ApplyInput, ApplyOptions, ApplyReport, EngineError, PlanInput, PlanOptions,
     Planned, SavedPlan, SecretsFile, StateStore, Status,
@@ -42,15 +41,11 @@ async fn make_plan(
     store: &StateStore,
     options: PlanOptions,
 ) -> Result<Planned> {
-    let hook_provider = Arc::clone(provider);
-    let hook =
-        move |kind: Kind, keys: &BTreeSet<String>| hook_provider.set_managed_keys(kind, keys);
     let input = PlanInput {
         manifest: &project.manifest,
         variables,
         name: &project.name,
         manifest_sha256: &project.sha256,
-        managed_keys: Some(&hook),
     };
     let progress = ctx.progress();
     let planning = gcrecon_engine::plan(
