@@ -98,6 +98,9 @@ pub enum EdgeReason {
     /// Role → caller grant → OAuth client: Genesys Cloud lets a caller give
     /// an OAuth client only roles it holds.
     CallerGrant,
+    /// A replacement (apply graphs only): the old object is deleted before
+    /// the new one is created.
+    Replace,
 }
 
 impl EdgeReason {
@@ -106,6 +109,7 @@ impl EdgeReason {
             EdgeReason::Reference => "reference",
             EdgeReason::DependsOn => "depends_on",
             EdgeReason::CallerGrant => "caller grant",
+            EdgeReason::Replace => "replace",
         }
     }
 
@@ -117,6 +121,7 @@ impl EdgeReason {
             EdgeReason::CallerGrant => {
                 "Genesys Cloud lets a caller give an OAuth client only roles it holds"
             }
+            EdgeReason::Replace => "replaces it: the old object goes first",
         }
     }
 }
@@ -374,6 +379,7 @@ impl ResourceGraph {
                 EdgeReason::Reference => "",
                 EdgeReason::DependsOn => ", style = dashed",
                 EdgeReason::CallerGrant => ", style = bold",
+                EdgeReason::Replace => ", style = dotted",
             };
             let _ = writeln!(
                 out,
@@ -737,7 +743,11 @@ mod tests {
         expected.sort();
         assert_eq!(ready, expected);
         w.complete(&b, true);
-        assert_eq!(w.next_ready(), Some(c.clone()), "two edges b -> c count once");
+        assert_eq!(
+            w.next_ready(),
+            Some(c.clone()),
+            "two edges b -> c count once"
+        );
         for n in [&c, &d, &e] {
             w.complete(n, true);
         }
@@ -810,7 +820,11 @@ mod tests {
     #[test]
     fn nodes_on_a_cycle_are_never_ready() {
         let mut g = ResourceGraph::new();
-        let (a, b, c) = (r(Kind::Role, "a"), r(Kind::Group, "b"), r(Kind::Division, "c"));
+        let (a, b, c) = (
+            r(Kind::Role, "a"),
+            r(Kind::Group, "b"),
+            r(Kind::Division, "c"),
+        );
         g.add_edge(a.clone(), b.clone(), EdgeReason::Reference);
         g.add_edge(b.clone(), a.clone(), EdgeReason::Reference);
         g.add_node(c.clone());

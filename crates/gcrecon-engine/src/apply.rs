@@ -14,12 +14,13 @@
 //! - A failed node skips its dependents; independent branches finish.
 //! - A client secret goes to the secrets file only.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use gcrecon_core::diff::{self, without_meta, DiffInput};
+use gcrecon_core::graph::{EdgeReason, NodeKind, ResourceGraph, Walk};
 use gcrecon_core::manifest::{DesiredInstance, EvalContext, Manifest, Variables};
 use gcrecon_core::plan::{Action, SENSITIVE_PLACEHOLDER};
 use gcrecon_core::provider::{GenesysId, LiveObject, Provider, ProviderError, RoleDivision};
@@ -34,8 +35,8 @@ use crate::error::{provider_hint, EngineError};
 use crate::events::{Cancel, Event, Observer};
 use crate::lock::now_rfc3339;
 use crate::planner::{
-    client_role_pairs, covers, desired_name, literal_role_address, state_value, transitive_deps,
-    GrantMode, Planned, Step, StepOp,
+    client_role_pairs, covers, desired_name, literal_role_address, state_value, GrantMode,
+    PlanOptions, Planned, Step, StepOp,
 };
 use crate::secrets::SecretsFile;
 use crate::store::StateStore;
@@ -196,8 +197,6 @@ enum Phase {
     Write,
 }
 
-type NodeId = (Address, Phase);
-
 /// What the walk shares with its tasks.
 struct Shared<P> {
     provider: Arc<P>,
@@ -226,6 +225,41 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<P: Provider> Shared<P> {
+    fn new(
+        provider: &Arc<P>,
+        store: StateStore,
+        options: &ApplyOptions,
+        observer: &Arc<dyn Observer>,
+        context: &crate::refresh::Context,
+        modes: BTreeMap<Address, GrantMode>,
+    ) -> Self {
+        let data_roles: BTreeMap<String, Address> = context
+            .data
+            .iter()
+            .filter(|(a, _)| {
+                a.target == gcrecon_core::address::Target::Data(gcrecon_core::DataKind::Role)
+            })
+            .filter_map(|(a, attrs)| Some((attrs.get("id")?.as_str()?.to_owned(), a.clone())))
+            .collect();
+        Shared {
+            provider: Arc::clone(provider),
+            store: Mutex::new(store),
+            secrets: options.secrets.clone(),
+            observer: Arc::clone(observer),
+            grants: tokio::sync::Mutex::new(GrantBook {
+                caller_id: context.caller.id.clone(),
+                caller_name: context.caller.name.clone(),
+                held: context.caller.grants.clone(),
+                granted: Vec::new(),
+            }),
+            home: context.home_division().to_owned(),
+            modes,
+            data_roles,
+            written_secrets: Mutex::new(Vec::new()),
+            state_failure: Mutex::new(None),
+        }
+    }
+
     fn write_state(&self, change: impl FnOnce(&mut State)) -> Result<u64, EngineError> {
         let written = lock(&self.store).write(change);
         if let Err(e) = &written {
@@ -671,115 +705,145 @@ pub async fn apply<P: Provider + 'static>(
         options: plan_options,
         steps,
         desired,
+        graph,
         grant_modes,
         ..
     } = planned;
-    let data_roles: BTreeMap<String, Address> = context
-        .data
-        .iter()
-        .filter(|(a, _)| {
-            a.target == gcrecon_core::address::Target::Data(gcrecon_core::DataKind::Role)
-        })
-        .filter_map(|(a, attrs)| Some((attrs.get("id")?.as_str()?.to_owned(), a.clone())))
-        .collect();
-    let shared = Arc::new(Shared {
-        provider: Arc::clone(&provider),
-        store: Mutex::new(store),
-        secrets: options.secrets.clone(),
-        observer: Arc::clone(&observer),
-        grants: tokio::sync::Mutex::new(GrantBook {
-            caller_id: context.caller.id.clone(),
-            caller_name: context.caller.name.clone(),
-            held: context.caller.grants.clone(),
-            granted: Vec::new(),
-        }),
-        home: context.home_division().to_owned(),
-        modes: grant_modes,
-        data_roles,
-        written_secrets: Mutex::new(Vec::new()),
-        state_failure: Mutex::new(None),
-    });
+    let (graph, jobs) = apply_graph(graph, &steps, store.state());
+    let shared = Arc::new(Shared::new(
+        &provider,
+        store,
+        &options,
+        &observer,
+        &context,
+        grant_modes,
+    ));
+    let walked = walk(&shared, input, &context, &graph, &jobs, &options).await?;
 
-    // The nodes and what each waits for.
-    let mut nodes: BTreeMap<NodeId, Step> = BTreeMap::new();
-    for s in &steps {
-        let phases: &[Phase] = match s.op {
-            StepOp::Replace => &[Phase::Destroy, Phase::Write],
-            StepOp::Delete | StepOp::Forget => &[Phase::Destroy],
-            _ => &[Phase::Write],
-        };
-        for p in phases {
-            nodes.insert((s.address.clone(), *p), s.clone());
+    let mut report = ApplyReport {
+        interrupted: walked.interrupted,
+        state_failure: lock(&shared.state_failure).clone(),
+        secrets_path: Some(options.secrets.path().to_owned()),
+        outcomes: outcomes(&plan, &walked.results),
+        ..ApplyReport::default()
+    };
+    report.secrets_written = lock(&shared.written_secrets).clone();
+    remove_caller_grants(&shared, &walked.results, &mut report).await;
+    report.caller_grants = shared.grants.lock().await.granted.clone();
+
+    let all_done = report.outcomes.iter().all(|o| o.status == Status::Done) && !walked.interrupted;
+    let outputs = output_states(&shared, input, &context, &plan_options, &mut report);
+    let store = Arc::try_unwrap(shared)
+        .map_err(|_| EngineError::Usage {
+            message: "an apply task outlived the walk".into(),
+            hint: None,
+        })?
+        .store
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let finish = Finish {
+        input,
+        context: &context,
+        options: &plan_options,
+        desired: &desired,
+        outputs,
+        all_done,
+    };
+    let store = record_manifest(store, &finish, &mut report);
+    Ok((report, store))
+}
+
+/// The graph the apply walks, and the step of each node that has one.
+///
+/// It is the plan's graph of desired instances (data sources and caller
+/// grants included; a node without a step passes straight through), plus a
+/// [`NodeKind::Destroy`] node for every delete, forget and the old half of
+/// every replacement. A replacement's new object waits for the old one's
+/// delete. A delete waits, per the dependencies the state recorded, for
+/// the delete of every object that depended on it, and for the update of
+/// every object that depended on it and no longer does.
+fn apply_graph(
+    mut graph: ResourceGraph,
+    steps: &[Step],
+    state: &State,
+) -> (ResourceGraph, BTreeMap<NodeKind, Step>) {
+    let desired = graph.clone();
+    let mut jobs: BTreeMap<NodeKind, Step> = BTreeMap::new();
+    for s in steps {
+        let write = NodeKind::Resource(s.address.clone());
+        let destroy = NodeKind::Destroy(s.address.clone());
+        match s.op {
+            StepOp::Replace => {
+                graph.add_edge(destroy.clone(), write.clone(), EdgeReason::Replace);
+                jobs.insert(destroy, s.clone());
+                jobs.insert(write, s.clone());
+            }
+            StepOp::Delete | StepOp::Forget => {
+                graph.add_node(destroy.clone());
+                jobs.insert(destroy, s.clone());
+            }
+            _ => {
+                graph.add_node(write.clone());
+                jobs.insert(write, s.clone());
+            }
         }
     }
-    let state_deps: BTreeMap<Address, Vec<Address>> = lock(&shared.store)
-        .state()
-        .resources
-        .iter()
-        .map(|r| (r.address.clone(), r.dependencies.clone()))
-        .collect();
-    let mut waits: BTreeMap<NodeId, BTreeSet<NodeId>> =
-        nodes.keys().map(|n| (n.clone(), BTreeSet::new())).collect();
-    let desired_deps: BTreeMap<Address, BTreeSet<Address>> = desired
+    let mut state_dependents: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
+    for r in &state.resources {
+        for d in r.dependencies.iter().filter(|d| **d != r.address) {
+            state_dependents.entry(d).or_default().push(&r.address);
+        }
+    }
+    let destroyed: Vec<Address> = jobs
         .keys()
-        .map(|a| (a.clone(), transitive_deps(&desired, a)))
+        .filter_map(|n| match n {
+            NodeKind::Destroy(a) => Some(a.clone()),
+            _ => None,
+        })
         .collect();
-    for (address, phase) in nodes.keys() {
-        let me = (address.clone(), *phase);
-        match phase {
-            Phase::Write => {
-                for d in desired_deps.get(address).into_iter().flatten() {
-                    let dep = (d.clone(), Phase::Write);
-                    if nodes.contains_key(&dep) {
-                        waits.entry(me.clone()).or_default().insert(dep);
-                    }
-                }
-                let own_destroy = (address.clone(), Phase::Destroy);
-                if nodes.contains_key(&own_destroy) {
-                    waits.entry(me.clone()).or_default().insert(own_destroy);
-                }
-            }
-            Phase::Destroy => {
-                for (x, deps) in &state_deps {
-                    if x == address || !deps.contains(address) {
-                        continue;
-                    }
-                    let x_destroy = (x.clone(), Phase::Destroy);
-                    let x_write = (x.clone(), Phase::Write);
-                    let still_needs = desired_deps.get(x).is_some_and(|d| d.contains(address));
-                    if nodes.contains_key(&x_destroy) {
-                        waits.entry(me.clone()).or_default().insert(x_destroy);
-                    } else if nodes.contains_key(&x_write) && !still_needs {
-                        waits.entry(me.clone()).or_default().insert(x_write);
-                    }
-                }
+    for a in destroyed {
+        let me = NodeKind::Destroy(a.clone());
+        for x in state_dependents.get(&a).into_iter().flatten() {
+            let x_destroy = NodeKind::Destroy((*x).clone());
+            let x_write = NodeKind::Resource((*x).clone());
+            if jobs.contains_key(&x_destroy) {
+                graph.add_edge(x_destroy, me.clone(), EdgeReason::Reference);
+            } else if jobs.contains_key(&x_write)
+                && !desired.depends_on(&x_write, &NodeKind::Resource(a.clone()))
+            {
+                graph.add_edge(x_write, me.clone(), EdgeReason::Reference);
             }
         }
     }
-    let mut dependents: BTreeMap<NodeId, Vec<NodeId>> = BTreeMap::new();
-    for (n, ws) in &waits {
-        for w in ws {
-            dependents.entry(w.clone()).or_default().push(n.clone());
-        }
-    }
+    (graph, jobs)
+}
 
+/// The outcome of every node with a step, and whether the walk was interrupted.
+struct Walked {
+    results: BTreeMap<NodeKind, (Status, Option<GenesysId>)>,
+    interrupted: bool,
+}
+
+/// Walk the apply graph: at most `parallelism` API changes in flight; a
+/// failed node skips its dependents, independent branches finish. No new
+/// change starts once cancelled or once a state write failed.
+async fn walk<P: Provider + 'static>(
+    shared: &Arc<Shared<P>>,
+    input: ApplyInput<'_>,
+    context: &crate::refresh::Context,
+    graph: &ResourceGraph,
+    jobs: &BTreeMap<NodeKind, Step>,
+    options: &ApplyOptions,
+) -> Result<Walked, EngineError> {
     let parallelism = options.parallelism.max(1);
-    let mut remaining: BTreeMap<NodeId, usize> =
-        waits.iter().map(|(n, w)| (n.clone(), w.len())).collect();
-    let mut ready: VecDeque<NodeId> = remaining
-        .iter()
-        .filter(|(_, c)| **c == 0)
-        .map(|(n, _)| n.clone())
-        .collect();
-    let mut results: BTreeMap<NodeId, (Status, Option<GenesysId>)> = BTreeMap::new();
-    let mut running = tokio::task::JoinSet::new();
-    let mut in_flight = 0usize;
-    let mut interrupted = false;
-    let mut halted = false;
+    let observer = shared.observer.as_ref();
     let sources = input.manifest.sources();
-
+    let mut walk = Walk::new(graph);
+    let mut results = BTreeMap::new();
+    let mut running = tokio::task::JoinSet::new();
+    let (mut interrupted, mut halted) = (false, false);
     loop {
-        while in_flight < parallelism && !interrupted && !halted {
+        while running.len() < parallelism && !interrupted && !halted {
             if options.cancel.is_cancelled() {
                 interrupted = true;
                 break;
@@ -788,72 +852,34 @@ pub async fn apply<P: Provider + 'static>(
                 halted = true;
                 break;
             }
-            let Some(node) = ready.pop_front() else { break };
-            remaining.remove(&node);
-            let Step {
-                kind,
-                op,
-                live,
-                recover_secret,
-                ..
-            } = nodes[&node].clone();
-            let (address, phase) = node.clone();
-            let desired_now = if phase == Phase::Write
-                && matches!(
-                    op,
-                    StepOp::Create | StepOp::Update | StepOp::Replace | StepOp::Record
-                ) {
-                match evaluate(&shared, input, &context, &address, &sources) {
-                    Ok(d) => Some(d),
-                    Err(e) => {
-                        observer.event(&Event::Failed {
-                            address: address.clone(),
-                            message: e.message.clone(),
-                        });
-                        fail(
-                            &node,
-                            e,
-                            &mut results,
-                            &dependents,
-                            &mut remaining,
-                            &mut ready,
-                            observer.as_ref(),
-                        );
-                        continue;
-                    }
-                }
-            } else {
-                None
+            let Some(node) = walk.next_ready() else { break };
+            let Some(step) = jobs.get(&node) else {
+                // Data sources, caller grants and unchanged instances.
+                walk.complete(&node, true);
+                continue;
             };
-            let v = verb(&op, phase);
+            let job = match prepare_job(shared, input, context, &sources, &node, step) {
+                Ok(job) => job,
+                Err(e) => {
+                    fail(&mut walk, &mut results, jobs, &node, e, observer);
+                    continue;
+                }
+            };
+            let v = verb(&job.op, job.phase);
             observer.event(&Event::Started {
-                address: address.clone(),
+                address: job.address.clone(),
                 verb: v,
             });
-            let job = Job {
-                address,
-                kind,
-                op,
-                phase,
-                live,
-                desired: desired_now,
-                recover_secret,
-            };
-            let shared = Arc::clone(&shared);
-            in_flight += 1;
+            let shared = Arc::clone(shared);
             running.spawn(async move {
                 let started = Instant::now();
                 let result = run_job(shared, job).await;
                 (node, v, started.elapsed(), result)
             });
         }
-        if in_flight == 0 {
-            break;
-        }
         let Some(joined) = running.join_next().await else {
             break;
         };
-        in_flight -= 1;
         let (node, v, elapsed, result) = joined.map_err(|e| EngineError::Usage {
             message: format!("an apply task failed: {e}"),
             hint: None,
@@ -861,40 +887,19 @@ pub async fn apply<P: Provider + 'static>(
         match result {
             Ok(id) => {
                 observer.event(&Event::Finished {
-                    address: node.0.clone(),
+                    address: node.address().clone(),
                     verb: v,
                     id: id.clone(),
                     elapsed,
                 });
                 results.insert(node.clone(), (Status::Done, id));
-                for d in dependents.get(&node).cloned().unwrap_or_default() {
-                    if let Some(c) = remaining.get_mut(&d) {
-                        *c -= 1;
-                        if *c == 0 {
-                            ready.push_back(d);
-                        }
-                    }
-                }
+                walk.complete(&node, true);
             }
-            Err(e) => {
-                observer.event(&Event::Failed {
-                    address: node.0.clone(),
-                    message: e.message.clone(),
-                });
-                fail(
-                    &node,
-                    e,
-                    &mut results,
-                    &dependents,
-                    &mut remaining,
-                    &mut ready,
-                    observer.as_ref(),
-                );
-            }
+            Err(e) => fail(&mut walk, &mut results, jobs, &node, e, observer),
         }
     }
     // Nodes never reached: interrupted, or waiting in a cycle.
-    for node in remaining.keys() {
+    for node in jobs.keys() {
         results.entry(node.clone()).or_insert_with(|| {
             if interrupted || halted {
                 (Status::NotStarted, None)
@@ -909,22 +914,111 @@ pub async fn apply<P: Provider + 'static>(
             }
         });
     }
-
-    let mut report = ApplyReport {
+    Ok(Walked {
+        results,
         interrupted,
-        state_failure: lock(&shared.state_failure).clone(),
-        secrets_path: Some(options.secrets.path().to_owned()),
-        ..ApplyReport::default()
+    })
+}
+
+/// The job of a ready node: a create, update, replacement or adoption is
+/// evaluated again now, with the ids recorded so far.
+fn prepare_job<P: Provider>(
+    shared: &Shared<P>,
+    input: ApplyInput<'_>,
+    context: &crate::refresh::Context,
+    sources: &[gcrecon_core::manifest::Source],
+    node: &NodeKind,
+    step: &Step,
+) -> Result<Job, NodeError> {
+    let phase = match node {
+        NodeKind::Destroy(_) => Phase::Destroy,
+        _ => Phase::Write,
     };
+    let address = step.address.clone();
+    let evaluates = phase == Phase::Write
+        && matches!(
+            step.op,
+            StepOp::Create | StepOp::Update | StepOp::Replace | StepOp::Record
+        );
+    let desired = if evaluates {
+        Some(evaluate(shared, input, context, &address, sources)?)
+    } else {
+        None
+    };
+    Ok(Job {
+        address,
+        kind: step.kind,
+        op: step.op.clone(),
+        phase,
+        live: step.live.clone(),
+        desired,
+        recover_secret: step.recover_secret,
+    })
+}
+
+/// A node failed: record it, and skip (with an event each) the nodes with
+/// a step that wait on it.
+fn fail(
+    walk: &mut Walk<'_>,
+    results: &mut BTreeMap<NodeKind, (Status, Option<GenesysId>)>,
+    jobs: &BTreeMap<NodeKind, Step>,
+    node: &NodeKind,
+    e: NodeError,
+    observer: &dyn Observer,
+) {
+    let address = node.address().clone();
+    observer.event(&Event::Failed {
+        address: address.clone(),
+        message: e.message.clone(),
+    });
+    results.insert(
+        node.clone(),
+        (
+            Status::Failed {
+                message: e.message,
+                hint: e.hint,
+            },
+            None,
+        ),
+    );
+    for skipped in walk.complete(node, false) {
+        if !jobs.contains_key(&skipped) || results.contains_key(&skipped) {
+            continue;
+        }
+        observer.event(&Event::Skipped {
+            address: skipped.address().clone(),
+            because: address.clone(),
+        });
+        results.insert(
+            skipped,
+            (
+                Status::Skipped {
+                    because: address.clone(),
+                },
+                None,
+            ),
+        );
+    }
+}
+
+/// One outcome per planned change (a replacement's two nodes make one).
+fn outcomes(
+    plan: &gcrecon_core::plan::Plan,
+    results: &BTreeMap<NodeKind, (Status, Option<GenesysId>)>,
+) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
     for rc in plan
         .resource_changes
         .iter()
         .filter(|c| c.is_change() || c.actions == [Action::Read])
     {
-        let phases: Vec<(Status, Option<GenesysId>)> = [Phase::Destroy, Phase::Write]
-            .into_iter()
-            .filter_map(|p| results.get(&(rc.address.clone(), p)).cloned())
-            .collect();
+        let phases: Vec<(Status, Option<GenesysId>)> = [
+            NodeKind::Destroy(rc.address.clone()),
+            NodeKind::Resource(rc.address.clone()),
+        ]
+        .iter()
+        .filter_map(|n| results.get(n).cloned())
+        .collect();
         if phases.is_empty() {
             continue;
         }
@@ -934,22 +1028,29 @@ pub async fn apply<P: Provider + 'static>(
             .find(|s| *s != Status::Done)
             .unwrap_or(Status::Done);
         let id = phases.iter().rev().find_map(|(_, id)| id.clone());
-        report.outcomes.push(Outcome {
+        outcomes.push(Outcome {
             address: rc.address.clone(),
             actions: rc.actions.clone(),
             status,
             id,
         });
     }
-    report.secrets_written = lock(&shared.written_secrets).clone();
+    outcomes
+}
 
-    // Remove the caller grants nothing needs any more (this walk's `auto`
-    // grants and any an interrupted run left behind).
+/// Remove the caller grants nothing needs any more: this walk's `auto`
+/// grants and any an interrupted run left behind.
+async fn remove_caller_grants<P: Provider>(
+    shared: &Shared<P>,
+    results: &BTreeMap<NodeKind, (Status, Option<GenesysId>)>,
+    report: &mut ApplyReport,
+) {
     // A grant of a role this walk deleted went away with the role.
     let deleted_roles: BTreeSet<GenesysId> = results
         .iter()
-        .filter(|((a, phase), (status, _))| {
-            *phase == Phase::Destroy && a.kind() == Some(Kind::Role) && *status == Status::Done
+        .filter(|(node, (status, _))| {
+            matches!(node, NodeKind::Destroy(a) if a.kind() == Some(Kind::Role))
+                && *status == Status::Done
         })
         .filter_map(|(_, (_, id))| id.clone())
         .collect();
@@ -985,108 +1086,145 @@ pub async fn apply<P: Provider + 'static>(
         }
     }
     let leftovers: Vec<CallerGrantRecord> = lock(&shared.store).state().caller_grants.clone();
-    if !leftovers.is_empty() {
-        let grants: Vec<RoleDivision> = leftovers
-            .iter()
-            .map(|r| RoleDivision {
-                role_id: r.role_id.clone(),
-                division_id: r.division_id.clone(),
-            })
-            .collect();
-        match shared.write_state(|s| {
-            for r in &mut s.caller_grants {
-                r.status = CallerGrantStatus::Revoking;
+    if leftovers.is_empty() {
+        return;
+    }
+    let grants: Vec<RoleDivision> = leftovers
+        .iter()
+        .map(|r| RoleDivision {
+            role_id: r.role_id.clone(),
+            division_id: r.division_id.clone(),
+        })
+        .collect();
+    if let Err(e) = shared.write_state(|s| {
+        for r in &mut s.caller_grants {
+            r.status = CallerGrantStatus::Revoking;
+        }
+    }) {
+        report.errors.push(format!(
+            "cannot record the removal of the caller grants: {e}"
+        ));
+        return;
+    }
+    match shared.provider.revoke_from_caller(&grants).await {
+        Ok(()) => {
+            for r in &leftovers {
+                shared.observer.event(&Event::CallerGrant {
+                    role: r.role.clone(),
+                    divisions: vec![r.division_id.to_string()],
+                    granted: false,
+                });
             }
-        }) {
-            Err(e) => report.errors.push(format!("cannot record the removal of the caller grants: {e}")),
-            Ok(_) => match provider.revoke_from_caller(&grants).await {
-                Ok(()) => {
-                    for r in &leftovers {
-                        observer.event(&Event::CallerGrant {
-                            role: r.role.clone(),
-                            divisions: vec![r.division_id.to_string()],
-                            granted: false,
-                        });
-                    }
-                    if let Err(e) = shared.write_state(|s| s.caller_grants.clear()) {
-                        report.errors.push(format!("the caller grants were removed but the state could not be written: {e}"));
-                    }
-                    report.caller_grants_revoked = grants;
-                }
-                Err(e) => report.errors.push(format!(
-                    "cannot remove the roles granted to the caller for this apply ({}): {e}; the next apply tries again",
-                    leftovers.iter().map(|r| r.role.to_string()).collect::<Vec<_>>().join(", ")
-                )),
-            },
+            if let Err(e) = shared.write_state(|s| s.caller_grants.clear()) {
+                report.errors.push(format!(
+                    "the caller grants were removed but the state could not be written: {e}"
+                ));
+            }
+            report.caller_grants_revoked = grants;
+        }
+        Err(e) => report.errors.push(format!(
+            "cannot remove the roles granted to the caller for this apply ({}): {e}; the next apply tries again",
+            leftovers
+                .iter()
+                .map(|r| r.role.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// The outputs to record: none for `--destroy`, unchanged (`None`) for
+/// `--refresh-only` and `--target`, else the manifest's outputs evaluated
+/// against the state.
+fn output_states<P: Provider>(
+    shared: &Shared<P>,
+    input: ApplyInput<'_>,
+    context: &crate::refresh::Context,
+    plan_options: &PlanOptions,
+    report: &mut ApplyReport,
+) -> Option<BTreeMap<String, OutputState>> {
+    if plan_options.destroy {
+        return Some(BTreeMap::new());
+    }
+    if plan_options.refresh_only || !plan_options.targets.is_empty() {
+        return None;
+    }
+    let state_now = lock(&shared.store).state().clone();
+    let resolver = |a: &Address, attr: &str| -> Option<Value> {
+        if attr == "secret" {
+            return state_now
+                .resource(a)
+                .map(|_| Value::from(SENSITIVE_PLACEHOLDER));
+        }
+        state_value(&state_now, a, attr)
+    };
+    let ctx =
+        EvalContext::new(input.variables, &context.data, &resolver).with_emails(&context.emails);
+    match input.manifest.outputs(&ctx) {
+        Ok(values) => Some(
+            values
+                .into_iter()
+                .map(|o| {
+                    let value = (!o.sensitive && o.value.is_known()).then_some(o.value);
+                    (
+                        o.name,
+                        OutputState {
+                            value,
+                            sensitive: o.sensitive,
+                            description: o.description,
+                        },
+                    )
+                })
+                .collect(),
+        ),
+        Err(d) => {
+            report.errors.push(format!(
+                "cannot record the outputs: {}",
+                d.render(&input.manifest.sources(), false)
+            ));
+            None
         }
     }
-    report.caller_grants = shared.grants.lock().await.granted.clone();
+}
 
-    // Record the manifest, the organization, the data sources and the outputs.
-    let all_done = report.outcomes.iter().all(|o| o.status == Status::Done) && !interrupted;
-    let outputs = if plan_options.destroy {
-        Some(BTreeMap::new())
-    } else if plan_options.refresh_only || !plan_options.targets.is_empty() {
-        None
-    } else {
-        let state_now = lock(&shared.store).state().clone();
-        let resolver = |a: &Address, attr: &str| -> Option<Value> {
-            if attr == "secret" {
-                return state_now
-                    .resource(a)
-                    .map(|_| Value::from(SENSITIVE_PLACEHOLDER));
-            }
-            state_value(&state_now, a, attr)
-        };
-        let ctx = EvalContext::new(input.variables, &context.data, &resolver)
-            .with_emails(&context.emails);
-        match input.manifest.outputs(&ctx) {
-            Ok(values) => Some(
-                values
-                    .into_iter()
-                    .map(|o| {
-                        let value = (!o.sensitive && o.value.is_known()).then_some(o.value);
-                        (
-                            o.name,
-                            OutputState {
-                                value,
-                                sensitive: o.sensitive,
-                                description: o.description,
-                            },
-                        )
-                    })
-                    .collect(),
-            ),
-            Err(d) => {
-                report.errors.push(format!(
-                    "cannot record the outputs: {}",
-                    d.render(&sources, false)
-                ));
-                None
-            }
-        }
-    };
-    let mut store = Arc::try_unwrap(shared)
-        .map_err(|_| EngineError::Usage {
-            message: "an apply task outlived the walk".into(),
-            hint: None,
-        })?
-        .store
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+/// What the state records after the walk, besides the resources.
+struct Finish<'a> {
+    input: ApplyInput<'a>,
+    context: &'a crate::refresh::Context,
+    options: &'a PlanOptions,
+    desired: &'a BTreeMap<Address, DesiredInstance>,
+    outputs: Option<BTreeMap<String, OutputState>>,
+    /// Every change was made: the state now matches this manifest.
+    all_done: bool,
+}
+
+/// Record the manifest, the organization, the data sources and the
+/// outputs (one write, when anything differs).
+fn record_manifest(
+    mut store: StateStore,
+    finish: &Finish<'_>,
+    report: &mut ApplyReport,
+) -> StateStore {
+    let Finish {
+        input,
+        context,
+        options,
+        desired,
+        ..
+    } = finish;
     let mut next = store.state().clone();
     next.manifest_name = input.name.to_owned();
-    if all_done && !plan_options.destroy {
+    if finish.all_done && !options.destroy {
         next.manifest_sha256 = input.manifest_sha256.to_owned();
     }
     next.org_id = Some(context.org.id.clone());
-    if !plan_options.destroy && !plan_options.refresh_only {
+    if !options.destroy && !options.refresh_only {
         next.data = context.data.clone();
-    } else if plan_options.destroy {
+    } else if options.destroy {
         next.data.clear();
     }
-    if let Some(outputs) = outputs {
-        next.outputs = outputs;
+    if let Some(outputs) = &finish.outputs {
+        next.outputs.clone_from(outputs);
     }
     for inst in desired.values() {
         if let Some(r) = next.resource_mut(&inst.address) {
@@ -1109,7 +1247,7 @@ pub async fn apply<P: Provider + 'static>(
         }
     }
     report.serial = store.state().serial;
-    Ok((report, store))
+    store
 }
 
 /// Evaluate an instance with the ids recorded so far; every value must be known.
@@ -1143,48 +1281,4 @@ fn evaluate<P: Provider>(
         )));
     }
     Ok(inst)
-}
-
-/// Mark a node failed and every node that waits on it, directly or not, skipped.
-fn fail(
-    node: &NodeId,
-    e: NodeError,
-    results: &mut BTreeMap<NodeId, (Status, Option<GenesysId>)>,
-    dependents: &BTreeMap<NodeId, Vec<NodeId>>,
-    remaining: &mut BTreeMap<NodeId, usize>,
-    ready: &mut VecDeque<NodeId>,
-    observer: &dyn Observer,
-) {
-    results.insert(
-        node.clone(),
-        (
-            Status::Failed {
-                message: e.message,
-                hint: e.hint,
-            },
-            None,
-        ),
-    );
-    let mut stack: Vec<NodeId> = dependents.get(node).cloned().unwrap_or_default();
-    while let Some(d) = stack.pop() {
-        if results.contains_key(&d) {
-            continue;
-        }
-        remaining.remove(&d);
-        ready.retain(|r| r != &d);
-        observer.event(&Event::Skipped {
-            address: d.0.clone(),
-            because: node.0.clone(),
-        });
-        results.insert(
-            d.clone(),
-            (
-                Status::Skipped {
-                    because: node.0.clone(),
-                },
-                None,
-            ),
-        );
-        stack.extend(dependents.get(&d).cloned().unwrap_or_default());
-    }
 }

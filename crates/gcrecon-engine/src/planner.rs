@@ -17,6 +17,7 @@ use std::sync::Arc;
 use gcrecon_core::diff::{
     self, comparable_before, plain_equal, planned_after, without_meta, AttrDiff, DiffInput,
 };
+use gcrecon_core::graph::{NodeKind, ResourceGraph};
 use gcrecon_core::manifest::{
     DesiredInstance, Diagnostic, Diagnostics, EvalContext, Manifest, Variables,
 };
@@ -128,6 +129,9 @@ pub struct Planned {
     pub(crate) steps: Vec<Step>,
     /// The desired instances (as planned), by address.
     pub(crate) desired: BTreeMap<Address, DesiredInstance>,
+    /// How the desired instances, data sources and caller grants depend on
+    /// each other ([`Manifest::desired`]): the plan and the apply walk it.
+    pub(crate) graph: ResourceGraph,
     /// `grant_to_caller` per role address.
     pub(crate) grant_modes: BTreeMap<Address, GrantMode>,
     /// The state should be written even without API changes: what it
@@ -193,77 +197,6 @@ fn known_value(
         }
         key => k.attrs.get(key).filter(|v| v.is_known()).cloned(),
     }
-}
-
-/// Dependencies-first order of the instances, level by level (ties by
-/// address): Kahn's algorithm with in-degrees, linear in instances and
-/// edges, so a 10,000-resource manifest orders in milliseconds.
-pub(crate) fn topological(instances: &BTreeMap<Address, DesiredInstance>) -> Vec<Address> {
-    let mut waiting_on: BTreeMap<&Address, usize> = BTreeMap::new();
-    let mut dependents: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
-    for (a, i) in instances {
-        let deps: BTreeSet<&Address> = i
-            .depends_on
-            .iter()
-            .filter(|d| instances.contains_key(*d) && *d != a)
-            .collect();
-        waiting_on.insert(a, deps.len());
-        for d in deps {
-            dependents.entry(d).or_default().push(a);
-        }
-    }
-    let mut order = Vec::with_capacity(instances.len());
-    let mut level: Vec<&Address> = waiting_on
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|(a, _)| *a)
-        .collect();
-    while !waiting_on.is_empty() {
-        if level.is_empty() {
-            // A cycle (reported by the manifest checker) must not hang the
-            // plan: release the first waiting instance.
-            level = waiting_on.keys().take(1).copied().collect();
-        }
-        let mut next = Vec::new();
-        for a in &level {
-            if waiting_on.remove(a).is_none() {
-                continue;
-            }
-            order.push((*a).clone());
-            for d in dependents.get(a).into_iter().flatten() {
-                if let Some(n) = waiting_on.get_mut(d) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        next.push(*d);
-                    }
-                }
-            }
-        }
-        next.sort();
-        next.dedup();
-        level = next;
-    }
-    order
-}
-
-/// Every address `start` depends on, directly or not.
-pub(crate) fn transitive_deps(
-    instances: &BTreeMap<Address, DesiredInstance>,
-    start: &Address,
-) -> BTreeSet<Address> {
-    let mut seen = BTreeSet::new();
-    let mut stack: Vec<&Address> = instances
-        .get(start)
-        .map(|i| i.depends_on.iter().collect())
-        .unwrap_or_default();
-    while let Some(a) = stack.pop() {
-        if seen.insert(a.clone()) {
-            if let Some(i) = instances.get(a) {
-                stack.extend(i.depends_on.iter());
-            }
-        }
-    }
-    seen
 }
 
 fn matches_target(address: &Address, target: &Address) -> bool {
@@ -621,43 +554,8 @@ pub async fn plan<P: Provider + 'static>(
     )
     .await?;
     check_org(state, &context.org, None)?;
-    let desired: BTreeMap<Address, DesiredInstance> = if options.destroy {
-        BTreeMap::new()
-    } else {
-        let from_state = |a: &Address, attr: &str| state_value(state, a, attr);
-        let ctx = EvalContext::new(input.variables, &context.data, &from_state)
-            .with_emails(&context.emails);
-        manifest
-            .desired(&ctx)
-            .map_err(EngineError::Manifest)?
-            .instances
-            .into_iter()
-            .map(|i| (i.address.clone(), i))
-            .collect()
-    };
-    // Names are looked up only for instances the state does not know yet
-    // (to adopt, to find an unrecorded create, or to report a clash): an
-    // instance in the state is found by its id. Looking up every name would
-    // make a no-op plan in a large org read whole listings.
-    let in_state: BTreeSet<&Address> = state.resources.iter().map(|r| &r.address).collect();
-    let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
-    let mut keys: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
-    for inst in desired.values() {
-        names.entry(inst.kind).or_default();
-        let unknown_to_state = !in_state.contains(&inst.address);
-        if let Some(n) = desired_name(inst.kind, &inst.attrs).filter(|_| unknown_to_state) {
-            names.entry(inst.kind).or_default().insert(n);
-        }
-        keys.entry(inst.kind)
-            .or_default()
-            .extend(inst.attrs.keys().cloned());
-    }
-    if let Some(hook) = input.managed_keys {
-        for kind in Kind::ALL {
-            hook(kind, keys.get(&kind).unwrap_or(&BTreeSet::new()));
-        }
-    }
-    let live = read_objects(provider, state, &names, false, observer).await?;
+    let (desired, graph) = desired_state(input, state, &context, options.destroy)?;
+    let live = refresh(provider, input, state, &desired, observer).await?;
 
     let mut b = Builder {
         manifest,
@@ -668,83 +566,23 @@ pub async fn plan<P: Provider + 'static>(
         changes: Vec::new(),
         steps: Vec::new(),
     };
-    let mut planned_desired = BTreeMap::new();
     let mut known: BTreeMap<Address, Known> = BTreeMap::new();
-
-    if options.refresh_only {
+    let planned_desired = if options.refresh_only {
         plan_refresh_only(&mut b);
+        BTreeMap::new()
     } else {
-        let mut claimed: BTreeSet<(Kind, GenesysId)> = state
-            .resources
-            .iter()
-            .map(|r| (r.kind, r.id.clone()))
-            .collect();
-        for address in topological(&desired) {
-            let evaluated = {
-                let resolver = |a: &Address, attr: &str| known_value(&known, a, attr, false);
-                let ctx = EvalContext::new(input.variables, &context.data, &resolver)
-                    .with_emails(&context.emails);
-                manifest.eval_instance(&address, &ctx)
-            };
-            let inst = match evaluated {
-                Ok(i) => i,
-                Err(d) => {
-                    b.problems.extend(d);
-                    continue;
-                }
-            };
-            let id = b.plan_instance(&inst, &mut claimed);
-            known.insert(
-                address.clone(),
-                Known {
-                    id,
-                    attrs: inst.attrs.clone(),
-                },
-            );
-            planned_desired.insert(address, inst);
-        }
+        let planned = plan_instances(&mut b, input, &graph, &mut known);
         for record in &state.resources {
             if !desired.contains_key(&record.address) {
                 b.plan_delete(&record.address, false);
             }
         }
-    }
+        planned
+    };
 
     let mut changes = std::mem::take(&mut b.changes);
     let mut steps = std::mem::take(&mut b.steps);
-    let mut warnings = Vec::new();
-    if !options.targets.is_empty() {
-        let mut keep: BTreeSet<Address> = BTreeSet::new();
-        for t in &options.targets {
-            let matched: Vec<Address> = changes
-                .iter()
-                .map(|c| c.address.clone())
-                .chain(planned_desired.keys().cloned())
-                .filter(|a| matches_target(a, t))
-                .collect();
-            if matched.is_empty()
-                && !state
-                    .resources
-                    .iter()
-                    .any(|r| matches_target(&r.address, t))
-            {
-                b.problems.push(Diagnostic::error(format!(
-                    "--target {t} matches nothing in the manifest or the state"
-                )));
-            }
-            for a in matched {
-                keep.extend(transitive_deps(&planned_desired, &a));
-                keep.insert(a);
-            }
-        }
-        changes.retain(|c| keep.contains(&c.address));
-        steps.retain(|s| keep.contains(&s.address));
-        warnings.push(format!(
-            "this plan is limited by --target to {} and what it depends on; other changes may be pending",
-            options.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-        ));
-    }
-
+    let warnings = limit_to_targets(&mut b, &options, &graph, &mut changes, &mut steps);
     let grant_modes: BTreeMap<Address, GrantMode> = planned_desired
         .values()
         .filter(|i| i.kind == Kind::Role)
@@ -771,32 +609,7 @@ pub async fn plan<P: Provider + 'static>(
     if !options.refresh_only {
         check_caller_permissions(&mut b, &changes, &caller_grants, state);
     }
-    let output_changes = if options.refresh_only {
-        Vec::new()
-    } else if options.destroy {
-        state
-            .outputs
-            .iter()
-            .map(|(name, o)| OutputChange {
-                name: name.clone(),
-                actions: vec![Action::Delete],
-                before: o.value.clone(),
-                after: None,
-                sensitive: o.sensitive,
-            })
-            .collect()
-    } else {
-        let resolver = |a: &Address, attr: &str| known_value(&known, a, attr, true);
-        let ctx = EvalContext::new(input.variables, &context.data, &resolver)
-            .with_emails(&context.emails);
-        match manifest.outputs(&ctx) {
-            Ok(outputs) => plan_outputs(state, &outputs),
-            Err(d) => {
-                b.problems.extend(d);
-                Vec::new()
-            }
-        }
-    };
+    let output_changes = plan_output_changes(&mut b, input, &options, &known);
 
     if b.problems.has_errors() {
         return Err(EngineError::Manifest(b.problems));
@@ -814,18 +627,7 @@ pub async fn plan<P: Provider + 'static>(
         warnings,
         api_calls: provider.call_counts(),
     };
-    let state_stale = !options.refresh_only
-        && !options.destroy
-        && options.targets.is_empty()
-        && (state.manifest_sha256 != input.manifest_sha256
-            || state.org_id.is_none()
-            || planned_desired.values().any(|i| {
-                state.resource(&i.address).is_some_and(|r| {
-                    r.dependencies != i.depends_on
-                        || r.prevent_destroy != i.prevent_destroy
-                        || r.sensitive_keys != i.sensitive_keys
-                })
-            }));
+    let state_stale = state_is_stale(input, state, &options, &planned_desired);
     Ok(Planned {
         plan,
         context,
@@ -833,9 +635,230 @@ pub async fn plan<P: Provider + 'static>(
         options,
         steps,
         desired: planned_desired,
+        graph,
         grant_modes,
         state_stale,
     })
+}
+
+/// The desired instances (none for `--destroy`) and their graph.
+fn desired_state(
+    input: PlanInput<'_>,
+    state: &State,
+    context: &Context,
+    destroy: bool,
+) -> Result<(BTreeMap<Address, DesiredInstance>, ResourceGraph), EngineError> {
+    if destroy {
+        return Ok((BTreeMap::new(), ResourceGraph::new()));
+    }
+    let from_state = |a: &Address, attr: &str| state_value(state, a, attr);
+    let ctx =
+        EvalContext::new(input.variables, &context.data, &from_state).with_emails(&context.emails);
+    let desired = input
+        .manifest
+        .desired(&ctx)
+        .map_err(EngineError::Manifest)?;
+    let instances = desired
+        .instances
+        .into_iter()
+        .map(|i| (i.address.clone(), i))
+        .collect();
+    Ok((instances, desired.graph))
+}
+
+/// Read the live objects the plan compares with: every object in the
+/// state, by id, and the names of the instances the state does not know.
+async fn refresh<P: Provider + 'static>(
+    provider: &Arc<P>,
+    input: PlanInput<'_>,
+    state: &State,
+    desired: &BTreeMap<Address, DesiredInstance>,
+    observer: &dyn Observer,
+) -> Result<LiveIndex, EngineError> {
+    // Names are looked up only for instances the state does not know yet
+    // (to adopt, to find an unrecorded create, or to report a clash): an
+    // instance in the state is found by its id. Looking up every name would
+    // make a no-op plan in a large org read whole listings.
+    let in_state: BTreeSet<&Address> = state.resources.iter().map(|r| &r.address).collect();
+    let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
+    let mut keys: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
+    for inst in desired.values() {
+        names.entry(inst.kind).or_default();
+        let unknown_to_state = !in_state.contains(&inst.address);
+        if let Some(n) = desired_name(inst.kind, &inst.attrs).filter(|_| unknown_to_state) {
+            names.entry(inst.kind).or_default().insert(n);
+        }
+        keys.entry(inst.kind)
+            .or_default()
+            .extend(inst.attrs.keys().cloned());
+    }
+    if let Some(hook) = input.managed_keys {
+        for kind in Kind::ALL {
+            hook(kind, keys.get(&kind).unwrap_or(&BTreeSet::new()));
+        }
+    }
+    read_objects(provider, state, &names, false, observer).await
+}
+
+/// Plan every desired instance in the graph's order, dependencies first,
+/// each evaluated with what the instances planned before it make known.
+/// Returns the instances as planned.
+fn plan_instances(
+    b: &mut Builder<'_>,
+    input: PlanInput<'_>,
+    graph: &ResourceGraph,
+    known: &mut BTreeMap<Address, Known>,
+) -> BTreeMap<Address, DesiredInstance> {
+    let mut planned = BTreeMap::new();
+    let mut claimed: BTreeSet<(Kind, GenesysId)> = b
+        .state
+        .resources
+        .iter()
+        .map(|r| (r.kind, r.id.clone()))
+        .collect();
+    for node in graph.apply_order() {
+        let NodeKind::Resource(address) = node else {
+            continue;
+        };
+        let evaluated = {
+            let resolver = |a: &Address, attr: &str| known_value(known, a, attr, false);
+            let ctx = EvalContext::new(input.variables, &b.context.data, &resolver)
+                .with_emails(&b.context.emails);
+            input.manifest.eval_instance(&address, &ctx)
+        };
+        let inst = match evaluated {
+            Ok(i) => i,
+            Err(d) => {
+                b.problems.extend(d);
+                continue;
+            }
+        };
+        let id = b.plan_instance(&inst, &mut claimed);
+        known.insert(
+            address.clone(),
+            Known {
+                id,
+                attrs: inst.attrs.clone(),
+            },
+        );
+        planned.insert(address, inst);
+    }
+    planned
+}
+
+/// `--target`: keep the changes of the targets and of what they depend
+/// on (in the graph, directly or not). Returns the plan's warnings.
+fn limit_to_targets(
+    b: &mut Builder<'_>,
+    options: &PlanOptions,
+    graph: &ResourceGraph,
+    changes: &mut Vec<ResourceChange>,
+    steps: &mut Vec<Step>,
+) -> Vec<String> {
+    if options.targets.is_empty() {
+        return Vec::new();
+    }
+    let mut keep: BTreeSet<Address> = BTreeSet::new();
+    for t in &options.targets {
+        let matched: Vec<Address> = changes
+            .iter()
+            .map(|c| c.address.clone())
+            .chain(graph.nodes().into_iter().filter_map(|n| match n {
+                NodeKind::Resource(a) => Some(a),
+                _ => None,
+            }))
+            .filter(|a| matches_target(a, t))
+            .collect();
+        if matched.is_empty()
+            && !b
+                .state
+                .resources
+                .iter()
+                .any(|r| matches_target(&r.address, t))
+        {
+            b.problems.push(Diagnostic::error(format!(
+                "--target {t} matches nothing in the manifest or the state"
+            )));
+        }
+        for a in matched {
+            for dep in graph.ancestors(&NodeKind::Resource(a.clone())) {
+                if let NodeKind::Resource(d) = dep {
+                    keep.insert(d);
+                }
+            }
+            keep.insert(a);
+        }
+    }
+    changes.retain(|c| keep.contains(&c.address));
+    steps.retain(|s| keep.contains(&s.address));
+    vec![format!(
+        "this plan is limited by --target to {} and what it depends on; other changes may be pending",
+        options
+            .targets
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )]
+}
+
+/// The outputs' changes: none for `--refresh-only`, every output deleted
+/// for `--destroy`, else the manifest's outputs against the state's.
+fn plan_output_changes(
+    b: &mut Builder<'_>,
+    input: PlanInput<'_>,
+    options: &PlanOptions,
+    known: &BTreeMap<Address, Known>,
+) -> Vec<OutputChange> {
+    if options.refresh_only {
+        return Vec::new();
+    }
+    if options.destroy {
+        return b
+            .state
+            .outputs
+            .iter()
+            .map(|(name, o)| OutputChange {
+                name: name.clone(),
+                actions: vec![Action::Delete],
+                before: o.value.clone(),
+                after: None,
+                sensitive: o.sensitive,
+            })
+            .collect();
+    }
+    let resolver = |a: &Address, attr: &str| known_value(known, a, attr, true);
+    let ctx = EvalContext::new(input.variables, &b.context.data, &resolver)
+        .with_emails(&b.context.emails);
+    match input.manifest.outputs(&ctx) {
+        Ok(outputs) => plan_outputs(b.state, &outputs),
+        Err(d) => {
+            b.problems.extend(d);
+            Vec::new()
+        }
+    }
+}
+
+/// True when the state should be written even without API changes: what
+/// it records about the manifest is out of date.
+fn state_is_stale(
+    input: PlanInput<'_>,
+    state: &State,
+    options: &PlanOptions,
+    planned: &BTreeMap<Address, DesiredInstance>,
+) -> bool {
+    !options.refresh_only
+        && !options.destroy
+        && options.targets.is_empty()
+        && (state.manifest_sha256 != input.manifest_sha256
+            || state.org_id.is_none()
+            || planned.values().any(|i| {
+                state.resource(&i.address).is_some_and(|r| {
+                    r.dependencies != i.depends_on
+                        || r.prevent_destroy != i.prevent_destroy
+                        || r.sensitive_keys != i.sensitive_keys
+                })
+            }))
 }
 
 fn plan_refresh_only(b: &mut Builder<'_>) {
