@@ -498,194 +498,246 @@ fn new_record(
     }
 }
 
+/// Carry out one node's API change and record it in the state.
 async fn run_job<P: Provider>(
     shared: Arc<Shared<P>>,
     job: Job,
 ) -> Result<Option<GenesysId>, NodeError> {
-    let address = job.address.clone();
-    let kind = job.kind;
-    let previous = shared.record_of(&address);
+    let previous = shared.record_of(&job.address);
     match (&job.op, job.phase) {
         (StepOp::Delete | StepOp::Replace, Phase::Destroy) => {
-            let record = previous
-                .ok_or_else(|| NodeError::new(format!("{address} is no longer in the state")))?;
-            if kind == Kind::OauthClient {
-                // The delete first sets the client inactive, with its roles.
-                let live_attrs = job.live.as_ref().map_or(&record.read, |l| &l.attrs);
-                shared.ensure_caller_grants(&address, live_attrs).await?;
-            }
-            match shared
-                .provider
-                .delete(kind, &record.id, Some(&record.applied))
-                .await
-            {
-                Ok(()) | Err(ProviderError::NotFound { .. }) => {}
-                Err(e) => {
-                    return Err(NodeError::provider(
-                        &format!("cannot delete {address} ({})", record.id),
-                        &e,
-                    ))
-                }
-            }
-            shared
-                .write_state(|s| {
-                    s.remove_resource(&address);
-                })
-                .map_err(|e| NodeError::unrecorded(&address, "deleted", &record.id, &e))?;
-            Ok(Some(record.id))
+            delete_object(&shared, job, previous).await
         }
-        (StepOp::Forget, _) => {
-            shared
-                .write_state(|s| {
-                    s.remove_resource(&address);
-                })
-                .map_err(|e| {
-                    NodeError::new(format!(
-                        "cannot record that {address} is no longer managed: {e}{}",
-                        source_text(&e)
-                    ))
-                })?;
-            Ok(previous.map(|r| r.id))
-        }
-        (StepOp::Refresh, _) => {
-            let live = job.live.ok_or_else(|| NodeError::new("nothing was read"))?;
-            shared
-                .write_state(|s| {
-                    if let Some(r) = s.resource_mut(&address) {
-                        r.read = redact(&live.attrs, &r.sensitive_keys);
-                        r.version = live.version.clone();
-                        r.name = live.name.clone();
-                    }
-                })
-                .map_err(|e| NodeError::unrecorded(&address, "read", &live.id, &e))?;
-            Ok(Some(live.id))
-        }
-        (StepOp::Record, _) => {
-            let desired = job
-                .desired
-                .ok_or_else(|| NodeError::new("no desired attributes"))?;
-            let live = job.live.ok_or_else(|| NodeError::new("nothing to adopt"))?;
-            // The secret first: until the record is written, the pending
-            // create lets a rerun find the client (and its secret) again.
-            if job.recover_secret {
-                shared.recover_secret(&address, &live.id).await?;
-            }
-            let record = new_record(&address, kind, &desired, &live);
-            shared
-                .write_state(|s| {
-                    s.upsert_resource(record);
-                    s.clear_pending(&address);
-                })
-                .map_err(|e| NodeError::unrecorded(&address, "adopted", &live.id, &e))?;
-            Ok(Some(live.id))
-        }
-        (StepOp::Update, _) => {
-            let desired = job
-                .desired
-                .ok_or_else(|| NodeError::new("no desired attributes"))?;
-            let live = job
-                .live
-                .ok_or_else(|| NodeError::new("no live object to update"))?;
-            if kind == Kind::OauthClient {
-                shared
-                    .ensure_caller_grants(&address, &desired.attrs)
-                    .await?;
-            }
-            let applied = previous.as_ref().map(|r| &r.applied);
-            let updated = shared
-                .provider
-                .update(kind, &live, applied, &desired.attrs)
-                .await
-                .map_err(|e| {
-                    NodeError::provider(&format!("cannot update {address} ({})", live.id), &e)
-                })?;
-            warn_if_unconverged(&shared, &address, &desired, &updated);
-            if job.recover_secret {
-                shared.recover_secret(&address, &updated.id).await?;
-            }
-            let record = new_record(&address, kind, &desired, &updated);
-            shared
-                .write_state(|s| {
-                    s.upsert_resource(record);
-                    s.clear_pending(&address);
-                })
-                .map_err(|e| NodeError::unrecorded(&address, "updated", &updated.id, &e))?;
-            Ok(Some(updated.id))
-        }
+        (StepOp::Forget, _) => forget(&shared, job, previous).await,
+        (StepOp::Refresh, _) => record_read(&shared, job).await,
+        (StepOp::Record, _) => adopt(&shared, job).await,
+        (StepOp::Update, _) => update_object(&shared, job, previous).await,
         (StepOp::Create | StepOp::Replace, _) | (StepOp::Delete, Phase::Write) => {
-            let desired = job
-                .desired
-                .ok_or_else(|| NodeError::new("no desired attributes"))?;
-            if kind == Kind::OauthClient {
-                shared
-                    .ensure_caller_grants(&address, &desired.attrs)
-                    .await?;
-            }
-            let name = desired_name(kind, &desired.attrs);
-            if let Some(name) = &name {
-                let pending = PendingOperation {
-                    address: address.clone(),
-                    kind,
-                    operation: PendingKind::Create,
-                    name: name.clone(),
-                    id: None,
-                    started: now_rfc3339(),
-                };
-                shared
-                    .write_state(|s| {
-                        s.clear_pending(&address);
-                        s.pending.push(pending);
-                    })
-                    .map_err(|e| {
-                        NodeError::new(format!("cannot record the create before making it: {e}"))
-                    })?;
-            }
-            let created = match shared.provider.create(kind, &desired.attrs).await {
-                Ok(c) => c,
-                Err(e) => {
-                    let mut err = NodeError::provider(&format!("cannot create {address}"), &e);
-                    if matches!(e, ProviderError::Transport(_)) && name.is_some() {
-                        // The create may have happened: keep the pending entry so the
-                        // next plan finds the object by name instead of duplicating it.
-                        err.hint = Some("run plan again: if the object was created, it is found by name and adopted".into());
-                    } else {
-                        let _ = shared.write_state(|s| s.clear_pending(&address));
-                    }
-                    return Err(err);
-                }
-            };
-            let secret_error = created.secret.as_ref().and_then(|secret| {
-                shared
-                    .deliver_secret(&address, &created.object.id, secret)
-                    .err()
-            });
-            warn_if_unconverged(&shared, &address, &desired, &created.object);
-            let record = new_record(&address, kind, &desired, &created.object);
-            shared
-                .write_state(|s| {
-                    s.upsert_resource(record);
-                    s.clear_pending(&address);
-                })
-                .map_err(|e| {
-                    let mut err = NodeError::unrecorded(&address, "created", &created.object.id, &e);
-                    if secret_error.is_some() {
-                        err.message.push_str("; its secret could not be written either");
-                        err.hint = Some(format!(
-                            "fix the problem (disk full? a read-only directory?), then record it with `gcrecon import {address} {}` and give it a new secret with `gcrecon rotate {address}`",
-                            created.object.id
-                        ));
-                    }
-                    err
-                })?;
-            if let Some(e) = secret_error {
-                return Err(NodeError {
-                    message: format!("{address} was created, but its secret could not be written: {e}"),
-                    hint: Some(format!("fix the secrets file, then run `gcrecon rotate {address}` for a new secret")),
-                });
-            }
-            Ok(Some(created.object.id))
+            create_object(&shared, job).await
         }
     }
+}
+
+/// Delete the old object (a delete, or the first half of a replacement); a client is first set inactive, with its roles, so the caller must hold them.
+async fn delete_object<P: Provider>(
+    shared: &Shared<P>,
+    job: Job,
+    previous: Option<ResourceState>,
+) -> Result<Option<GenesysId>, NodeError> {
+    let address = job.address.clone();
+    let kind = job.kind;
+    let record =
+        previous.ok_or_else(|| NodeError::new(format!("{address} is no longer in the state")))?;
+    if kind == Kind::OauthClient {
+        // The delete first sets the client inactive, with its roles.
+        let live_attrs = job.live.as_ref().map_or(&record.read, |l| &l.attrs);
+        shared.ensure_caller_grants(&address, live_attrs).await?;
+    }
+    match shared
+        .provider
+        .delete(kind, &record.id, Some(&record.applied))
+        .await
+    {
+        Ok(()) | Err(ProviderError::NotFound { .. }) => {}
+        Err(e) => {
+            return Err(NodeError::provider(
+                &format!("cannot delete {address} ({})", record.id),
+                &e,
+            ))
+        }
+    }
+    shared
+        .write_state(|s| {
+            s.remove_resource(&address);
+        })
+        .map_err(|e| NodeError::unrecorded(&address, "deleted", &record.id, &e))?;
+    Ok(Some(record.id))
+}
+
+/// Remove the state entry of an object already gone.
+async fn forget<P: Provider>(
+    shared: &Shared<P>,
+    job: Job,
+    previous: Option<ResourceState>,
+) -> Result<Option<GenesysId>, NodeError> {
+    let address = job.address.clone();
+    shared
+        .write_state(|s| {
+            s.remove_resource(&address);
+        })
+        .map_err(|e| {
+            NodeError::new(format!(
+                "cannot record that {address} is no longer managed: {e}{}",
+                source_text(&e)
+            ))
+        })?;
+    Ok(previous.map(|r| r.id))
+}
+
+/// `--refresh-only`: record what was read.
+async fn record_read<P: Provider>(
+    shared: &Shared<P>,
+    job: Job,
+) -> Result<Option<GenesysId>, NodeError> {
+    let address = job.address.clone();
+    let live = job.live.ok_or_else(|| NodeError::new("nothing was read"))?;
+    shared
+        .write_state(|s| {
+            if let Some(r) = s.resource_mut(&address) {
+                r.read = redact(&live.attrs, &r.sensitive_keys);
+                r.version = live.version.clone();
+                r.name = live.name.clone();
+            }
+        })
+        .map_err(|e| NodeError::unrecorded(&address, "read", &live.id, &e))?;
+    Ok(Some(live.id))
+}
+
+/// Record an adopted object that needs no change.
+async fn adopt<P: Provider>(shared: &Shared<P>, job: Job) -> Result<Option<GenesysId>, NodeError> {
+    let address = job.address.clone();
+    let kind = job.kind;
+    let desired = job
+        .desired
+        .ok_or_else(|| NodeError::new("no desired attributes"))?;
+    let live = job.live.ok_or_else(|| NodeError::new("nothing to adopt"))?;
+    // The secret first: until the record is written, the pending
+    // create lets a rerun find the client (and its secret) again.
+    if job.recover_secret {
+        shared.recover_secret(&address, &live.id).await?;
+    }
+    let record = new_record(&address, kind, &desired, &live);
+    shared
+        .write_state(|s| {
+            s.upsert_resource(record);
+            s.clear_pending(&address);
+        })
+        .map_err(|e| NodeError::unrecorded(&address, "adopted", &live.id, &e))?;
+    Ok(Some(live.id))
+}
+
+/// Update an object in place.
+async fn update_object<P: Provider>(
+    shared: &Shared<P>,
+    job: Job,
+    previous: Option<ResourceState>,
+) -> Result<Option<GenesysId>, NodeError> {
+    let address = job.address.clone();
+    let kind = job.kind;
+    let desired = job
+        .desired
+        .ok_or_else(|| NodeError::new("no desired attributes"))?;
+    let live = job
+        .live
+        .ok_or_else(|| NodeError::new("no live object to update"))?;
+    if kind == Kind::OauthClient {
+        shared
+            .ensure_caller_grants(&address, &desired.attrs)
+            .await?;
+    }
+    let applied = previous.as_ref().map(|r| &r.applied);
+    let updated = shared
+        .provider
+        .update(kind, &live, applied, &desired.attrs)
+        .await
+        .map_err(|e| NodeError::provider(&format!("cannot update {address} ({})", live.id), &e))?;
+    warn_if_unconverged(&shared, &address, &desired, &updated);
+    if job.recover_secret {
+        shared.recover_secret(&address, &updated.id).await?;
+    }
+    let record = new_record(&address, kind, &desired, &updated);
+    shared
+        .write_state(|s| {
+            s.upsert_resource(record);
+            s.clear_pending(&address);
+        })
+        .map_err(|e| NodeError::unrecorded(&address, "updated", &updated.id, &e))?;
+    Ok(Some(updated.id))
+}
+
+/// Create an object (or the new half of a replacement), recorded as pending before the call.
+async fn create_object<P: Provider>(
+    shared: &Shared<P>,
+    job: Job,
+) -> Result<Option<GenesysId>, NodeError> {
+    let address = job.address.clone();
+    let kind = job.kind;
+    let desired = job
+        .desired
+        .ok_or_else(|| NodeError::new("no desired attributes"))?;
+    if kind == Kind::OauthClient {
+        shared
+            .ensure_caller_grants(&address, &desired.attrs)
+            .await?;
+    }
+    let name = desired_name(kind, &desired.attrs);
+    if let Some(name) = &name {
+        let pending = PendingOperation {
+            address: address.clone(),
+            kind,
+            operation: PendingKind::Create,
+            name: name.clone(),
+            id: None,
+            started: now_rfc3339(),
+        };
+        shared
+            .write_state(|s| {
+                s.clear_pending(&address);
+                s.pending.push(pending);
+            })
+            .map_err(|e| {
+                NodeError::new(format!("cannot record the create before making it: {e}"))
+            })?;
+    }
+    let created = match shared.provider.create(kind, &desired.attrs).await {
+        Ok(c) => c,
+        Err(e) => {
+            let mut err = NodeError::provider(&format!("cannot create {address}"), &e);
+            if matches!(e, ProviderError::Transport(_)) && name.is_some() {
+                // The create may have happened: keep the pending entry so the
+                // next plan finds the object by name instead of duplicating it.
+                err.hint = Some(
+                    "run plan again: if the object was created, it is found by name and adopted"
+                        .into(),
+                );
+            } else {
+                let _ = shared.write_state(|s| s.clear_pending(&address));
+            }
+            return Err(err);
+        }
+    };
+    let secret_error = created.secret.as_ref().and_then(|secret| {
+        shared
+            .deliver_secret(&address, &created.object.id, secret)
+            .err()
+    });
+    warn_if_unconverged(&shared, &address, &desired, &created.object);
+    let record = new_record(&address, kind, &desired, &created.object);
+    shared
+        .write_state(|s| {
+            s.upsert_resource(record);
+            s.clear_pending(&address);
+        })
+        .map_err(|e| {
+            let mut err = NodeError::unrecorded(&address, "created", &created.object.id, &e);
+            if secret_error.is_some() {
+                err.message.push_str("; its secret could not be written either");
+                err.hint = Some(format!(
+                    "fix the problem (disk full? a read-only directory?), then record it with `gcrecon import {address} {}` and give it a new secret with `gcrecon rotate {address}`",
+                    created.object.id
+                ));
+            }
+            err
+        })?;
+    if let Some(e) = secret_error {
+        return Err(NodeError {
+            message: format!("{address} was created, but its secret could not be written: {e}"),
+            hint: Some(format!(
+                "fix the secrets file, then run `gcrecon rotate {address}` for a new secret"
+            )),
+        });
+    }
+    Ok(Some(created.object.id))
 }
 
 /// Carry out a plan. The state store is written after every API change and
