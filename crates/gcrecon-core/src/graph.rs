@@ -811,7 +811,7 @@ mod tests {
             taken.push(n);
         }
         assert!(taken.contains(&c) && taken.contains(&d) && taken.contains(&e));
-        let mut behind = vec![a.clone(), b.clone()];
+        let mut behind = vec![a.clone(), b];
         behind.sort();
         assert_eq!(w.complete(&c, false), behind);
         assert_eq!(w.outcome(&a), Some(&WalkOutcome::Skipped { because: c }));

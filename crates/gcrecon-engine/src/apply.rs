@@ -560,7 +560,7 @@ async fn forget<P: Provider>(
     job: Job,
     previous: Option<ResourceState>,
 ) -> Result<Option<GenesysId>, NodeError> {
-    let address = job.address.clone();
+    let address = job.address;
     shared
         .write_state(|s| {
             s.remove_resource(&address);
@@ -641,7 +641,7 @@ async fn update_object<P: Provider>(
         .update(kind, &live, applied, &desired.attrs)
         .await
         .map_err(|e| NodeError::provider(&format!("cannot update {address} ({})", live.id), &e))?;
-    warn_if_unconverged(&shared, &address, &desired, &updated);
+    warn_if_unconverged(shared, &address, &desired, &updated);
     if job.recover_secret {
         shared.recover_secret(&address, &updated.id).await?;
     }
@@ -711,7 +711,7 @@ async fn create_object<P: Provider>(
             .deliver_secret(&address, &created.object.id, secret)
             .err()
     });
-    warn_if_unconverged(&shared, &address, &desired, &created.object);
+    warn_if_unconverged(shared, &address, &desired, &created.object);
     let record = new_record(&address, kind, &desired, &created.object);
     shared
         .write_state(|s| {
