@@ -31,12 +31,12 @@ use gcrecon_core::state::{
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::{Address, Kind};
 
+use crate::caller_grant::{missing_grants, refusal, GrantMode};
 use crate::error::{provider_hint, EngineError};
 use crate::events::{Cancel, Event, Observer};
 use crate::lock::now_rfc3339;
 use crate::planner::{
-    client_role_pairs, covers, desired_name, literal_role_address, state_value, GrantMode,
-    PlanOptions, Planned, Step, StepOp,
+    desired_name, literal_role_address, state_value, PlanOptions, Planned, Step, StepOp,
 };
 use crate::secrets::SecretsFile;
 use crate::store::StateStore;
@@ -206,7 +206,8 @@ struct Shared<P> {
     grants: tokio::sync::Mutex<GrantBook>,
     home: String,
     modes: BTreeMap<Address, GrantMode>,
-    data_roles: BTreeMap<String, Address>,
+    /// Role data sources by id: address and name.
+    data_roles: BTreeMap<String, (Address, String)>,
     written_secrets: Mutex<Vec<Address>>,
     /// The first failed state write: no new change starts after it, since
     /// none could be recorded.
@@ -233,13 +234,17 @@ impl<P: Provider> Shared<P> {
         context: &crate::refresh::Context,
         modes: BTreeMap<Address, GrantMode>,
     ) -> Self {
-        let data_roles: BTreeMap<String, Address> = context
+        let data_roles: BTreeMap<String, (Address, String)> = context
             .data
             .iter()
             .filter(|(a, _)| {
                 a.target == gcrecon_core::address::Target::Data(gcrecon_core::DataKind::Role)
             })
-            .filter_map(|(a, attrs)| Some((attrs.get("id")?.as_str()?.to_owned(), a.clone())))
+            .filter_map(|(a, attrs)| {
+                let id = attrs.get("id")?.as_str()?;
+                let name = attrs.get("name").and_then(Value::as_str).unwrap_or(id);
+                Some((id.to_owned(), (a.clone(), name.to_owned())))
+            })
             .collect();
         Shared {
             provider: Arc::clone(provider),
@@ -272,19 +277,21 @@ impl<P: Provider> Shared<P> {
         lock(&self.store).state().resource(address).cloned()
     }
 
-    fn role_address(&self, role_id: &str) -> Address {
+    /// The address and name of the role with this id: managed, a data
+    /// source, or a literal id in the manifest.
+    fn role_address(&self, role_id: &str) -> (Address, String) {
         if let Some(r) = lock(&self.store)
             .state()
             .resources
             .iter()
             .find(|r| r.kind == Kind::Role && r.id.as_str() == role_id)
         {
-            return r.address.clone();
+            return (r.address.clone(), r.name.clone());
         }
         self.data_roles
             .get(role_id)
             .cloned()
-            .unwrap_or_else(|| literal_role_address(role_id))
+            .unwrap_or_else(|| (literal_role_address(role_id), role_id.to_owned()))
     }
 
     /// Write a client's secret to the secrets file (and nowhere else).
@@ -337,31 +344,25 @@ impl<P: Provider> Shared<P> {
     async fn ensure_caller_grants(&self, client: &Address, attrs: &Attrs) -> Result<(), NodeError> {
         let mut book = self.grants.lock().await;
         let mut missing: Vec<(Address, GrantMode, RoleDivision)> = Vec::new();
-        for (role, division) in client_role_pairs(attrs, &self.home) {
-            let (Some(role), Some(division)) = (role.as_str(), division.as_str()) else {
+        for grant in missing_grants(attrs, &self.home, &book.held) {
+            // Evaluated just before the call, every id is known by now.
+            let (Some(role), Some(division)) = (grant.role_id, grant.division) else {
                 continue;
             };
-            if covers(&book.held, role, division) {
-                continue;
-            }
-            let grant = RoleDivision {
-                role_id: GenesysId::from(role),
-                division_id: GenesysId::from(division),
-            };
-            if missing.iter().any(|(_, _, g)| g == &grant) {
-                continue;
-            }
-            let address = self.role_address(role);
+            let (address, name) = self.role_address(&role);
             let mode = self.modes.get(&address).copied().unwrap_or(GrantMode::Auto);
             if mode == GrantMode::Never {
+                let (message, hint) =
+                    refusal(client, &address, &name, &[division], &book.caller_name);
                 return Err(NodeError {
-                    message: format!(
-                        "{client} needs the caller `{}` to hold {address} in division {division} first, and {address} sets grant_to_caller = \"never\"",
-                        book.caller_name
-                    ),
-                    hint: Some(format!("grant {address} to the caller yourself, or set grant_to_caller = \"auto\"")),
+                    message,
+                    hint: Some(hint),
                 });
             }
+            let grant = RoleDivision {
+                role_id: GenesysId::from(role.as_str()),
+                division_id: GenesysId::from(division.as_str()),
+            };
             missing.push((address, mode, grant));
         }
         if missing.is_empty() {

@@ -21,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod apply;
+pub mod caller_grant;
 pub mod drift;
 pub mod error;
 pub mod events;

@@ -25,12 +25,13 @@ use gcrecon_core::plan::{
     Action, CallerGrantAction, CallerGrantChange, OutputChange, Plan, ResourceChange,
     PLAN_FORMAT_VERSION, SENSITIVE_PLACEHOLDER,
 };
-use gcrecon_core::provider::{GenesysId, LiveObject, Provider, RoleDivision};
+use gcrecon_core::provider::{GenesysId, LiveObject, Provider};
 use gcrecon_core::schema::sensitive_attributes;
 use gcrecon_core::state::{redact, PendingKind, State};
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::{Address, DataKind, Kind};
 
+use crate::caller_grant::{missing_grants, refusal, roles_given, GrantMode};
 use crate::error::EngineError;
 use crate::events::Observer;
 use crate::refresh::{check_org, read_context, read_objects, Context, LiveIndex};
@@ -66,27 +67,6 @@ pub struct PlanInput<'a> {
 
 /// Called per kind with the keys the manifest sets (see [`PlanInput::managed_keys`]).
 pub type ManagedKeysHook = dyn Fn(Kind, &BTreeSet<String>) + Sync;
-
-/// `grant_to_caller` of a role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GrantMode {
-    Auto,
-    Keep,
-    Never,
-}
-
-impl GrantMode {
-    fn of(attrs: Option<&Attrs>) -> GrantMode {
-        match attrs
-            .and_then(|a| a.get("grant_to_caller"))
-            .and_then(Value::as_str)
-        {
-            Some("keep") => GrantMode::Keep,
-            Some("never") => GrantMode::Never,
-            _ => GrantMode::Auto,
-        }
-    }
-}
 
 /// What the apply walk does for one address.
 #[derive(Clone, Debug, PartialEq)]
@@ -593,6 +573,7 @@ pub async fn plan<P: Provider + 'static>(
     } else {
         plan_caller_grants(
             &mut b,
+            &graph,
             &changes,
             &planned_desired,
             &grant_modes,
@@ -983,43 +964,15 @@ pub(crate) fn literal_role_address(id: &str) -> Address {
     Address::data(DataKind::Role, format!("id_{safe}"))
 }
 
-/// Pairs (role, division) an OAuth client's desired `roles` asks for; an
-/// unknown role id stands for each role the client references that is
-/// created or replaced by this plan.
-pub(crate) fn client_role_pairs(attrs: &Attrs, home: &str) -> Vec<(Value, Value)> {
-    let mut pairs = Vec::new();
-    for entry in attrs
-        .get("roles")
-        .and_then(Value::as_list)
-        .unwrap_or_default()
-    {
-        let Some(m) = entry.as_map() else { continue };
-        let role = m.get("role").cloned().unwrap_or_default();
-        let divisions: Vec<Value> = match m.get("divisions") {
-            Some(Value::List(d)) if !d.is_empty() => d.clone(),
-            Some(Value::Unknown) => vec![Value::Unknown],
-            Some(Value::String(s)) => vec![Value::from(s.as_str())],
-            _ => vec![Value::from(home)],
-        };
-        for d in divisions {
-            pairs.push((role.clone(), d));
-        }
-    }
-    pairs
-}
-
-/// True when the caller's grants cover `role` in `division`.
-pub(crate) fn covers(grants: &BTreeSet<RoleDivision>, role: &str, division: &str) -> bool {
-    grants.iter().any(|g| {
-        g.role_id.as_str() == role
-            && (g.division_id.as_str() == "*" || g.division_id.as_str() == division)
-    })
-}
-
 const UNKNOWN_DIVISION: &str = "(known after apply)";
 
+/// The plan's caller grants: what the caller must be granted for the
+/// OAuth clients this plan creates, updates or deletes (the rule is
+/// [`missing_grants`]), and the grants an interrupted apply left behind,
+/// to remove.
 fn plan_caller_grants(
     b: &mut Builder<'_>,
+    graph: &ResourceGraph,
     changes: &[ResourceChange],
     desired: &BTreeMap<Address, DesiredInstance>,
     modes: &BTreeMap<Address, GrantMode>,
@@ -1047,13 +1000,10 @@ fn plan_caller_grants(
         // Deleting a client first sets it inactive with a PUT that carries
         // its roles: the caller must hold those too.
         if rc.actions.contains(&Action::Delete) {
-            for (role, division) in
-                client_role_pairs(rc.before.as_ref().unwrap_or(&Attrs::new()), &home)
-            {
-                if let (Some(id), Some(d)) = (role.as_str(), division.as_str()) {
-                    if !covers(&grants, id, d) {
-                        need(role_address(b, known, id), d.to_owned(), &rc.address);
-                    }
+            let before = rc.before.clone().unwrap_or_default();
+            for missing in missing_grants(&before, &home, &grants) {
+                if let (Some(id), Some(d)) = (missing.role_id, missing.division) {
+                    need(role_address(b, known, &id), d, &rc.address);
                 }
             }
         }
@@ -1062,24 +1012,20 @@ fn plan_caller_grants(
         let Some(inst) = desired.get(&rc.address).filter(|_| writes) else {
             continue;
         };
-        let new_roles: Vec<Address> = inst
-            .depends_on
-            .iter()
+        // A role id not known yet stands for each role the client is given
+        // that this plan creates or replaces.
+        let new_roles: Vec<Address> = roles_given(graph, &rc.address)
+            .into_iter()
             .filter(|a| {
-                a.kind() == Some(Kind::Role) && known.get(*a).is_some_and(|k| k.id.is_none())
+                a.kind() == Some(Kind::Role) && known.get(a).is_some_and(|k| k.id.is_none())
             })
-            .cloned()
             .collect();
-        for (role, division) in client_role_pairs(&inst.attrs, &home) {
-            let division_text = division
-                .as_str()
-                .map_or_else(|| UNKNOWN_DIVISION.to_owned(), str::to_owned);
-            match role.as_str() {
-                Some(id) => {
-                    if !division.as_str().is_some_and(|d| covers(&grants, id, d)) {
-                        need(role_address(b, known, id), division_text, &rc.address);
-                    }
-                }
+        for missing in missing_grants(&inst.attrs, &home, &grants) {
+            let division = missing
+                .division
+                .unwrap_or_else(|| UNKNOWN_DIVISION.to_owned());
+            match missing.role_id {
+                Some(id) => need(role_address(b, known, &id), division, &rc.address),
                 None => {
                     for a in &new_roles {
                         let name = known
@@ -1088,7 +1034,7 @@ fn plan_caller_grants(
                             .and_then(Value::as_str)
                             .unwrap_or(&a.name)
                             .to_owned();
-                        need((a.clone(), name), division_text.clone(), &rc.address);
+                        need((a.clone(), name), division.clone(), &rc.address);
                     }
                 }
             }
@@ -1098,20 +1044,16 @@ fn plan_caller_grants(
     for (role, need) in needs {
         let mode = modes.get(&role).copied().unwrap_or(GrantMode::Auto);
         if mode == GrantMode::Never {
+            let divisions: Vec<String> = need.divisions.iter().cloned().collect();
             for client in &need.needed_by {
-                b.problem(
+                let (message, hint) = refusal(
                     client,
-                    Some("roles"),
-                    format!(
-                        "{client} gives {role} (`{}`) to an OAuth client, which Genesys Cloud allows only to a caller holding that role in the same divisions ({}); the caller `{}` does not, and {role} sets grant_to_caller = \"never\"",
-                        need.name,
-                        need.divisions.iter().cloned().collect::<Vec<_>>().join(", "),
-                        b.context.caller.name
-                    ),
-                    Some(format!(
-                        "grant {role} to the caller yourself, or set grant_to_caller = \"auto\" (granted for the apply, removed afterwards) or \"keep\" on {role}"
-                    )),
+                    &role,
+                    &need.name,
+                    &divisions,
+                    &b.context.caller.name,
                 );
+                b.problem(client, Some("roles"), message, Some(hint));
             }
             continue;
         }
