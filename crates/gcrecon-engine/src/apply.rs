@@ -1335,3 +1335,145 @@ fn evaluate<P: Provider>(
     }
     Ok(inst)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gcrecon_core::graph::WalkOutcome;
+
+    fn addr(s: &str) -> Address {
+        s.parse().expect("an address")
+    }
+
+    fn step(address: &str, op: StepOp) -> Step {
+        let address = addr(address);
+        Step {
+            kind: address.kind().expect("a resource address"),
+            address,
+            op,
+            live: None,
+            recover_secret: false,
+        }
+    }
+
+    fn state(records: &[(&str, &[&str])]) -> State {
+        let mut s = State::new("lineage", "test");
+        for (address, deps) in records {
+            let address = addr(address);
+            s.upsert_resource(ResourceState {
+                kind: address.kind().expect("a resource address"),
+                id: GenesysId::from(address.name.as_str()),
+                name: address.name.clone(),
+                address,
+                applied: Attrs::new(),
+                read: Attrs::new(),
+                version: String::new(),
+                dependencies: deps.iter().map(|d| addr(d)).collect(),
+                prevent_destroy: false,
+                sensitive_keys: Vec::new(),
+            });
+        }
+        s
+    }
+
+    /// The nodes with a step, in the order a one-at-a-time walk runs them.
+    fn order(graph: &ResourceGraph, jobs: &BTreeMap<NodeKind, Step>) -> Vec<String> {
+        let mut walk = Walk::new(graph);
+        let mut order = Vec::new();
+        while let Some(node) = walk.next_ready() {
+            walk.complete(&node, true);
+            if jobs.contains_key(&node) {
+                order.push(node.to_string());
+            }
+        }
+        assert!(walk.unreached().is_empty(), "{:?}", walk.unreached());
+        order
+    }
+
+    #[test]
+    fn resources_left_in_the_state_are_deleted_after_their_dependents() {
+        let state = state(&[
+            ("role.r", &[]),
+            ("oauth_client.c", &["role.r"]),
+            ("role_grant.g", &["role.r", "group.x"]),
+            ("group.x", &[]),
+        ]);
+        let steps = [
+            step("role.r", StepOp::Delete),
+            step("oauth_client.c", StepOp::Delete),
+            step("role_grant.g", StepOp::Forget),
+            step("group.x", StepOp::Delete),
+        ];
+        let (graph, jobs) = apply_graph(ResourceGraph::new(), &steps, &state);
+        let order = order(&graph, &jobs);
+        let pos = |n: &str| order.iter().position(|x| x == n).expect(n);
+        assert_eq!(order.len(), 4);
+        assert!(pos("destroy(oauth_client.c)") < pos("destroy(role.r)"));
+        assert!(pos("destroy(role_grant.g)") < pos("destroy(role.r)"));
+        assert!(pos("destroy(role_grant.g)") < pos("destroy(group.x)"));
+        // A failed delete keeps what its dependents still need.
+        let mut walk = Walk::new(&graph);
+        let mut failed = Vec::new();
+        while let Some(node) = walk.next_ready() {
+            if node == NodeKind::Destroy(addr("oauth_client.c")) {
+                failed = walk.complete(&node, false);
+            } else {
+                walk.complete(&node, true);
+            }
+        }
+        assert_eq!(failed, vec![NodeKind::Destroy(addr("role.r"))]);
+        assert_eq!(
+            walk.outcome(&NodeKind::Destroy(addr("group.x"))),
+            Some(&WalkOutcome::Done)
+        );
+    }
+
+    #[test]
+    fn a_replacement_deletes_first_and_a_dropped_reference_goes_before_the_delete() {
+        // group.g referenced role.old and now references role.new; role.r
+        // is replaced, and oauth_client.c still references it.
+        let mut desired = ResourceGraph::new();
+        desired.add_edge(
+            NodeKind::Resource(addr("role.new")),
+            NodeKind::Resource(addr("group.g")),
+            EdgeReason::Reference,
+        );
+        desired.add_edge(
+            NodeKind::Resource(addr("role.r")),
+            NodeKind::Resource(addr("oauth_client.c")),
+            EdgeReason::Reference,
+        );
+        let state = state(&[
+            ("role.old", &[]),
+            ("group.g", &["role.old"]),
+            ("role.r", &[]),
+            ("oauth_client.c", &["role.r"]),
+        ]);
+        let steps = [
+            step("role.old", StepOp::Delete),
+            step("group.g", StepOp::Update),
+            step("role.new", StepOp::Create),
+            step("role.r", StepOp::Replace),
+            step("oauth_client.c", StepOp::Update),
+        ];
+        let (graph, jobs) = apply_graph(desired, &steps, &state);
+        let order = order(&graph, &jobs);
+        let pos = |n: &str| order.iter().position(|x| x == n).expect(n);
+        assert_eq!(order.len(), 6, "{order:?}");
+        assert!(pos("role.new") < pos("group.g"));
+        assert!(pos("group.g") < pos("destroy(role.old)"));
+        assert!(pos("destroy(role.r)") < pos("role.r"));
+        assert!(pos("role.r") < pos("oauth_client.c"));
+        assert!(graph.edges().contains(&(
+            NodeKind::Destroy(addr("role.r")),
+            NodeKind::Resource(addr("role.r")),
+            EdgeReason::Replace
+        )));
+        // The client still needs role.r: its update does not go before the
+        // old role's delete (which would make a cycle), it follows the new role.
+        assert!(!graph.depends_on(
+            &NodeKind::Destroy(addr("role.r")),
+            &NodeKind::Resource(addr("oauth_client.c"))
+        ));
+    }
+}
