@@ -1476,4 +1476,568 @@ mod tests {
             &NodeKind::Resource(addr("oauth_client.c"))
         ));
     }
+
+    use crate::apply::{apply, ApplyInput, ApplyOptions, Status};
+
+    use crate::events::{Cancel, Recorder, Silent};
+
+    use crate::planner::PlanOptions;
+
+    use crate::secrets::SecretsFile;
+
+    use crate::testkit::*;
+
+    use gcrecon_core::plan::Action;
+    use gcrecon_core::provider::CallerKind;
+    use gcrecon_core::state::{PendingKind, State};
+    use gcrecon_core::value::Value;
+    use gcrecon_core::{Address, Kind};
+    use std::collections::BTreeMap;
+
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn create_update_delete_cycle() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        let p = h.plan(&m).await;
+        assert_eq!(
+            p.plan.summary().to_string(),
+            "Plan: 3 to add, 0 to change, 0 to destroy."
+        );
+        let outputs: Vec<_> = p
+            .plan
+            .output_changes
+            .iter()
+            .map(|o| (o.name.clone(), o.actions.clone()))
+            .collect();
+        assert_eq!(outputs, [("reader_id".to_owned(), vec![Action::Create])]);
+        h.converge(&m).await;
+        assert_eq!(h.provider.objects_of(Kind::Role).len(), 1);
+        let state = h.state();
+        assert_eq!(state.resources.len(), 3);
+        assert!(state.pending.is_empty());
+        assert_eq!(state.org_id.as_deref(), Some("org-fake"));
+        let role_id = state
+            .resource(&"role.reader".parse().unwrap())
+            .unwrap()
+            .id
+            .clone();
+        assert_eq!(
+            state.outputs["reader_id"].value,
+            Some(Value::from(role_id.as_str()))
+        );
+        h.assert_clean(&m).await;
+
+        // Change one key: only that object is updated.
+        let m2 = load_manifest(
+            &BASIC.replace("description = \"operators\"", "description = \"on call\""),
+        );
+        let p = h.plan(&m2).await;
+        let changed: Vec<_> = p
+            .plan
+            .resource_changes
+            .iter()
+            .filter(|c| c.is_change())
+            .collect();
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].address.to_string(), "group.ops");
+        assert_eq!(changed[0].actions, [Action::Update]);
+        assert_eq!(changed[0].changed_keys, ["description"]);
+        h.converge(&m2).await;
+        assert_eq!(
+            h.provider.objects_of(Kind::Group)[0].attrs["description"],
+            Value::from("on call")
+        );
+        h.assert_clean(&m2).await;
+
+        // Remove a block: it is deleted.
+        let m3 = load_manifest(&m2_without_group(
+            &BASIC.replace("description = \"operators\"", "description = \"on call\""),
+        ));
+        let p = h.plan(&m3).await;
+        assert_eq!(actions_of(&p)["group.ops"], [Action::Delete]);
+        h.converge(&m3).await;
+        assert!(h.provider.objects_of(Kind::Group).is_empty());
+        assert!(h.state().resource(&"group.ops".parse().unwrap()).is_none());
+        h.assert_clean(&m3).await;
+    }
+
+    #[tokio::test]
+    async fn a_create_whose_answer_was_lost_is_adopted_not_duplicated() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.provider
+            .with(|o| o.lose_create_answer.insert("Reader".into()));
+        let p = h.plan(&m).await;
+        let report = h.apply_planned(&m, p).await;
+        assert!(!report.succeeded());
+        let state = h.state();
+        assert!(state
+            .pending
+            .iter()
+            .any(|p| p.operation == PendingKind::Create && p.name == "Reader"));
+        assert!(state.resource(&"role.reader".parse().unwrap()).is_none());
+        let p = h.plan(&m).await;
+        let role = p
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == "role.reader")
+            .unwrap();
+        assert!(
+            role.note.as_deref().unwrap().contains("interrupted"),
+            "{role:?}"
+        );
+        h.converge(&m).await;
+        assert_eq!(h.provider.objects_of(Kind::Role).len(), 1);
+        assert!(h.state().pending.is_empty());
+        h.assert_clean(&m).await;
+    }
+
+    #[tokio::test]
+    async fn a_client_created_by_an_interrupted_apply_gets_a_new_secret() {
+        let h = Harness::new(CallerKind::Client);
+        let m = load_manifest(CLIENT);
+        h.provider
+            .with(|o| o.lose_create_answer.insert("API".into()));
+        let p = h.plan(&m).await;
+        assert!(!h.apply_planned(&m, p).await.succeeded());
+        let secrets = SecretsFile::new(&h.secrets_path);
+        let address: Address = "oauth_client.api".parse().unwrap();
+        assert!(
+            secrets.secret(&address).unwrap().is_none(),
+            "the first secret was lost"
+        );
+        let p = h.plan(&m).await;
+        let c = p
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address == address)
+            .unwrap();
+        assert!(c.note.as_deref().unwrap().contains("new secret"), "{c:?}");
+        h.apply_planned(&m, p).await;
+        let clients = h.provider.objects_of(Kind::OauthClient);
+        assert_eq!(clients.len(), 1, "adopted, not duplicated");
+        let latest = h.provider.with(|o| o.secrets.last().cloned().unwrap());
+        assert!(latest.starts_with("rotated-"), "{latest}");
+        assert_eq!(secrets.secret(&address).unwrap().unwrap().expose(), latest);
+        assert_eq!(
+            secrets.client_id(&address).unwrap().as_deref(),
+            Some(clients[0].id.as_str())
+        );
+        h.assert_clean(&m).await;
+    }
+
+    #[tokio::test]
+    async fn secrets_go_to_the_secrets_file_only() {
+        let h = Harness::new(CallerKind::Client);
+        let m = load_manifest(CLIENT);
+        let p = h.plan(&m).await;
+        let plan_json = serde_json::to_string(&p.plan).unwrap();
+        let report = h.converge(&m).await;
+        let _ = p;
+        assert_eq!(report.secrets_written.len(), 1);
+        let secret = h.provider.with(|o| o.secrets[0].clone());
+        let state_text = std::fs::read_to_string(&h.state_path).unwrap();
+        assert!(!state_text.contains(&secret));
+        assert!(!plan_json.contains(&secret));
+        let secrets: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&h.secrets_path).unwrap()).unwrap();
+        assert_eq!(
+            secrets["oauth_client.api"]["client_secret"],
+            secret.as_str()
+        );
+        let state = h.state();
+        assert!(state.outputs["secret"].sensitive);
+        assert!(state.outputs["secret"].value.is_none());
+        assert!(state.outputs["client_id"].value.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_failure_skips_dependents_and_independent_branches_finish() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(&format!("{CLIENT}\n[group.ops]\nname = \"Ops\"\n"));
+        h.provider.with(|o| o.fail_create.insert("Reader".into()));
+        let p = h.plan(&m).await;
+        let report = h.apply_planned(&m, p).await;
+        let status: BTreeMap<String, Status> = report
+            .outcomes
+            .iter()
+            .map(|o| (o.address.to_string(), o.status.clone()))
+            .collect();
+        assert!(
+            matches!(status["role.reader"], Status::Failed { .. }),
+            "{status:?}"
+        );
+        assert_eq!(
+            status["oauth_client.api"],
+            Status::Skipped {
+                because: "role.reader".parse().unwrap()
+            }
+        );
+        assert_eq!(status["group.ops"], Status::Done);
+        assert!(
+            h.state().pending.is_empty(),
+            "a refused create leaves no pending entry"
+        );
+        h.provider.with(|o| o.fail_create.clear());
+        h.converge(&m).await;
+        h.assert_clean(&m).await;
+    }
+
+    #[tokio::test]
+    async fn a_metadata_only_change_is_recorded_without_api_calls() {
+        let h = Harness::new(CallerKind::User);
+        h.converge(&load_manifest(BASIC)).await;
+        let protected =
+            load_manifest(&BASIC.replace("[group.ops]\n", "[group.ops]\nprevent_destroy = true\n"));
+        let p = h.plan(&protected).await;
+        assert!(!p.has_changes(), "no change to show or count");
+        assert!(
+            p.needs_apply(),
+            "but the state must learn about prevent_destroy"
+        );
+        let calls = h.provider.call_counts();
+        h.apply_planned(&protected, p).await;
+        let writes: u64 = h
+            .provider
+            .call_counts()
+            .iter()
+            .filter(|(k, _)| !k.starts_with("GET"))
+            .map(|(k, v)| v - calls.get(k).copied().unwrap_or(0))
+            .sum();
+        assert_eq!(writes, 0);
+        assert!(
+            h.state()
+                .resource(&"group.ops".parse().unwrap())
+                .unwrap()
+                .prevent_destroy
+        );
+        assert!(!h.plan(&protected).await.needs_apply());
+    }
+
+    #[tokio::test]
+    async fn role_grants_own_only_their_pairs() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(GRANT);
+        h.converge(&m).await;
+        h.assert_clean(&m).await;
+        let fewer = load_manifest(&GRANT.replace(", \"user-2\"", ""));
+        let p = h.plan(&fewer).await;
+        let g = p
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == "role_grant.readers")
+            .unwrap();
+        assert_eq!(g.actions, [Action::Update]);
+        assert_eq!(g.changed_keys, ["subjects"]);
+        h.converge(&fewer).await;
+        h.assert_clean(&fewer).await;
+        let role = h.provider.objects_of(Kind::Role)[0].id.clone();
+        let grants = h
+            .provider
+            .with(|o| o.objects[&(Kind::RoleGrant, role.clone())].attrs["grants"].clone());
+        assert_eq!(grants.as_list().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn destroy_deletes_everything_in_reverse_order() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(CLIENT);
+        h.converge(&m).await;
+        let p = h
+            .plan_with(
+                &m,
+                PlanOptions {
+                    destroy: true,
+                    ..PlanOptions::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            p.plan.summary().to_string(),
+            "Plan: 0 to add, 0 to change, 2 to destroy."
+        );
+        let recorder = Arc::new(Recorder::default());
+        let (report, store) = apply(
+            Arc::clone(&h.provider),
+            ApplyInput {
+                manifest: &m.manifest,
+                variables: &m.variables,
+                name: "t",
+                manifest_sha256: &m.sha,
+            },
+            h.store(),
+            p,
+            ApplyOptions {
+                parallelism: 10,
+                secrets: SecretsFile::new(&h.secrets_path),
+                cancel: Cancel::new(),
+            },
+            recorder.clone(),
+        )
+        .await
+        .unwrap();
+        assert!(report.succeeded(), "{report:?}");
+        assert!(store.state().resources.is_empty());
+        assert!(store.state().outputs.is_empty());
+        let order: Vec<String> = recorder
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                crate::events::Event::Finished { address, .. } => Some(address.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            order,
+            ["oauth_client.api", "role.reader"],
+            "the client goes before its role"
+        );
+        assert!(h.provider.objects_of(Kind::Role).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_state_that_cannot_be_written_stops_the_walk_before_the_next_change() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(&format!("{CLIENT}\n[group.ops]\nname = \"Ops\"\n"));
+        let p = h.plan(&m).await;
+        let store = h.store();
+        // A directory where the state file goes: every write's rename fails.
+        std::fs::create_dir_all(&h.state_path).unwrap();
+        let (report, _) = apply(
+            Arc::clone(&h.provider),
+            ApplyInput {
+                manifest: &m.manifest,
+                variables: &m.variables,
+                name: "t",
+                manifest_sha256: &m.sha,
+            },
+            store,
+            p,
+            ApplyOptions {
+                parallelism: 1,
+                secrets: SecretsFile::new(&h.secrets_path),
+                cancel: Cancel::new(),
+            },
+            Arc::new(Silent),
+        )
+        .await
+        .expect("the walk reports a failed write, it does not end in an error");
+        assert!(!report.succeeded());
+        let failure = report.state_failure.as_deref().unwrap_or_default();
+        assert!(failure.contains("t.gcstate.json"), "{failure}");
+        assert!(
+            report
+                .outcomes
+                .iter()
+                .any(|o| o.status == Status::NotStarted),
+            "no change after the first failed write: {report:#?}"
+        );
+        let names = |kind| -> Vec<String> {
+            h.provider
+                .objects_of(kind)
+                .into_iter()
+                .map(|o| o.name)
+                .collect()
+        };
+        for (kind, name) in [
+            (Kind::Group, "Ops"),
+            (Kind::Role, "Reader"),
+            (Kind::OauthClient, "API"),
+        ] {
+            assert!(
+                !names(kind).iter().any(|n| n == name),
+                "{name} was created although its create could not be announced in the state"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_damaged_secrets_file_stops_apply_before_any_change() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(CLIENT);
+        let p = h.plan(&m).await;
+        std::fs::create_dir_all(h.secrets_path.parent().unwrap()).unwrap();
+        std::fs::write(&h.secrets_path, b"{\"oauth_client.api\": 5}").unwrap();
+        let result = apply(
+            Arc::clone(&h.provider),
+            ApplyInput {
+                manifest: &m.manifest,
+                variables: &m.variables,
+                name: "t",
+                manifest_sha256: &m.sha,
+            },
+            h.store(),
+            p,
+            ApplyOptions {
+                parallelism: 4,
+                secrets: SecretsFile::new(&h.secrets_path),
+                cancel: Cancel::new(),
+            },
+            Arc::new(Silent),
+        )
+        .await;
+        let err = result.expect_err("a damaged secrets file is refused");
+        assert!(err.to_string().contains("t.secrets.json"), "{err}");
+        for (kind, name) in [(Kind::Role, "Reader"), (Kind::OauthClient, "API")] {
+            assert!(
+                h.provider.objects_of(kind).iter().all(|o| o.name != name),
+                "{name} was created before the secrets file was checked"
+            );
+        }
+        assert_eq!(
+            std::fs::read(&h.secrets_path).unwrap(),
+            b"{\"oauth_client.api\": 5}",
+            "the file is left as it was"
+        );
+    }
+
+    mod schema {
+        //! Real state files against `state/schema.json`, with a validator for
+        //! the subset of JSON Schema the file uses (type, const, enum, required,
+        //! properties, additionalProperties, items, $ref; patterns are not checked).
+
+        use super::*;
+        use gcrecon_core::state::{CallerGrantRecord, CallerGrantStatus, PendingOperation};
+        use serde_json::Value as Json;
+
+        fn resolve<'a>(root: &'a Json, schema: &'a Json) -> &'a Json {
+            match schema.get("$ref").and_then(Json::as_str) {
+                Some(r) => {
+                    let name = r.strip_prefix("#/$defs/").expect("only local $refs");
+                    resolve(root, &root["$defs"][name])
+                }
+                None => schema,
+            }
+        }
+
+        fn type_matches(ty: &str, value: &Json) -> bool {
+            match ty {
+                "object" => value.is_object(),
+                "array" => value.is_array(),
+                "string" => value.is_string(),
+                "integer" => value.is_u64() || value.is_i64(),
+                "number" => value.is_number(),
+                "boolean" => value.is_boolean(),
+                "null" => value.is_null(),
+                other => panic!("unsupported type {other}"),
+            }
+        }
+
+        fn validate(
+            root: &Json,
+            schema: &Json,
+            value: &Json,
+            path: &str,
+            errors: &mut Vec<String>,
+        ) {
+            let schema = resolve(root, schema);
+            if let Some(t) = schema.get("type") {
+                let ok = match t {
+                    Json::String(t) => type_matches(t, value),
+                    Json::Array(ts) => ts.iter().any(|t| type_matches(t.as_str().unwrap(), value)),
+                    _ => true,
+                };
+                if !ok {
+                    errors.push(format!("{path}: {value} is not of type {t}"));
+                    return;
+                }
+            }
+            if let Some(c) = schema.get("const") {
+                if c != value {
+                    errors.push(format!("{path}: {value} is not {c}"));
+                }
+            }
+            if let Some(e) = schema.get("enum").and_then(Json::as_array) {
+                if !e.contains(value) {
+                    errors.push(format!("{path}: {value} is not one of {e:?}"));
+                }
+            }
+            if let Some(obj) = value.as_object() {
+                for r in schema
+                    .get("required")
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if !obj.contains_key(r.as_str().unwrap()) {
+                        errors.push(format!("{path}: missing {r}"));
+                    }
+                }
+                let props = schema.get("properties").and_then(Json::as_object);
+                for (k, v) in obj {
+                    match props.and_then(|p| p.get(k)) {
+                        Some(s) => validate(root, s, v, &format!("{path}.{k}"), errors),
+                        None => match schema.get("additionalProperties") {
+                            Some(Json::Bool(false)) => {
+                                errors.push(format!("{path}: unexpected key {k}"));
+                            }
+                            Some(s @ Json::Object(_)) => {
+                                validate(root, s, v, &format!("{path}.{k}"), errors);
+                            }
+                            _ => {}
+                        },
+                    }
+                }
+            }
+            if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+                for (i, v) in arr.iter().enumerate() {
+                    validate(root, items, v, &format!("{path}[{i}]"), errors);
+                }
+            }
+        }
+
+        #[tokio::test]
+        async fn state_files_match_the_published_schema() {
+            let schema_path =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../state/schema.json");
+            let schema: Json =
+                serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+            let h = Harness::new(CallerKind::Client);
+            let m = load_manifest(&format!(
+            "{CLIENT}\n[data.user.ada]\nemail = \"ada@example.com\"\n\n[role_grant.readers]\nrole = \"${{role.reader.id}}\"\nsubjects = [\"${{data.user.ada.id}}\"]\n"
+        ));
+            h.converge(&m).await;
+            // Fill the sections a clean apply leaves empty.
+            let mut store = h.store();
+            store
+                .write(|s| {
+                    s.pending.push(PendingOperation {
+                        address: "group.g".parse().unwrap(),
+                        kind: Kind::Group,
+                        operation: PendingKind::Create,
+                        name: "G".into(),
+                        id: None,
+                        started: crate::lock::now_rfc3339(),
+                    });
+                    s.caller_grants.push(CallerGrantRecord {
+                        role: "role.reader".parse().unwrap(),
+                        role_id: "r".into(),
+                        division_id: "*".into(),
+                        caller_id: "client-ci".into(),
+                        status: CallerGrantStatus::Held,
+                    });
+                })
+                .unwrap();
+            let state: Json =
+                serde_json::from_str(&std::fs::read_to_string(&h.state_path).unwrap()).unwrap();
+            for section in ["resources", "pending", "caller_grants", "data", "outputs"] {
+                assert!(!state[section].is_null(), "the sample has {section}");
+            }
+            let mut errors = Vec::new();
+            validate(&schema, &schema, &state, "$", &mut errors);
+            assert!(errors.is_empty(), "{errors:#?}");
+            // The validator does catch a stray key.
+            let mut bad = state.clone();
+            bad["resources"][0]["secret"] = Json::from("x");
+            let mut errors = Vec::new();
+            validate(&schema, &schema, &bad, "$", &mut errors);
+            assert_eq!(errors.len(), 1, "{errors:?}");
+        }
+    }
 }

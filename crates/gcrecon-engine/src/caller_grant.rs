@@ -151,7 +151,6 @@ mod tests {
     use super::*;
     use gcrecon_core::graph::EdgeReason;
     use gcrecon_core::provider::GenesysId;
-    use gcrecon_core::Kind;
 
     fn roles(entries: Vec<(Value, Option<Vec<&str>>)>) -> Attrs {
         let list = entries
@@ -250,5 +249,75 @@ mod tests {
         assert!(message.contains("(d1)") && message.contains("`ci`"));
         assert!(message.contains("grant_to_caller = \"never\""));
         assert!(hint.contains("grant role.admin to the caller yourself"));
+    }
+
+    use crate::error::EngineError;
+
+    use crate::planner::PlanOptions;
+
+    use crate::testkit::*;
+
+    use gcrecon_core::plan::CallerGrantAction;
+    use gcrecon_core::provider::CallerKind;
+
+    use gcrecon_core::value::Value;
+    use gcrecon_core::{Address, Kind};
+
+    #[tokio::test]
+    async fn the_caller_is_granted_a_role_before_a_client_gets_it_and_loses_it_after() {
+        for caller in [CallerKind::User, CallerKind::Client] {
+            let h = Harness::new(caller);
+            let m = load_manifest(CLIENT);
+            let p = h.plan(&m).await;
+            assert_eq!(p.plan.caller_grants.len(), 1, "{:?}", p.plan.caller_grants);
+            let g = &p.plan.caller_grants[0];
+            assert_eq!(g.role.to_string(), "role.reader");
+            assert_eq!(g.action, CallerGrantAction::Grant);
+            assert!(g.temporary);
+            assert_eq!(g.divisions, ["*"]);
+            assert_eq!(g.needed_by[0].to_string(), "oauth_client.api");
+            let report = h.apply_planned(&m, p).await;
+            assert!(report.succeeded(), "{report:#?}");
+            let (granted, revoked) = h
+                .provider
+                .with(|o| (o.granted_to_caller.clone(), o.revoked_from_caller.clone()));
+            assert_eq!(granted.len(), 1);
+            assert_eq!(revoked, granted, "auto grants are removed after the walk");
+            assert!(h.state().caller_grants.is_empty());
+            assert_eq!(h.provider.objects_of(Kind::OauthClient).len(), 1);
+            h.assert_clean(&m).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn grant_to_caller_never_fails_the_plan_and_keep_keeps_it() {
+        let h = Harness::new(CallerKind::User);
+        let never = load_manifest(&CLIENT.replace(
+            "permissions = [\"routing:queue:view\"]",
+            "permissions = [\"routing:queue:view\"]\ngrant_to_caller = \"never\"",
+        ));
+        let err = h
+            .plan_with(&never, PlanOptions::default())
+            .await
+            .unwrap_err();
+        let EngineError::Manifest(d) = err else {
+            panic!("{err}")
+        };
+        let text = d.render(&never.manifest.sources(), false);
+        assert!(text.contains("grant_to_caller = \"never\""), "{text}");
+
+        let keep = load_manifest(&CLIENT.replace(
+            "permissions = [\"routing:queue:view\"]",
+            "permissions = [\"routing:queue:view\"]\ngrant_to_caller = \"keep\"",
+        ));
+        let p = h.plan(&keep).await;
+        assert!(!p.plan.caller_grants[0].temporary);
+        h.converge(&keep).await;
+        assert!(h.provider.with(|o| o.revoked_from_caller.is_empty()));
+        assert!(
+            h.state().caller_grants.is_empty(),
+            "kept grants are the caller's, not gcrecon's"
+        );
+        h.assert_clean(&keep).await;
     }
 }

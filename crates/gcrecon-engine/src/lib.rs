@@ -48,4 +48,4 @@ pub use secrets::SecretsFile;
 pub use store::{StatePaths, StateStore, DEFAULT_WORKSPACE};
 
 #[cfg(test)]
-mod tests;
+mod testkit;

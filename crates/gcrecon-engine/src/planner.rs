@@ -1411,3 +1411,360 @@ fn plan_outputs(
     changes.sort_by(|a, b| a.name.cmp(&b.name));
     changes
 }
+
+#[cfg(test)]
+mod tests {
+
+    use crate::error::EngineError;
+
+    use crate::planner::PlanOptions;
+
+    use crate::testkit::*;
+
+    use gcrecon_core::plan::Action;
+    use gcrecon_core::provider::CallerKind;
+
+    use gcrecon_core::value::Value;
+    use gcrecon_core::Kind;
+
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn permission_order_and_server_defaults_never_diff() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        // The fake adds `visibility` to groups; reorder the permissions live.
+        let role = h.provider.objects_of(Kind::Role).remove(0);
+        h.provider.mutate(Kind::Role, role.id.as_str(), |o| {
+            o.attrs.insert(
+                "permissions".into(),
+                Value::strings(["analytics:conversationDetail:view", "routing:queue:view"]),
+            );
+        });
+        h.assert_clean(&m).await;
+    }
+
+    #[tokio::test]
+    async fn a_name_clash_needs_import_or_adopt() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        // A second state (another checkout) plans the same manifest.
+        let other = Harness {
+            provider: Arc::clone(&h.provider),
+            ..Harness::new(CallerKind::User)
+        };
+        let err = other
+            .plan_with(&m, PlanOptions::default())
+            .await
+            .unwrap_err();
+        let EngineError::Manifest(d) = err else {
+            panic!("{err}")
+        };
+        let text = d.render(&m.manifest.sources(), false);
+        let role_id = h.provider.objects_of(Kind::Role)[0].id.clone();
+        assert!(
+            text.contains(&format!("gcrecon import role.reader {role_id}")),
+            "{text}"
+        );
+        assert!(
+            text.contains("gcrecon.toml:"),
+            "errors carry file:line:col: {text}"
+        );
+
+        let adopting = load_manifest(
+            &BASIC
+                .replace("[role.reader]\n", "[role.reader]\nadopt = true\n")
+                .replace(
+                    "[group.ops]\nname = \"Ops\"\n",
+                    "[group.ops]\nadopt = true\nname = \"Ops\"\n",
+                )
+                .replace("[division.sales]\n", "[division.sales]\nadopt = true\n"),
+        );
+        let p = other.plan(&adopting).await;
+        let role = p
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == "role.reader")
+            .unwrap();
+        assert_eq!(role.actions, [Action::Update]);
+        assert!(role.note.as_deref().unwrap().contains("adopt"), "{role:?}");
+        other.converge(&adopting).await;
+        assert_eq!(
+            h.provider.objects_of(Kind::Role).len(),
+            1,
+            "adopted, not duplicated"
+        );
+        assert_eq!(
+            other
+                .state()
+                .resource(&"role.reader".parse().unwrap())
+                .unwrap()
+                .id,
+            role_id
+        );
+        other.assert_clean(&adopting).await;
+    }
+
+    #[tokio::test]
+    async fn a_caller_without_a_permission_is_stopped_before_any_change() {
+        let h = Harness::new(CallerKind::Client);
+        h.provider.with(|o| {
+            if let Some(c) = o.caller.as_mut() {
+                c.permissions = [
+                    "authorization:role:*",
+                    "authorization:grant:add",
+                    "authorization:grant:delete",
+                ]
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            }
+        });
+        let m = load_manifest(CLIENT);
+        let err = h.plan_with(&m, PlanOptions::default()).await.unwrap_err();
+        let EngineError::Manifest(d) = err else {
+            panic!("{err}")
+        };
+        let text = d.render(&m.manifest.sources(), false);
+        assert!(
+            text.contains("`oauth:client:add`") && text.contains("create oauth_client.api"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("authorization:role:add"),
+            "wildcards count: {text}"
+        );
+        assert!(h.provider.objects_of(Kind::Role).is_empty());
+    }
+
+    #[tokio::test]
+    async fn objects_deleted_outside_are_planned_again_with_a_note() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        let group = h.provider.objects_of(Kind::Group).remove(0);
+        h.provider
+            .with(|o| o.objects.remove(&(Kind::Group, group.id.clone())));
+        let p = h.plan(&m).await;
+        let g = p
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == "group.ops")
+            .unwrap();
+        assert_eq!(g.actions, [Action::Create]);
+        assert!(g
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("deleted outside gcrecon"));
+        h.converge(&m).await;
+        h.assert_clean(&m).await;
+    }
+
+    #[tokio::test]
+    async fn replacement_and_prevent_destroy() {
+        let h = Harness::new(CallerKind::Client);
+        let m = load_manifest(CLIENT);
+        h.converge(&m).await;
+        let old = h.provider.objects_of(Kind::OauthClient)[0].id.clone();
+        let code = load_manifest(&CLIENT.replace("client_credentials", "code"));
+        let p = h.plan(&code).await;
+        let c = p
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == "oauth_client.api")
+            .unwrap();
+        assert_eq!(c.actions, [Action::Delete, Action::Create]);
+        assert_eq!(c.replace_because, ["grant_type"]);
+        h.converge(&code).await;
+        let clients = h.provider.objects_of(Kind::OauthClient);
+        assert_eq!(clients.len(), 1);
+        assert_ne!(clients[0].id, old);
+        h.assert_clean(&code).await;
+
+        let protected_text = CLIENT
+            .replace(
+                "[oauth_client.api]\n",
+                "[oauth_client.api]\nprevent_destroy = true\n",
+            )
+            .replace("client_credentials", "code");
+        let protected = load_manifest(&protected_text);
+        h.converge(&protected).await;
+        assert!(
+            h.state()
+                .resource(&"oauth_client.api".parse().unwrap())
+                .unwrap()
+                .prevent_destroy
+        );
+        let err = h
+            .plan_with(
+                &load_manifest(&protected_text.replace("\"code\"", "\"client_credentials\"")),
+                PlanOptions::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Manifest(_)), "{err}");
+        // Removing the block does not lift the protection recorded in the state.
+        let without = load_manifest("[gcrecon]\nversion = 1\nname = \"t\"\n");
+        assert!(h.plan_with(&without, PlanOptions::default()).await.is_err());
+        let err = h
+            .plan_with(
+                &without,
+                PlanOptions {
+                    destroy: true,
+                    ..PlanOptions::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Manifest(_)));
+    }
+
+    #[tokio::test]
+    async fn unknown_permissions_are_refused_with_suggestions() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(&BASIC.replace("routing:queue:view", "routing:queue:veiw"));
+        let err = h.plan_with(&m, PlanOptions::default()).await.unwrap_err();
+        let EngineError::Manifest(d) = err else {
+            panic!("{err}")
+        };
+        let text = d.render(&m.manifest.sources(), false);
+        assert!(text.contains("routing:queue:veiw"), "{text}");
+        assert!(text.contains("routing:queue:view"), "a suggestion: {text}");
+        // Wildcards match.
+        let ok = load_manifest(&BASIC.replace("routing:queue:view", "integration:presence:*"));
+        h.plan(&ok).await;
+    }
+
+    #[tokio::test]
+    async fn targets_limit_the_plan_to_an_address_and_its_dependencies() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(&format!("{CLIENT}\n[group.ops]\nname = \"Ops\"\n"));
+        let p = h
+            .plan_with(
+                &m,
+                PlanOptions {
+                    targets: vec!["oauth_client.api".parse().unwrap()],
+                    ..PlanOptions::default()
+                },
+            )
+            .await
+            .unwrap();
+        let addresses: Vec<String> = p
+            .plan
+            .resource_changes
+            .iter()
+            .map(|c| c.address.to_string())
+            .collect();
+        assert_eq!(addresses, ["role.reader", "oauth_client.api"]);
+        assert!(!p.plan.warnings.is_empty());
+    }
+
+    #[tokio::test]
+    async fn refresh_only_records_what_changed_outside() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        let group = h.provider.objects_of(Kind::Group).remove(0);
+        h.provider.mutate(Kind::Group, group.id.as_str(), |o| {
+            o.attrs.insert("description".into(), Value::from("edited"));
+        });
+        let refresh_only = PlanOptions {
+            refresh_only: true,
+            ..PlanOptions::default()
+        };
+        let p = h.plan_with(&m, refresh_only.clone()).await.unwrap();
+        assert!(p.has_changes());
+        assert_eq!(actions_of(&p)["group.ops"], [Action::Read]);
+        let report = h.apply_planned(&m, p).await;
+        assert!(report.succeeded(), "{report:?}");
+        let state = h.state();
+        let read = &state.resource(&"group.ops".parse().unwrap()).unwrap().read;
+        assert_eq!(read["description"], Value::from("edited"));
+        assert!(!h.plan_with(&m, refresh_only).await.unwrap().has_changes());
+        // The normal plan still wants its description back.
+        assert_eq!(actions_of(&h.plan(&m).await)["group.ops"], [Action::Update]);
+    }
+
+    #[tokio::test]
+    async fn a_state_from_another_org_is_refused() {
+        let h = Harness::new(CallerKind::User);
+        let mut store = h.store();
+        store
+            .write(|s| s.org_id = Some("someone-else".into()))
+            .unwrap();
+        let err = h
+            .plan_with(&load_manifest(BASIC), PlanOptions::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EngineError::OtherOrg { .. }), "{err}");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A manifest from a random selection of blocks with random values.
+        fn manifest_text(
+            groups: &[(String, Option<String>)],
+            perms: &[&str],
+            with_client: bool,
+        ) -> String {
+            let mut s = String::from(
+                "[gcrecon]\nversion = 1\nname = \"t\"\n\n[role.r]\nname = \"R\"\npermissions = [",
+            );
+            s.push_str(
+                &perms
+                    .iter()
+                    .map(|p| format!("\"{p}\""))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            s.push_str("]\n");
+            for (i, (name, description)) in groups.iter().enumerate() {
+                s.push_str(&format!("\n[group.g{i}]\nname = \"{name}\"\n"));
+                if let Some(d) = description {
+                    s.push_str(&format!("description = \"{d}\"\n"));
+                }
+            }
+            if with_client {
+                s.push_str("\n[oauth_client.c]\nname = \"C\"\ngrant_type = \"client_credentials\"\nroles = [{ role = \"${role.r.id}\" }]\n");
+            }
+            s
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(24))]
+            #[test]
+            fn applying_a_plan_then_planning_again_is_empty(
+                first in prop::collection::vec(("[A-Z][a-z]{2,6}", prop::option::of("[a-z ]{0,8}")), 0..4),
+                second in prop::collection::vec(("[A-Z][a-z]{2,6}", prop::option::of("[a-z ]{0,8}")), 0..4),
+                perms in prop::sample::subsequence(vec!["routing:queue:view", "directory:user:view", "analytics:conversationDetail:view"], 1..3),
+                client in any::<bool>(),
+            ) {
+                let unique = |v: Vec<(String, Option<String>)>| {
+                    let mut seen = std::collections::BTreeSet::new();
+                    v.into_iter().filter(|(n, _)| seen.insert(n.clone())).collect::<Vec<_>>()
+                };
+                let (first, second) = (unique(first), unique(second));
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    let h = Harness::new(CallerKind::User);
+                    for groups in [&first, &second] {
+                        let m = load_manifest(&manifest_text(groups, &perms, client));
+                        h.converge(&m).await;
+                        h.assert_clean(&m).await;
+                        let names: std::collections::BTreeSet<String> = h.provider.objects_of(Kind::Group).into_iter().map(|g| g.name).collect();
+                        let want: std::collections::BTreeSet<String> = groups.iter().map(|(n, _)| n.clone()).collect();
+                        assert_eq!(names, want);
+                    }
+                });
+            }
+        }
+    }
+}

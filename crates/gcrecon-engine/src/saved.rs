@@ -352,3 +352,46 @@ impl SavedPlan {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+
+    use crate::saved::SavedPlan;
+
+    use crate::testkit::*;
+
+    use gcrecon_core::provider::CallerKind;
+
+    use gcrecon_core::value::Value;
+    use gcrecon_core::Kind;
+
+    #[tokio::test]
+    async fn a_saved_plan_is_refused_after_a_change() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        let m2 =
+            load_manifest(&BASIC.replace("description = \"operators\"", "description = \"x\""));
+        let planned = h.plan(&m2).await;
+        let saved = SavedPlan::new(&planned, &m2.variables);
+        let path = h.state_path.with_file_name("plan.json");
+        saved.write(&path).unwrap();
+        let back = SavedPlan::read(&path).unwrap();
+        assert_eq!(back, saved);
+        let store = h.store();
+        back.check_inputs(&path, &m2.sha, &m2.variables, store.state(), true)
+            .unwrap();
+        assert!(back
+            .check_inputs(&path, &m.sha, &m2.variables, store.state(), true)
+            .is_err());
+        // Someone edits the group behind our back.
+        let group = h.provider.objects_of(Kind::Group).remove(0);
+        h.provider.mutate(Kind::Group, group.id.as_str(), |o| {
+            o.attrs.insert("name".into(), Value::from("Ops"));
+        });
+        let fresh = h.plan(&m2).await;
+        let err = back.check_fresh(&path, &fresh).unwrap_err();
+        assert!(err.to_string().contains("group.ops changed"), "{err}");
+        assert!(err.hint().unwrap().contains("plan"));
+    }
+}
