@@ -30,7 +30,7 @@ use std::fmt::{self, Write as _};
 
 use petgraph::algo::{has_path_connecting, tarjan_scc};
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
-use petgraph::visit::{EdgeRef, IntoEdgeReferences};
+use petgraph::visit::{EdgeRef, IntoEdgeReferences, NodeIndexable};
 use petgraph::Direction;
 
 use crate::address::Address;
@@ -438,11 +438,19 @@ pub enum WalkOutcome {
 pub struct Walk<'g> {
     graph: &'g ResourceGraph,
     reverse: bool,
-    /// Nodes not ready yet: how many of the nodes they wait on are unfinished.
-    waiting: FxHashMap<NodeIndex, usize>,
+    /// Per node index: how many edges into what it waits on lead from
+    /// unfinished nodes (several edges between two nodes count each).
+    waiting: Vec<usize>,
+    /// Per node index: `None` until it finished, was skipped or is running.
+    state: Vec<Option<NodeState>>,
     ready: BTreeMap<(u8, NodeKind), NodeIndex>,
-    running: FxHashSet<NodeIndex>,
-    outcomes: FxHashMap<NodeIndex, WalkOutcome>,
+    running: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum NodeState {
+    Running,
+    Finished(WalkOutcome),
 }
 
 impl<'g> Walk<'g> {
@@ -457,20 +465,20 @@ impl<'g> Walk<'g> {
     }
 
     fn start(graph: &'g ResourceGraph, reverse: bool) -> Self {
+        let bound = graph.graph.node_bound();
         let mut walk = Walk {
             graph,
             reverse,
-            waiting: FxHashMap::default(),
+            waiting: vec![0; bound],
+            state: vec![None; bound],
             ready: BTreeMap::new(),
-            running: FxHashSet::default(),
-            outcomes: FxHashMap::default(),
+            running: 0,
         };
         for i in graph.graph.node_indices() {
-            let waits_on = walk.distinct(i, walk.before());
-            if waits_on.is_empty() {
+            let n = graph.graph.edges_directed(i, walk.before()).count();
+            walk.waiting[i.index()] = n;
+            if n == 0 {
                 walk.ready.insert(walk.key(i), i);
-            } else {
-                walk.waiting.insert(i, waits_on.len());
             }
         }
         walk
@@ -490,20 +498,12 @@ impl<'g> Walk<'g> {
         (node.rank(), node.clone())
     }
 
-    /// The distinct neighbours of `i` in `dir` (several reasons make
-    /// several edges between the same two nodes).
-    fn distinct(&self, i: NodeIndex, dir: Direction) -> Vec<NodeIndex> {
-        let mut v: Vec<NodeIndex> = self.graph.graph.neighbors_directed(i, dir).collect();
-        v.sort();
-        v.dedup();
-        v
-    }
-
     /// Take the first ready node; it counts as running until
     /// [`Walk::complete`] reports it.
     pub fn next_ready(&mut self) -> Option<NodeKind> {
         let ((_, node), i) = self.ready.pop_first()?;
-        self.running.insert(i);
+        self.state[i.index()] = Some(NodeState::Running);
+        self.running += 1;
         Some(node)
     }
 
@@ -514,7 +514,7 @@ impl<'g> Walk<'g> {
 
     /// How many nodes were taken and not yet completed.
     pub fn running(&self) -> usize {
-        self.running.len()
+        self.running
     }
 
     /// Report a running node's outcome. On success, the nodes waiting only
@@ -525,40 +525,35 @@ impl<'g> Walk<'g> {
         let Some(&i) = self.graph.index.get(node) else {
             return Vec::new();
         };
-        if !self.running.remove(&i) {
+        if self.state[i.index()] != Some(NodeState::Running) {
             return Vec::new();
         }
+        self.running -= 1;
         let after = self.before().opposite();
         if ok {
-            self.outcomes.insert(i, WalkOutcome::Done);
-            for s in self.distinct(i, after) {
-                if let Some(n) = self.waiting.get_mut(&s) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.waiting.remove(&s);
-                        self.ready.insert(self.key(s), s);
-                    }
+            self.state[i.index()] = Some(NodeState::Finished(WalkOutcome::Done));
+            for s in self.graph.graph.neighbors_directed(i, after) {
+                let n = &mut self.waiting[s.index()];
+                *n = n.saturating_sub(1);
+                if *n == 0 && self.state[s.index()].is_none() {
+                    self.ready.insert(self.key(s), s);
                 }
             }
             return Vec::new();
         }
-        self.outcomes.insert(i, WalkOutcome::Failed);
+        self.state[i.index()] = Some(NodeState::Finished(WalkOutcome::Failed));
         let mut skipped = Vec::new();
-        let mut stack = self.distinct(i, after);
+        let mut stack: Vec<NodeIndex> = self.graph.graph.neighbors_directed(i, after).collect();
         while let Some(s) = stack.pop() {
-            if self.outcomes.contains_key(&s) || self.running.contains(&s) {
+            if self.state[s.index()].is_some() {
                 continue;
             }
-            self.waiting.remove(&s);
             self.ready.remove(&self.key(s));
-            self.outcomes.insert(
-                s,
-                WalkOutcome::Skipped {
-                    because: node.clone(),
-                },
-            );
+            self.state[s.index()] = Some(NodeState::Finished(WalkOutcome::Skipped {
+                because: node.clone(),
+            }));
             skipped.push(self.graph.graph[s].clone());
-            stack.extend(self.distinct(s, after));
+            stack.extend(self.graph.graph.neighbors_directed(s, after));
         }
         skipped.sort();
         skipped
@@ -566,13 +561,16 @@ impl<'g> Walk<'g> {
 
     /// How `node` ended, once it has.
     pub fn outcome(&self, node: &NodeKind) -> Option<&WalkOutcome> {
-        self.outcomes.get(self.graph.index.get(node)?)
+        match self.state[self.graph.index.get(node)?.index()].as_ref()? {
+            NodeState::Finished(outcome) => Some(outcome),
+            NodeState::Running => None,
+        }
     }
 
     /// True when nothing is running and nothing is ready: every node
     /// finished, or waits on a cycle.
     pub fn is_finished(&self) -> bool {
-        self.running.is_empty() && self.ready.is_empty()
+        self.running == 0 && self.ready.is_empty()
     }
 
     /// The nodes that have not run and are not running, sorted: after a
@@ -583,7 +581,7 @@ impl<'g> Walk<'g> {
             .graph
             .graph
             .node_indices()
-            .filter(|i| !self.outcomes.contains_key(i) && !self.running.contains(i))
+            .filter(|i| self.state[i.index()].is_none())
             .map(|i| self.graph.graph[i].clone())
             .collect();
         v.sort();
