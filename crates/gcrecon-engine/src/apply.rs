@@ -2,15 +2,20 @@
 //! with bounded parallelism, recording every completed API change in the
 //! state before anything else happens.
 //!
-//! - A replacement is two nodes, delete then create. Creates and updates
-//!   wait for what they depend on; deletes wait for what depended on them.
+//! - The walk is [`gcrecon_core::graph::Walk`] over the plan's graph plus a
+//!   [`NodeKind::Destroy`] node per delete (`apply_graph`). A replacement
+//!   is two nodes, delete then create. Creates and updates wait for what
+//!   they depend on; deletes wait for what depended on them, per the
+//!   dependencies the state recorded. Data sources, caller-grant nodes and
+//!   unchanged instances pass straight through.
 //! - Each instance is evaluated again right before its call, with the ids
 //!   created so far; a value still unknown then fails the node.
 //! - A create is written to the state as pending before the call, so a
 //!   crash after the call is found by name on the next refresh.
-//! - Before an OAuth client is given a role the caller lacks, the role is
-//!   granted to the caller (recorded in the state before and after); with
-//!   `grant_to_caller = "auto"` those grants are removed after the walk.
+//! - Before an OAuth client is given a role the caller lacks (the rule is
+//!   [`crate::caller_grant`]), the role is granted to the caller (recorded
+//!   in the state before and after); with `grant_to_caller = "auto"` those
+//!   grants are removed after the walk.
 //! - A failed node skips its dependents; independent branches finish.
 //! - A client secret goes to the secrets file only.
 

@@ -4,12 +4,12 @@
 //!
 //! The resource graph carries the rule as caller-grant nodes
 //! (`role -> caller_grant(role) -> oauth_client`, see
-//! [`gcrecon_core::graph`]): [`roles_given`] reads which roles a client is
-//! given from them. [`missing_grants`] says which (role, division) pairs of
+//! [`gcrecon_core::graph`]): `roles_given` reads which roles a client is
+//! given from them. `missing_grants` says which (role, division) pairs of
 //! a client's `roles` the caller lacks; the planner lists those as the
 //! plan's caller grants, and the apply walk grants them just before the
 //! client's call (its create or update, or the update that deactivates it
-//! before a delete). [`refusal`] is the one wording for a role that sets
+//! before a delete). `refusal` is the one wording for a role that sets
 //! `grant_to_caller = "never"`.
 
 use std::collections::BTreeSet;
