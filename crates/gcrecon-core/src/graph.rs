@@ -13,13 +13,24 @@
 //!
 //! Orders are deterministic: among nodes that are ready at the same time,
 //! data sources come first, then everything else by address.
+//!
+//! [`Walk`] is the one topological walk in gcrecon: a ready set the caller
+//! takes nodes from and reports each node's outcome to
+//! ([`Walk::complete`]). A failed node marks everything that waits on it,
+//! directly or not, skipped; independent branches go on. It runs dependencies
+//! first ([`Walk::new`]) or dependents first ([`Walk::reverse`]), and it is
+//! pure: the engine's apply walk drives it with bounded parallelism, and
+//! [`ResourceGraph::apply_order`] is a walk in which every node succeeds. An
+//! apply graph also holds [`NodeKind::Destroy`] nodes: deleting an object
+//! the manifest no longer has (or the old half of a replacement), after
+//! whatever depended on it in the state is deleted.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
 
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::{has_path_connecting, tarjan_scc};
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
-use petgraph::visit::{EdgeRef, IntoEdgeReferences};
+use petgraph::visit::{EdgeRef, IntoEdgeReferences, NodeIndexable};
 use petgraph::Direction;
 
 use crate::address::Address;
@@ -35,13 +46,17 @@ pub enum NodeKind {
     /// Granting `role` (a `role.x` or `data.role.x` address) to the caller,
     /// so that the caller may then give it to OAuth clients.
     CallerGrant { role: Address },
+    /// Deleting the object recorded at this address (apply graphs only):
+    /// an object the manifest no longer has, or the old object of a
+    /// replacement.
+    Destroy(Address),
 }
 
 impl NodeKind {
     /// The address of the resource, data source, or granted role.
     pub fn address(&self) -> &Address {
         match self {
-            NodeKind::Resource(a) | NodeKind::Data(a) => a,
+            NodeKind::Resource(a) | NodeKind::Data(a) | NodeKind::Destroy(a) => a,
             NodeKind::CallerGrant { role } => role,
         }
     }
@@ -58,7 +73,7 @@ impl NodeKind {
     fn rank(&self) -> u8 {
         match self {
             NodeKind::Data(_) => 0,
-            NodeKind::Resource(_) | NodeKind::CallerGrant { .. } => 1,
+            NodeKind::Resource(_) | NodeKind::CallerGrant { .. } | NodeKind::Destroy(_) => 1,
         }
     }
 }
@@ -68,6 +83,7 @@ impl fmt::Display for NodeKind {
         match self {
             NodeKind::Resource(a) | NodeKind::Data(a) => write!(f, "{a}"),
             NodeKind::CallerGrant { role } => write!(f, "caller_grant({role})"),
+            NodeKind::Destroy(a) => write!(f, "destroy({a})"),
         }
     }
 }
@@ -82,6 +98,9 @@ pub enum EdgeReason {
     /// Role → caller grant → OAuth client: Genesys Cloud lets a caller give
     /// an OAuth client only roles it holds.
     CallerGrant,
+    /// A replacement (apply graphs only): the old object is deleted before
+    /// the new one is created.
+    Replace,
 }
 
 impl EdgeReason {
@@ -90,6 +109,7 @@ impl EdgeReason {
             EdgeReason::Reference => "reference",
             EdgeReason::DependsOn => "depends_on",
             EdgeReason::CallerGrant => "caller grant",
+            EdgeReason::Replace => "replace",
         }
     }
 
@@ -101,6 +121,7 @@ impl EdgeReason {
             EdgeReason::CallerGrant => {
                 "Genesys Cloud lets a caller give an OAuth client only roles it holds"
             }
+            EdgeReason::Replace => "replaces it: the old object goes first",
         }
     }
 }
@@ -233,6 +254,33 @@ impl ResourceGraph {
         v
     }
 
+    /// Everything `node` depends on, directly or not, sorted.
+    pub fn ancestors(&self, node: &NodeKind) -> Vec<NodeKind> {
+        let Some(&start) = self.index.get(node) else {
+            return Vec::new();
+        };
+        let mut seen: FxHashSet<NodeIndex> = FxHashSet::default();
+        let mut stack = vec![start];
+        while let Some(i) = stack.pop() {
+            for p in self.graph.neighbors_directed(i, Direction::Incoming) {
+                if p != start && seen.insert(p) {
+                    stack.push(p);
+                }
+            }
+        }
+        let mut v: Vec<NodeKind> = seen.into_iter().map(|i| self.graph[i].clone()).collect();
+        v.sort();
+        v
+    }
+
+    /// True when `dependent` depends on `dependency`, directly or not.
+    pub fn depends_on(&self, dependent: &NodeKind, dependency: &NodeKind) -> bool {
+        match (self.index.get(dependency), self.index.get(dependent)) {
+            (Some(&a), Some(&b)) if a != b => has_path_connecting(&self.graph, a, b, None),
+            _ => false,
+        }
+    }
+
     fn neighbors(&self, node: &NodeKind, dir: Direction) -> Vec<NodeKind> {
         let Some(&i) = self.index.get(node) else {
             return Vec::new();
@@ -247,55 +295,17 @@ impl ResourceGraph {
         v
     }
 
-    /// Every node, dependencies first. Nodes on a cycle (which a validated
-    /// manifest never has) come last, in address order.
+    /// Every node, dependencies first: a [`Walk`] in which every node
+    /// succeeds. Nodes on a cycle (which a validated manifest never has)
+    /// come last, in address order.
     pub fn apply_order(&self) -> Vec<NodeKind> {
-        let mut indegree: HashMap<NodeIndex, usize> =
-            HashMap::with_capacity(self.graph.node_count());
-        for i in self.graph.node_indices() {
-            let mut preds: Vec<NodeIndex> = self
-                .graph
-                .neighbors_directed(i, Direction::Incoming)
-                .collect();
-            preds.sort();
-            preds.dedup();
-            indegree.insert(i, preds.len());
-        }
-        let key = |i: NodeIndex| (self.graph[i].rank(), self.graph[i].clone());
-        let mut ready: BTreeMap<(u8, NodeKind), NodeIndex> = indegree
-            .iter()
-            .filter(|(_, d)| **d == 0)
-            .map(|(i, _)| (key(*i), *i))
-            .collect();
+        let mut walk = Walk::new(self);
         let mut order = Vec::with_capacity(self.graph.node_count());
-        while let Some((_, i)) = ready.pop_first() {
-            order.push(self.graph[i].clone());
-            let mut succ: Vec<NodeIndex> = self
-                .graph
-                .neighbors_directed(i, Direction::Outgoing)
-                .collect();
-            succ.sort();
-            succ.dedup();
-            for s in succ {
-                if let Some(d) = indegree.get_mut(&s) {
-                    *d -= 1;
-                    if *d == 0 {
-                        ready.insert(key(s), s);
-                    }
-                }
-            }
+        while let Some(node) = walk.next_ready() {
+            walk.complete(&node, true);
+            order.push(node);
         }
-        if order.len() < self.graph.node_count() {
-            let done: BTreeSet<&NodeKind> = order.iter().collect();
-            let mut rest: Vec<NodeKind> = self
-                .graph
-                .node_indices()
-                .map(|i| self.graph[i].clone())
-                .filter(|n| !done.contains(n))
-                .collect();
-            rest.sort();
-            order.extend(rest);
-        }
+        order.extend(walk.unreached());
         order
     }
 
@@ -345,6 +355,7 @@ impl ResourceGraph {
         match node {
             NodeKind::Resource(a) | NodeKind::Data(a) => star(a),
             NodeKind::CallerGrant { role } => format!("caller_grant({})", star(role)),
+            NodeKind::Destroy(a) => format!("destroy({})", star(a)),
         }
     }
 
@@ -359,6 +370,7 @@ impl ResourceGraph {
                 NodeKind::Resource(_) => "shape = box",
                 NodeKind::Data(_) => "shape = ellipse, style = dashed",
                 NodeKind::CallerGrant { .. } => "shape = diamond",
+                NodeKind::Destroy(_) => "shape = box, style = dotted",
             };
             let _ = writeln!(out, "  {} [{shape}];", dot_quote(&self.label(&node)));
         }
@@ -367,6 +379,7 @@ impl ResourceGraph {
                 EdgeReason::Reference => "",
                 EdgeReason::DependsOn => ", style = dashed",
                 EdgeReason::CallerGrant => ", style = bold",
+                EdgeReason::Replace => ", style = dotted",
             };
             let _ = writeln!(
                 out,
@@ -395,6 +408,184 @@ impl ResourceGraph {
             }
         }
         out
+    }
+}
+
+/// How a node of a [`Walk`] ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WalkOutcome {
+    /// Completed successfully.
+    Done,
+    /// Completed with a failure.
+    Failed,
+    /// Never run: `because` failed, and this node waits on it (directly or
+    /// through other nodes).
+    Skipped { because: NodeKind },
+}
+
+/// A walk over a [`ResourceGraph`] in dependency order (Terraform's walker
+/// without the threads): the caller takes ready nodes with
+/// [`Walk::next_ready`], runs as many at once as it likes, and reports each
+/// one with [`Walk::complete`]. A node becomes ready when everything it
+/// waits on is done; when a node fails, everything waiting on it is skipped,
+/// and the nodes that do not wait on it go on.
+///
+/// Forward ([`Walk::new`]) a node waits on its dependencies: the apply
+/// order. Reverse ([`Walk::reverse`]) it waits on its dependents: the
+/// destroy order. Among ready nodes, data sources come first, then the
+/// rest by address, so a walk taken one node at a time is deterministic.
+#[derive(Debug)]
+pub struct Walk<'g> {
+    graph: &'g ResourceGraph,
+    reverse: bool,
+    /// Per node index: how many edges into what it waits on lead from
+    /// unfinished nodes (several edges between two nodes count each).
+    waiting: Vec<usize>,
+    /// Per node index: `None` until it finished, was skipped or is running.
+    state: Vec<Option<NodeState>>,
+    ready: BTreeMap<(u8, NodeKind), NodeIndex>,
+    running: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum NodeState {
+    Running,
+    Finished(WalkOutcome),
+}
+
+impl<'g> Walk<'g> {
+    /// Dependencies first.
+    pub fn new(graph: &'g ResourceGraph) -> Self {
+        Walk::start(graph, false)
+    }
+
+    /// Dependents first: every node waits on what depends on it.
+    pub fn reverse(graph: &'g ResourceGraph) -> Self {
+        Walk::start(graph, true)
+    }
+
+    fn start(graph: &'g ResourceGraph, reverse: bool) -> Self {
+        let bound = graph.graph.node_bound();
+        let mut walk = Walk {
+            graph,
+            reverse,
+            waiting: vec![0; bound],
+            state: vec![None; bound],
+            ready: BTreeMap::new(),
+            running: 0,
+        };
+        for i in graph.graph.node_indices() {
+            let n = graph.graph.edges_directed(i, walk.before()).count();
+            walk.waiting[i.index()] = n;
+            if n == 0 {
+                walk.ready.insert(walk.key(i), i);
+            }
+        }
+        walk
+    }
+
+    /// The direction of the edges into what a node waits on.
+    fn before(&self) -> Direction {
+        if self.reverse {
+            Direction::Outgoing
+        } else {
+            Direction::Incoming
+        }
+    }
+
+    fn key(&self, i: NodeIndex) -> (u8, NodeKind) {
+        let node = &self.graph.graph[i];
+        (node.rank(), node.clone())
+    }
+
+    /// Take the first ready node; it counts as running until
+    /// [`Walk::complete`] reports it.
+    pub fn next_ready(&mut self) -> Option<NodeKind> {
+        let ((_, node), i) = self.ready.pop_first()?;
+        self.state[i.index()] = Some(NodeState::Running);
+        self.running += 1;
+        Some(node)
+    }
+
+    /// True when a node is ready to be taken.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// How many nodes were taken and not yet completed.
+    pub fn running(&self) -> usize {
+        self.running
+    }
+
+    /// Report a running node's outcome. On success, the nodes waiting only
+    /// on finished nodes become ready; on failure, every node waiting on
+    /// this one, directly or not, is skipped: those are returned, sorted. A
+    /// node that is not running is ignored.
+    pub fn complete(&mut self, node: &NodeKind, ok: bool) -> Vec<NodeKind> {
+        let Some(&i) = self.graph.index.get(node) else {
+            return Vec::new();
+        };
+        if self.state[i.index()] != Some(NodeState::Running) {
+            return Vec::new();
+        }
+        self.running -= 1;
+        let after = self.before().opposite();
+        if ok {
+            self.state[i.index()] = Some(NodeState::Finished(WalkOutcome::Done));
+            for s in self.graph.graph.neighbors_directed(i, after) {
+                let n = &mut self.waiting[s.index()];
+                *n = n.saturating_sub(1);
+                if *n == 0 && self.state[s.index()].is_none() {
+                    self.ready.insert(self.key(s), s);
+                }
+            }
+            return Vec::new();
+        }
+        self.state[i.index()] = Some(NodeState::Finished(WalkOutcome::Failed));
+        let mut skipped = Vec::new();
+        let mut stack: Vec<NodeIndex> = self.graph.graph.neighbors_directed(i, after).collect();
+        while let Some(s) = stack.pop() {
+            if self.state[s.index()].is_some() {
+                continue;
+            }
+            self.ready.remove(&self.key(s));
+            self.state[s.index()] = Some(NodeState::Finished(WalkOutcome::Skipped {
+                because: node.clone(),
+            }));
+            skipped.push(self.graph.graph[s].clone());
+            stack.extend(self.graph.graph.neighbors_directed(s, after));
+        }
+        skipped.sort();
+        skipped
+    }
+
+    /// How `node` ended, once it has.
+    pub fn outcome(&self, node: &NodeKind) -> Option<&WalkOutcome> {
+        match self.state[self.graph.index.get(node)?.index()].as_ref()? {
+            NodeState::Finished(outcome) => Some(outcome),
+            NodeState::Running => None,
+        }
+    }
+
+    /// True when nothing is running and nothing is ready: every node
+    /// finished, or waits on a cycle.
+    pub fn is_finished(&self) -> bool {
+        self.running == 0 && self.ready.is_empty()
+    }
+
+    /// The nodes that have not run and are not running, sorted: after a
+    /// finished walk, those on (or behind) a dependency cycle; after a walk
+    /// stopped early, also those it never reached.
+    pub fn unreached(&self) -> Vec<NodeKind> {
+        let mut v: Vec<NodeKind> = self
+            .graph
+            .graph
+            .node_indices()
+            .filter(|i| self.state[i.index()].is_none())
+            .map(|i| self.graph.graph[i].clone())
+            .collect();
+        v.sort();
+        v
     }
 }
 
@@ -515,5 +706,143 @@ mod tests {
         assert_eq!(cyc.first(), cyc.last());
         assert_eq!(cyc, &vec![c.clone(), a, b, c]);
         assert_eq!(g.apply_order().len(), 3);
+    }
+
+    /// `a -> b -> c`, `a -> d`, and `e` alone.
+    fn branches() -> (ResourceGraph, [NodeKind; 5]) {
+        let n = [
+            r(Kind::Division, "a"),
+            r(Kind::Role, "b"),
+            r(Kind::OauthClient, "c"),
+            r(Kind::Group, "d"),
+            r(Kind::Integration, "e"),
+        ];
+        let mut g = ResourceGraph::new();
+        g.add_edge(n[0].clone(), n[1].clone(), EdgeReason::Reference);
+        g.add_edge(n[1].clone(), n[2].clone(), EdgeReason::Reference);
+        g.add_edge(n[1].clone(), n[2].clone(), EdgeReason::DependsOn);
+        g.add_edge(n[0].clone(), n[3].clone(), EdgeReason::Reference);
+        g.add_node(n[4].clone());
+        (g, n)
+    }
+
+    #[test]
+    fn a_walk_offers_every_node_whose_dependencies_are_done_at_once() {
+        let (g, [a, b, c, d, e]) = branches();
+        let mut w = Walk::new(&g);
+        assert_eq!(w.next_ready(), Some(a.clone()));
+        assert_eq!(w.next_ready(), Some(e.clone()));
+        assert_eq!(w.next_ready(), None, "b and d wait for a");
+        assert_eq!(w.running(), 2);
+        assert!(w.complete(&a, true).is_empty());
+        let mut ready = vec![w.next_ready().unwrap(), w.next_ready().unwrap()];
+        ready.sort();
+        let mut expected = vec![b.clone(), d.clone()];
+        expected.sort();
+        assert_eq!(ready, expected);
+        w.complete(&b, true);
+        assert_eq!(
+            w.next_ready(),
+            Some(c.clone()),
+            "two edges b -> c count once"
+        );
+        for n in [&c, &d, &e] {
+            w.complete(n, true);
+        }
+        assert!(w.is_finished());
+        assert!(w.unreached().is_empty());
+        assert_eq!(w.outcome(&c), Some(&WalkOutcome::Done));
+    }
+
+    #[test]
+    fn a_failed_node_skips_its_dependents_and_independent_branches_finish() {
+        let (g, [a, b, c, d, e]) = branches();
+        let mut w = Walk::new(&g);
+        w.next_ready();
+        w.next_ready();
+        w.complete(&a, true);
+        let first = w.next_ready().unwrap();
+        let second = w.next_ready().unwrap();
+        assert_eq!(w.complete(&b, false), vec![c.clone()]);
+        assert_eq!(
+            w.outcome(&c),
+            Some(&WalkOutcome::Skipped { because: b.clone() })
+        );
+        assert_eq!(w.next_ready(), None, "c is skipped, never offered");
+        // d, running beside b, and e, which waits on nothing, still finish.
+        let other = if first == b { second } else { first };
+        assert_eq!(other, d);
+        w.complete(&d, true);
+        w.complete(&e, true);
+        assert!(w.is_finished());
+        assert_eq!(w.outcome(&b), Some(&WalkOutcome::Failed));
+        assert_eq!(w.outcome(&d), Some(&WalkOutcome::Done));
+        assert_eq!(w.outcome(&e), Some(&WalkOutcome::Done));
+        assert!(w.unreached().is_empty());
+        // A skipped node's own dependents are skipped, for the same cause.
+        let mut w = Walk::new(&g);
+        w.next_ready();
+        let mut behind = vec![b.clone(), c, d];
+        behind.sort();
+        assert_eq!(w.complete(&a, false), behind);
+        assert_eq!(w.next_ready(), Some(e));
+        assert_eq!(w.outcome(&b), Some(&WalkOutcome::Skipped { because: a }));
+    }
+
+    #[test]
+    fn a_reverse_walk_runs_dependents_first() {
+        let (g, [a, b, c, d, e]) = branches();
+        let mut w = Walk::reverse(&g);
+        let mut order = Vec::new();
+        while let Some(n) = w.next_ready() {
+            w.complete(&n, true);
+            order.push(n);
+        }
+        let pos = |n: &NodeKind| order.iter().position(|x| x == n).unwrap();
+        assert_eq!(order.len(), 5);
+        assert!(pos(&c) < pos(&b) && pos(&b) < pos(&a) && pos(&d) < pos(&a));
+        assert!(w.is_finished() && w.unreached().is_empty());
+        // Reversed, a failure skips what the failed node depends on.
+        let mut w = Walk::reverse(&g);
+        let mut taken = Vec::new();
+        while let Some(n) = w.next_ready() {
+            taken.push(n);
+        }
+        assert!(taken.contains(&c) && taken.contains(&d) && taken.contains(&e));
+        let mut behind = vec![a.clone(), b];
+        behind.sort();
+        assert_eq!(w.complete(&c, false), behind);
+        assert_eq!(w.outcome(&a), Some(&WalkOutcome::Skipped { because: c }));
+    }
+
+    #[test]
+    fn nodes_on_a_cycle_are_never_ready() {
+        let mut g = ResourceGraph::new();
+        let (a, b, c) = (
+            r(Kind::Role, "a"),
+            r(Kind::Group, "b"),
+            r(Kind::Division, "c"),
+        );
+        g.add_edge(a.clone(), b.clone(), EdgeReason::Reference);
+        g.add_edge(b.clone(), a.clone(), EdgeReason::Reference);
+        g.add_node(c.clone());
+        let mut w = Walk::new(&g);
+        assert_eq!(w.next_ready(), Some(c.clone()));
+        w.complete(&c, true);
+        assert!(w.is_finished());
+        let mut cycle = vec![a, b];
+        cycle.sort();
+        assert_eq!(w.unreached(), cycle);
+    }
+
+    #[test]
+    fn ancestors_and_paths_follow_edges_transitively() {
+        let (g, [a, b, c, d, e]) = branches();
+        assert_eq!(g.ancestors(&c), vec![a.clone(), b.clone()]);
+        assert!(g.ancestors(&e).is_empty());
+        assert!(g.depends_on(&c, &a));
+        assert!(!g.depends_on(&a, &c));
+        assert!(!g.depends_on(&d, &b));
+        assert!(!g.depends_on(&a, &a));
     }
 }

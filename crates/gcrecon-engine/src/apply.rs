@@ -2,24 +2,30 @@
 //! with bounded parallelism, recording every completed API change in the
 //! state before anything else happens.
 //!
-//! - A replacement is two nodes, delete then create. Creates and updates
-//!   wait for what they depend on; deletes wait for what depended on them.
+//! - The walk is [`gcrecon_core::graph::Walk`] over the plan's graph plus a
+//!   [`NodeKind::Destroy`] node per delete (`apply_graph`). A replacement
+//!   is two nodes, delete then create. Creates and updates wait for what
+//!   they depend on; deletes wait for what depended on them, per the
+//!   dependencies the state recorded. Data sources, caller-grant nodes and
+//!   unchanged instances pass straight through.
 //! - Each instance is evaluated again right before its call, with the ids
 //!   created so far; a value still unknown then fails the node.
 //! - A create is written to the state as pending before the call, so a
 //!   crash after the call is found by name on the next refresh.
-//! - Before an OAuth client is given a role the caller lacks, the role is
-//!   granted to the caller (recorded in the state before and after); with
-//!   `grant_to_caller = "auto"` those grants are removed after the walk.
+//! - Before an OAuth client is given a role the caller lacks (the rule is
+//!   [`crate::caller_grant`]), the role is granted to the caller (recorded
+//!   in the state before and after); with `grant_to_caller = "auto"` those
+//!   grants are removed after the walk.
 //! - A failed node skips its dependents; independent branches finish.
 //! - A client secret goes to the secrets file only.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use gcrecon_core::diff::{self, without_meta, DiffInput};
+use gcrecon_core::graph::{EdgeReason, NodeKind, ResourceGraph, Walk};
 use gcrecon_core::manifest::{DesiredInstance, EvalContext, Manifest, Variables};
 use gcrecon_core::plan::{Action, SENSITIVE_PLACEHOLDER};
 use gcrecon_core::provider::{GenesysId, LiveObject, Provider, ProviderError, RoleDivision};
@@ -30,12 +36,12 @@ use gcrecon_core::state::{
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::{Address, Kind};
 
+use crate::caller_grant::{missing_grants, refusal, GrantMode};
 use crate::error::{provider_hint, EngineError};
 use crate::events::{Cancel, Event, Observer};
 use crate::lock::now_rfc3339;
 use crate::planner::{
-    client_role_pairs, covers, desired_name, literal_role_address, state_value, transitive_deps,
-    GrantMode, Planned, Step, StepOp,
+    desired_name, literal_role_address, state_value, PlanOptions, Planned, Step, StepOp,
 };
 use crate::secrets::SecretsFile;
 use crate::store::StateStore;
@@ -196,8 +202,6 @@ enum Phase {
     Write,
 }
 
-type NodeId = (Address, Phase);
-
 /// What the walk shares with its tasks.
 struct Shared<P> {
     provider: Arc<P>,
@@ -207,7 +211,8 @@ struct Shared<P> {
     grants: tokio::sync::Mutex<GrantBook>,
     home: String,
     modes: BTreeMap<Address, GrantMode>,
-    data_roles: BTreeMap<String, Address>,
+    /// Role data sources by id: address and name.
+    data_roles: BTreeMap<String, (Address, String)>,
     written_secrets: Mutex<Vec<Address>>,
     /// The first failed state write: no new change starts after it, since
     /// none could be recorded.
@@ -226,6 +231,45 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<P: Provider> Shared<P> {
+    fn new(
+        provider: &Arc<P>,
+        store: StateStore,
+        options: &ApplyOptions,
+        observer: &Arc<dyn Observer>,
+        context: &crate::refresh::Context,
+        modes: BTreeMap<Address, GrantMode>,
+    ) -> Self {
+        let data_roles: BTreeMap<String, (Address, String)> = context
+            .data
+            .iter()
+            .filter(|(a, _)| {
+                a.target == gcrecon_core::address::Target::Data(gcrecon_core::DataKind::Role)
+            })
+            .filter_map(|(a, attrs)| {
+                let id = attrs.get("id")?.as_str()?;
+                let name = attrs.get("name").and_then(Value::as_str).unwrap_or(id);
+                Some((id.to_owned(), (a.clone(), name.to_owned())))
+            })
+            .collect();
+        Shared {
+            provider: Arc::clone(provider),
+            store: Mutex::new(store),
+            secrets: options.secrets.clone(),
+            observer: Arc::clone(observer),
+            grants: tokio::sync::Mutex::new(GrantBook {
+                caller_id: context.caller.id.clone(),
+                caller_name: context.caller.name.clone(),
+                held: context.caller.grants.clone(),
+                granted: Vec::new(),
+            }),
+            home: context.home_division().to_owned(),
+            modes,
+            data_roles,
+            written_secrets: Mutex::new(Vec::new()),
+            state_failure: Mutex::new(None),
+        }
+    }
+
     fn write_state(&self, change: impl FnOnce(&mut State)) -> Result<u64, EngineError> {
         let written = lock(&self.store).write(change);
         if let Err(e) = &written {
@@ -238,19 +282,21 @@ impl<P: Provider> Shared<P> {
         lock(&self.store).state().resource(address).cloned()
     }
 
-    fn role_address(&self, role_id: &str) -> Address {
+    /// The address and name of the role with this id: managed, a data
+    /// source, or a literal id in the manifest.
+    fn role_address(&self, role_id: &str) -> (Address, String) {
         if let Some(r) = lock(&self.store)
             .state()
             .resources
             .iter()
             .find(|r| r.kind == Kind::Role && r.id.as_str() == role_id)
         {
-            return r.address.clone();
+            return (r.address.clone(), r.name.clone());
         }
         self.data_roles
             .get(role_id)
             .cloned()
-            .unwrap_or_else(|| literal_role_address(role_id))
+            .unwrap_or_else(|| (literal_role_address(role_id), role_id.to_owned()))
     }
 
     /// Write a client's secret to the secrets file (and nowhere else).
@@ -303,31 +349,25 @@ impl<P: Provider> Shared<P> {
     async fn ensure_caller_grants(&self, client: &Address, attrs: &Attrs) -> Result<(), NodeError> {
         let mut book = self.grants.lock().await;
         let mut missing: Vec<(Address, GrantMode, RoleDivision)> = Vec::new();
-        for (role, division) in client_role_pairs(attrs, &self.home) {
-            let (Some(role), Some(division)) = (role.as_str(), division.as_str()) else {
+        for grant in missing_grants(attrs, &self.home, &book.held) {
+            // Evaluated just before the call, every id is known by now.
+            let (Some(role), Some(division)) = (grant.role_id, grant.division) else {
                 continue;
             };
-            if covers(&book.held, role, division) {
-                continue;
-            }
-            let grant = RoleDivision {
-                role_id: GenesysId::from(role),
-                division_id: GenesysId::from(division),
-            };
-            if missing.iter().any(|(_, _, g)| g == &grant) {
-                continue;
-            }
-            let address = self.role_address(role);
+            let (address, name) = self.role_address(&role);
             let mode = self.modes.get(&address).copied().unwrap_or(GrantMode::Auto);
             if mode == GrantMode::Never {
+                let (message, hint) =
+                    refusal(client, &address, &name, &[division], &book.caller_name);
                 return Err(NodeError {
-                    message: format!(
-                        "{client} needs the caller `{}` to hold {address} in division {division} first, and {address} sets grant_to_caller = \"never\"",
-                        book.caller_name
-                    ),
-                    hint: Some(format!("grant {address} to the caller yourself, or set grant_to_caller = \"auto\"")),
+                    message,
+                    hint: Some(hint),
                 });
             }
+            let grant = RoleDivision {
+                role_id: GenesysId::from(role.as_str()),
+                division_id: GenesysId::from(division.as_str()),
+            };
             missing.push((address, mode, grant));
         }
         if missing.is_empty() {
@@ -464,203 +504,255 @@ fn new_record(
     }
 }
 
+/// Carry out one node's API change and record it in the state.
 async fn run_job<P: Provider>(
     shared: Arc<Shared<P>>,
     job: Job,
 ) -> Result<Option<GenesysId>, NodeError> {
-    let address = job.address.clone();
-    let kind = job.kind;
-    let previous = shared.record_of(&address);
+    let previous = shared.record_of(&job.address);
     match (&job.op, job.phase) {
         (StepOp::Delete | StepOp::Replace, Phase::Destroy) => {
-            let record = previous
-                .ok_or_else(|| NodeError::new(format!("{address} is no longer in the state")))?;
-            if kind == Kind::OauthClient {
-                // The delete first sets the client inactive, with its roles.
-                let live_attrs = job.live.as_ref().map_or(&record.read, |l| &l.attrs);
-                shared.ensure_caller_grants(&address, live_attrs).await?;
-            }
-            match shared
-                .provider
-                .delete(kind, &record.id, Some(&record.applied))
-                .await
-            {
-                Ok(()) | Err(ProviderError::NotFound { .. }) => {}
-                Err(e) => {
-                    return Err(NodeError::provider(
-                        &format!("cannot delete {address} ({})", record.id),
-                        &e,
-                    ))
-                }
-            }
-            shared
-                .write_state(|s| {
-                    s.remove_resource(&address);
-                })
-                .map_err(|e| NodeError::unrecorded(&address, "deleted", &record.id, &e))?;
-            Ok(Some(record.id))
+            delete_object(&shared, job, previous).await
         }
-        (StepOp::Forget, _) => {
-            shared
-                .write_state(|s| {
-                    s.remove_resource(&address);
-                })
-                .map_err(|e| {
-                    NodeError::new(format!(
-                        "cannot record that {address} is no longer managed: {e}{}",
-                        source_text(&e)
-                    ))
-                })?;
-            Ok(previous.map(|r| r.id))
-        }
-        (StepOp::Refresh, _) => {
-            let live = job.live.ok_or_else(|| NodeError::new("nothing was read"))?;
-            shared
-                .write_state(|s| {
-                    if let Some(r) = s.resource_mut(&address) {
-                        r.read = redact(&live.attrs, &r.sensitive_keys);
-                        r.version = live.version.clone();
-                        r.name = live.name.clone();
-                    }
-                })
-                .map_err(|e| NodeError::unrecorded(&address, "read", &live.id, &e))?;
-            Ok(Some(live.id))
-        }
-        (StepOp::Record, _) => {
-            let desired = job
-                .desired
-                .ok_or_else(|| NodeError::new("no desired attributes"))?;
-            let live = job.live.ok_or_else(|| NodeError::new("nothing to adopt"))?;
-            // The secret first: until the record is written, the pending
-            // create lets a rerun find the client (and its secret) again.
-            if job.recover_secret {
-                shared.recover_secret(&address, &live.id).await?;
-            }
-            let record = new_record(&address, kind, &desired, &live);
-            shared
-                .write_state(|s| {
-                    s.upsert_resource(record);
-                    s.clear_pending(&address);
-                })
-                .map_err(|e| NodeError::unrecorded(&address, "adopted", &live.id, &e))?;
-            Ok(Some(live.id))
-        }
-        (StepOp::Update, _) => {
-            let desired = job
-                .desired
-                .ok_or_else(|| NodeError::new("no desired attributes"))?;
-            let live = job
-                .live
-                .ok_or_else(|| NodeError::new("no live object to update"))?;
-            if kind == Kind::OauthClient {
-                shared
-                    .ensure_caller_grants(&address, &desired.attrs)
-                    .await?;
-            }
-            let applied = previous.as_ref().map(|r| &r.applied);
-            let changed = diff::diff(&DiffInput {
-                kind,
-                desired: &desired.attrs,
-                live: &live.attrs,
-                applied,
-                ignore_changes: &desired.ignore_changes,
-                home_division_id: Some(&shared.home),
-            })
-            .changed_keys;
-            let updated = shared
-                .provider
-                .update(kind, &live, applied, &desired.attrs, &changed)
-                .await
-                .map_err(|e| {
-                    NodeError::provider(&format!("cannot update {address} ({})", live.id), &e)
-                })?;
-            warn_if_unconverged(&shared, &address, &desired, &updated);
-            if job.recover_secret {
-                shared.recover_secret(&address, &updated.id).await?;
-            }
-            let record = new_record(&address, kind, &desired, &updated);
-            shared
-                .write_state(|s| {
-                    s.upsert_resource(record);
-                    s.clear_pending(&address);
-                })
-                .map_err(|e| NodeError::unrecorded(&address, "updated", &updated.id, &e))?;
-            Ok(Some(updated.id))
-        }
+        (StepOp::Forget, _) => forget(&shared, job, previous).await,
+        (StepOp::Refresh, _) => record_read(&shared, job).await,
+        (StepOp::Record, _) => adopt(&shared, job).await,
+        (StepOp::Update, _) => update_object(&shared, job, previous).await,
         (StepOp::Create | StepOp::Replace, _) | (StepOp::Delete, Phase::Write) => {
-            let desired = job
-                .desired
-                .ok_or_else(|| NodeError::new("no desired attributes"))?;
-            if kind == Kind::OauthClient {
-                shared
-                    .ensure_caller_grants(&address, &desired.attrs)
-                    .await?;
-            }
-            let name = desired_name(kind, &desired.attrs);
-            if let Some(name) = &name {
-                let pending = PendingOperation {
-                    address: address.clone(),
-                    kind,
-                    operation: PendingKind::Create,
-                    name: name.clone(),
-                    id: None,
-                    started: now_rfc3339(),
-                };
-                shared
-                    .write_state(|s| {
-                        s.clear_pending(&address);
-                        s.pending.push(pending);
-                    })
-                    .map_err(|e| {
-                        NodeError::new(format!("cannot record the create before making it: {e}"))
-                    })?;
-            }
-            let created = match shared.provider.create(kind, &desired.attrs).await {
-                Ok(c) => c,
-                Err(e) => {
-                    let mut err = NodeError::provider(&format!("cannot create {address}"), &e);
-                    if matches!(e, ProviderError::Transport(_)) && name.is_some() {
-                        // The create may have happened: keep the pending entry so the
-                        // next plan finds the object by name instead of duplicating it.
-                        err.hint = Some("run plan again: if the object was created, it is found by name and adopted".into());
-                    } else {
-                        let _ = shared.write_state(|s| s.clear_pending(&address));
-                    }
-                    return Err(err);
-                }
-            };
-            let secret_error = created.secret.as_ref().and_then(|secret| {
-                shared
-                    .deliver_secret(&address, &created.object.id, secret)
-                    .err()
-            });
-            warn_if_unconverged(&shared, &address, &desired, &created.object);
-            let record = new_record(&address, kind, &desired, &created.object);
-            shared
-                .write_state(|s| {
-                    s.upsert_resource(record);
-                    s.clear_pending(&address);
-                })
-                .map_err(|e| {
-                    let mut err = NodeError::unrecorded(&address, "created", &created.object.id, &e);
-                    if secret_error.is_some() {
-                        err.message.push_str("; its secret could not be written either");
-                        err.hint = Some(format!(
-                            "fix the problem (disk full? a read-only directory?), then record it with `gcrecon import {address} {}` and give it a new secret with `gcrecon rotate {address}`",
-                            created.object.id
-                        ));
-                    }
-                    err
-                })?;
-            if let Some(e) = secret_error {
-                return Err(NodeError {
-                    message: format!("{address} was created, but its secret could not be written: {e}"),
-                    hint: Some(format!("fix the secrets file, then run `gcrecon rotate {address}` for a new secret")),
-                });
-            }
-            Ok(Some(created.object.id))
+            create_object(&shared, job).await
         }
     }
+}
+
+/// Delete the old object (a delete, or the first half of a replacement); a client is first set inactive, with its roles, so the caller must hold them.
+async fn delete_object<P: Provider>(
+    shared: &Shared<P>,
+    job: Job,
+    previous: Option<ResourceState>,
+) -> Result<Option<GenesysId>, NodeError> {
+    let address = job.address.clone();
+    let kind = job.kind;
+    let record =
+        previous.ok_or_else(|| NodeError::new(format!("{address} is no longer in the state")))?;
+    if kind == Kind::OauthClient {
+        // The delete first sets the client inactive, with its roles.
+        let live_attrs = job.live.as_ref().map_or(&record.read, |l| &l.attrs);
+        shared.ensure_caller_grants(&address, live_attrs).await?;
+    }
+    match shared
+        .provider
+        .delete(kind, &record.id, Some(&record.applied))
+        .await
+    {
+        Ok(()) | Err(ProviderError::NotFound { .. }) => {}
+        Err(e) => {
+            return Err(NodeError::provider(
+                &format!("cannot delete {address} ({})", record.id),
+                &e,
+            ))
+        }
+    }
+    shared
+        .write_state(|s| {
+            s.remove_resource(&address);
+        })
+        .map_err(|e| NodeError::unrecorded(&address, "deleted", &record.id, &e))?;
+    Ok(Some(record.id))
+}
+
+/// Remove the state entry of an object already gone.
+async fn forget<P: Provider>(
+    shared: &Shared<P>,
+    job: Job,
+    previous: Option<ResourceState>,
+) -> Result<Option<GenesysId>, NodeError> {
+    let address = job.address;
+    shared
+        .write_state(|s| {
+            s.remove_resource(&address);
+        })
+        .map_err(|e| {
+            NodeError::new(format!(
+                "cannot record that {address} is no longer managed: {e}{}",
+                source_text(&e)
+            ))
+        })?;
+    Ok(previous.map(|r| r.id))
+}
+
+/// `--refresh-only`: record what was read.
+async fn record_read<P: Provider>(
+    shared: &Shared<P>,
+    job: Job,
+) -> Result<Option<GenesysId>, NodeError> {
+    let address = job.address.clone();
+    let live = job.live.ok_or_else(|| NodeError::new("nothing was read"))?;
+    shared
+        .write_state(|s| {
+            if let Some(r) = s.resource_mut(&address) {
+                r.read = redact(&live.attrs, &r.sensitive_keys);
+                r.version = live.version.clone();
+                r.name = live.name.clone();
+            }
+        })
+        .map_err(|e| NodeError::unrecorded(&address, "read", &live.id, &e))?;
+    Ok(Some(live.id))
+}
+
+/// Record an adopted object that needs no change.
+async fn adopt<P: Provider>(shared: &Shared<P>, job: Job) -> Result<Option<GenesysId>, NodeError> {
+    let address = job.address.clone();
+    let kind = job.kind;
+    let desired = job
+        .desired
+        .ok_or_else(|| NodeError::new("no desired attributes"))?;
+    let live = job.live.ok_or_else(|| NodeError::new("nothing to adopt"))?;
+    // The secret first: until the record is written, the pending
+    // create lets a rerun find the client (and its secret) again.
+    if job.recover_secret {
+        shared.recover_secret(&address, &live.id).await?;
+    }
+    let record = new_record(&address, kind, &desired, &live);
+    shared
+        .write_state(|s| {
+            s.upsert_resource(record);
+            s.clear_pending(&address);
+        })
+        .map_err(|e| NodeError::unrecorded(&address, "adopted", &live.id, &e))?;
+    Ok(Some(live.id))
+}
+
+/// Update an object in place.
+async fn update_object<P: Provider>(
+    shared: &Shared<P>,
+    job: Job,
+    previous: Option<ResourceState>,
+) -> Result<Option<GenesysId>, NodeError> {
+    let address = job.address.clone();
+    let kind = job.kind;
+    let desired = job
+        .desired
+        .ok_or_else(|| NodeError::new("no desired attributes"))?;
+    let live = job
+        .live
+        .ok_or_else(|| NodeError::new("no live object to update"))?;
+    if kind == Kind::OauthClient {
+        shared
+            .ensure_caller_grants(&address, &desired.attrs)
+            .await?;
+    }
+    let applied = previous.as_ref().map(|r| &r.applied);
+    let changed = diff::diff(&DiffInput {
+        kind,
+        desired: &desired.attrs,
+        live: &live.attrs,
+        applied,
+        ignore_changes: &desired.ignore_changes,
+        home_division_id: Some(&shared.home),
+    })
+    .changed_keys;
+    let updated = shared
+        .provider
+        .update(kind, &live, applied, &desired.attrs, &changed)
+        .await
+        .map_err(|e| NodeError::provider(&format!("cannot update {address} ({})", live.id), &e))?;
+    warn_if_unconverged(shared, &address, &desired, &updated);
+    if job.recover_secret {
+        shared.recover_secret(&address, &updated.id).await?;
+    }
+    let record = new_record(&address, kind, &desired, &updated);
+    shared
+        .write_state(|s| {
+            s.upsert_resource(record);
+            s.clear_pending(&address);
+        })
+        .map_err(|e| NodeError::unrecorded(&address, "updated", &updated.id, &e))?;
+    Ok(Some(updated.id))
+}
+
+/// Create an object (or the new half of a replacement), recorded as pending before the call.
+async fn create_object<P: Provider>(
+    shared: &Shared<P>,
+    job: Job,
+) -> Result<Option<GenesysId>, NodeError> {
+    let address = job.address.clone();
+    let kind = job.kind;
+    let desired = job
+        .desired
+        .ok_or_else(|| NodeError::new("no desired attributes"))?;
+    if kind == Kind::OauthClient {
+        shared
+            .ensure_caller_grants(&address, &desired.attrs)
+            .await?;
+    }
+    let name = desired_name(kind, &desired.attrs);
+    if let Some(name) = &name {
+        let pending = PendingOperation {
+            address: address.clone(),
+            kind,
+            operation: PendingKind::Create,
+            name: name.clone(),
+            id: None,
+            started: now_rfc3339(),
+        };
+        shared
+            .write_state(|s| {
+                s.clear_pending(&address);
+                s.pending.push(pending);
+            })
+            .map_err(|e| {
+                NodeError::new(format!("cannot record the create before making it: {e}"))
+            })?;
+    }
+    let created = match shared.provider.create(kind, &desired.attrs).await {
+        Ok(c) => c,
+        Err(e) => {
+            let mut err = NodeError::provider(&format!("cannot create {address}"), &e);
+            if matches!(e, ProviderError::Transport(_)) && name.is_some() {
+                // The create may have happened: keep the pending entry so the
+                // next plan finds the object by name instead of duplicating it.
+                err.hint = Some(
+                    "run plan again: if the object was created, it is found by name and adopted"
+                        .into(),
+                );
+            } else {
+                let _ = shared.write_state(|s| s.clear_pending(&address));
+            }
+            return Err(err);
+        }
+    };
+    let secret_error = created.secret.as_ref().and_then(|secret| {
+        shared
+            .deliver_secret(&address, &created.object.id, secret)
+            .err()
+    });
+    warn_if_unconverged(shared, &address, &desired, &created.object);
+    let record = new_record(&address, kind, &desired, &created.object);
+    shared
+        .write_state(|s| {
+            s.upsert_resource(record);
+            s.clear_pending(&address);
+        })
+        .map_err(|e| {
+            let mut err = NodeError::unrecorded(&address, "created", &created.object.id, &e);
+            if secret_error.is_some() {
+                err.message.push_str("; its secret could not be written either");
+                err.hint = Some(format!(
+                    "fix the problem (disk full? a read-only directory?), then record it with `gcrecon import {address} {}` and give it a new secret with `gcrecon rotate {address}`",
+                    created.object.id
+                ));
+            }
+            err
+        })?;
+    if let Some(e) = secret_error {
+        return Err(NodeError {
+            message: format!("{address} was created, but its secret could not be written: {e}"),
+            hint: Some(format!(
+                "fix the secrets file, then run `gcrecon rotate {address}` for a new secret"
+            )),
+        });
+    }
+    Ok(Some(created.object.id))
 }
 
 /// Carry out a plan. The state store is written after every API change and
@@ -688,115 +780,145 @@ pub async fn apply<P: Provider + 'static>(
         options: plan_options,
         steps,
         desired,
+        graph,
         grant_modes,
         ..
     } = planned;
-    let data_roles: BTreeMap<String, Address> = context
-        .data
-        .iter()
-        .filter(|(a, _)| {
-            a.target == gcrecon_core::address::Target::Data(gcrecon_core::DataKind::Role)
-        })
-        .filter_map(|(a, attrs)| Some((attrs.get("id")?.as_str()?.to_owned(), a.clone())))
-        .collect();
-    let shared = Arc::new(Shared {
-        provider: Arc::clone(&provider),
-        store: Mutex::new(store),
-        secrets: options.secrets.clone(),
-        observer: Arc::clone(&observer),
-        grants: tokio::sync::Mutex::new(GrantBook {
-            caller_id: context.caller.id.clone(),
-            caller_name: context.caller.name.clone(),
-            held: context.caller.grants.clone(),
-            granted: Vec::new(),
-        }),
-        home: context.home_division().to_owned(),
-        modes: grant_modes,
-        data_roles,
-        written_secrets: Mutex::new(Vec::new()),
-        state_failure: Mutex::new(None),
-    });
+    let (graph, jobs) = apply_graph(graph, &steps, store.state());
+    let shared = Arc::new(Shared::new(
+        &provider,
+        store,
+        &options,
+        &observer,
+        &context,
+        grant_modes,
+    ));
+    let walked = walk(&shared, input, &context, &graph, &jobs, &options).await?;
 
-    // The nodes and what each waits for.
-    let mut nodes: BTreeMap<NodeId, Step> = BTreeMap::new();
-    for s in &steps {
-        let phases: &[Phase] = match s.op {
-            StepOp::Replace => &[Phase::Destroy, Phase::Write],
-            StepOp::Delete | StepOp::Forget => &[Phase::Destroy],
-            _ => &[Phase::Write],
-        };
-        for p in phases {
-            nodes.insert((s.address.clone(), *p), s.clone());
+    let mut report = ApplyReport {
+        interrupted: walked.interrupted,
+        state_failure: lock(&shared.state_failure).clone(),
+        secrets_path: Some(options.secrets.path().to_owned()),
+        outcomes: outcomes(&plan, &walked.results),
+        ..ApplyReport::default()
+    };
+    report.secrets_written = lock(&shared.written_secrets).clone();
+    remove_caller_grants(&shared, &walked.results, &mut report).await;
+    report.caller_grants = shared.grants.lock().await.granted.clone();
+
+    let all_done = report.outcomes.iter().all(|o| o.status == Status::Done) && !walked.interrupted;
+    let outputs = output_states(&shared, input, &context, &plan_options, &mut report);
+    let store = Arc::try_unwrap(shared)
+        .map_err(|_| EngineError::Usage {
+            message: "an apply task outlived the walk".into(),
+            hint: None,
+        })?
+        .store
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let finish = Finish {
+        input,
+        context: &context,
+        options: &plan_options,
+        desired: &desired,
+        outputs,
+        all_done,
+    };
+    let store = record_manifest(store, &finish, &mut report);
+    Ok((report, store))
+}
+
+/// The graph the apply walks, and the step of each node that has one.
+///
+/// It is the plan's graph of desired instances (data sources and caller
+/// grants included; a node without a step passes straight through), plus a
+/// [`NodeKind::Destroy`] node for every delete, forget and the old half of
+/// every replacement. A replacement's new object waits for the old one's
+/// delete. A delete waits, per the dependencies the state recorded, for
+/// the delete of every object that depended on it, and for the update of
+/// every object that depended on it and no longer does.
+fn apply_graph(
+    mut graph: ResourceGraph,
+    steps: &[Step],
+    state: &State,
+) -> (ResourceGraph, BTreeMap<NodeKind, Step>) {
+    let desired = graph.clone();
+    let mut jobs: BTreeMap<NodeKind, Step> = BTreeMap::new();
+    for s in steps {
+        let write = NodeKind::Resource(s.address.clone());
+        let destroy = NodeKind::Destroy(s.address.clone());
+        match s.op {
+            StepOp::Replace => {
+                graph.add_edge(destroy.clone(), write.clone(), EdgeReason::Replace);
+                jobs.insert(destroy, s.clone());
+                jobs.insert(write, s.clone());
+            }
+            StepOp::Delete | StepOp::Forget => {
+                graph.add_node(destroy.clone());
+                jobs.insert(destroy, s.clone());
+            }
+            _ => {
+                graph.add_node(write.clone());
+                jobs.insert(write, s.clone());
+            }
         }
     }
-    let state_deps: BTreeMap<Address, Vec<Address>> = lock(&shared.store)
-        .state()
-        .resources
-        .iter()
-        .map(|r| (r.address.clone(), r.dependencies.clone()))
-        .collect();
-    let mut waits: BTreeMap<NodeId, BTreeSet<NodeId>> =
-        nodes.keys().map(|n| (n.clone(), BTreeSet::new())).collect();
-    let desired_deps: BTreeMap<Address, BTreeSet<Address>> = desired
+    let mut state_dependents: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
+    for r in &state.resources {
+        for d in r.dependencies.iter().filter(|d| **d != r.address) {
+            state_dependents.entry(d).or_default().push(&r.address);
+        }
+    }
+    let destroyed: Vec<Address> = jobs
         .keys()
-        .map(|a| (a.clone(), transitive_deps(&desired, a)))
+        .filter_map(|n| match n {
+            NodeKind::Destroy(a) => Some(a.clone()),
+            _ => None,
+        })
         .collect();
-    for (address, phase) in nodes.keys() {
-        let me = (address.clone(), *phase);
-        match phase {
-            Phase::Write => {
-                for d in desired_deps.get(address).into_iter().flatten() {
-                    let dep = (d.clone(), Phase::Write);
-                    if nodes.contains_key(&dep) {
-                        waits.entry(me.clone()).or_default().insert(dep);
-                    }
-                }
-                let own_destroy = (address.clone(), Phase::Destroy);
-                if nodes.contains_key(&own_destroy) {
-                    waits.entry(me.clone()).or_default().insert(own_destroy);
-                }
-            }
-            Phase::Destroy => {
-                for (x, deps) in &state_deps {
-                    if x == address || !deps.contains(address) {
-                        continue;
-                    }
-                    let x_destroy = (x.clone(), Phase::Destroy);
-                    let x_write = (x.clone(), Phase::Write);
-                    let still_needs = desired_deps.get(x).is_some_and(|d| d.contains(address));
-                    if nodes.contains_key(&x_destroy) {
-                        waits.entry(me.clone()).or_default().insert(x_destroy);
-                    } else if nodes.contains_key(&x_write) && !still_needs {
-                        waits.entry(me.clone()).or_default().insert(x_write);
-                    }
-                }
+    for a in destroyed {
+        let me = NodeKind::Destroy(a.clone());
+        for x in state_dependents.get(&a).into_iter().flatten() {
+            let x_destroy = NodeKind::Destroy((*x).clone());
+            let x_write = NodeKind::Resource((*x).clone());
+            if jobs.contains_key(&x_destroy) {
+                graph.add_edge(x_destroy, me.clone(), EdgeReason::Reference);
+            } else if jobs.contains_key(&x_write)
+                && !desired.depends_on(&x_write, &NodeKind::Resource(a.clone()))
+            {
+                graph.add_edge(x_write, me.clone(), EdgeReason::Reference);
             }
         }
     }
-    let mut dependents: BTreeMap<NodeId, Vec<NodeId>> = BTreeMap::new();
-    for (n, ws) in &waits {
-        for w in ws {
-            dependents.entry(w.clone()).or_default().push(n.clone());
-        }
-    }
+    (graph, jobs)
+}
 
+/// The outcome of every node with a step, and whether the walk was interrupted.
+struct Walked {
+    results: BTreeMap<NodeKind, (Status, Option<GenesysId>)>,
+    interrupted: bool,
+}
+
+/// Walk the apply graph: at most `parallelism` API changes in flight; a
+/// failed node skips its dependents, independent branches finish. No new
+/// change starts once cancelled or once a state write failed.
+async fn walk<P: Provider + 'static>(
+    shared: &Arc<Shared<P>>,
+    input: ApplyInput<'_>,
+    context: &crate::refresh::Context,
+    graph: &ResourceGraph,
+    jobs: &BTreeMap<NodeKind, Step>,
+    options: &ApplyOptions,
+) -> Result<Walked, EngineError> {
     let parallelism = options.parallelism.max(1);
-    let mut remaining: BTreeMap<NodeId, usize> =
-        waits.iter().map(|(n, w)| (n.clone(), w.len())).collect();
-    let mut ready: VecDeque<NodeId> = remaining
-        .iter()
-        .filter(|(_, c)| **c == 0)
-        .map(|(n, _)| n.clone())
-        .collect();
-    let mut results: BTreeMap<NodeId, (Status, Option<GenesysId>)> = BTreeMap::new();
-    let mut running = tokio::task::JoinSet::new();
-    let mut in_flight = 0usize;
-    let mut interrupted = false;
-    let mut halted = false;
+    let observer = shared.observer.as_ref();
     let sources = input.manifest.sources();
-
+    let mut walk = Walk::new(graph);
+    let mut results = BTreeMap::new();
+    let mut running = tokio::task::JoinSet::new();
+    let (mut interrupted, mut halted) = (false, false);
     loop {
-        while in_flight < parallelism && !interrupted && !halted {
+        while running.len() < parallelism && !interrupted && !halted {
             if options.cancel.is_cancelled() {
                 interrupted = true;
                 break;
@@ -805,72 +927,34 @@ pub async fn apply<P: Provider + 'static>(
                 halted = true;
                 break;
             }
-            let Some(node) = ready.pop_front() else { break };
-            remaining.remove(&node);
-            let Step {
-                kind,
-                op,
-                live,
-                recover_secret,
-                ..
-            } = nodes[&node].clone();
-            let (address, phase) = node.clone();
-            let desired_now = if phase == Phase::Write
-                && matches!(
-                    op,
-                    StepOp::Create | StepOp::Update | StepOp::Replace | StepOp::Record
-                ) {
-                match evaluate(&shared, input, &context, &address, &sources) {
-                    Ok(d) => Some(d),
-                    Err(e) => {
-                        observer.event(&Event::Failed {
-                            address: address.clone(),
-                            message: e.message.clone(),
-                        });
-                        fail(
-                            &node,
-                            e,
-                            &mut results,
-                            &dependents,
-                            &mut remaining,
-                            &mut ready,
-                            observer.as_ref(),
-                        );
-                        continue;
-                    }
-                }
-            } else {
-                None
+            let Some(node) = walk.next_ready() else { break };
+            let Some(step) = jobs.get(&node) else {
+                // Data sources, caller grants and unchanged instances.
+                walk.complete(&node, true);
+                continue;
             };
-            let v = verb(&op, phase);
+            let job = match prepare_job(shared, input, context, &sources, &node, step) {
+                Ok(job) => job,
+                Err(e) => {
+                    fail(&mut walk, &mut results, jobs, &node, e, observer);
+                    continue;
+                }
+            };
+            let v = verb(&job.op, job.phase);
             observer.event(&Event::Started {
-                address: address.clone(),
+                address: job.address.clone(),
                 verb: v,
             });
-            let job = Job {
-                address,
-                kind,
-                op,
-                phase,
-                live,
-                desired: desired_now,
-                recover_secret,
-            };
-            let shared = Arc::clone(&shared);
-            in_flight += 1;
+            let shared = Arc::clone(shared);
             running.spawn(async move {
                 let started = Instant::now();
                 let result = run_job(shared, job).await;
                 (node, v, started.elapsed(), result)
             });
         }
-        if in_flight == 0 {
-            break;
-        }
         let Some(joined) = running.join_next().await else {
             break;
         };
-        in_flight -= 1;
         let (node, v, elapsed, result) = joined.map_err(|e| EngineError::Usage {
             message: format!("an apply task failed: {e}"),
             hint: None,
@@ -878,40 +962,19 @@ pub async fn apply<P: Provider + 'static>(
         match result {
             Ok(id) => {
                 observer.event(&Event::Finished {
-                    address: node.0.clone(),
+                    address: node.address().clone(),
                     verb: v,
                     id: id.clone(),
                     elapsed,
                 });
                 results.insert(node.clone(), (Status::Done, id));
-                for d in dependents.get(&node).cloned().unwrap_or_default() {
-                    if let Some(c) = remaining.get_mut(&d) {
-                        *c -= 1;
-                        if *c == 0 {
-                            ready.push_back(d);
-                        }
-                    }
-                }
+                walk.complete(&node, true);
             }
-            Err(e) => {
-                observer.event(&Event::Failed {
-                    address: node.0.clone(),
-                    message: e.message.clone(),
-                });
-                fail(
-                    &node,
-                    e,
-                    &mut results,
-                    &dependents,
-                    &mut remaining,
-                    &mut ready,
-                    observer.as_ref(),
-                );
-            }
+            Err(e) => fail(&mut walk, &mut results, jobs, &node, e, observer),
         }
     }
     // Nodes never reached: interrupted, or waiting in a cycle.
-    for node in remaining.keys() {
+    for node in jobs.keys() {
         results.entry(node.clone()).or_insert_with(|| {
             if interrupted || halted {
                 (Status::NotStarted, None)
@@ -926,22 +989,111 @@ pub async fn apply<P: Provider + 'static>(
             }
         });
     }
-
-    let mut report = ApplyReport {
+    Ok(Walked {
+        results,
         interrupted,
-        state_failure: lock(&shared.state_failure).clone(),
-        secrets_path: Some(options.secrets.path().to_owned()),
-        ..ApplyReport::default()
+    })
+}
+
+/// The job of a ready node: a create, update, replacement or adoption is
+/// evaluated again now, with the ids recorded so far.
+fn prepare_job<P: Provider>(
+    shared: &Shared<P>,
+    input: ApplyInput<'_>,
+    context: &crate::refresh::Context,
+    sources: &[gcrecon_core::manifest::Source],
+    node: &NodeKind,
+    step: &Step,
+) -> Result<Job, NodeError> {
+    let phase = match node {
+        NodeKind::Destroy(_) => Phase::Destroy,
+        _ => Phase::Write,
     };
+    let address = step.address.clone();
+    let evaluates = phase == Phase::Write
+        && matches!(
+            step.op,
+            StepOp::Create | StepOp::Update | StepOp::Replace | StepOp::Record
+        );
+    let desired = if evaluates {
+        Some(evaluate(shared, input, context, &address, sources)?)
+    } else {
+        None
+    };
+    Ok(Job {
+        address,
+        kind: step.kind,
+        op: step.op.clone(),
+        phase,
+        live: step.live.clone(),
+        desired,
+        recover_secret: step.recover_secret,
+    })
+}
+
+/// A node failed: record it, and skip (with an event each) the nodes with
+/// a step that wait on it.
+fn fail(
+    walk: &mut Walk<'_>,
+    results: &mut BTreeMap<NodeKind, (Status, Option<GenesysId>)>,
+    jobs: &BTreeMap<NodeKind, Step>,
+    node: &NodeKind,
+    e: NodeError,
+    observer: &dyn Observer,
+) {
+    let address = node.address().clone();
+    observer.event(&Event::Failed {
+        address: address.clone(),
+        message: e.message.clone(),
+    });
+    results.insert(
+        node.clone(),
+        (
+            Status::Failed {
+                message: e.message,
+                hint: e.hint,
+            },
+            None,
+        ),
+    );
+    for skipped in walk.complete(node, false) {
+        if !jobs.contains_key(&skipped) || results.contains_key(&skipped) {
+            continue;
+        }
+        observer.event(&Event::Skipped {
+            address: skipped.address().clone(),
+            because: address.clone(),
+        });
+        results.insert(
+            skipped,
+            (
+                Status::Skipped {
+                    because: address.clone(),
+                },
+                None,
+            ),
+        );
+    }
+}
+
+/// One outcome per planned change (a replacement's two nodes make one).
+fn outcomes(
+    plan: &gcrecon_core::plan::Plan,
+    results: &BTreeMap<NodeKind, (Status, Option<GenesysId>)>,
+) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
     for rc in plan
         .resource_changes
         .iter()
         .filter(|c| c.is_change() || c.actions == [Action::Read])
     {
-        let phases: Vec<(Status, Option<GenesysId>)> = [Phase::Destroy, Phase::Write]
-            .into_iter()
-            .filter_map(|p| results.get(&(rc.address.clone(), p)).cloned())
-            .collect();
+        let phases: Vec<(Status, Option<GenesysId>)> = [
+            NodeKind::Destroy(rc.address.clone()),
+            NodeKind::Resource(rc.address.clone()),
+        ]
+        .iter()
+        .filter_map(|n| results.get(n).cloned())
+        .collect();
         if phases.is_empty() {
             continue;
         }
@@ -951,22 +1103,29 @@ pub async fn apply<P: Provider + 'static>(
             .find(|s| *s != Status::Done)
             .unwrap_or(Status::Done);
         let id = phases.iter().rev().find_map(|(_, id)| id.clone());
-        report.outcomes.push(Outcome {
+        outcomes.push(Outcome {
             address: rc.address.clone(),
             actions: rc.actions.clone(),
             status,
             id,
         });
     }
-    report.secrets_written = lock(&shared.written_secrets).clone();
+    outcomes
+}
 
-    // Remove the caller grants nothing needs any more (this walk's `auto`
-    // grants and any an interrupted run left behind).
+/// Remove the caller grants nothing needs any more: this walk's `auto`
+/// grants and any an interrupted run left behind.
+async fn remove_caller_grants<P: Provider>(
+    shared: &Shared<P>,
+    results: &BTreeMap<NodeKind, (Status, Option<GenesysId>)>,
+    report: &mut ApplyReport,
+) {
     // A grant of a role this walk deleted went away with the role.
     let deleted_roles: BTreeSet<GenesysId> = results
         .iter()
-        .filter(|((a, phase), (status, _))| {
-            *phase == Phase::Destroy && a.kind() == Some(Kind::Role) && *status == Status::Done
+        .filter(|(node, (status, _))| {
+            matches!(node, NodeKind::Destroy(a) if a.kind() == Some(Kind::Role))
+                && *status == Status::Done
         })
         .filter_map(|(_, (_, id))| id.clone())
         .collect();
@@ -1002,108 +1161,145 @@ pub async fn apply<P: Provider + 'static>(
         }
     }
     let leftovers: Vec<CallerGrantRecord> = lock(&shared.store).state().caller_grants.clone();
-    if !leftovers.is_empty() {
-        let grants: Vec<RoleDivision> = leftovers
-            .iter()
-            .map(|r| RoleDivision {
-                role_id: r.role_id.clone(),
-                division_id: r.division_id.clone(),
-            })
-            .collect();
-        match shared.write_state(|s| {
-            for r in &mut s.caller_grants {
-                r.status = CallerGrantStatus::Revoking;
+    if leftovers.is_empty() {
+        return;
+    }
+    let grants: Vec<RoleDivision> = leftovers
+        .iter()
+        .map(|r| RoleDivision {
+            role_id: r.role_id.clone(),
+            division_id: r.division_id.clone(),
+        })
+        .collect();
+    if let Err(e) = shared.write_state(|s| {
+        for r in &mut s.caller_grants {
+            r.status = CallerGrantStatus::Revoking;
+        }
+    }) {
+        report.errors.push(format!(
+            "cannot record the removal of the caller grants: {e}"
+        ));
+        return;
+    }
+    match shared.provider.revoke_from_caller(&grants).await {
+        Ok(()) => {
+            for r in &leftovers {
+                shared.observer.event(&Event::CallerGrant {
+                    role: r.role.clone(),
+                    divisions: vec![r.division_id.to_string()],
+                    granted: false,
+                });
             }
-        }) {
-            Err(e) => report.errors.push(format!("cannot record the removal of the caller grants: {e}")),
-            Ok(_) => match provider.revoke_from_caller(&grants).await {
-                Ok(()) => {
-                    for r in &leftovers {
-                        observer.event(&Event::CallerGrant {
-                            role: r.role.clone(),
-                            divisions: vec![r.division_id.to_string()],
-                            granted: false,
-                        });
-                    }
-                    if let Err(e) = shared.write_state(|s| s.caller_grants.clear()) {
-                        report.errors.push(format!("the caller grants were removed but the state could not be written: {e}"));
-                    }
-                    report.caller_grants_revoked = grants;
-                }
-                Err(e) => report.errors.push(format!(
-                    "cannot remove the roles granted to the caller for this apply ({}): {e}; the next apply tries again",
-                    leftovers.iter().map(|r| r.role.to_string()).collect::<Vec<_>>().join(", ")
-                )),
-            },
+            if let Err(e) = shared.write_state(|s| s.caller_grants.clear()) {
+                report.errors.push(format!(
+                    "the caller grants were removed but the state could not be written: {e}"
+                ));
+            }
+            report.caller_grants_revoked = grants;
+        }
+        Err(e) => report.errors.push(format!(
+            "cannot remove the roles granted to the caller for this apply ({}): {e}; the next apply tries again",
+            leftovers
+                .iter()
+                .map(|r| r.role.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// The outputs to record: none for `--destroy`, unchanged (`None`) for
+/// `--refresh-only` and `--target`, else the manifest's outputs evaluated
+/// against the state.
+fn output_states<P: Provider>(
+    shared: &Shared<P>,
+    input: ApplyInput<'_>,
+    context: &crate::refresh::Context,
+    plan_options: &PlanOptions,
+    report: &mut ApplyReport,
+) -> Option<BTreeMap<String, OutputState>> {
+    if plan_options.destroy {
+        return Some(BTreeMap::new());
+    }
+    if plan_options.refresh_only || !plan_options.targets.is_empty() {
+        return None;
+    }
+    let state_now = lock(&shared.store).state().clone();
+    let resolver = |a: &Address, attr: &str| -> Option<Value> {
+        if attr == "secret" {
+            return state_now
+                .resource(a)
+                .map(|_| Value::from(SENSITIVE_PLACEHOLDER));
+        }
+        state_value(&state_now, a, attr)
+    };
+    let ctx =
+        EvalContext::new(input.variables, &context.data, &resolver).with_emails(&context.emails);
+    match input.manifest.outputs(&ctx) {
+        Ok(values) => Some(
+            values
+                .into_iter()
+                .map(|o| {
+                    let value = (!o.sensitive && o.value.is_known()).then_some(o.value);
+                    (
+                        o.name,
+                        OutputState {
+                            value,
+                            sensitive: o.sensitive,
+                            description: o.description,
+                        },
+                    )
+                })
+                .collect(),
+        ),
+        Err(d) => {
+            report.errors.push(format!(
+                "cannot record the outputs: {}",
+                d.render(&input.manifest.sources(), false)
+            ));
+            None
         }
     }
-    report.caller_grants = shared.grants.lock().await.granted.clone();
+}
 
-    // Record the manifest, the organization, the data sources and the outputs.
-    let all_done = report.outcomes.iter().all(|o| o.status == Status::Done) && !interrupted;
-    let outputs = if plan_options.destroy {
-        Some(BTreeMap::new())
-    } else if plan_options.refresh_only || !plan_options.targets.is_empty() {
-        None
-    } else {
-        let state_now = lock(&shared.store).state().clone();
-        let resolver = |a: &Address, attr: &str| -> Option<Value> {
-            if attr == "secret" {
-                return state_now
-                    .resource(a)
-                    .map(|_| Value::from(SENSITIVE_PLACEHOLDER));
-            }
-            state_value(&state_now, a, attr)
-        };
-        let ctx = EvalContext::new(input.variables, &context.data, &resolver)
-            .with_emails(&context.emails);
-        match input.manifest.outputs(&ctx) {
-            Ok(values) => Some(
-                values
-                    .into_iter()
-                    .map(|o| {
-                        let value = (!o.sensitive && o.value.is_known()).then_some(o.value);
-                        (
-                            o.name,
-                            OutputState {
-                                value,
-                                sensitive: o.sensitive,
-                                description: o.description,
-                            },
-                        )
-                    })
-                    .collect(),
-            ),
-            Err(d) => {
-                report.errors.push(format!(
-                    "cannot record the outputs: {}",
-                    d.render(&sources, false)
-                ));
-                None
-            }
-        }
-    };
-    let mut store = Arc::try_unwrap(shared)
-        .map_err(|_| EngineError::Usage {
-            message: "an apply task outlived the walk".into(),
-            hint: None,
-        })?
-        .store
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+/// What the state records after the walk, besides the resources.
+struct Finish<'a> {
+    input: ApplyInput<'a>,
+    context: &'a crate::refresh::Context,
+    options: &'a PlanOptions,
+    desired: &'a BTreeMap<Address, DesiredInstance>,
+    outputs: Option<BTreeMap<String, OutputState>>,
+    /// Every change was made: the state now matches this manifest.
+    all_done: bool,
+}
+
+/// Record the manifest, the organization, the data sources and the
+/// outputs (one write, when anything differs).
+fn record_manifest(
+    mut store: StateStore,
+    finish: &Finish<'_>,
+    report: &mut ApplyReport,
+) -> StateStore {
+    let Finish {
+        input,
+        context,
+        options,
+        desired,
+        ..
+    } = finish;
     let mut next = store.state().clone();
     next.manifest_name = input.name.to_owned();
-    if all_done && !plan_options.destroy {
+    if finish.all_done && !options.destroy {
         next.manifest_sha256 = input.manifest_sha256.to_owned();
     }
     next.org_id = Some(context.org.id.clone());
-    if !plan_options.destroy && !plan_options.refresh_only {
+    if !options.destroy && !options.refresh_only {
         next.data = context.data.clone();
-    } else if plan_options.destroy {
+    } else if options.destroy {
         next.data.clear();
     }
-    if let Some(outputs) = outputs {
-        next.outputs = outputs;
+    if let Some(outputs) = &finish.outputs {
+        next.outputs.clone_from(outputs);
     }
     for inst in desired.values() {
         if let Some(r) = next.resource_mut(&inst.address) {
@@ -1126,7 +1322,7 @@ pub async fn apply<P: Provider + 'static>(
         }
     }
     report.serial = store.state().serial;
-    Ok((report, store))
+    store
 }
 
 /// Evaluate an instance with the ids recorded so far; every value must be known.
@@ -1162,46 +1358,708 @@ fn evaluate<P: Provider>(
     Ok(inst)
 }
 
-/// Mark a node failed and every node that waits on it, directly or not, skipped.
-fn fail(
-    node: &NodeId,
-    e: NodeError,
-    results: &mut BTreeMap<NodeId, (Status, Option<GenesysId>)>,
-    dependents: &BTreeMap<NodeId, Vec<NodeId>>,
-    remaining: &mut BTreeMap<NodeId, usize>,
-    ready: &mut VecDeque<NodeId>,
-    observer: &dyn Observer,
-) {
-    results.insert(
-        node.clone(),
-        (
-            Status::Failed {
-                message: e.message,
-                hint: e.hint,
-            },
-            None,
-        ),
-    );
-    let mut stack: Vec<NodeId> = dependents.get(node).cloned().unwrap_or_default();
-    while let Some(d) = stack.pop() {
-        if results.contains_key(&d) {
-            continue;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gcrecon_core::graph::WalkOutcome;
+
+    fn addr(s: &str) -> Address {
+        s.parse().expect("an address")
+    }
+
+    fn step(address: &str, op: StepOp) -> Step {
+        let address = addr(address);
+        Step {
+            kind: address.kind().expect("a resource address"),
+            address,
+            op,
+            live: None,
+            recover_secret: false,
         }
-        remaining.remove(&d);
-        ready.retain(|r| r != &d);
-        observer.event(&Event::Skipped {
-            address: d.0.clone(),
-            because: node.0.clone(),
-        });
-        results.insert(
-            d.clone(),
-            (
-                Status::Skipped {
-                    because: node.0.clone(),
-                },
-                None,
-            ),
+    }
+
+    fn state(records: &[(&str, &[&str])]) -> State {
+        let mut s = State::new("lineage", "test");
+        for (address, deps) in records {
+            let address = addr(address);
+            s.upsert_resource(ResourceState {
+                kind: address.kind().expect("a resource address"),
+                id: GenesysId::from(address.name.as_str()),
+                name: address.name.clone(),
+                address,
+                applied: Attrs::new(),
+                read: Attrs::new(),
+                version: String::new(),
+                dependencies: deps.iter().map(|d| addr(d)).collect(),
+                prevent_destroy: false,
+                sensitive_keys: Vec::new(),
+            });
+        }
+        s
+    }
+
+    /// The nodes with a step, in the order a one-at-a-time walk runs them.
+    fn order(graph: &ResourceGraph, jobs: &BTreeMap<NodeKind, Step>) -> Vec<String> {
+        let mut walk = Walk::new(graph);
+        let mut order = Vec::new();
+        while let Some(node) = walk.next_ready() {
+            walk.complete(&node, true);
+            if jobs.contains_key(&node) {
+                order.push(node.to_string());
+            }
+        }
+        assert!(walk.unreached().is_empty(), "{:?}", walk.unreached());
+        order
+    }
+
+    #[test]
+    fn resources_left_in_the_state_are_deleted_after_their_dependents() {
+        let state = state(&[
+            ("role.r", &[]),
+            ("oauth_client.c", &["role.r"]),
+            ("role_grant.g", &["role.r", "group.x"]),
+            ("group.x", &[]),
+        ]);
+        let steps = [
+            step("role.r", StepOp::Delete),
+            step("oauth_client.c", StepOp::Delete),
+            step("role_grant.g", StepOp::Forget),
+            step("group.x", StepOp::Delete),
+        ];
+        let (graph, jobs) = apply_graph(ResourceGraph::new(), &steps, &state);
+        let order = order(&graph, &jobs);
+        let pos = |n: &str| order.iter().position(|x| x == n).expect(n);
+        assert_eq!(order.len(), 4);
+        assert!(pos("destroy(oauth_client.c)") < pos("destroy(role.r)"));
+        assert!(pos("destroy(role_grant.g)") < pos("destroy(role.r)"));
+        assert!(pos("destroy(role_grant.g)") < pos("destroy(group.x)"));
+        // A failed delete keeps what its dependents still need.
+        let mut walk = Walk::new(&graph);
+        let mut failed = Vec::new();
+        while let Some(node) = walk.next_ready() {
+            if node == NodeKind::Destroy(addr("oauth_client.c")) {
+                failed = walk.complete(&node, false);
+            } else {
+                walk.complete(&node, true);
+            }
+        }
+        assert_eq!(failed, vec![NodeKind::Destroy(addr("role.r"))]);
+        assert_eq!(
+            walk.outcome(&NodeKind::Destroy(addr("group.x"))),
+            Some(&WalkOutcome::Done)
         );
-        stack.extend(dependents.get(&d).cloned().unwrap_or_default());
+    }
+
+    #[test]
+    fn a_replacement_deletes_first_and_a_dropped_reference_goes_before_the_delete() {
+        // group.g referenced role.old and now references role.new; role.r
+        // is replaced, and oauth_client.c still references it.
+        let mut desired = ResourceGraph::new();
+        desired.add_edge(
+            NodeKind::Resource(addr("role.new")),
+            NodeKind::Resource(addr("group.g")),
+            EdgeReason::Reference,
+        );
+        desired.add_edge(
+            NodeKind::Resource(addr("role.r")),
+            NodeKind::Resource(addr("oauth_client.c")),
+            EdgeReason::Reference,
+        );
+        let state = state(&[
+            ("role.old", &[]),
+            ("group.g", &["role.old"]),
+            ("role.r", &[]),
+            ("oauth_client.c", &["role.r"]),
+        ]);
+        let steps = [
+            step("role.old", StepOp::Delete),
+            step("group.g", StepOp::Update),
+            step("role.new", StepOp::Create),
+            step("role.r", StepOp::Replace),
+            step("oauth_client.c", StepOp::Update),
+        ];
+        let (graph, jobs) = apply_graph(desired, &steps, &state);
+        let order = order(&graph, &jobs);
+        let pos = |n: &str| order.iter().position(|x| x == n).expect(n);
+        assert_eq!(order.len(), 6, "{order:?}");
+        assert!(pos("role.new") < pos("group.g"));
+        assert!(pos("group.g") < pos("destroy(role.old)"));
+        assert!(pos("destroy(role.r)") < pos("role.r"));
+        assert!(pos("role.r") < pos("oauth_client.c"));
+        assert!(graph.edges().contains(&(
+            NodeKind::Destroy(addr("role.r")),
+            NodeKind::Resource(addr("role.r")),
+            EdgeReason::Replace
+        )));
+        // The client still needs role.r: its update does not go before the
+        // old role's delete (which would make a cycle), it follows the new role.
+        assert!(!graph.depends_on(
+            &NodeKind::Destroy(addr("role.r")),
+            &NodeKind::Resource(addr("oauth_client.c"))
+        ));
+    }
+
+    use crate::apply::{apply, ApplyInput, ApplyOptions, Status};
+
+    use crate::events::{Cancel, Recorder, Silent};
+
+    use crate::planner::PlanOptions;
+
+    use crate::secrets::SecretsFile;
+
+    use crate::testkit::*;
+
+    use gcrecon_core::plan::Action;
+    use gcrecon_core::provider::CallerKind;
+    use gcrecon_core::state::{PendingKind, State};
+    use gcrecon_core::value::Value;
+    use gcrecon_core::{Address, Kind};
+    use std::collections::BTreeMap;
+
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn create_update_delete_cycle() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        let p = h.plan(&m).await;
+        assert_eq!(
+            p.plan.summary().to_string(),
+            "Plan: 3 to add, 0 to change, 0 to destroy."
+        );
+        let outputs: Vec<_> = p
+            .plan
+            .output_changes
+            .iter()
+            .map(|o| (o.name.clone(), o.actions.clone()))
+            .collect();
+        assert_eq!(outputs, [("reader_id".to_owned(), vec![Action::Create])]);
+        h.converge(&m).await;
+        assert_eq!(h.provider.objects_of(Kind::Role).len(), 1);
+        let state = h.state();
+        assert_eq!(state.resources.len(), 3);
+        assert!(state.pending.is_empty());
+        assert_eq!(state.org_id.as_deref(), Some("org-fake"));
+        let role_id = state
+            .resource(&"role.reader".parse().unwrap())
+            .unwrap()
+            .id
+            .clone();
+        assert_eq!(
+            state.outputs["reader_id"].value,
+            Some(Value::from(role_id.as_str()))
+        );
+        h.assert_clean(&m).await;
+
+        // Change one key: only that object is updated.
+        let m2 = load_manifest(
+            &BASIC.replace("description = \"operators\"", "description = \"on call\""),
+        );
+        let p = h.plan(&m2).await;
+        let changed: Vec<_> = p
+            .plan
+            .resource_changes
+            .iter()
+            .filter(|c| c.is_change())
+            .collect();
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].address.to_string(), "group.ops");
+        assert_eq!(changed[0].actions, [Action::Update]);
+        assert_eq!(changed[0].changed_keys, ["description"]);
+        h.converge(&m2).await;
+        assert_eq!(
+            h.provider.objects_of(Kind::Group)[0].attrs["description"],
+            Value::from("on call")
+        );
+        h.assert_clean(&m2).await;
+
+        // Remove a block: it is deleted.
+        let m3 = load_manifest(&m2_without_group(
+            &BASIC.replace("description = \"operators\"", "description = \"on call\""),
+        ));
+        let p = h.plan(&m3).await;
+        assert_eq!(actions_of(&p)["group.ops"], [Action::Delete]);
+        h.converge(&m3).await;
+        assert!(h.provider.objects_of(Kind::Group).is_empty());
+        assert!(h.state().resource(&"group.ops".parse().unwrap()).is_none());
+        h.assert_clean(&m3).await;
+    }
+
+    #[tokio::test]
+    async fn a_create_whose_answer_was_lost_is_adopted_not_duplicated() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.provider
+            .with(|o| o.lose_create_answer.insert("Reader".into()));
+        let p = h.plan(&m).await;
+        let report = h.apply_planned(&m, p).await;
+        assert!(!report.succeeded());
+        let state = h.state();
+        assert!(state
+            .pending
+            .iter()
+            .any(|p| p.operation == PendingKind::Create && p.name == "Reader"));
+        assert!(state.resource(&"role.reader".parse().unwrap()).is_none());
+        let p = h.plan(&m).await;
+        let role = p
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == "role.reader")
+            .unwrap();
+        assert!(
+            role.note.as_deref().unwrap().contains("interrupted"),
+            "{role:?}"
+        );
+        h.converge(&m).await;
+        assert_eq!(h.provider.objects_of(Kind::Role).len(), 1);
+        assert!(h.state().pending.is_empty());
+        h.assert_clean(&m).await;
+    }
+
+    #[tokio::test]
+    async fn a_client_created_by_an_interrupted_apply_gets_a_new_secret() {
+        let h = Harness::new(CallerKind::Client);
+        let m = load_manifest(CLIENT);
+        h.provider
+            .with(|o| o.lose_create_answer.insert("API".into()));
+        let p = h.plan(&m).await;
+        assert!(!h.apply_planned(&m, p).await.succeeded());
+        let secrets = SecretsFile::new(&h.secrets_path);
+        let address: Address = "oauth_client.api".parse().unwrap();
+        assert!(
+            secrets.secret(&address).unwrap().is_none(),
+            "the first secret was lost"
+        );
+        let p = h.plan(&m).await;
+        let c = p
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address == address)
+            .unwrap();
+        assert!(c.note.as_deref().unwrap().contains("new secret"), "{c:?}");
+        h.apply_planned(&m, p).await;
+        let clients = h.provider.objects_of(Kind::OauthClient);
+        assert_eq!(clients.len(), 1, "adopted, not duplicated");
+        let latest = h.provider.with(|o| o.secrets.last().cloned().unwrap());
+        assert!(latest.starts_with("rotated-"), "{latest}");
+        assert_eq!(secrets.secret(&address).unwrap().unwrap().expose(), latest);
+        assert_eq!(
+            secrets.client_id(&address).unwrap().as_deref(),
+            Some(clients[0].id.as_str())
+        );
+        h.assert_clean(&m).await;
+    }
+
+    #[tokio::test]
+    async fn secrets_go_to_the_secrets_file_only() {
+        let h = Harness::new(CallerKind::Client);
+        let m = load_manifest(CLIENT);
+        let p = h.plan(&m).await;
+        let plan_json = serde_json::to_string(&p.plan).unwrap();
+        let report = h.converge(&m).await;
+        let _ = p;
+        assert_eq!(report.secrets_written.len(), 1);
+        let secret = h.provider.with(|o| o.secrets[0].clone());
+        let state_text = std::fs::read_to_string(&h.state_path).unwrap();
+        assert!(!state_text.contains(&secret));
+        assert!(!plan_json.contains(&secret));
+        let secrets: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&h.secrets_path).unwrap()).unwrap();
+        assert_eq!(
+            secrets["oauth_client.api"]["client_secret"],
+            secret.as_str()
+        );
+        let state = h.state();
+        assert!(state.outputs["secret"].sensitive);
+        assert!(state.outputs["secret"].value.is_none());
+        assert!(state.outputs["client_id"].value.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_failure_skips_dependents_and_independent_branches_finish() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(&format!("{CLIENT}\n[group.ops]\nname = \"Ops\"\n"));
+        h.provider.with(|o| o.fail_create.insert("Reader".into()));
+        let p = h.plan(&m).await;
+        let report = h.apply_planned(&m, p).await;
+        let status: BTreeMap<String, Status> = report
+            .outcomes
+            .iter()
+            .map(|o| (o.address.to_string(), o.status.clone()))
+            .collect();
+        assert!(
+            matches!(status["role.reader"], Status::Failed { .. }),
+            "{status:?}"
+        );
+        assert_eq!(
+            status["oauth_client.api"],
+            Status::Skipped {
+                because: "role.reader".parse().unwrap()
+            }
+        );
+        assert_eq!(status["group.ops"], Status::Done);
+        assert!(
+            h.state().pending.is_empty(),
+            "a refused create leaves no pending entry"
+        );
+        h.provider.with(|o| o.fail_create.clear());
+        h.converge(&m).await;
+        h.assert_clean(&m).await;
+    }
+
+    #[tokio::test]
+    async fn a_metadata_only_change_is_recorded_without_api_calls() {
+        let h = Harness::new(CallerKind::User);
+        h.converge(&load_manifest(BASIC)).await;
+        let protected =
+            load_manifest(&BASIC.replace("[group.ops]\n", "[group.ops]\nprevent_destroy = true\n"));
+        let p = h.plan(&protected).await;
+        assert!(!p.has_changes(), "no change to show or count");
+        assert!(
+            p.needs_apply(),
+            "but the state must learn about prevent_destroy"
+        );
+        let calls = h.provider.call_counts();
+        h.apply_planned(&protected, p).await;
+        let writes: u64 = h
+            .provider
+            .call_counts()
+            .iter()
+            .filter(|(k, _)| !k.starts_with("GET"))
+            .map(|(k, v)| v - calls.get(k).copied().unwrap_or(0))
+            .sum();
+        assert_eq!(writes, 0);
+        assert!(
+            h.state()
+                .resource(&"group.ops".parse().unwrap())
+                .unwrap()
+                .prevent_destroy
+        );
+        assert!(!h.plan(&protected).await.needs_apply());
+    }
+
+    #[tokio::test]
+    async fn role_grants_own_only_their_pairs() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(GRANT);
+        h.converge(&m).await;
+        h.assert_clean(&m).await;
+        let fewer = load_manifest(&GRANT.replace(", \"user-2\"", ""));
+        let p = h.plan(&fewer).await;
+        let g = p
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == "role_grant.readers")
+            .unwrap();
+        assert_eq!(g.actions, [Action::Update]);
+        assert_eq!(g.changed_keys, ["subjects"]);
+        h.converge(&fewer).await;
+        h.assert_clean(&fewer).await;
+        let role = h.provider.objects_of(Kind::Role)[0].id.clone();
+        let grants = h
+            .provider
+            .with(|o| o.objects[&(Kind::RoleGrant, role.clone())].attrs["grants"].clone());
+        assert_eq!(grants.as_list().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn destroy_deletes_everything_in_reverse_order() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(CLIENT);
+        h.converge(&m).await;
+        let p = h
+            .plan_with(
+                &m,
+                PlanOptions {
+                    destroy: true,
+                    ..PlanOptions::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            p.plan.summary().to_string(),
+            "Plan: 0 to add, 0 to change, 2 to destroy."
+        );
+        let recorder = Arc::new(Recorder::default());
+        let (report, store) = apply(
+            Arc::clone(&h.provider),
+            ApplyInput {
+                manifest: &m.manifest,
+                variables: &m.variables,
+                name: "t",
+                manifest_sha256: &m.sha,
+            },
+            h.store(),
+            p,
+            ApplyOptions {
+                parallelism: 10,
+                secrets: SecretsFile::new(&h.secrets_path),
+                cancel: Cancel::new(),
+            },
+            recorder.clone(),
+        )
+        .await
+        .unwrap();
+        assert!(report.succeeded(), "{report:?}");
+        assert!(store.state().resources.is_empty());
+        assert!(store.state().outputs.is_empty());
+        let order: Vec<String> = recorder
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                crate::events::Event::Finished { address, .. } => Some(address.to_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            order,
+            ["oauth_client.api", "role.reader"],
+            "the client goes before its role"
+        );
+        assert!(h.provider.objects_of(Kind::Role).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_state_that_cannot_be_written_stops_the_walk_before_the_next_change() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(&format!("{CLIENT}\n[group.ops]\nname = \"Ops\"\n"));
+        let p = h.plan(&m).await;
+        let store = h.store();
+        // A directory where the state file goes: every write's rename fails.
+        std::fs::create_dir_all(&h.state_path).unwrap();
+        let (report, _) = apply(
+            Arc::clone(&h.provider),
+            ApplyInput {
+                manifest: &m.manifest,
+                variables: &m.variables,
+                name: "t",
+                manifest_sha256: &m.sha,
+            },
+            store,
+            p,
+            ApplyOptions {
+                parallelism: 1,
+                secrets: SecretsFile::new(&h.secrets_path),
+                cancel: Cancel::new(),
+            },
+            Arc::new(Silent),
+        )
+        .await
+        .expect("the walk reports a failed write, it does not end in an error");
+        assert!(!report.succeeded());
+        let failure = report.state_failure.as_deref().unwrap_or_default();
+        assert!(failure.contains("t.gcstate.json"), "{failure}");
+        assert!(
+            report
+                .outcomes
+                .iter()
+                .any(|o| o.status == Status::NotStarted),
+            "no change after the first failed write: {report:#?}"
+        );
+        let names = |kind| -> Vec<String> {
+            h.provider
+                .objects_of(kind)
+                .into_iter()
+                .map(|o| o.name)
+                .collect()
+        };
+        for (kind, name) in [
+            (Kind::Group, "Ops"),
+            (Kind::Role, "Reader"),
+            (Kind::OauthClient, "API"),
+        ] {
+            assert!(
+                !names(kind).iter().any(|n| n == name),
+                "{name} was created although its create could not be announced in the state"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_damaged_secrets_file_stops_apply_before_any_change() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(CLIENT);
+        let p = h.plan(&m).await;
+        std::fs::create_dir_all(h.secrets_path.parent().unwrap()).unwrap();
+        std::fs::write(&h.secrets_path, b"{\"oauth_client.api\": 5}").unwrap();
+        let result = apply(
+            Arc::clone(&h.provider),
+            ApplyInput {
+                manifest: &m.manifest,
+                variables: &m.variables,
+                name: "t",
+                manifest_sha256: &m.sha,
+            },
+            h.store(),
+            p,
+            ApplyOptions {
+                parallelism: 4,
+                secrets: SecretsFile::new(&h.secrets_path),
+                cancel: Cancel::new(),
+            },
+            Arc::new(Silent),
+        )
+        .await;
+        let err = result.expect_err("a damaged secrets file is refused");
+        assert!(err.to_string().contains("t.secrets.json"), "{err}");
+        for (kind, name) in [(Kind::Role, "Reader"), (Kind::OauthClient, "API")] {
+            assert!(
+                h.provider.objects_of(kind).iter().all(|o| o.name != name),
+                "{name} was created before the secrets file was checked"
+            );
+        }
+        assert_eq!(
+            std::fs::read(&h.secrets_path).unwrap(),
+            b"{\"oauth_client.api\": 5}",
+            "the file is left as it was"
+        );
+    }
+
+    mod schema {
+        //! Real state files against `state/schema.json`, with a validator for
+        //! the subset of JSON Schema the file uses (type, const, enum, required,
+        //! properties, additionalProperties, items, $ref; patterns are not checked).
+
+        use super::*;
+        use gcrecon_core::state::{CallerGrantRecord, CallerGrantStatus, PendingOperation};
+        use serde_json::Value as Json;
+
+        fn resolve<'a>(root: &'a Json, schema: &'a Json) -> &'a Json {
+            match schema.get("$ref").and_then(Json::as_str) {
+                Some(r) => {
+                    let name = r.strip_prefix("#/$defs/").expect("only local $refs");
+                    resolve(root, &root["$defs"][name])
+                }
+                None => schema,
+            }
+        }
+
+        fn type_matches(ty: &str, value: &Json) -> bool {
+            match ty {
+                "object" => value.is_object(),
+                "array" => value.is_array(),
+                "string" => value.is_string(),
+                "integer" => value.is_u64() || value.is_i64(),
+                "number" => value.is_number(),
+                "boolean" => value.is_boolean(),
+                "null" => value.is_null(),
+                other => panic!("unsupported type {other}"),
+            }
+        }
+
+        fn validate(
+            root: &Json,
+            schema: &Json,
+            value: &Json,
+            path: &str,
+            errors: &mut Vec<String>,
+        ) {
+            let schema = resolve(root, schema);
+            if let Some(t) = schema.get("type") {
+                let ok = match t {
+                    Json::String(t) => type_matches(t, value),
+                    Json::Array(ts) => ts.iter().any(|t| type_matches(t.as_str().unwrap(), value)),
+                    _ => true,
+                };
+                if !ok {
+                    errors.push(format!("{path}: {value} is not of type {t}"));
+                    return;
+                }
+            }
+            if let Some(c) = schema.get("const") {
+                if c != value {
+                    errors.push(format!("{path}: {value} is not {c}"));
+                }
+            }
+            if let Some(e) = schema.get("enum").and_then(Json::as_array) {
+                if !e.contains(value) {
+                    errors.push(format!("{path}: {value} is not one of {e:?}"));
+                }
+            }
+            if let Some(obj) = value.as_object() {
+                for r in schema
+                    .get("required")
+                    .and_then(Json::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if !obj.contains_key(r.as_str().unwrap()) {
+                        errors.push(format!("{path}: missing {r}"));
+                    }
+                }
+                let props = schema.get("properties").and_then(Json::as_object);
+                for (k, v) in obj {
+                    match props.and_then(|p| p.get(k)) {
+                        Some(s) => validate(root, s, v, &format!("{path}.{k}"), errors),
+                        None => match schema.get("additionalProperties") {
+                            Some(Json::Bool(false)) => {
+                                errors.push(format!("{path}: unexpected key {k}"));
+                            }
+                            Some(s @ Json::Object(_)) => {
+                                validate(root, s, v, &format!("{path}.{k}"), errors);
+                            }
+                            _ => {}
+                        },
+                    }
+                }
+            }
+            if let (Some(items), Some(arr)) = (schema.get("items"), value.as_array()) {
+                for (i, v) in arr.iter().enumerate() {
+                    validate(root, items, v, &format!("{path}[{i}]"), errors);
+                }
+            }
+        }
+
+        #[tokio::test]
+        async fn state_files_match_the_published_schema() {
+            let schema_path =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../state/schema.json");
+            let schema: Json =
+                serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+            let h = Harness::new(CallerKind::Client);
+            let m = load_manifest(&format!(
+            "{CLIENT}\n[data.user.ada]\nemail = \"ada@example.com\"\n\n[role_grant.readers]\nrole = \"${{role.reader.id}}\"\nsubjects = [\"${{data.user.ada.id}}\"]\n"
+        ));
+            h.converge(&m).await;
+            // Fill the sections a clean apply leaves empty.
+            let mut store = h.store();
+            store
+                .write(|s| {
+                    s.pending.push(PendingOperation {
+                        address: "group.g".parse().unwrap(),
+                        kind: Kind::Group,
+                        operation: PendingKind::Create,
+                        name: "G".into(),
+                        id: None,
+                        started: crate::lock::now_rfc3339(),
+                    });
+                    s.caller_grants.push(CallerGrantRecord {
+                        role: "role.reader".parse().unwrap(),
+                        role_id: "r".into(),
+                        division_id: "*".into(),
+                        caller_id: "client-ci".into(),
+                        status: CallerGrantStatus::Held,
+                    });
+                })
+                .unwrap();
+            let state: Json =
+                serde_json::from_str(&std::fs::read_to_string(&h.state_path).unwrap()).unwrap();
+            for section in ["resources", "pending", "caller_grants", "data", "outputs"] {
+                assert!(!state[section].is_null(), "the sample has {section}");
+            }
+            let mut errors = Vec::new();
+            validate(&schema, &schema, &state, "$", &mut errors);
+            assert!(errors.is_empty(), "{errors:#?}");
+            // The validator does catch a stray key.
+            let mut bad = state.clone();
+            bad["resources"][0]["secret"] = Json::from("x");
+            let mut errors = Vec::new();
+            validate(&schema, &schema, &bad, "$", &mut errors);
+            assert_eq!(errors.len(), 1, "{errors:?}");
+        }
     }
 }

@@ -462,9 +462,57 @@ pub async fn drift<P: Provider + 'static>(
     let kinds = managed_kinds(state, &desired);
     let (listings, managed) = read_live(provider, state, &kinds, &expected, observer).await?;
 
-    let home = context.home_division();
     let mut report = DriftReport::default();
-    let mut warnings = Vec::new();
+    compare_managed(
+        state,
+        &desired,
+        &managed,
+        context.home_division(),
+        &mut report,
+    );
+    let (mut ignored, mut warnings) = find_unmanaged(
+        &input,
+        &context.caller,
+        state,
+        &kinds,
+        &listings,
+        &managed,
+        &mut report,
+    );
+    warnings.extend(manifest_warnings(state, &desired));
+
+    report.drifted.sort_by(|a, b| a.address.cmp(&b.address));
+    report.missing.sort_by(|a, b| a.address.cmp(&b.address));
+    report
+        .unmanaged
+        .sort_by(|a, b| (a.kind, &a.name, &a.id).cmp(&(b.kind, &b.name, &b.id)));
+    ignored.sort_by(|a, b| {
+        (a.object.kind, &a.object.name, &a.object.id).cmp(&(
+            b.object.kind,
+            &b.object.name,
+            &b.object.id,
+        ))
+    });
+    if input.audit {
+        attribute(provider, &context.caller, &mut report).await?;
+    }
+    Ok(DriftOutcome {
+        report,
+        ignored,
+        warnings,
+        api_calls: provider.call_counts(),
+    })
+}
+
+/// Each object the state records, as read now: gone, or changed since
+/// gcrecon applied it.
+fn compare_managed(
+    state: &State,
+    desired: &BTreeMap<Address, DesiredInstance>,
+    managed: &BTreeMap<Address, Option<LiveObject>>,
+    home: &str,
+    report: &mut DriftReport,
+) {
     for record in &state.resources {
         match managed.get(&record.address).and_then(Option::as_ref) {
             None => report.missing.push(MissingObject {
@@ -487,11 +535,25 @@ pub async fn drift<P: Provider + 'static>(
             }
         }
     }
+}
 
+/// The objects of the managed kinds the state does not record (unmanaged,
+/// or ignored and why), and each kind's coverage. Returns the ignored
+/// objects and the warnings about listings the caller cannot see whole.
+fn find_unmanaged(
+    input: &DriftInput<'_>,
+    caller: &Caller,
+    state: &State,
+    kinds: &BTreeSet<Kind>,
+    listings: &BTreeMap<Kind, Listing>,
+    managed: &BTreeMap<Address, Option<LiveObject>>,
+    report: &mut DriftReport,
+) -> (Vec<Ignored>, Vec<String>) {
+    let mut warnings = Vec::new();
     let claimed: BTreeSet<(Kind, &GenesysId)> =
         state.resources.iter().map(|r| (r.kind, &r.id)).collect();
     let mut ignored = Vec::new();
-    for kind in &kinds {
+    for kind in kinds {
         let Some(listing) = listings.get(kind) else {
             continue;
         };
@@ -509,7 +571,7 @@ pub async fn drift<P: Provider + 'static>(
             };
             // The OAuth client gcrecon runs as is the tool's own identity, not
             // something the manifest forgot: never report it as drift.
-            if is_the_caller(&context.caller, object) {
+            if is_the_caller(caller, object) {
                 ignored.push(Ignored {
                     object: unmanaged,
                     rule: CALLER_RULE.to_owned(),
@@ -546,6 +608,13 @@ pub async fn drift<P: Provider + 'static>(
         }
     }
 
+    (ignored, warnings)
+}
+
+/// What drift cannot see: manifest resources not applied yet, state
+/// entries the next apply deletes, operations an interrupted apply left.
+fn manifest_warnings(state: &State, desired: &BTreeMap<Address, DesiredInstance>) -> Vec<String> {
+    let mut warnings = Vec::new();
     let not_applied: Vec<String> = desired
         .keys()
         .filter(|a| state.resource(a).is_none())
@@ -580,27 +649,7 @@ pub async fn drift<P: Provider + 'static>(
         ));
     }
 
-    report.drifted.sort_by(|a, b| a.address.cmp(&b.address));
-    report.missing.sort_by(|a, b| a.address.cmp(&b.address));
-    report
-        .unmanaged
-        .sort_by(|a, b| (a.kind, &a.name, &a.id).cmp(&(b.kind, &b.name, &b.id)));
-    ignored.sort_by(|a, b| {
-        (a.object.kind, &a.object.name, &a.object.id).cmp(&(
-            b.object.kind,
-            &b.object.name,
-            &b.object.id,
-        ))
-    });
-    if input.audit {
-        attribute(provider, &context.caller, &mut report).await?;
-    }
-    Ok(DriftOutcome {
-        report,
-        ignored,
-        warnings,
-        api_calls: provider.call_counts(),
-    })
+    warnings
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

@@ -21,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod apply;
+pub mod caller_grant;
 pub mod drift;
 pub mod error;
 pub mod events;
@@ -47,4 +48,4 @@ pub use secrets::{parse_recipients, read_identities, Delivered, SecretsFile};
 pub use store::{StatePaths, StateStore, DEFAULT_WORKSPACE};
 
 #[cfg(test)]
-mod tests;
+mod testkit;

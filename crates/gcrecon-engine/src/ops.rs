@@ -150,3 +150,66 @@ pub async fn rotate<P: Provider>(
     });
     Ok(record.id.clone())
 }
+
+#[cfg(test)]
+mod tests {
+
+    use crate::events::Silent;
+
+    use crate::planner::PlanOptions;
+
+    use crate::secrets::SecretsFile;
+
+    use crate::testkit::*;
+
+    use gcrecon_core::provider::CallerKind;
+
+    use gcrecon_core::Address;
+
+    #[tokio::test]
+    async fn import_and_state_rm() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        let role = h
+            .state()
+            .resource(&"role.reader".parse().unwrap())
+            .unwrap()
+            .clone();
+        let mut store = h.store();
+        crate::ops::state_rm(&mut store, &role.address).unwrap();
+        assert!(
+            h.plan_with(&m, PlanOptions::default()).await.is_err(),
+            "now a name clash"
+        );
+        let mut store = h.store();
+        let address: Address = "role.reader".parse().unwrap();
+        crate::ops::import(h.provider.as_ref(), &mut store, &address, &role.id)
+            .await
+            .unwrap();
+        assert!(
+            crate::ops::import(h.provider.as_ref(), &mut store, &address, &role.id)
+                .await
+                .is_err()
+        );
+        h.assert_clean(&m).await;
+    }
+
+    #[tokio::test]
+    async fn rotate_writes_only_the_secrets_file() {
+        let h = Harness::new(CallerKind::Client);
+        let m = load_manifest(CLIENT);
+        h.converge(&m).await;
+        let store = h.store();
+        let address: Address = "oauth_client.api".parse().unwrap();
+        let secrets = SecretsFile::new(&h.secrets_path);
+        crate::ops::rotate(h.provider.as_ref(), &store, &address, &secrets, &Silent)
+            .await
+            .unwrap();
+        let rotated = h.provider.with(|o| o.secrets.last().cloned().unwrap());
+        assert_eq!(secrets.secret(&address).unwrap().unwrap().expose(), rotated);
+        assert!(!std::fs::read_to_string(&h.state_path)
+            .unwrap()
+            .contains(&rotated));
+    }
+}

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use gcrecon_core::diff::{
     self, comparable_before, plain_equal, planned_after, without_meta, AttrDiff, DiffInput,
 };
+use gcrecon_core::graph::{NodeKind, ResourceGraph};
 use gcrecon_core::manifest::{
     DesiredInstance, Diagnostic, Diagnostics, EvalContext, Manifest, Variables,
 };
@@ -24,12 +25,13 @@ use gcrecon_core::plan::{
     Action, CallerGrantAction, CallerGrantChange, OutputChange, Plan, ResourceChange,
     PLAN_FORMAT_VERSION, SENSITIVE_PLACEHOLDER,
 };
-use gcrecon_core::provider::{GenesysId, LiveObject, Provider, RoleDivision};
+use gcrecon_core::provider::{GenesysId, LiveObject, Provider};
 use gcrecon_core::schema::sensitive_attributes;
 use gcrecon_core::state::{redact, PendingKind, State};
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::{Address, DataKind, Kind};
 
+use crate::caller_grant::{missing_grants, refusal, roles_given, GrantMode};
 use crate::error::EngineError;
 use crate::events::Observer;
 use crate::refresh::{check_org, read_context, read_objects, Context, LiveIndex};
@@ -59,26 +61,6 @@ pub struct PlanInput<'a> {
     pub manifest_sha256: &'a str,
 }
 
-/// `grant_to_caller` of a role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GrantMode {
-    Auto,
-    Keep,
-    Never,
-}
-
-impl GrantMode {
-    fn of(attrs: Option<&Attrs>) -> GrantMode {
-        match attrs
-            .and_then(|a| a.get("grant_to_caller"))
-            .and_then(Value::as_str)
-        {
-            Some("keep") => GrantMode::Keep,
-            Some("never") => GrantMode::Never,
-            _ => GrantMode::Auto,
-        }
-    }
-}
 
 /// What the apply walk does for one address.
 #[derive(Clone, Debug, PartialEq)]
@@ -121,6 +103,9 @@ pub struct Planned {
     pub(crate) steps: Vec<Step>,
     /// The desired instances (as planned), by address.
     pub(crate) desired: BTreeMap<Address, DesiredInstance>,
+    /// How the desired instances, data sources and caller grants depend on
+    /// each other ([`Manifest::desired`]): the plan and the apply walk it.
+    pub(crate) graph: ResourceGraph,
     /// `grant_to_caller` per role address.
     pub(crate) grant_modes: BTreeMap<Address, GrantMode>,
     /// The state should be written even without API changes: what it
@@ -183,77 +168,6 @@ fn known_value(
         }
         key => k.attrs.get(key).filter(|v| v.is_known()).cloned(),
     }
-}
-
-/// Dependencies-first order of the instances, level by level (ties by
-/// address): Kahn's algorithm with in-degrees, linear in instances and
-/// edges, so a 10,000-resource manifest orders in milliseconds.
-pub(crate) fn topological(instances: &BTreeMap<Address, DesiredInstance>) -> Vec<Address> {
-    let mut waiting_on: BTreeMap<&Address, usize> = BTreeMap::new();
-    let mut dependents: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
-    for (a, i) in instances {
-        let deps: BTreeSet<&Address> = i
-            .depends_on
-            .iter()
-            .filter(|d| instances.contains_key(*d) && *d != a)
-            .collect();
-        waiting_on.insert(a, deps.len());
-        for d in deps {
-            dependents.entry(d).or_default().push(a);
-        }
-    }
-    let mut order = Vec::with_capacity(instances.len());
-    let mut level: Vec<&Address> = waiting_on
-        .iter()
-        .filter(|(_, n)| **n == 0)
-        .map(|(a, _)| *a)
-        .collect();
-    while !waiting_on.is_empty() {
-        if level.is_empty() {
-            // A cycle (reported by the manifest checker) must not hang the
-            // plan: release the first waiting instance.
-            level = waiting_on.keys().take(1).copied().collect();
-        }
-        let mut next = Vec::new();
-        for a in &level {
-            if waiting_on.remove(a).is_none() {
-                continue;
-            }
-            order.push((*a).clone());
-            for d in dependents.get(a).into_iter().flatten() {
-                if let Some(n) = waiting_on.get_mut(d) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        next.push(*d);
-                    }
-                }
-            }
-        }
-        next.sort();
-        next.dedup();
-        level = next;
-    }
-    order
-}
-
-/// Every address `start` depends on, directly or not.
-pub(crate) fn transitive_deps(
-    instances: &BTreeMap<Address, DesiredInstance>,
-    start: &Address,
-) -> BTreeSet<Address> {
-    let mut seen = BTreeSet::new();
-    let mut stack: Vec<&Address> = instances
-        .get(start)
-        .map(|i| i.depends_on.iter().collect())
-        .unwrap_or_default();
-    while let Some(a) = stack.pop() {
-        if seen.insert(a.clone()) {
-            if let Some(i) = instances.get(a) {
-                stack.extend(i.depends_on.iter());
-            }
-        }
-    }
-    seen
 }
 
 fn matches_target(address: &Address, target: &Address) -> bool {
@@ -619,20 +533,127 @@ pub async fn plan<P: Provider + 'static>(
     )
     .await?;
     check_org(state, &context.org, None)?;
-    let desired: BTreeMap<Address, DesiredInstance> = if options.destroy {
+    let (desired, graph) = desired_state(input, state, &context, options.destroy)?;
+    let live = refresh(provider, state, &desired, observer).await?;
+
+    let mut b = Builder {
+        manifest,
+        state,
+        context: &context,
+        live: &live,
+        problems: Diagnostics::new(),
+        changes: Vec::new(),
+        steps: Vec::new(),
+    };
+    let mut known: BTreeMap<Address, Known> = BTreeMap::new();
+    let planned_desired = if options.refresh_only {
+        plan_refresh_only(&mut b);
         BTreeMap::new()
     } else {
-        let from_state = |a: &Address, attr: &str| state_value(state, a, attr);
-        let ctx = EvalContext::new(input.variables, &context.data, &from_state)
-            .with_emails(&context.emails);
-        manifest
-            .desired(&ctx)
-            .map_err(EngineError::Manifest)?
-            .instances
-            .into_iter()
-            .map(|i| (i.address.clone(), i))
-            .collect()
+        let planned = plan_instances(&mut b, input, &graph, &mut known);
+        for record in &state.resources {
+            if !desired.contains_key(&record.address) {
+                b.plan_delete(&record.address, false);
+            }
+        }
+        planned
     };
+
+    let mut changes = std::mem::take(&mut b.changes);
+    let mut steps = std::mem::take(&mut b.steps);
+    let warnings = limit_to_targets(&mut b, &options, &graph, &mut changes, &mut steps);
+    let grant_modes: BTreeMap<Address, GrantMode> = planned_desired
+        .values()
+        .filter(|i| i.kind == Kind::Role)
+        .map(|i| (i.address.clone(), GrantMode::of(Some(&i.attrs))))
+        .collect();
+    let caller_grants = if options.refresh_only {
+        Vec::new()
+    } else {
+        plan_caller_grants(
+            &mut b,
+            &graph,
+            &changes,
+            &planned_desired,
+            &grant_modes,
+            &known,
+            state,
+        )
+    };
+    if !options.refresh_only && !options.allow_caller_demotion {
+        check_caller_demotion(&mut b, &changes, &planned_desired, state);
+    }
+    if !options.refresh_only && !options.destroy {
+        check_permissions(provider.as_ref(), &mut b, &changes, &planned_desired).await?;
+    }
+    if !options.refresh_only {
+        check_caller_permissions(&mut b, &changes, &caller_grants, state);
+    }
+    let output_changes = plan_output_changes(&mut b, input, &options, &known);
+
+    if b.problems.has_errors() {
+        return Err(EngineError::Manifest(b.problems));
+    }
+    changes.sort_by(|x, y| x.address.cmp(&y.address));
+    let plan = Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        manifest_name: input.name.to_owned(),
+        manifest_sha256: input.manifest_sha256.to_owned(),
+        state_lineage: state_on_disk.then(|| state.lineage.clone()),
+        state_serial: state.serial,
+        resource_changes: changes,
+        caller_grants,
+        output_changes,
+        warnings,
+        api_calls: provider.call_counts(),
+    };
+    let state_stale = state_is_stale(input, state, &options, &planned_desired);
+    Ok(Planned {
+        plan,
+        context,
+        live,
+        options,
+        steps,
+        desired: planned_desired,
+        graph,
+        grant_modes,
+        state_stale,
+    })
+}
+
+/// The desired instances (none for `--destroy`) and their graph.
+fn desired_state(
+    input: PlanInput<'_>,
+    state: &State,
+    context: &Context,
+    destroy: bool,
+) -> Result<(BTreeMap<Address, DesiredInstance>, ResourceGraph), EngineError> {
+    if destroy {
+        return Ok((BTreeMap::new(), ResourceGraph::new()));
+    }
+    let from_state = |a: &Address, attr: &str| state_value(state, a, attr);
+    let ctx =
+        EvalContext::new(input.variables, &context.data, &from_state).with_emails(&context.emails);
+    let desired = input
+        .manifest
+        .desired(&ctx)
+        .map_err(EngineError::Manifest)?;
+    let instances = desired
+        .instances
+        .into_iter()
+        .map(|i| (i.address.clone(), i))
+        .collect();
+    Ok((instances, desired.graph))
+}
+
+/// Read the live objects the plan compares with: every object in the
+/// state, by id, and the names of the instances the state does not know.
+async fn refresh<P: Provider + 'static>(
+    provider: &Arc<P>,
+    state: &State,
+    desired: &BTreeMap<Address, DesiredInstance>,
+    observer: &dyn Observer,
+) -> Result<LiveIndex, EngineError> {
     // Names are looked up only for instances the state does not know yet
     // (to adopt, to find an unrecorded create, or to report a clash): an
     // instance in the state is found by its id. Looking up every name would
@@ -654,124 +675,125 @@ pub async fn plan<P: Provider + 'static>(
     for kind in Kind::ALL {
         provider.manage_keys(kind, keys.get(&kind).unwrap_or(&BTreeSet::new()));
     }
-    let live = read_objects(provider, state, &names, false, observer).await?;
+    read_objects(provider, state, &names, false, observer).await
+}
 
-    let mut b = Builder {
-        manifest,
-        state,
-        context: &context,
-        live: &live,
-        problems: Diagnostics::new(),
-        changes: Vec::new(),
-        steps: Vec::new(),
-    };
-    let mut planned_desired = BTreeMap::new();
-    let mut known: BTreeMap<Address, Known> = BTreeMap::new();
-
-    if options.refresh_only {
-        plan_refresh_only(&mut b);
-    } else {
-        let mut claimed: BTreeSet<(Kind, GenesysId)> = state
-            .resources
-            .iter()
-            .map(|r| (r.kind, r.id.clone()))
-            .collect();
-        for address in topological(&desired) {
-            let evaluated = {
-                let resolver = |a: &Address, attr: &str| known_value(&known, a, attr, false);
-                let ctx = EvalContext::new(input.variables, &context.data, &resolver)
-                    .with_emails(&context.emails);
-                manifest.eval_instance(&address, &ctx)
-            };
-            let inst = match evaluated {
-                Ok(i) => i,
-                Err(d) => {
-                    b.problems.extend(d);
-                    continue;
-                }
-            };
-            let id = b.plan_instance(&inst, &mut claimed);
-            known.insert(
-                address.clone(),
-                Known {
-                    id,
-                    attrs: inst.attrs.clone(),
-                },
-            );
-            planned_desired.insert(address, inst);
-        }
-        for record in &state.resources {
-            if !desired.contains_key(&record.address) {
-                b.plan_delete(&record.address, false);
-            }
-        }
-    }
-
-    let mut changes = std::mem::take(&mut b.changes);
-    let mut steps = std::mem::take(&mut b.steps);
-    let mut warnings = Vec::new();
-    if !options.targets.is_empty() {
-        let mut keep: BTreeSet<Address> = BTreeSet::new();
-        for t in &options.targets {
-            let matched: Vec<Address> = changes
-                .iter()
-                .map(|c| c.address.clone())
-                .chain(planned_desired.keys().cloned())
-                .filter(|a| matches_target(a, t))
-                .collect();
-            if matched.is_empty()
-                && !state
-                    .resources
-                    .iter()
-                    .any(|r| matches_target(&r.address, t))
-            {
-                b.problems.push(Diagnostic::error(format!(
-                    "--target {t} matches nothing in the manifest or the state"
-                )));
-            }
-            for a in matched {
-                keep.extend(transitive_deps(&planned_desired, &a));
-                keep.insert(a);
-            }
-        }
-        changes.retain(|c| keep.contains(&c.address));
-        steps.retain(|s| keep.contains(&s.address));
-        warnings.push(format!(
-            "this plan is limited by --target to {} and what it depends on; other changes may be pending",
-            options.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-        ));
-    }
-
-    let grant_modes: BTreeMap<Address, GrantMode> = planned_desired
-        .values()
-        .filter(|i| i.kind == Kind::Role)
-        .map(|i| (i.address.clone(), GrantMode::of(Some(&i.attrs))))
+/// Plan every desired instance in the graph's order, dependencies first,
+/// each evaluated with what the instances planned before it make known.
+/// Returns the instances as planned.
+fn plan_instances(
+    b: &mut Builder<'_>,
+    input: PlanInput<'_>,
+    graph: &ResourceGraph,
+    known: &mut BTreeMap<Address, Known>,
+) -> BTreeMap<Address, DesiredInstance> {
+    let mut planned = BTreeMap::new();
+    let mut claimed: BTreeSet<(Kind, GenesysId)> = b
+        .state
+        .resources
+        .iter()
+        .map(|r| (r.kind, r.id.clone()))
         .collect();
-    let caller_grants = if options.refresh_only {
-        Vec::new()
-    } else {
-        plan_caller_grants(
-            &mut b,
-            &changes,
-            &planned_desired,
-            &grant_modes,
-            &known,
-            state,
-        )
-    };
-    if !options.refresh_only && !options.allow_caller_demotion {
-        check_caller_demotion(&mut b, &changes, &planned_desired, state);
+    for node in graph.apply_order() {
+        let NodeKind::Resource(address) = node else {
+            continue;
+        };
+        let evaluated = {
+            let resolver = |a: &Address, attr: &str| known_value(known, a, attr, false);
+            let ctx = EvalContext::new(input.variables, &b.context.data, &resolver)
+                .with_emails(&b.context.emails);
+            input.manifest.eval_instance(&address, &ctx)
+        };
+        let inst = match evaluated {
+            Ok(i) => i,
+            Err(d) => {
+                b.problems.extend(d);
+                continue;
+            }
+        };
+        let id = b.plan_instance(&inst, &mut claimed);
+        known.insert(
+            address.clone(),
+            Known {
+                id,
+                attrs: inst.attrs.clone(),
+            },
+        );
+        planned.insert(address, inst);
     }
-    if !options.refresh_only && !options.destroy {
-        check_permissions(provider.as_ref(), &mut b, &changes, &planned_desired).await?;
+    planned
+}
+
+/// `--target`: keep the changes of the targets and of what they depend
+/// on (in the graph, directly or not). Returns the plan's warnings.
+fn limit_to_targets(
+    b: &mut Builder<'_>,
+    options: &PlanOptions,
+    graph: &ResourceGraph,
+    changes: &mut Vec<ResourceChange>,
+    steps: &mut Vec<Step>,
+) -> Vec<String> {
+    if options.targets.is_empty() {
+        return Vec::new();
     }
-    if !options.refresh_only {
-        check_caller_permissions(&mut b, &changes, &caller_grants, state);
+    let mut keep: BTreeSet<Address> = BTreeSet::new();
+    for t in &options.targets {
+        let matched: Vec<Address> = changes
+            .iter()
+            .map(|c| c.address.clone())
+            .chain(graph.nodes().into_iter().filter_map(|n| match n {
+                NodeKind::Resource(a) => Some(a),
+                _ => None,
+            }))
+            .filter(|a| matches_target(a, t))
+            .collect();
+        if matched.is_empty()
+            && !b
+                .state
+                .resources
+                .iter()
+                .any(|r| matches_target(&r.address, t))
+        {
+            b.problems.push(Diagnostic::error(format!(
+                "--target {t} matches nothing in the manifest or the state"
+            )));
+        }
+        for a in matched {
+            for dep in graph.ancestors(&NodeKind::Resource(a.clone())) {
+                if let NodeKind::Resource(d) = dep {
+                    keep.insert(d);
+                }
+            }
+            keep.insert(a);
+        }
     }
-    let output_changes = if options.refresh_only {
-        Vec::new()
-    } else if options.destroy {
-        state
+    changes.retain(|c| keep.contains(&c.address));
+    steps.retain(|s| keep.contains(&s.address));
+    vec![format!(
+        "this plan is limited by --target to {} and what it depends on; other changes may be pending",
+        options
+            .targets
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    )]
+}
+
+/// The outputs' changes: none for `--refresh-only`, every output deleted
+/// for `--destroy`, else the manifest's outputs against the state's.
+fn plan_output_changes(
+    b: &mut Builder<'_>,
+    input: PlanInput<'_>,
+    options: &PlanOptions,
+    known: &BTreeMap<Address, Known>,
+) -> Vec<OutputChange> {
+    if options.refresh_only {
+        return Vec::new();
+    }
+    if options.destroy {
+        return b
+            .state
             .outputs
             .iter()
             .map(|(name, o)| OutputChange {
@@ -781,58 +803,40 @@ pub async fn plan<P: Provider + 'static>(
                 after: None,
                 sensitive: o.sensitive,
             })
-            .collect()
-    } else {
-        let resolver = |a: &Address, attr: &str| known_value(&known, a, attr, true);
-        let ctx = EvalContext::new(input.variables, &context.data, &resolver)
-            .with_emails(&context.emails);
-        match manifest.outputs(&ctx) {
-            Ok(outputs) => plan_outputs(state, &outputs),
-            Err(d) => {
-                b.problems.extend(d);
-                Vec::new()
-            }
-        }
-    };
-
-    if b.problems.has_errors() {
-        return Err(EngineError::Manifest(b.problems));
+            .collect();
     }
-    changes.sort_by(|x, y| x.address.cmp(&y.address));
-    let plan = Plan {
-        format_version: PLAN_FORMAT_VERSION,
-        manifest_name: input.name.to_owned(),
-        manifest_sha256: input.manifest_sha256.to_owned(),
-        state_lineage: state_on_disk.then(|| state.lineage.clone()),
-        state_serial: state.serial,
-        resource_changes: changes,
-        caller_grants,
-        output_changes,
-        warnings,
-        api_calls: provider.call_counts(),
-    };
-    let state_stale = !options.refresh_only
+    let resolver = |a: &Address, attr: &str| known_value(known, a, attr, true);
+    let ctx = EvalContext::new(input.variables, &b.context.data, &resolver)
+        .with_emails(&b.context.emails);
+    match input.manifest.outputs(&ctx) {
+        Ok(outputs) => plan_outputs(b.state, &outputs),
+        Err(d) => {
+            b.problems.extend(d);
+            Vec::new()
+        }
+    }
+}
+
+/// True when the state should be written even without API changes: what
+/// it records about the manifest is out of date.
+fn state_is_stale(
+    input: PlanInput<'_>,
+    state: &State,
+    options: &PlanOptions,
+    planned: &BTreeMap<Address, DesiredInstance>,
+) -> bool {
+    !options.refresh_only
         && !options.destroy
         && options.targets.is_empty()
         && (state.manifest_sha256 != input.manifest_sha256
             || state.org_id.is_none()
-            || planned_desired.values().any(|i| {
+            || planned.values().any(|i| {
                 state.resource(&i.address).is_some_and(|r| {
                     r.dependencies != i.depends_on
                         || r.prevent_destroy != i.prevent_destroy
                         || r.sensitive_keys != i.sensitive_keys
                 })
-            }));
-    Ok(Planned {
-        plan,
-        context,
-        live,
-        options,
-        steps,
-        desired: planned_desired,
-        grant_modes,
-        state_stale,
-    })
+            }))
 }
 
 fn plan_refresh_only(b: &mut Builder<'_>) {
@@ -957,43 +961,15 @@ pub(crate) fn literal_role_address(id: &str) -> Address {
     Address::data(DataKind::Role, format!("id_{safe}"))
 }
 
-/// Pairs (role, division) an OAuth client's desired `roles` asks for; an
-/// unknown role id stands for each role the client references that is
-/// created or replaced by this plan.
-pub(crate) fn client_role_pairs(attrs: &Attrs, home: &str) -> Vec<(Value, Value)> {
-    let mut pairs = Vec::new();
-    for entry in attrs
-        .get("roles")
-        .and_then(Value::as_list)
-        .unwrap_or_default()
-    {
-        let Some(m) = entry.as_map() else { continue };
-        let role = m.get("role").cloned().unwrap_or_default();
-        let divisions: Vec<Value> = match m.get("divisions") {
-            Some(Value::List(d)) if !d.is_empty() => d.clone(),
-            Some(Value::Unknown) => vec![Value::Unknown],
-            Some(Value::String(s)) => vec![Value::from(s.as_str())],
-            _ => vec![Value::from(home)],
-        };
-        for d in divisions {
-            pairs.push((role.clone(), d));
-        }
-    }
-    pairs
-}
-
-/// True when the caller's grants cover `role` in `division`.
-pub(crate) fn covers(grants: &BTreeSet<RoleDivision>, role: &str, division: &str) -> bool {
-    grants.iter().any(|g| {
-        g.role_id.as_str() == role
-            && (g.division_id.as_str() == "*" || g.division_id.as_str() == division)
-    })
-}
-
 const UNKNOWN_DIVISION: &str = "(known after apply)";
 
+/// The plan's caller grants: what the caller must be granted for the
+/// OAuth clients this plan creates, updates or deletes (the rule is
+/// [`missing_grants`]), and the grants an interrupted apply left behind,
+/// to remove.
 fn plan_caller_grants(
     b: &mut Builder<'_>,
+    graph: &ResourceGraph,
     changes: &[ResourceChange],
     desired: &BTreeMap<Address, DesiredInstance>,
     modes: &BTreeMap<Address, GrantMode>,
@@ -1021,13 +997,10 @@ fn plan_caller_grants(
         // Deleting a client first sets it inactive with a PUT that carries
         // its roles: the caller must hold those too.
         if rc.actions.contains(&Action::Delete) {
-            for (role, division) in
-                client_role_pairs(rc.before.as_ref().unwrap_or(&Attrs::new()), &home)
-            {
-                if let (Some(id), Some(d)) = (role.as_str(), division.as_str()) {
-                    if !covers(&grants, id, d) {
-                        need(role_address(b, known, id), d.to_owned(), &rc.address);
-                    }
+            let before = rc.before.clone().unwrap_or_default();
+            for missing in missing_grants(&before, &home, &grants) {
+                if let (Some(id), Some(d)) = (missing.role_id, missing.division) {
+                    need(role_address(b, known, &id), d, &rc.address);
                 }
             }
         }
@@ -1036,24 +1009,20 @@ fn plan_caller_grants(
         let Some(inst) = desired.get(&rc.address).filter(|_| writes) else {
             continue;
         };
-        let new_roles: Vec<Address> = inst
-            .depends_on
-            .iter()
+        // A role id not known yet stands for each role the client is given
+        // that this plan creates or replaces.
+        let new_roles: Vec<Address> = roles_given(graph, &rc.address)
+            .into_iter()
             .filter(|a| {
-                a.kind() == Some(Kind::Role) && known.get(*a).is_some_and(|k| k.id.is_none())
+                a.kind() == Some(Kind::Role) && known.get(a).is_some_and(|k| k.id.is_none())
             })
-            .cloned()
             .collect();
-        for (role, division) in client_role_pairs(&inst.attrs, &home) {
-            let division_text = division
-                .as_str()
-                .map_or_else(|| UNKNOWN_DIVISION.to_owned(), str::to_owned);
-            match role.as_str() {
-                Some(id) => {
-                    if !division.as_str().is_some_and(|d| covers(&grants, id, d)) {
-                        need(role_address(b, known, id), division_text, &rc.address);
-                    }
-                }
+        for missing in missing_grants(&inst.attrs, &home, &grants) {
+            let division = missing
+                .division
+                .unwrap_or_else(|| UNKNOWN_DIVISION.to_owned());
+            match missing.role_id {
+                Some(id) => need(role_address(b, known, &id), division, &rc.address),
                 None => {
                     for a in &new_roles {
                         let name = known
@@ -1062,7 +1031,7 @@ fn plan_caller_grants(
                             .and_then(Value::as_str)
                             .unwrap_or(&a.name)
                             .to_owned();
-                        need((a.clone(), name), division_text.clone(), &rc.address);
+                        need((a.clone(), name), division.clone(), &rc.address);
                     }
                 }
             }
@@ -1072,20 +1041,16 @@ fn plan_caller_grants(
     for (role, need) in needs {
         let mode = modes.get(&role).copied().unwrap_or(GrantMode::Auto);
         if mode == GrantMode::Never {
+            let divisions: Vec<String> = need.divisions.iter().cloned().collect();
             for client in &need.needed_by {
-                b.problem(
+                let (message, hint) = refusal(
                     client,
-                    Some("roles"),
-                    format!(
-                        "{client} gives {role} (`{}`) to an OAuth client, which Genesys Cloud allows only to a caller holding that role in the same divisions ({}); the caller `{}` does not, and {role} sets grant_to_caller = \"never\"",
-                        need.name,
-                        need.divisions.iter().cloned().collect::<Vec<_>>().join(", "),
-                        b.context.caller.name
-                    ),
-                    Some(format!(
-                        "grant {role} to the caller yourself, or set grant_to_caller = \"auto\" (granted for the apply, removed afterwards) or \"keep\" on {role}"
-                    )),
+                    &role,
+                    &need.name,
+                    &divisions,
+                    &b.context.caller.name,
                 );
+                b.problem(client, Some("roles"), message, Some(hint));
             }
             continue;
         }
@@ -1405,4 +1370,361 @@ fn plan_outputs(
     }
     changes.sort_by(|a, b| a.name.cmp(&b.name));
     changes
+}
+
+#[cfg(test)]
+mod tests {
+
+    use crate::error::EngineError;
+
+    use crate::planner::PlanOptions;
+
+    use crate::testkit::*;
+
+    use gcrecon_core::plan::Action;
+    use gcrecon_core::provider::CallerKind;
+
+    use gcrecon_core::value::Value;
+    use gcrecon_core::Kind;
+
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn permission_order_and_server_defaults_never_diff() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        // The fake adds `visibility` to groups; reorder the permissions live.
+        let role = h.provider.objects_of(Kind::Role).remove(0);
+        h.provider.mutate(Kind::Role, role.id.as_str(), |o| {
+            o.attrs.insert(
+                "permissions".into(),
+                Value::strings(["analytics:conversationDetail:view", "routing:queue:view"]),
+            );
+        });
+        h.assert_clean(&m).await;
+    }
+
+    #[tokio::test]
+    async fn a_name_clash_needs_import_or_adopt() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        // A second state (another checkout) plans the same manifest.
+        let other = Harness {
+            provider: Arc::clone(&h.provider),
+            ..Harness::new(CallerKind::User)
+        };
+        let err = other
+            .plan_with(&m, PlanOptions::default())
+            .await
+            .unwrap_err();
+        let EngineError::Manifest(d) = err else {
+            panic!("{err}")
+        };
+        let text = d.render(&m.manifest.sources(), false);
+        let role_id = h.provider.objects_of(Kind::Role)[0].id.clone();
+        assert!(
+            text.contains(&format!("gcrecon import role.reader {role_id}")),
+            "{text}"
+        );
+        assert!(
+            text.contains("gcrecon.toml:"),
+            "errors carry file:line:col: {text}"
+        );
+
+        let adopting = load_manifest(
+            &BASIC
+                .replace("[role.reader]\n", "[role.reader]\nadopt = true\n")
+                .replace(
+                    "[group.ops]\nname = \"Ops\"\n",
+                    "[group.ops]\nadopt = true\nname = \"Ops\"\n",
+                )
+                .replace("[division.sales]\n", "[division.sales]\nadopt = true\n"),
+        );
+        let p = other.plan(&adopting).await;
+        let role = p
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == "role.reader")
+            .unwrap();
+        assert_eq!(role.actions, [Action::Update]);
+        assert!(role.note.as_deref().unwrap().contains("adopt"), "{role:?}");
+        other.converge(&adopting).await;
+        assert_eq!(
+            h.provider.objects_of(Kind::Role).len(),
+            1,
+            "adopted, not duplicated"
+        );
+        assert_eq!(
+            other
+                .state()
+                .resource(&"role.reader".parse().unwrap())
+                .unwrap()
+                .id,
+            role_id
+        );
+        other.assert_clean(&adopting).await;
+    }
+
+    #[tokio::test]
+    async fn a_caller_without_a_permission_is_stopped_before_any_change() {
+        let h = Harness::new(CallerKind::Client);
+        h.provider.with(|o| {
+            if let Some(c) = o.caller.as_mut() {
+                c.permissions = [
+                    "authorization:role:*",
+                    "authorization:grant:add",
+                    "authorization:grant:delete",
+                ]
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            }
+        });
+        let m = load_manifest(CLIENT);
+        let err = h.plan_with(&m, PlanOptions::default()).await.unwrap_err();
+        let EngineError::Manifest(d) = err else {
+            panic!("{err}")
+        };
+        let text = d.render(&m.manifest.sources(), false);
+        assert!(
+            text.contains("`oauth:client:add`") && text.contains("create oauth_client.api"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("authorization:role:add"),
+            "wildcards count: {text}"
+        );
+        assert!(h.provider.objects_of(Kind::Role).is_empty());
+    }
+
+    #[tokio::test]
+    async fn objects_deleted_outside_are_planned_again_with_a_note() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        let group = h.provider.objects_of(Kind::Group).remove(0);
+        h.provider
+            .with(|o| o.objects.remove(&(Kind::Group, group.id.clone())));
+        let p = h.plan(&m).await;
+        let g = p
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == "group.ops")
+            .unwrap();
+        assert_eq!(g.actions, [Action::Create]);
+        assert!(g
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("deleted outside gcrecon"));
+        h.converge(&m).await;
+        h.assert_clean(&m).await;
+    }
+
+    #[tokio::test]
+    async fn replacement_and_prevent_destroy() {
+        let h = Harness::new(CallerKind::Client);
+        let m = load_manifest(CLIENT);
+        h.converge(&m).await;
+        let old = h.provider.objects_of(Kind::OauthClient)[0].id.clone();
+        let code = load_manifest(&CLIENT.replace("client_credentials", "code"));
+        let p = h.plan(&code).await;
+        let c = p
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == "oauth_client.api")
+            .unwrap();
+        assert_eq!(c.actions, [Action::Delete, Action::Create]);
+        assert_eq!(c.replace_because, ["grant_type"]);
+        h.converge(&code).await;
+        let clients = h.provider.objects_of(Kind::OauthClient);
+        assert_eq!(clients.len(), 1);
+        assert_ne!(clients[0].id, old);
+        h.assert_clean(&code).await;
+
+        let protected_text = CLIENT
+            .replace(
+                "[oauth_client.api]\n",
+                "[oauth_client.api]\nprevent_destroy = true\n",
+            )
+            .replace("client_credentials", "code");
+        let protected = load_manifest(&protected_text);
+        h.converge(&protected).await;
+        assert!(
+            h.state()
+                .resource(&"oauth_client.api".parse().unwrap())
+                .unwrap()
+                .prevent_destroy
+        );
+        let err = h
+            .plan_with(
+                &load_manifest(&protected_text.replace("\"code\"", "\"client_credentials\"")),
+                PlanOptions::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Manifest(_)), "{err}");
+        // Removing the block does not lift the protection recorded in the state.
+        let without = load_manifest("[gcrecon]\nversion = 1\nname = \"t\"\n");
+        assert!(h.plan_with(&without, PlanOptions::default()).await.is_err());
+        let err = h
+            .plan_with(
+                &without,
+                PlanOptions {
+                    destroy: true,
+                    ..PlanOptions::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Manifest(_)));
+    }
+
+    #[tokio::test]
+    async fn unknown_permissions_are_refused_with_suggestions() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(&BASIC.replace("routing:queue:view", "routing:queue:veiw"));
+        let err = h.plan_with(&m, PlanOptions::default()).await.unwrap_err();
+        let EngineError::Manifest(d) = err else {
+            panic!("{err}")
+        };
+        let text = d.render(&m.manifest.sources(), false);
+        assert!(text.contains("routing:queue:veiw"), "{text}");
+        assert!(text.contains("routing:queue:view"), "a suggestion: {text}");
+        // Wildcards match.
+        let ok = load_manifest(&BASIC.replace("routing:queue:view", "integration:presence:*"));
+        h.plan(&ok).await;
+    }
+
+    #[tokio::test]
+    async fn targets_limit_the_plan_to_an_address_and_its_dependencies() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(&format!("{CLIENT}\n[group.ops]\nname = \"Ops\"\n"));
+        let p = h
+            .plan_with(
+                &m,
+                PlanOptions {
+                    targets: vec!["oauth_client.api".parse().unwrap()],
+                    ..PlanOptions::default()
+                },
+            )
+            .await
+            .unwrap();
+        let addresses: Vec<String> = p
+            .plan
+            .resource_changes
+            .iter()
+            .map(|c| c.address.to_string())
+            .collect();
+        assert_eq!(addresses, ["role.reader", "oauth_client.api"]);
+        assert!(!p.plan.warnings.is_empty());
+    }
+
+    #[tokio::test]
+    async fn refresh_only_records_what_changed_outside() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        let group = h.provider.objects_of(Kind::Group).remove(0);
+        h.provider.mutate(Kind::Group, group.id.as_str(), |o| {
+            o.attrs.insert("description".into(), Value::from("edited"));
+        });
+        let refresh_only = PlanOptions {
+            refresh_only: true,
+            ..PlanOptions::default()
+        };
+        let p = h.plan_with(&m, refresh_only.clone()).await.unwrap();
+        assert!(p.has_changes());
+        assert_eq!(actions_of(&p)["group.ops"], [Action::Read]);
+        let report = h.apply_planned(&m, p).await;
+        assert!(report.succeeded(), "{report:?}");
+        let state = h.state();
+        let read = &state.resource(&"group.ops".parse().unwrap()).unwrap().read;
+        assert_eq!(read["description"], Value::from("edited"));
+        assert!(!h.plan_with(&m, refresh_only).await.unwrap().has_changes());
+        // The normal plan still wants its description back.
+        assert_eq!(actions_of(&h.plan(&m).await)["group.ops"], [Action::Update]);
+    }
+
+    #[tokio::test]
+    async fn a_state_from_another_org_is_refused() {
+        let h = Harness::new(CallerKind::User);
+        let mut store = h.store();
+        store
+            .write(|s| s.org_id = Some("someone-else".into()))
+            .unwrap();
+        let err = h
+            .plan_with(&load_manifest(BASIC), PlanOptions::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EngineError::OtherOrg { .. }), "{err}");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A manifest from a random selection of blocks with random values.
+        fn manifest_text(
+            groups: &[(String, Option<String>)],
+            perms: &[&str],
+            with_client: bool,
+        ) -> String {
+            let mut s = String::from(
+                "[gcrecon]\nversion = 1\nname = \"t\"\n\n[role.r]\nname = \"R\"\npermissions = [",
+            );
+            s.push_str(
+                &perms
+                    .iter()
+                    .map(|p| format!("\"{p}\""))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            s.push_str("]\n");
+            for (i, (name, description)) in groups.iter().enumerate() {
+                s.push_str(&format!("\n[group.g{i}]\nname = \"{name}\"\n"));
+                if let Some(d) = description {
+                    s.push_str(&format!("description = \"{d}\"\n"));
+                }
+            }
+            if with_client {
+                s.push_str("\n[oauth_client.c]\nname = \"C\"\ngrant_type = \"client_credentials\"\nroles = [{ role = \"${role.r.id}\" }]\n");
+            }
+            s
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(24))]
+            #[test]
+            fn applying_a_plan_then_planning_again_is_empty(
+                first in prop::collection::vec(("[A-Z][a-z]{2,6}", prop::option::of("[a-z ]{0,8}")), 0..4),
+                second in prop::collection::vec(("[A-Z][a-z]{2,6}", prop::option::of("[a-z ]{0,8}")), 0..4),
+                perms in prop::sample::subsequence(vec!["routing:queue:view", "directory:user:view", "analytics:conversationDetail:view"], 1..3),
+                client in any::<bool>(),
+            ) {
+                let unique = |v: Vec<(String, Option<String>)>| {
+                    let mut seen = std::collections::BTreeSet::new();
+                    v.into_iter().filter(|(n, _)| seen.insert(n.clone())).collect::<Vec<_>>()
+                };
+                let (first, second) = (unique(first), unique(second));
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    let h = Harness::new(CallerKind::User);
+                    for groups in [&first, &second] {
+                        let m = load_manifest(&manifest_text(groups, &perms, client));
+                        h.converge(&m).await;
+                        h.assert_clean(&m).await;
+                        let names: std::collections::BTreeSet<String> = h.provider.objects_of(Kind::Group).into_iter().map(|g| g.name).collect();
+                        let want: std::collections::BTreeSet<String> = groups.iter().map(|(n, _)| n.clone()).collect();
+                        assert_eq!(names, want);
+                    }
+                });
+            }
+        }
+    }
 }

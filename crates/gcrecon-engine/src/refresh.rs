@@ -345,3 +345,32 @@ pub fn check_org(
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+
+    use crate::error::EngineError;
+
+    use crate::planner::PlanOptions;
+
+    use crate::testkit::*;
+
+    use gcrecon_core::provider::CallerKind;
+
+    #[tokio::test]
+    async fn data_sources_must_find_exactly_one_object() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(&format!(
+            "{BASIC}\n[data.user.ada]\nemail = \"nobody@example.com\"\n"
+        ));
+        let err = h.plan_with(&m, PlanOptions::default()).await.unwrap_err();
+        let EngineError::Manifest(d) = err else {
+            panic!("{err}")
+        };
+        let text = d.render(&m.manifest.sources(), false);
+        assert!(
+            text.contains("data.user.ada") && text.contains("nobody@example.com"),
+            "{text}"
+        );
+    }
+}

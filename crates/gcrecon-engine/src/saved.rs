@@ -461,3 +461,95 @@ pub fn plan_document(planned: &Planned) -> serde_json::Value {
         },
     )
 }
+#[cfg(test)]
+mod tests {
+
+    use crate::saved::SavedPlan;
+
+    use crate::testkit::*;
+
+    use gcrecon_core::provider::CallerKind;
+
+    use gcrecon_core::value::Value;
+    use gcrecon_core::Kind;
+
+    #[tokio::test]
+    async fn a_saved_plan_is_refused_after_a_change() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        let m2 =
+            load_manifest(&BASIC.replace("description = \"operators\"", "description = \"x\""));
+        let planned = h.plan(&m2).await;
+        let saved = SavedPlan::new(&planned, &m2.variables);
+        let path = h.state_path.with_file_name("plan.json");
+        saved.write(&path).unwrap();
+        let back = SavedPlan::read(&path).unwrap();
+        assert_eq!(back, saved);
+        let store = h.store();
+        back.check_inputs(&path, &m2.sha, &m2.variables, store.state(), true)
+            .unwrap();
+        assert!(back
+            .check_inputs(&path, &m.sha, &m2.variables, store.state(), true)
+            .is_err());
+        // Someone edits the group behind our back.
+        let group = h.provider.objects_of(Kind::Group).remove(0);
+        h.provider.mutate(Kind::Group, group.id.as_str(), |o| {
+            o.attrs.insert("name".into(), Value::from("Ops"));
+        });
+        let fresh = h.plan(&m2).await;
+        let err = back.check_fresh(&path, &fresh).unwrap_err();
+        assert!(err.to_string().contains("group.ops changed"), "{err}");
+        assert!(err.hint().unwrap().contains("plan"));
+    }
+
+    #[tokio::test]
+    async fn the_plan_carries_per_key_results_and_a_saved_plan_round_trips() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        let m2 = load_manifest(
+            &BASIC
+                .replace("description = \"operators\"", "description = \"x\"")
+                .replace("\"routing:queue:view\", ", ""),
+        );
+        let planned = h.plan(&m2).await;
+        let keys =
+            |c: &gcrecon_core::plan::ResourceChange| -> Vec<(String, Option<Value>, Option<Value>)> {
+                c.keys
+                    .iter()
+                    .map(|k| (k.key.clone(), k.before.clone(), k.after.clone()))
+                    .collect()
+            };
+        let change = |address: &str| {
+            planned
+                .plan
+                .resource_changes
+                .iter()
+                .find(|c| c.address.to_string() == address)
+                .unwrap()
+                .clone()
+        };
+        let group = change("group.ops");
+        assert_eq!(
+            keys(&group),
+            [(
+                "description".to_owned(),
+                Some(Value::from("operators")),
+                Some(Value::from("x"))
+            )]
+        );
+        assert_eq!(group.changed_keys, ["description"]);
+        let role = change("role.reader");
+        assert_eq!(role.keys.len(), 1);
+        assert_eq!(role.keys[0].key, "permissions");
+        assert!(!role.keys[0].forces_replacement && !role.keys[0].sensitive);
+        assert!(change("division.sales").keys.is_empty());
+
+        let saved = SavedPlan::new(&planned, &m2.variables);
+        let path = h.state_path.with_file_name("plan.json");
+        saved.write(&path).unwrap();
+        let back = SavedPlan::read(&path).unwrap();
+        assert_eq!(back, saved);
+    }
+}

@@ -439,44 +439,31 @@ fn report_cycles(
     any
 }
 
-/// Data blocks in dependency order (Kahn, ties by address).
+/// Data blocks in dependency order: the apply order of their graph
+/// (ties by address).
 fn data_order(ids: &Ids<'_>, deps: &[Vec<Dep>]) -> Vec<Address> {
-    let data: Vec<usize> = (0..ids.nb()).filter(|i| ids.blocks[*i].is_data()).collect();
-    let mut indeg: BTreeMap<usize, usize> = BTreeMap::new();
-    let mut succ: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
-    for &b in &data {
-        let preds: BTreeSet<usize> = deps[b]
-            .iter()
-            .filter_map(|d| match d.target {
-                DepTarget::Block(t) if t as usize != b && ids.blocks[t as usize].is_data() => {
-                    Some(t as usize)
-                }
-                _ => None,
-            })
-            .collect();
-        indeg.insert(b, preds.len());
-        for p in preds {
-            succ.entry(p).or_default().insert(b);
-        }
-    }
-    let mut ready: BTreeSet<usize> = indeg
-        .iter()
-        .filter(|(_, d)| **d == 0)
-        .map(|(a, _)| *a)
-        .collect();
-    let mut out = Vec::new();
-    while let Some(a) = ready.pop_first() {
-        out.push(ids.blocks[a].address.clone());
-        for s in succ.get(&a).into_iter().flatten() {
-            if let Some(d) = indeg.get_mut(s) {
-                *d -= 1;
-                if *d == 0 {
-                    ready.insert(*s);
+    let mut graph = ResourceGraph::new();
+    for b in (0..ids.nb()).filter(|i| ids.blocks[*i].is_data()) {
+        let me = NodeKind::Data(ids.blocks[b].address.clone());
+        graph.add_node(me.clone());
+        for d in &deps[b] {
+            if let DepTarget::Block(t) = d.target {
+                let t = t as usize;
+                if t != b && ids.blocks[t].is_data() {
+                    graph.add_edge(
+                        NodeKind::Data(ids.blocks[t].address.clone()),
+                        me.clone(),
+                        EdgeReason::Reference,
+                    );
                 }
             }
         }
     }
-    out
+    graph
+        .apply_order()
+        .into_iter()
+        .map(|n| n.address().clone())
+        .collect()
 }
 
 struct Checker<'m, 'i> {
