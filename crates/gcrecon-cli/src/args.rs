@@ -264,7 +264,6 @@ pub struct SecretsShowArgs {
     pub secrets_out: Option<PathBuf>,
 }
 
-
 /// `gcrecon policy ...`.
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {

@@ -61,7 +61,6 @@ pub struct PlanInput<'a> {
     pub manifest_sha256: &'a str,
 }
 
-
 /// What the apply walk does for one address.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum StepOp {
