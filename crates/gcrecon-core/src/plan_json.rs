@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value as Json};
 
 use crate::address::Address;
-use crate::plan::{Action, OutputChange, Plan, ResourceChange};
+use crate::plan::{Action, KeyChange, OutputChange, Plan, ResourceChange};
 use crate::provider::{Caller, CallerKind, Org};
 use crate::schema;
 use crate::value::{Attrs, Value};
@@ -207,6 +207,9 @@ fn resource_change(rc: &ResourceChange) -> Json {
     if !rc.changed_keys.is_empty() {
         fields.insert("changed_keys".into(), json!(rc.changed_keys));
     }
+    if !rc.keys.is_empty() {
+        fields.insert("keys".into(), key_changes(&rc.keys));
+    }
     if let Some(version) = &rc.live_version {
         fields.insert("live_version".into(), Json::String(version.clone()));
     }
@@ -214,6 +217,33 @@ fn resource_change(rc: &ResourceChange) -> Json {
         fields.insert("note".into(), Json::String(note.clone()));
     }
     doc
+}
+
+/// The diff's per-key results (gcrecon's own field): each changed key with
+/// its value before and after; a sensitive key carries no values.
+fn key_changes(keys: &[KeyChange]) -> Json {
+    Json::Array(
+        keys.iter()
+            .map(|k| {
+                let mut entry = serde_json::Map::new();
+                entry.insert("key".into(), Json::String(k.key.clone()));
+                if k.sensitive {
+                    entry.insert("sensitive".into(), Json::Bool(true));
+                } else {
+                    if let Some(before) = &k.before {
+                        entry.insert("before".into(), value(before));
+                    }
+                    if let Some(after) = &k.after {
+                        entry.insert("after".into(), value(after));
+                    }
+                }
+                if k.forces_replacement {
+                    entry.insert("forces_replacement".into(), Json::Bool(true));
+                }
+                Json::Object(entry)
+            })
+            .collect(),
+    )
 }
 
 fn output_change(o: &OutputChange) -> Json {
