@@ -107,7 +107,9 @@ fn apply_change(w: &Workdir, manifest: &str, address: &str, key: &str) {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["actions"] != json!(["no-op"]) && c["actions"] != json!(["read"]))
+        .filter(|c| {
+            c["change"]["actions"] != json!(["no-op"]) && c["change"]["actions"] != json!(["read"])
+        })
         .collect();
     assert_eq!(changes.len(), 1, "one change expected: {plan:#}");
     assert_eq!(changes[0]["address"], address, "{plan:#}");
