@@ -9,13 +9,12 @@ mod offline;
 mod reconcile;
 mod single;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
 use gcrecon_core::Address;
 use gcrecon_engine::lock::StateLock;
-use gcrecon_engine::EngineError;
+use gcrecon_engine::{EngineError, StateBackend};
 
 use crate::args::{Command, Global, StateCommand};
 use crate::failure::{Exit, Hinted};
@@ -45,15 +44,15 @@ impl Ctx {
     }
 
     /// Take the state lock for `operation`, warning when a stale one was broken.
-    pub fn lock(&self, state_path: &Path, operation: &str) -> Result<StateLock> {
-        let acquired = StateLock::acquire(state_path, operation).map_err(EngineError::from)?;
+    pub fn lock(&self, backend: &Arc<dyn StateBackend>, operation: &str) -> Result<StateLock> {
+        let acquired = StateLock::acquire(backend, operation).map_err(EngineError::from)?;
         if let Some(stale) = &acquired.broke_stale {
             self.printer.warn(&format!(
                 "removed a stale lock ({stale}): its process is no longer running on this host"
             ));
         }
         self.interrupts
-            .holding(state_path.to_owned(), acquired.lock.info().id.clone());
+            .holding(Arc::clone(backend), acquired.lock.info().id.clone());
         Ok(acquired.lock)
     }
 }

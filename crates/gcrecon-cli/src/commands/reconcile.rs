@@ -74,8 +74,8 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> Result<Exit> {
     let variables = project.variables(&ctx.global)?;
     let options = plan_options(&args.planning, args.refresh_only, false)?;
     let provider = connect(&ctx.global, &ctx.printer).await?;
-    let lock = ctx.lock(&project.paths.state, "plan")?;
-    let store = StateStore::open(&project.paths.state, &project.name)?;
+    let lock = ctx.lock(&project.backend, "plan")?;
+    let store = StateStore::load(project.backend.clone(), &project.name)?;
     let planned = make_plan(ctx, &project, &variables, &provider, &store, options).await?;
     lock.release()?;
     let text = match args.format {
@@ -141,8 +141,8 @@ pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> Result<Exit> {
         require_approval_possible(ctx, args.auto_approve, "apply")?;
     }
     let provider = connect(&ctx.global, &ctx.printer).await?;
-    let _lock = ctx.lock(&project.paths.state, "apply")?;
-    let store = StateStore::open(&project.paths.state, &project.name)?;
+    let _lock = ctx.lock(&project.backend, "apply")?;
+    let store = StateStore::load(project.backend.clone(), &project.name)?;
     let planned = if let (Some(saved), Some(path)) = (&saved, &args.plan_file) {
         saved.check_inputs(
             path,
@@ -200,8 +200,8 @@ pub async fn destroy(ctx: &Ctx, args: &DestroyArgs) -> Result<Exit> {
     let variables = project.variables(&ctx.global)?;
     require_approval_possible(ctx, args.auto_approve, "destroy")?;
     let provider = connect(&ctx.global, &ctx.printer).await?;
-    let _lock = ctx.lock(&project.paths.state, "destroy")?;
-    let store = StateStore::open(&project.paths.state, &project.name)?;
+    let _lock = ctx.lock(&project.backend, "destroy")?;
+    let store = StateStore::load(project.backend.clone(), &project.name)?;
     let options = PlanOptions {
         destroy: true,
         allow_caller_demotion: args.allow_caller_demotion,
@@ -399,7 +399,7 @@ fn print_report(ctx: &Ctx, report: &ApplyReport, store: &StateStore, what: &str)
     }
     p.note(&format!(
         "State: {} (serial {})",
-        store.path().display(),
+        store.address(),
         report.serial
     ));
 }
