@@ -153,6 +153,10 @@ pub enum Command {
     #[command(subcommand)]
     State(StateCommand),
 
+    /// List the workspaces of the manifest in the state backend.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+
     /// Remove a stale state lock by its id.
     #[command(name = "force-unlock")]
     ForceUnlock(ForceUnlockArgs),
@@ -313,6 +317,29 @@ pub enum StateCommand {
         #[arg(value_name = "ADDR")]
         address: String,
     },
+    /// List the state's writes kept by the backend: serial, time, who, command.
+    ///
+    /// PostgreSQL keeps every serial; the local backend keeps the current
+    /// state and its backup.
+    History,
+    /// Copy the local state files of every workspace of the manifest into PostgreSQL.
+    ///
+    /// Each workspace's latest local state is written to the database under
+    /// `<manifest name>/<workspace>` with its serial. A workspace whose
+    /// database state is as new or newer is refused (one already copied,
+    /// same lineage and serial, is skipped). The local files are left in
+    /// place.
+    Migrate {
+        /// The database: `postgres://USER:PASSWORD@HOST:PORT/DB[?sslmode=...]`.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// List the manifest's workspaces (`*` marks `--workspace`), with their latest serial.
+    List,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,8 @@ pub struct Project {
     pub paths: StatePaths,
     /// Where the state and its lock live.
     pub backend: Arc<dyn StateBackend>,
+    /// The manifest's directory (the default local states are in its `state/`).
+    pub base: PathBuf,
     pub color: bool,
 }
 
@@ -106,6 +108,7 @@ impl Project {
             sha256,
             paths,
             backend,
+            base,
             color,
         })
     }

@@ -2,6 +2,7 @@
 //! work through the engine and prints through the [`Printer`], and returns
 //! the exit code.
 
+mod backend;
 pub mod drift;
 pub mod export;
 mod inspect;
@@ -16,7 +17,7 @@ use gcrecon_core::Address;
 use gcrecon_engine::lock::StateLock;
 use gcrecon_engine::{EngineError, StateBackend};
 
-use crate::args::{Command, Global, StateCommand};
+use crate::args::{Command, Global, StateCommand, WorkspaceCommand};
 use crate::failure::{Exit, Hinted};
 use crate::printer::Printer;
 use crate::progress::Progress;
@@ -91,6 +92,9 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<Exit> {
         Command::State(StateCommand::List) => inspect::state_list(ctx),
         Command::State(StateCommand::Show { address }) => inspect::state_show(ctx, &address),
         Command::State(StateCommand::Rm { address }) => single::state_rm(ctx, &address),
+        Command::State(StateCommand::History) => backend::state_history(ctx),
+        Command::State(StateCommand::Migrate { to }) => backend::state_migrate(ctx, &to),
+        Command::Workspace(WorkspaceCommand::List) => backend::workspace_list(ctx),
         Command::ForceUnlock(args) => inspect::force_unlock(ctx, &args.lock_id),
     }
 }

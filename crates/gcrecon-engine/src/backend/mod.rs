@@ -98,7 +98,7 @@ pub enum BackendError {
     )]
     Conflict { address: String, serial: u64 },
     /// A state cannot be copied over a newer one (`state migrate`).
-    #[error("{to} already holds serial {existing}, newer than serial {incoming} of {from}")]
+    #[error("{to} already holds serial {existing}, not older than serial {incoming} of {from}")]
     Newer {
         from: String,
         to: String,
