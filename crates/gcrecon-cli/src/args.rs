@@ -74,8 +74,9 @@ pub struct Global {
     ///
     /// PostgreSQL keeps every workspace's state (row key
     /// `<manifest name>/<workspace>`, with its serial history) and the lock,
-    /// so many CI runners share one store. No TLS yet. The password is never
-    /// printed. Secrets still go to the local secrets file.
+    /// so many CI runners share one store. TLS as libpq: `sslmode` (disable,
+    /// prefer, require, verify-ca, verify-full) and `sslrootcert=FILE` in
+    /// the query. The password is never printed. Secrets still go to the local secrets file.
     #[arg(long, global = true, env = "GCRECON_BACKEND", value_name = "URL")]
     pub backend: Option<String>,
 
