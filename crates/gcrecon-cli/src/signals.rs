@@ -9,11 +9,14 @@ use gcrecon_engine::{Cancel, StateBackend};
 
 use crate::printer::Printer;
 
+/// The lock this process holds: its backend and its id.
+type HeldLock = (Arc<dyn StateBackend>, String);
+
 /// The cancellation token and the lock to remove on a second signal.
 #[derive(Clone, Default)]
 pub struct Interrupts {
     pub cancel: Cancel,
-    held: Arc<Mutex<Option<(Arc<dyn StateBackend>, String)>>>,
+    held: Arc<Mutex<Option<HeldLock>>>,
 }
 
 impl Interrupts {

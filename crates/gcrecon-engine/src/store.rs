@@ -69,6 +69,11 @@ impl StateStore {
         Self::load(Arc::new(LocalBackend::new(path)), manifest_name)
     }
 
+    /// Read the existing local state file at `path`; a missing file is an error.
+    pub fn open_existing(path: &Path) -> Result<Self, EngineError> {
+        Self::load_existing(Arc::new(LocalBackend::new(path)))
+    }
+
     /// Read the latest state of `backend`, or start a new one (nothing is
     /// written until the first change).
     pub fn load(backend: Arc<dyn StateBackend>, manifest_name: &str) -> Result<Self, EngineError> {

@@ -96,17 +96,14 @@ fn print_table<const N: usize>(ctx: &Ctx, header: [&str; N], rows: &[[String; N]
 
 /// `gcrecon state migrate --to postgres://...`.
 pub fn state_migrate(ctx: &Ctx, to: &str) -> Result<Exit> {
-    let url = match BackendChoice::parse(Some(to)) {
-        Ok(BackendChoice::Postgres(url)) => url,
-        _ => {
-            return Err(Hinted::new(
-                format!(
-                    "`--to {}` is not a PostgreSQL URL",
-                    to.split("://").next().unwrap_or("")
-                ),
-                "pass `--to postgres://USER:PASSWORD@HOST:PORT/DATABASE`",
-            ))
-        }
+    let Ok(BackendChoice::Postgres(url)) = BackendChoice::parse(Some(to)) else {
+        return Err(Hinted::new(
+            format!(
+                "`--to {}` is not a PostgreSQL URL",
+                to.split("://").next().unwrap_or("")
+            ),
+            "pass `--to postgres://USER:PASSWORD@HOST:PORT/DATABASE`",
+        ));
     };
     if !matches!(
         BackendChoice::parse(ctx.global.backend.as_deref()),
