@@ -5,6 +5,9 @@
 //! any machine. The real `gcrecon` against a real `gcsim` and a real
 //! PostgreSQL server.
 //!
+//! One more test drives the backend as a library: the secrets document kept
+//! beside a workspace's state (`load_secrets` / `save_secrets`).
+//!
 //! They are `#[ignore]`d: `.ci/run` starts a throwaway server (with TLS
 //! and a role that may only connect over TLS) and runs them with
 //! `--ignored`, setting `GCRECON_TEST_POSTGRES_URL`, and for the TLS test
@@ -480,4 +483,38 @@ fn a_holder_killed_mid_apply_frees_the_lock_with_its_session() {
             .any(|r| r["id"] == ids[0].as_str()));
     }
     w.run_env(&["plan", "--detailed-exitcode"], &pg).expect(0);
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: run by .ci/run"]
+fn secrets_are_kept_beside_the_state_per_workspace_and_never_in_it() {
+    use gcrecon_engine::backend::{LocalBackend, PostgresBackend};
+    use gcrecon_engine::StateBackend;
+
+    let url = env_var("GCRECON_TEST_POSTGRES_URL");
+    let (name, _) = manifest("secrets", 0);
+    let a = PostgresBackend::connect(&url, &name, "a").unwrap();
+    let b = PostgresBackend::connect(&url, &name, "b").unwrap();
+    assert_eq!(a.load_secrets().unwrap(), None);
+    assert!(a.save_secrets("sealed-document-1").unwrap());
+    assert!(a.save_secrets("sealed-document-2").unwrap());
+    assert_eq!(
+        a.load_secrets().unwrap().as_deref(),
+        Some("sealed-document-2")
+    );
+    assert_eq!(b.load_secrets().unwrap(), None, "workspaces are separate");
+    let in_states: i64 = db(&url)
+        .query_one(
+            "SELECT count(*) FROM gcrecon_states WHERE state::text LIKE '%sealed-document%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(in_states, 0);
+
+    // The local backend keeps none: the secrets file is the caller's.
+    let dir = test_support::temp_dir();
+    let local = LocalBackend::new(&dir.path().join("s.gcstate.json"));
+    assert!(!local.save_secrets("x").unwrap());
+    assert_eq!(local.load_secrets().unwrap(), None);
 }

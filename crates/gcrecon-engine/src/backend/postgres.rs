@@ -13,6 +13,10 @@
 //!   write is refused ("the state changed underneath").
 //! - `gcrecon_locks(workspace primary key, info jsonb)`: taking the lock is
 //!   an insert, releasing it a delete of the row with our lock id.
+//! - `gcrecon_secrets(workspace primary key, document text, written_at)`:
+//!   the secrets kept beside the state ([`StateBackend::save_secrets`]), an
+//!   opaque document (its writer encrypts it), one per workspace, replaced
+//!   on every save; never part of the state rows.
 //!
 //! Beside the lock row the holder takes a session-level advisory lock
 //! (`pg_try_advisory_lock`, keyed by a hash of the workspace key) on its
@@ -466,6 +470,34 @@ impl StateBackend for PostgresBackend {
             .map_err(|e| self.database_error("cannot read the history of", e))
     }
 
+    fn load_secrets(&self) -> Result<Option<String>, BackendError> {
+        let key = self.key.clone();
+        self.db
+            .run(move |conn| {
+                let row = conn.client()?.query_opt(
+                    "SELECT document FROM gcrecon_secrets WHERE workspace = $1",
+                    &[&key],
+                )?;
+                Ok(row.map(|r| r.get::<_, String>(0)))
+            })
+            .map_err(|e| self.database_error("cannot read the secrets of", e))
+    }
+
+    fn save_secrets(&self, document: &str) -> Result<bool, BackendError> {
+        let key = self.key.clone();
+        let document = document.to_owned();
+        self.db
+            .run(move |conn| {
+                conn.client()?.execute(
+                    "INSERT INTO gcrecon_secrets (workspace, document, written_at) VALUES ($1, $2, now()) \
+                     ON CONFLICT (workspace) DO UPDATE SET document = EXCLUDED.document, written_at = now()",
+                    &[&key, &document],
+                )?;
+                Ok(true)
+            })
+            .map_err(|e| self.database_error("cannot write the secrets of", e))
+    }
+
     fn workspaces(&self) -> Result<Vec<WorkspaceEntry>, BackendError> {
         let prefix = self.prefix.clone();
         self.db
@@ -532,6 +564,11 @@ ALTER TABLE gcrecon_states ADD COLUMN IF NOT EXISTS command text;
 CREATE TABLE IF NOT EXISTS gcrecon_locks (
     workspace text PRIMARY KEY,
     info jsonb NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gcrecon_secrets (
+    workspace text PRIMARY KEY,
+    document text NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT now()
 );
 ";
 
