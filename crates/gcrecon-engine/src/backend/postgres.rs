@@ -170,11 +170,25 @@ impl PostgresBackend {
         let mut mine = info.clone();
         self.db
             .run(move |conn| {
+                // This process holds it already (the advisory lock is
+                // re-entrant within a session): a second lock is refused,
+                // as another process's would be.
+                let ours = conn.advisory.contains(&advisory);
                 let client = conn.client()?;
-                let got: bool = client
-                    .query_one("SELECT pg_try_advisory_lock($1)", &[&advisory])?
-                    .get(0);
-                let row = read_lock_row(client, &key)?;
+                let got: bool = !ours
+                    && client
+                        .query_one("SELECT pg_try_advisory_lock($1)", &[&advisory])?
+                        .get(0);
+                let row = match read_lock_row(client, &key)? {
+                    Some(Ok(holder)) => Some(holder),
+                    Some(Err(detail)) => {
+                        if got {
+                            client.query_one("SELECT pg_advisory_unlock($1)", &[&advisory])?;
+                        }
+                        return Ok(Attempt::Unreadable(detail));
+                    }
+                    None => None,
+                };
                 if !got {
                     return Ok(match row {
                         Some(holder) => Attempt::Held(holder),
@@ -235,6 +249,8 @@ enum Attempt {
     Held(LockInfo),
     /// The advisory lock is held but no row is there (yet).
     SessionBusy,
+    /// The lock row is not a lock's JSON.
+    Unreadable(String),
 }
 
 /// The advisory lock key of a workspace key: the first 8 bytes of its SHA-256.
@@ -245,12 +261,16 @@ fn advisory_key(key: &str) -> i64 {
     i64::from_be_bytes(bytes)
 }
 
-fn read_lock_row(client: &mut Client, key: &str) -> Result<Option<LockInfo>, postgres::Error> {
+/// The lock row of `key`: its holder, or why its JSON is not a lock's.
+fn read_lock_row(
+    client: &mut Client,
+    key: &str,
+) -> Result<Option<Result<LockInfo, String>>, postgres::Error> {
     let row = client.query_opt(
         "SELECT info::text FROM gcrecon_locks WHERE workspace = $1",
         &[&key],
     )?;
-    Ok(row.and_then(|r| serde_json::from_str(&r.get::<_, String>(0)).ok()))
+    Ok(row.map(|r| serde_json::from_str(&r.get::<_, String>(0)).map_err(|e| e.to_string())))
 }
 
 const TIME_TEXT: &str = "to_char(written_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')";
@@ -352,6 +372,12 @@ impl StateBackend for PostgresBackend {
                         continue;
                     }
                     return Ok(LockAttempt::Held(holder));
+                }
+                Attempt::Unreadable(detail) => {
+                    return Err(LockError::Unreadable {
+                        path: self.address.clone().into(),
+                        detail,
+                    })
                 }
                 Attempt::SessionBusy => {
                     // Between another run's advisory lock and its row.
