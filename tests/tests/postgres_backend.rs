@@ -254,6 +254,25 @@ fn local_states_migrate_into_postgres_with_their_history_and_workspaces() {
         lock_row(&url, &key).is_none(),
         "the refused migration released its lock"
     );
+
+    // A lock row that is not a lock's JSON counts as locked (exit 3), is
+    // never overwritten, and the hint says how to remove it.
+    db(&url)
+        .execute(
+            "INSERT INTO gcrecon_locks (workspace, info) VALUES ($1, '{\"not\": \"a lock\"}')",
+            &[&key],
+        )
+        .unwrap();
+    let run = w.run_env(&["plan"], &pg).expect(3);
+    assert!(
+        run.stderr.contains("cannot be read")
+            && run.stderr.contains(&format!(
+                "DELETE FROM gcrecon_locks WHERE workspace = '{key}'"
+            )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(lock_row(&url, &key).unwrap()["not"], "a lock");
 }
 
 #[test]

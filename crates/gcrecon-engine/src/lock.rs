@@ -109,10 +109,18 @@ impl LockError {
                 "wait for the other run to finish: its lock goes with its database connection"
                     .into(),
             ),
-            LockError::Unreadable { path, .. } => Some(format!(
-                "if no other gcrecon is running, delete {}",
-                path.display()
-            )),
+            LockError::Unreadable { path, .. } => Some(
+                match path
+                    .to_str()
+                    .and_then(|p| p.split_once('#'))
+                    .filter(|(url, _)| crate::backend::is_postgres_url(url))
+                {
+                    Some((_, key)) => format!(
+                        "if no other gcrecon is running, delete its row: DELETE FROM gcrecon_locks WHERE workspace = '{key}'"
+                    ),
+                    None => format!("if no other gcrecon is running, delete {}", path.display()),
+                },
+            ),
             LockError::IdMismatch { found, .. } => Some(format!("the lock is {found}")),
             _ => None,
         }
