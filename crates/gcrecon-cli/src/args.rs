@@ -74,9 +74,11 @@ pub struct Global {
     ///
     /// PostgreSQL keeps every workspace's state (row key
     /// `<manifest name>/<workspace>`, with its serial history) and the lock,
-    /// so many CI runners share one store. No TLS yet. The password is never
-    /// printed. Secrets go to the local secrets file, or, encrypted to
-    /// `--secrets-recipient`, to the table gcrecon_secrets beside the state.
+    /// so many CI runners share one store. TLS as libpq: `sslmode` (disable,
+    /// prefer, require, verify-ca, verify-full) and `sslrootcert=FILE` in
+    /// the query. The password is never printed. Secrets go to the local
+    /// secrets file, or, encrypted to `--secrets-recipient`, to the table
+    /// gcrecon_secrets beside the state.
     #[arg(long, global = true, env = "GCRECON_BACKEND", value_name = "URL")]
     pub backend: Option<String>,
 
@@ -153,6 +155,10 @@ pub enum Command {
     /// Inspect and edit the state.
     #[command(subcommand)]
     State(StateCommand),
+
+    /// List the workspaces of the manifest in the state backend.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
 
     /// Remove a stale state lock by its id.
     #[command(name = "force-unlock")]
@@ -440,6 +446,29 @@ pub enum StateCommand {
         #[arg(value_name = "ADDR")]
         address: String,
     },
+    /// List the state's writes kept by the backend: serial, time, who, command.
+    ///
+    /// PostgreSQL keeps every serial; the local backend keeps the current
+    /// state and its backup.
+    History,
+    /// Copy the local state files of every workspace of the manifest into PostgreSQL.
+    ///
+    /// Each workspace's latest local state is written to the database under
+    /// `<manifest name>/<workspace>` with its serial. A workspace whose
+    /// database state is as new or newer is refused (one already copied,
+    /// same lineage and serial, is skipped). The local files are left in
+    /// place.
+    Migrate {
+        /// The database: `postgres://USER:PASSWORD@HOST:PORT/DB[?sslmode=...]`.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// List the manifest's workspaces (`*` marks `--workspace`), with their latest serial.
+    List,
 }
 
 #[derive(Debug, Args)]

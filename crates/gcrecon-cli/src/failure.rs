@@ -96,7 +96,12 @@ pub fn explain(err: &anyhow::Error) -> Explained {
             locked |= e.is_locked();
             hint = hint.or_else(|| e.hint());
         } else if let Some(e) = cause.downcast_ref::<LockError>() {
-            locked |= matches!(e, LockError::Held { .. } | LockError::Unreadable { .. });
+            locked |= matches!(
+                e,
+                LockError::Held { .. }
+                    | LockError::SessionHeld { .. }
+                    | LockError::Unreadable { .. }
+            );
             hint = hint.or_else(|| e.hint());
         } else if let Some(h) = cause.downcast_ref::<Hinted>() {
             hint = hint.or_else(|| Some(h.hint.clone()));

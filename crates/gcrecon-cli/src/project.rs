@@ -1,7 +1,7 @@
 //! What a command works on: the manifest (read from a file or a directory),
 //! its variables (`--var`, `GCRECON_VAR_*`), the state and secrets paths
-//! (workspace-aware; a PostgreSQL address for `--backend postgres://...`),
-//! and the connection to Genesys Cloud.
+//! (workspace-aware), the state backend chosen by `--backend` /
+//! `GCRECON_BACKEND` and `--workspace`, and the connection to Genesys Cloud.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context as _, Result};
 use gcrecon_core::manifest::{load, Diagnostics, Manifest, Source, Variables};
+use gcrecon_engine::backend::{self, BackendChoice, StateBackend};
 use gcrecon_engine::{manifest_sha256, SavedPlan, SecretsFile, StatePaths};
 use gcrecon_genesys::{Connection, GenesysProvider, ProviderOptions, RetryNotice, RetryReporter};
 
@@ -25,6 +26,10 @@ pub struct Project {
     pub sha256: String,
     /// State and default secrets paths, `--state` applied.
     pub paths: StatePaths,
+    /// Where the state and its lock live.
+    pub backend: Arc<dyn StateBackend>,
+    /// The manifest's directory (the default local states are in its `state/`).
+    pub base: PathBuf,
     pub color: bool,
 }
 
@@ -66,7 +71,7 @@ fn read_sources(path: &Path) -> Result<Vec<Source>> {
 impl Project {
     /// Load and validate the manifest named by `-m`.
     pub fn load(global: &Global, color: bool) -> Result<Project> {
-        let postgres = postgres_backend(global.backend.as_deref(), global.state.as_deref())?;
+        let choice = backend_choice(global.backend.as_deref(), global.state.as_deref())?;
         let path = &global.manifest;
         let sources = read_sources(path)?;
         let manifest = load(&sources).map_err(|d| diagnosed(&d, &sources, color))?;
@@ -91,18 +96,10 @@ impl Project {
         if let Some(state) = &global.state {
             paths.state.clone_from(state);
         }
-        if let Some(url) = postgres {
-            // The row key holds the manifest's name, so manifests sharing
-            // one database (and the workspace `default`) never collide.
-            let workspace = global.workspace.trim();
-            let workspace = if workspace.is_empty() {
-                gcrecon_engine::DEFAULT_WORKSPACE
-            } else {
-                workspace
-            };
-            paths.state = gcrecon_engine::pg::register(url, &format!("{name}/{workspace}"))
-                .map_err(|e| Hinted::new(e, BACKEND_HINT))?;
-        }
+        // A PostgreSQL row key holds the manifest's name, so manifests
+        // sharing one database (and the workspace `default`) never collide.
+        let backend = backend::open(&choice, &paths.state, &name, &global.workspace)
+            .map_err(gcrecon_engine::EngineError::from)?;
         let sha256 = manifest_sha256(&sources);
         Ok(Project {
             manifest,
@@ -110,6 +107,8 @@ impl Project {
             name,
             sha256,
             paths,
+            backend,
+            base,
             color,
         })
     }
@@ -174,29 +173,23 @@ impl Project {
         given.map_or_else(|| self.paths.secrets.clone(), Path::to_path_buf)
     }
 
-    /// True when the state lives in PostgreSQL.
-    pub fn postgres_state(&self) -> bool {
-        self.paths
-            .state
-            .to_str()
-            .is_some_and(gcrecon_engine::pg::is_postgres_url)
-    }
-
-    /// Where secrets are stored: `--secrets-out`; else, with a postgres://
-    /// backend and recipients, the table beside the workspace's state; else
-    /// the local secrets file. Encrypted to `recipients` when there are any.
+    /// Where secrets are stored: `--secrets-out`; else, with recipients
+    /// and a backend that keeps secrets (PostgreSQL), the table beside the
+    /// workspace's state; else the local secrets file. Encrypted to
+    /// `recipients` when there are any.
     pub fn secrets_store(
         &self,
         given: Option<&Path>,
         recipients: &[String],
     ) -> Result<SecretsFile> {
         let recipients = gcrecon_engine::parse_recipients(recipients)?;
-        let path = match given {
-            Some(p) => p.to_path_buf(),
-            None if self.postgres_state() && !recipients.is_empty() => self.paths.state.clone(),
-            None => self.paths.secrets.clone(),
-        };
-        Ok(SecretsFile::with_recipients(path, recipients))
+        Ok(match given {
+            Some(p) => SecretsFile::with_recipients(p, recipients),
+            None if self.backend.keeps_secrets() && !recipients.is_empty() => {
+                SecretsFile::in_backend(self.backend.clone(), recipients)
+            }
+            None => SecretsFile::with_recipients(self.paths.secrets.clone(), recipients),
+        })
     }
 }
 
@@ -206,60 +199,44 @@ fn diagnosed(d: &Diagnostics, sources: &[Source], color: bool) -> anyhow::Error 
     })
 }
 
-const BACKEND_HINT: &str = "pass `--backend postgres://USER:PASSWORD@HOST:PORT/DATABASE`, or unset --backend / GCRECON_BACKEND to keep state in state/<name>.gcstate.json beside the manifest (see docs/cli.md)";
-
-/// The PostgreSQL URL of `--backend`, or `None` for the local file. Any
-/// other backend is refused; `--state` (a local file) does not combine
+/// The backend of `--backend`. `--state` (a local file) does not combine
 /// with PostgreSQL.
-fn postgres_backend<'a>(backend: Option<&'a str>, state: Option<&Path>) -> Result<Option<&'a str>> {
-    match backend.map(str::trim) {
-        None | Some("" | "local") => Ok(None),
-        Some(b) if b.starts_with("file:") => Ok(None),
-        Some(b) if gcrecon_engine::pg::is_postgres_url(b) => {
-            if state.is_some() {
-                return Err(Hinted::new(
-                    format!(
-                        "`--state` names a local state file, but the backend is {}",
-                        gcrecon_engine::pg::redact(b)
-                    ),
-                    "drop --state: with a postgres:// backend the state is chosen by the manifest's name and --workspace",
-                ));
-            }
-            Ok(Some(b))
-        }
-        // Only the scheme is shown: a URL may carry a password.
-        Some(b) => Err(Hinted::new(
+pub fn backend_choice(backend: Option<&str>, state: Option<&Path>) -> Result<BackendChoice> {
+    let choice =
+        BackendChoice::parse(backend).map_err(|e| Hinted::new(e, backend::BACKEND_HINT))?;
+    if let (BackendChoice::Postgres(url), Some(_)) = (&choice, state) {
+        return Err(Hinted::new(
             format!(
-                "the `{}` state backend is not available in this build of gcrecon; only the local state file and postgres:// are",
-                b.split("://").next().unwrap_or("unknown")
+                "`--state` names a local state file, but the backend is {}",
+                backend::redact(url)
             ),
-            BACKEND_HINT,
-        )),
+            "drop --state: with a postgres:// backend the state is chosen by the manifest's name and --workspace",
+        ));
     }
+    Ok(choice)
 }
 
 /// For commands that write a local state of their own (`export`): only the
 /// local backend.
 pub fn check_backend(backend: Option<&str>) -> Result<()> {
-    if backend.is_some_and(|b| gcrecon_engine::pg::is_postgres_url(b.trim())) {
+    if let BackendChoice::Postgres(_) = backend_choice(backend, None)? {
         return Err(Hinted::new(
             "`gcrecon export` writes its state beside the manifest it writes; it does not use a postgres:// backend yet",
             "unset --backend / GCRECON_BACKEND for export",
         ));
     }
-    postgres_backend(backend, None).map(|_| ())
+    Ok(())
 }
 
-/// The state path for commands that need no manifest (`state`, `force-unlock`):
-/// `--state`, or the default beside the manifest when it loads (a
-/// PostgreSQL address, named after the manifest, with a postgres:// backend).
-pub fn state_path_only(global: &Global) -> Result<PathBuf> {
-    if postgres_backend(global.backend.as_deref(), global.state.as_deref())?.is_none() {
-        if let Some(s) = &global.state {
-            return Ok(s.clone());
-        }
+/// The backend for commands that need no manifest beyond its name
+/// (`state`, `force-unlock`, `workspace list`): the local file `--state`,
+/// else the manifest's (loaded for its name).
+pub fn backend_only(global: &Global) -> Result<Arc<dyn StateBackend>> {
+    let choice = backend_choice(global.backend.as_deref(), global.state.as_deref())?;
+    if let (BackendChoice::Local, Some(state)) = (&choice, &global.state) {
+        return Ok(Arc::new(backend::LocalBackend::new(state)));
     }
-    Ok(Project::load(global, false)?.paths.state)
+    Ok(Project::load(global, false)?.backend)
 }
 
 /// Connect to Genesys Cloud (log in, for client credentials). Each retry

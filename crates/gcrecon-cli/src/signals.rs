@@ -3,18 +3,20 @@
 //! the command unwinds); the second removes the lock this process holds and
 //! exits at once.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use gcrecon_engine::Cancel;
+use gcrecon_engine::{Cancel, StateBackend};
 
 use crate::printer::Printer;
+
+/// The lock this process holds: its backend and its id.
+type HeldLock = (Arc<dyn StateBackend>, String);
 
 /// The cancellation token and the lock to remove on a second signal.
 #[derive(Clone, Default)]
 pub struct Interrupts {
     pub cancel: Cancel,
-    held: Arc<Mutex<Option<(PathBuf, String)>>>,
+    held: Arc<Mutex<Option<HeldLock>>>,
 }
 
 impl Interrupts {
@@ -34,8 +36,8 @@ impl Interrupts {
                     watcher.cancel.cancel();
                 } else {
                     let held = watcher.held.lock().ok().and_then(|h| h.clone());
-                    if let Some((state, id)) = held {
-                        let _ = gcrecon_engine::lock::force_unlock(&state, &id);
+                    if let Some((backend, id)) = held {
+                        let _ = backend.force_unlock(&id);
                     }
                     printer.warn("interrupted again: stopping now; run plan to see what was done");
                     std::process::exit(1);
@@ -46,9 +48,9 @@ impl Interrupts {
     }
 
     /// Remember the lock this process holds.
-    pub fn holding(&self, state_path: PathBuf, lock_id: String) {
+    pub fn holding(&self, backend: Arc<dyn StateBackend>, lock_id: String) {
         if let Ok(mut h) = self.held.lock() {
-            *h = Some((state_path, lock_id));
+            *h = Some((backend, lock_id));
         }
     }
 }

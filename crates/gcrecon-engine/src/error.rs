@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use gcrecon_core::manifest::Diagnostics;
 use gcrecon_core::provider::ProviderError;
-use gcrecon_core::state::StateFormatError;
 use gcrecon_core::Address;
 
+use crate::backend::BackendError;
 use crate::lock::LockError;
 
 /// Everything that can make an engine operation fail.
@@ -21,13 +21,11 @@ pub enum EngineError {
     /// manifest's sources: file:line:col, address, hint.
     #[error("{} problem(s) in the manifest", .0.len())]
     Manifest(Diagnostics),
-    /// The state file cannot be used. It is left untouched.
-    #[error("cannot use the state file {path}")]
-    StateFormat {
-        path: PathBuf,
-        #[source]
-        source: StateFormatError,
-    },
+    /// The state backend failed: an unusable state (left untouched), a
+    /// file or database error, a write refused because another run wrote
+    /// first.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
     /// Reading or writing a file failed.
     #[error("{action} {path}")]
     Io {
@@ -77,14 +75,16 @@ impl EngineError {
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
         match self {
-            EngineError::StateFormat { .. } => Some(
-                "the file was not changed; restore it from `<state>.backup` or version control, or upgrade gcrecon if it was written by a newer version".into(),
-            ),
-            EngineError::OtherOrg { .. } => Some(
-                "use one state per organization: `--workspace NAME` or `--state PATH`".into(),
-            ),
-            EngineError::StalePlan { .. } => Some("run `gcrecon plan --out FILE` again and review the new plan".into()),
-            EngineError::NotInState(_) => Some("`gcrecon state list` shows the addresses in the state".into()),
+            EngineError::Backend(e) => e.hint(),
+            EngineError::OtherOrg { .. } => {
+                Some("use one state per organization: `--workspace NAME` or `--state PATH`".into())
+            }
+            EngineError::StalePlan { .. } => {
+                Some("run `gcrecon plan --out FILE` again and review the new plan".into())
+            }
+            EngineError::NotInState(_) => {
+                Some("`gcrecon state list` shows the addresses in the state".into())
+            }
             EngineError::Lock(e) => e.hint(),
             EngineError::Usage { hint, .. } => hint.clone(),
             EngineError::Provider { source, .. } => provider_hint(source),
@@ -97,7 +97,11 @@ impl EngineError {
     pub fn is_locked(&self) -> bool {
         matches!(
             self,
-            EngineError::Lock(LockError::Held { .. } | LockError::Unreadable { .. })
+            EngineError::Lock(
+                LockError::Held { .. }
+                    | LockError::SessionHeld { .. }
+                    | LockError::Unreadable { .. }
+            )
         )
     }
 

@@ -4,7 +4,8 @@
 //! organization ([`refresh`]), plans ([`planner::plan`]), carries a plan out
 //! over the dependency graph with bounded parallelism ([`apply::apply`]),
 //! and keeps the state: atomic writes after every API change
-//! ([`store::StateStore`]), the lock ([`lock::StateLock`]), the secrets file
+//! ([`store::StateStore`]) through a [`backend::StateBackend`] (a local file
+//! or PostgreSQL), the lock ([`lock::StateLock`]), the secrets file
 //! ([`secrets::SecretsFile`]) and saved plans ([`saved::SavedPlan`]). It
 //! never prints: progress goes to an [`events::Observer`], results come
 //! back as values.
@@ -21,6 +22,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod apply;
+pub mod backend;
 pub mod caller_grant;
 pub mod drift;
 pub mod error;
@@ -31,7 +33,6 @@ pub mod fake;
 pub mod ignore;
 pub mod lock;
 pub mod ops;
-pub mod pg;
 pub mod planner;
 pub mod refresh;
 pub mod saved;
@@ -39,6 +40,7 @@ pub mod secrets;
 pub mod store;
 
 pub use apply::{apply, ApplyInput, ApplyOptions, ApplyReport, Outcome, Status};
+pub use backend::{BackendChoice, BackendError, StateBackend};
 pub use error::EngineError;
 pub use events::{Cancel, Event, Observer, Silent};
 pub use planner::{plan, PlanInput, PlanOptions, Planned};

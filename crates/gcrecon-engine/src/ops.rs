@@ -46,7 +46,7 @@ pub async fn import<P: Provider>(
         .org()
         .await
         .map_err(|e| EngineError::provider("cannot read the organization", e))?;
-    check_org(store.state(), &org, Some(store.path()))?;
+    check_org(store.state(), &org, Some(store.address()))?;
     let object = provider
         .read(kind, id)
         .await
@@ -133,7 +133,7 @@ pub async fn rotate<P: Provider>(
         .org()
         .await
         .map_err(|e| EngineError::provider("cannot read the organization", e))?;
-    check_org(store.state(), &org, Some(store.path()))?;
+    check_org(store.state(), &org, Some(store.address()))?;
     // The old secret stops working with the call: be sure the new one can
     // be stored first.
     secrets.check_can_store()?;

@@ -331,14 +331,10 @@ pub async fn refresh<P: Provider + 'static>(
 }
 
 /// Refuse a state that belongs to another organization.
-pub fn check_org(
-    state: &State,
-    org: &Org,
-    path: Option<&std::path::Path>,
-) -> Result<(), EngineError> {
+pub fn check_org(state: &State, org: &Org, address: Option<&str>) -> Result<(), EngineError> {
     match &state.org_id {
         Some(id) if id != &org.id => Err(EngineError::OtherOrg {
-            path: path.map(std::path::Path::to_path_buf).unwrap_or_default(),
+            path: address.map(std::path::PathBuf::from).unwrap_or_default(),
             state_org: id.clone(),
             live_org: org.id.clone(),
         }),

@@ -19,9 +19,10 @@
 //! clear; storing without recipients into a file that holds encrypted
 //! secrets is refused (it would mix clear and encrypted secrets).
 //!
-//! The store may also be a PostgreSQL state's address (see [`crate::pg`]):
-//! then the secrets go to the table `gcrecon_secrets` beside the workspace's
-//! state, and only encrypted secrets are accepted there.
+//! The store may also be a state backend that keeps secrets
+//! ([`StateBackend::keeps_secrets`], PostgreSQL): then the secrets go to the
+//! table `gcrecon_secrets` beside the workspace's state, and only encrypted
+//! secrets are accepted there.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -34,8 +35,8 @@ use age::x25519;
 use gcrecon_core::{Address, Secret};
 use serde::{Deserialize, Serialize};
 
+use crate::backend::StateBackend;
 use crate::error::EngineError;
-use crate::pg::PgTarget;
 use crate::store::write_atomic;
 
 /// One client's credentials as stored: the secret in clear, or encrypted.
@@ -72,7 +73,10 @@ pub struct Delivered {
 /// Where secrets are delivered: a local file, or a PostgreSQL table.
 #[derive(Clone, Debug)]
 pub struct SecretsFile {
+    /// The file; for a backend, its address (for messages).
     path: PathBuf,
+    /// The backend that keeps the secrets instead of a file.
+    database: Option<Arc<dyn StateBackend>>,
     recipients: Arc<Vec<x25519::Recipient>>,
 }
 
@@ -201,21 +205,33 @@ impl SecretsFile {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         SecretsFile {
             path: path.into(),
+            database: None,
             recipients: Arc::new(Vec::new()),
         }
     }
 
     /// Secrets encrypted to `recipients` (none: in clear, as [`Self::new`]),
-    /// at `path`: a local file, or a PostgreSQL state's address for the
-    /// `gcrecon_secrets` table beside that state.
+    /// in the local file at `path`.
     pub fn with_recipients(path: impl Into<PathBuf>, recipients: Vec<x25519::Recipient>) -> Self {
         SecretsFile {
             path: path.into(),
+            database: None,
             recipients: Arc::new(recipients),
         }
     }
 
-    /// The file's path (for PostgreSQL, the state's address).
+    /// Secrets encrypted to `recipients`, kept by `backend` beside the
+    /// workspace's state (it must [`StateBackend::keeps_secrets`]). Storing
+    /// without recipients is refused.
+    pub fn in_backend(backend: Arc<dyn StateBackend>, recipients: Vec<x25519::Recipient>) -> Self {
+        SecretsFile {
+            path: PathBuf::from(backend.address()),
+            database: Some(backend),
+            recipients: Arc::new(recipients),
+        }
+    }
+
+    /// The file's path (for a backend, the state's address).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -228,19 +244,18 @@ impl SecretsFile {
     /// Where the secrets go, for messages: the file, or the table and the
     /// database (password redacted).
     pub fn describe(&self) -> String {
-        match self.database() {
-            Some(Ok(t)) => format!("the table gcrecon_secrets of {}", t.address()),
-            _ => self.path.display().to_string(),
+        match &self.database {
+            Some(b) => format!("the table gcrecon_secrets of {}", b.address()),
+            None => self.path.display().to_string(),
         }
     }
 
-    fn database(&self) -> Option<Result<PgTarget, String>> {
-        crate::pg::target(&self.path)
-    }
-
-    fn db_error(&self, e: &str) -> EngineError {
+    fn db_error(&self, e: &crate::backend::BackendError) -> EngineError {
+        let detail = std::error::Error::source(e)
+            .map(|s| format!("{e}: {s}"))
+            .unwrap_or_else(|| e.to_string());
         EngineError::Usage {
-            message: format!("cannot use the secrets store: {e}"),
+            message: format!("cannot use the secrets store: {detail}"),
             hint: Some("check that the PostgreSQL server is reachable and the user may create and write the table gcrecon_secrets".into()),
         }
     }
@@ -258,14 +273,13 @@ impl SecretsFile {
         let _serial = WRITING
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(target) = self.database() {
-            let target = target.map_err(|e| self.db_error(&e))?;
+        if let Some(backend) = &self.database {
             if !self.encrypts() {
                 return Err(self.clear_into_database());
             }
             let armored = encrypt(&self.recipients, secret.expose())?;
-            return target
-                .upsert_secret(&address.to_string(), client_id, &armored)
+            return backend
+                .store_secret(&address.to_string(), client_id, &armored)
                 .map_err(|e| self.db_error(&e));
         }
         let mut all = self.read_all()?;
@@ -324,7 +338,7 @@ impl SecretsFile {
     /// encrypted secrets takes no clear one. Checked before any API change
     /// of a run that may deliver a secret.
     pub fn check_can_store(&self) -> Result<(), EngineError> {
-        if self.database().is_some() && !self.encrypts() {
+        if self.database.is_some() && !self.encrypts() {
             return Err(self.clear_into_database());
         }
         let all = self.read_all()?;
@@ -426,17 +440,16 @@ impl SecretsFile {
     }
 
     fn read_all(&self) -> Result<BTreeMap<String, Entry>, EngineError> {
-        if let Some(target) = self.database() {
-            let target = target.map_err(|e| self.db_error(&e))?;
-            let rows = target.read_secrets().map_err(|e| self.db_error(&e))?;
+        if let Some(backend) = &self.database {
+            let rows = backend.load_secrets().map_err(|e| self.db_error(&e))?;
             return Ok(rows
                 .into_iter()
-                .map(|(address, client_id, armored)| {
+                .map(|row| {
                     (
-                        address,
+                        row.address,
                         Entry::Encrypted {
-                            client_id,
-                            client_secret_age: armored,
+                            client_id: row.client_id,
+                            client_secret_age: row.armored,
                         },
                     )
                 })

@@ -1,23 +1,21 @@
-//! State persistence for the local backend: where state files live, how
-//! they are read (refusing anything unusable, untouched) and how they are
-//! written (a temp file in the same directory, fsync, rename, then fsync of
-//! the directory), keeping the previous serial as `<state>.backup`.
+//! The state a command works on ([`StateStore`]: loaded from a
+//! [`StateBackend`], written through it after every API change, each write
+//! the next serial), the default local paths ([`StatePaths`]), and atomic
+//! file writes (a temp file in the same directory, fsync, rename, then
+//! fsync of the directory), used for the local state and the secrets file.
 //!
 //! A `kill -9` at any instant leaves either the old or the new file in
 //! place, never a torn one; every API change is followed by one such write.
-//!
-//! A state path that is a PostgreSQL address (see [`crate::pg`]) is kept in
-//! PostgreSQL instead: same API, one row per serial, the insert of the next
-//! serial being a compare-and-swap.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use gcrecon_core::state::State;
 
+use crate::backend::{LocalBackend, StateBackend};
 use crate::error::EngineError;
-use crate::pg::{InsertError, PgTarget};
 
 /// Where the files of one state live.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,117 +53,64 @@ pub fn backup_path(state_path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Where a [`StateStore`] keeps its state.
-#[derive(Debug)]
-enum Backend {
-    /// The file at the store's path.
-    Local,
-    /// A PostgreSQL store; the store's path is its (redacted) address.
-    Postgres(PgTarget),
-}
-
-/// A state loaded from (or to be created at) a path.
+/// A state loaded from (or to be created in) a backend.
 #[derive(Debug)]
 pub struct StateStore {
-    path: PathBuf,
-    backend: Backend,
+    backend: Arc<dyn StateBackend>,
     state: State,
     on_disk: bool,
 }
 
-/// An error of the PostgreSQL backend as an engine error.
-fn pg_error(action: &'static str, path: &Path, detail: String) -> EngineError {
-    EngineError::io(action, path, std::io::Error::other(detail))
-}
-
 impl StateStore {
-    /// Read the state at `path`, or start a new one (nothing is written
-    /// until the first change). A file that is not a usable state is an
-    /// error and is never overwritten.
+    /// Read the local state file at `path`, or start a new one (nothing is
+    /// written until the first change). A file that is not a usable state
+    /// is an error and is never overwritten.
     pub fn open(path: &Path, manifest_name: &str) -> Result<Self, EngineError> {
-        if let Some(target) = crate::pg::target(path) {
-            let target = target.map_err(|e| pg_error("cannot read the state at", path, e))?;
-            return Self::open_postgres(path, target, manifest_name);
-        }
-        match fs::read_to_string(path) {
-            Ok(text) => {
-                let state = State::from_json(&text).map_err(|source| EngineError::StateFormat {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                Ok(StateStore {
-                    path: path.to_owned(),
-                    backend: Backend::Local,
-                    state,
-                    on_disk: true,
-                })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StateStore {
-                path: path.to_owned(),
-                backend: Backend::Local,
-                state: State::new(uuid::Uuid::new_v4().to_string(), manifest_name),
-                on_disk: false,
-            }),
-            Err(e) => Err(EngineError::io("cannot read", path, e)),
-        }
+        Self::load(Arc::new(LocalBackend::new(path)), manifest_name)
     }
 
-    /// The highest serial of a PostgreSQL state, or a new one.
-    fn open_postgres(
-        path: &Path,
-        target: PgTarget,
-        manifest_name: &str,
-    ) -> Result<Self, EngineError> {
-        let latest = target
-            .read_latest()
-            .map_err(|e| pg_error("cannot read the state at", path, e))?;
-        let (state, on_disk) = match latest {
-            Some(text) => {
-                let state = State::from_json(&text).map_err(|source| EngineError::StateFormat {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                (state, true)
-            }
+    /// Read the existing local state file at `path`; a missing file is an error.
+    pub fn open_existing(path: &Path) -> Result<Self, EngineError> {
+        Self::load_existing(Arc::new(LocalBackend::new(path)))
+    }
+
+    /// Read the latest state of `backend`, or start a new one (nothing is
+    /// written until the first change).
+    pub fn load(backend: Arc<dyn StateBackend>, manifest_name: &str) -> Result<Self, EngineError> {
+        let (state, on_disk) = match backend.load()? {
+            Some(state) => (state, true),
             None => (
                 State::new(uuid::Uuid::new_v4().to_string(), manifest_name),
                 false,
             ),
         };
         Ok(StateStore {
-            path: path.to_owned(),
-            backend: Backend::Postgres(target),
+            backend,
             state,
             on_disk,
         })
     }
 
-    /// Read an existing state; a missing file is an error.
-    pub fn open_existing(path: &Path) -> Result<Self, EngineError> {
-        if crate::pg::target(path).is_some() {
-            let store = Self::open(path, "")?;
-            if !store.on_disk {
-                return Err(EngineError::Usage {
-                    message: format!("no state at {}", path.display()),
-                    hint: Some(
-                        "nothing has been applied with this manifest and workspace yet".into(),
-                    ),
-                });
-            }
-            return Ok(store);
-        }
-        if !path.exists() {
+    /// Read an existing state; none is an error.
+    pub fn load_existing(backend: Arc<dyn StateBackend>) -> Result<Self, EngineError> {
+        let store = Self::load(backend, "")?;
+        if !store.on_disk {
             return Err(EngineError::Usage {
-                message: format!("no state file at {}", path.display()),
+                message: format!("no state at {}", store.address()),
                 hint: Some("nothing has been applied with this manifest and workspace yet, or pass `--state PATH`".into()),
             });
         }
-        Self::open(path, "")
+        Ok(store)
     }
 
-    /// The state file's path (a PostgreSQL state's address, password hidden).
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the state lives, for messages (a PostgreSQL URL without its password).
+    pub fn address(&self) -> &str {
+        self.backend.address()
+    }
+
+    /// The backend the state is kept in.
+    pub fn backend(&self) -> &Arc<dyn StateBackend> {
+        &self.backend
     }
 
     /// The state as last written (or new).
@@ -173,7 +118,7 @@ impl StateStore {
         &self.state
     }
 
-    /// True when the file (or a PostgreSQL row) exists.
+    /// True when the state exists in its backend (a file, a row).
     pub fn is_on_disk(&self) -> bool {
         self.on_disk
     }
@@ -184,60 +129,11 @@ impl StateStore {
         let mut next = self.state.clone();
         change(&mut next);
         next.serial = self.state.serial + 1;
-        if let Backend::Postgres(target) = &self.backend {
-            target
-                .insert(next.serial, &next.lineage, next.to_json())
-                .map_err(|e| match e {
-                    InsertError::Conflict => EngineError::Usage {
-                        message: format!(
-                            "the state at {} changed underneath: serial {} was written by another run",
-                            self.path.display(),
-                            next.serial
-                        ),
-                        hint: Some("another gcrecon run wrote this workspace's state; run `gcrecon plan` again to see where things stand".into()),
-                    },
-                    InsertError::Other(detail) => {
-                        pg_error("cannot write the state to", &self.path, detail)
-                    }
-                })?;
-            self.state = next;
-            self.on_disk = true;
-            return Ok(self.state.serial);
-        }
-        if self.on_disk {
-            keep_backup(&self.path)?;
-        }
-        write_atomic(&self.path, next.to_json().as_bytes(), None)
-            .map_err(|e| EngineError::io("cannot write the state to", &self.path, e))?;
+        self.backend.save(&next)?;
         self.state = next;
         self.on_disk = true;
         Ok(self.state.serial)
     }
-}
-
-/// Point `<state>.backup` at the current state file (a hard link, renamed
-/// into place, so the backup is replaced atomically too; a copy where links
-/// are not supported).
-fn keep_backup(state_path: &Path) -> Result<(), EngineError> {
-    let backup = backup_path(state_path);
-    let mut staging = backup.as_os_str().to_owned();
-    staging.push(format!(".{}", std::process::id()));
-    let staging = PathBuf::from(staging);
-    let _ = fs::remove_file(&staging);
-    // A staging link left by a process killed before its rename.
-    if let (Some(dir), Some(name)) = (backup.parent(), backup.file_name()) {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        remove_dead_pid_files(dir, &format!("{}.", name.to_string_lossy()), "");
-    }
-    let linked =
-        fs::hard_link(state_path, &staging).or_else(|_| fs::copy(state_path, &staging).map(|_| ()));
-    linked
-        .and_then(|()| fs::rename(&staging, &backup))
-        .map_err(|e| EngineError::io("cannot keep the backup", &backup, e))
 }
 
 /// Remove `.<target>.<pid>.*.tmp` files in `dir` whose pid is not a
@@ -248,7 +144,7 @@ fn remove_dead_writers_temps(dir: &Path, target: &str) {
 
 /// Remove the files `<prefix><pid><anything><suffix>` in `dir` whose pid
 /// is not a running process (Linux `/proc`; elsewhere nothing is removed).
-fn remove_dead_pid_files(dir: &Path, prefix: &str, suffix: &str) {
+pub(crate) fn remove_dead_pid_files(dir: &Path, prefix: &str, suffix: &str) {
     if !Path::new("/proc/self").exists() {
         return;
     }
@@ -389,7 +285,13 @@ mod tests {
         ] {
             fs::write(&path, &bad).unwrap();
             let err = StateStore::open(&path, "s").unwrap_err();
-            assert!(matches!(err, EngineError::StateFormat { .. }), "{err}");
+            assert!(
+                matches!(
+                    err,
+                    EngineError::Backend(crate::backend::BackendError::Format { .. })
+                ),
+                "{err}"
+            );
             assert!(err.hint().is_some());
             assert_eq!(
                 fs::read_to_string(&path).unwrap(),

@@ -9,7 +9,7 @@ use clap::Args;
 use gcrecon_cli::render;
 use gcrecon_engine::drift::{drift as drift_report, DriftInput};
 use gcrecon_engine::ignore::{IgnoreError, IgnoreRules};
-use gcrecon_engine::{lock, EngineError, StateStore};
+use gcrecon_engine::{EngineError, StateStore};
 
 use crate::args::Format;
 use crate::commands::{engine_error, Ctx};
@@ -65,16 +65,16 @@ pub async fn drift(ctx: &Ctx, args: &DriftArgs) -> Result<Exit> {
     let provider = connect(&ctx.global, &ctx.printer).await?;
     // Drift only reads: it takes no lock, but says when a run that writes
     // holds one, since the report may then show its changes half-done.
-    if let Ok(Some(holder)) = lock::current_holder(&project.paths.state) {
+    if let Ok(Some(holder)) = project.backend.lock_holder() {
         ctx.printer.warn(&format!(
             "the state is locked ({holder}); objects that run is changing may show as drift"
         ));
     }
-    let store = StateStore::open(&project.paths.state, &project.name)?;
+    let store = StateStore::load(project.backend.clone(), &project.name)?;
     if !store.is_on_disk() {
         ctx.printer.warn(&format!(
             "no state at {}: nothing has been applied with this manifest and workspace, so every object is unmanaged",
-            project.paths.state.display()
+            project.backend.address()
         ));
     }
     let progress = ctx.progress();

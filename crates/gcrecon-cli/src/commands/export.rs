@@ -4,13 +4,15 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
 use gcrecon_core::Kind;
+use gcrecon_engine::backend::LocalBackend;
 use gcrecon_engine::export::{default_kinds, export as export_org, ExportOptions};
 use gcrecon_engine::store::write_atomic;
-use gcrecon_engine::{EngineError, StatePaths, StateStore};
+use gcrecon_engine::{EngineError, StateBackend, StatePaths, StateStore};
 
 use crate::commands::Ctx;
 use crate::failure::{Exit, Hinted};
@@ -150,7 +152,8 @@ pub async fn export(ctx: &Ctx, args: &ExportArgs) -> Result<Exit> {
         return Ok(Exit::Success);
     }
 
-    let _lock = ctx.lock(&paths.state, "export")?;
+    let backend: Arc<dyn StateBackend> = Arc::new(LocalBackend::new(&paths.state));
+    let _lock = ctx.lock(&backend, "export")?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the directory {}", dir.display()))?;
@@ -158,11 +161,11 @@ pub async fn export(ctx: &Ctx, args: &ExportArgs) -> Result<Exit> {
     write_atomic(&out, exported.manifest.as_bytes(), None)
         .with_context(|| format!("cannot write the manifest to {}", out.display()))?;
     // An unusable state file is replaced only with --force (checked above).
-    if args.force && StateStore::open(&paths.state, &name).is_err() {
+    if args.force && StateStore::load(backend.clone(), &name).is_err() {
         std::fs::remove_file(&paths.state)
             .with_context(|| format!("cannot remove {}", paths.state.display()))?;
     }
-    let mut store = StateStore::open(&paths.state, &name)?;
+    let mut store = StateStore::load(backend, &name)?;
     let state = exported.state.clone();
     store.write(move |s| *s = state)?;
     ctx.printer.line(&format!(

@@ -239,7 +239,7 @@ fn workspace_global(global: &Global, ws: &Workspace) -> Global {
 async fn workspace(shared: &Shared, ws: &Workspace, row: &mut Row) -> Result<Found> {
     let global = workspace_global(&shared.global, ws);
     let project = Project::load(&global, false)?;
-    row.state = project.paths.state.display().to_string();
+    row.state = project.backend.address().to_owned();
     let variables = project.variables(&global)?;
     let env = |name: &str| std::env::var(name).ok();
     let lookup = ws.credential_lookup(&env)?;
@@ -276,13 +276,13 @@ async fn workspace(shared: &Shared, ws: &Workspace, row: &mut Row) -> Result<Fou
     let found = match shared.mode {
         Mode::Plan => {
             let acquired =
-                StateLock::acquire(&project.paths.state, "plan").map_err(EngineError::from)?;
+                StateLock::acquire(&project.backend, "plan").map_err(EngineError::from)?;
             if let Some(stale) = &acquired.broke_stale {
                 observer.warn(&format!(
                     "removed a stale lock ({stale}): its process is no longer running on this host"
                 ));
             }
-            let store = StateStore::open(&project.paths.state, &project.name)?;
+            let store = StateStore::load(project.backend.clone(), &project.name)?;
             let input = PlanInput {
                 manifest: &project.manifest,
                 variables: &variables,
@@ -314,11 +314,11 @@ async fn workspace(shared: &Shared, ws: &Workspace, row: &mut Row) -> Result<Fou
             }
         }
         Mode::Drift => {
-            let store = StateStore::open(&project.paths.state, &project.name)?;
+            let store = StateStore::load(project.backend.clone(), &project.name)?;
             if !store.is_on_disk() {
                 observer.warn(&format!(
                     "no state at {}: nothing has been applied to this workspace, so every object is unmanaged",
-                    project.paths.state.display()
+                    project.backend.address()
                 ));
             }
             let outcome = drift_report(

@@ -14,11 +14,11 @@ use crate::args::OutputArgs;
 use crate::commands::reconcile::display_value;
 use crate::commands::{parse_address, Ctx};
 use crate::failure::{Exit, Hinted};
-use crate::project::state_path_only;
+use crate::project::backend_only;
 
 /// `gcrecon output [NAME] [--json] [--show-sensitive]`.
 pub fn output(ctx: &Ctx, args: &OutputArgs) -> Result<Exit> {
-    let store = StateStore::open_existing(&state_path_only(&ctx.global)?)?;
+    let store = StateStore::load_existing(backend_only(&ctx.global)?)?;
     let outputs = &store.state().outputs;
     let sensitive_values = if args.show_sensitive && outputs.values().any(|o| o.sensitive) {
         sensitive_at_hand(ctx, &store, args)
@@ -144,7 +144,7 @@ fn sensitive_at_hand(ctx: &Ctx, store: &StateStore, args: &OutputArgs) -> BTreeM
 
 /// `gcrecon state list`.
 pub fn state_list(ctx: &Ctx) -> Result<Exit> {
-    let store = StateStore::open_existing(&state_path_only(&ctx.global)?)?;
+    let store = StateStore::load_existing(backend_only(&ctx.global)?)?;
     for r in &store.state().resources {
         ctx.printer.line(&r.address.to_string());
     }
@@ -154,7 +154,7 @@ pub fn state_list(ctx: &Ctx) -> Result<Exit> {
 /// `gcrecon state show ADDR`.
 pub fn state_show(ctx: &Ctx, address: &str) -> Result<Exit> {
     let address = parse_address(address)?;
-    let store = StateStore::open_existing(&state_path_only(&ctx.global)?)?;
+    let store = StateStore::load_existing(backend_only(&ctx.global)?)?;
     let record = store
         .state()
         .resource(&address)
@@ -166,8 +166,8 @@ pub fn state_show(ctx: &Ctx, address: &str) -> Result<Exit> {
 
 /// `gcrecon force-unlock LOCK_ID`.
 pub fn force_unlock(ctx: &Ctx, id: &str) -> Result<Exit> {
-    let state = state_path_only(&ctx.global)?;
-    let holder = gcrecon_engine::lock::force_unlock(&state, id)
+    let holder = backend_only(&ctx.global)?
+        .force_unlock(id)
         .map_err(gcrecon_engine::EngineError::from)?;
     ctx.printer.line(&format!(
         "Removed the lock {} of {} (pid {}, `{}` since {}).",

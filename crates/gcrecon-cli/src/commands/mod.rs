@@ -2,6 +2,7 @@
 //! work through the engine and prints through the [`Printer`], and returns
 //! the exit code.
 
+mod backend;
 mod docs;
 pub mod drift;
 pub mod export;
@@ -13,15 +14,14 @@ mod reconcile;
 pub mod secrets;
 mod single;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Result;
 use gcrecon_core::Address;
 use gcrecon_engine::lock::StateLock;
-use gcrecon_engine::EngineError;
+use gcrecon_engine::{EngineError, StateBackend};
 
-use crate::args::{Command, Global, PolicyCommand, SecretsCommand, StateCommand};
+use crate::args::{Command, Global, PolicyCommand, SecretsCommand, StateCommand, WorkspaceCommand};
 use crate::failure::{Exit, Hinted};
 use crate::printer::Printer;
 use crate::progress::Progress;
@@ -49,15 +49,15 @@ impl Ctx {
     }
 
     /// Take the state lock for `operation`, warning when a stale one was broken.
-    pub fn lock(&self, state_path: &Path, operation: &str) -> Result<StateLock> {
-        let acquired = StateLock::acquire(state_path, operation).map_err(EngineError::from)?;
+    pub fn lock(&self, backend: &Arc<dyn StateBackend>, operation: &str) -> Result<StateLock> {
+        let acquired = StateLock::acquire(backend, operation).map_err(EngineError::from)?;
         if let Some(stale) = &acquired.broke_stale {
             self.printer.warn(&format!(
                 "removed a stale lock ({stale}): its process is no longer running on this host"
             ));
         }
         self.interrupts
-            .holding(state_path.to_owned(), acquired.lock.info().id.clone());
+            .holding(Arc::clone(backend), acquired.lock.info().id.clone());
         Ok(acquired.lock)
     }
 }
@@ -96,6 +96,9 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<Exit> {
         Command::State(StateCommand::List) => inspect::state_list(ctx),
         Command::State(StateCommand::Show { address }) => inspect::state_show(ctx, &address),
         Command::State(StateCommand::Rm { address }) => single::state_rm(ctx, &address),
+        Command::State(StateCommand::History) => backend::state_history(ctx),
+        Command::State(StateCommand::Migrate { to }) => backend::state_migrate(ctx, &to),
+        Command::Workspace(WorkspaceCommand::List) => backend::workspace_list(ctx),
         Command::ForceUnlock(args) => inspect::force_unlock(ctx, &args.lock_id),
         Command::Secrets(SecretsCommand::Show(args)) => secrets::show(ctx, &args),
         Command::Completions(args) => docs::completions(ctx, args.shell),

@@ -69,8 +69,8 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> Result<Exit> {
     let options = plan_options(&args.planning, args.refresh_only, false)?;
     let policies = policy::load(args.planning.policy.as_deref())?;
     let provider = connect(&ctx.global, &ctx.printer).await?;
-    let lock = ctx.lock(&project.paths.state, "plan")?;
-    let store = StateStore::open(&project.paths.state, &project.name)?;
+    let lock = ctx.lock(&project.backend, "plan")?;
+    let store = StateStore::load(project.backend.clone(), &project.name)?;
     let planned = make_plan(ctx, &project, &variables, &provider, &store, options).await?;
     lock.release()?;
     let doc = plan_document(&planned);
@@ -152,8 +152,8 @@ pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> Result<Exit> {
     }
     let policies = policy::load(args.planning.policy.as_deref())?;
     let provider = connect(&ctx.global, &ctx.printer).await?;
-    let _lock = ctx.lock(&project.paths.state, "apply")?;
-    let store = StateStore::open(&project.paths.state, &project.name)?;
+    let _lock = ctx.lock(&project.backend, "apply")?;
+    let store = StateStore::load(project.backend.clone(), &project.name)?;
     let planned = if let (Some(saved), Some(path)) = (&saved, &args.plan_file) {
         saved.check_inputs(
             path,
@@ -226,8 +226,8 @@ pub async fn destroy(ctx: &Ctx, args: &DestroyArgs) -> Result<Exit> {
     let variables = project.variables(&ctx.global)?;
     require_approval_possible(ctx, args.auto_approve, "destroy")?;
     let provider = connect(&ctx.global, &ctx.printer).await?;
-    let _lock = ctx.lock(&project.paths.state, "destroy")?;
-    let store = StateStore::open(&project.paths.state, &project.name)?;
+    let _lock = ctx.lock(&project.backend, "destroy")?;
+    let store = StateStore::load(project.backend.clone(), &project.name)?;
     let options = PlanOptions {
         destroy: true,
         allow_caller_demotion: args.allow_caller_demotion,
@@ -427,7 +427,7 @@ fn print_report(
     }
     p.note(&format!(
         "State: {} (serial {})",
-        store.path().display(),
+        store.address(),
         report.serial
     ));
 }

@@ -35,8 +35,8 @@ pub fn show(ctx: &Ctx, args: &SecretsShowArgs) -> Result<Exit> {
     let local = || SecretsFile::new(project.paths.secrets.clone());
     let secrets = match &args.secrets_out {
         Some(path) => SecretsFile::new(path),
-        None if project.postgres_state() => {
-            let db = SecretsFile::new(project.paths.state.clone());
+        None if project.backend.keeps_secrets() => {
+            let db = SecretsFile::in_backend(project.backend.clone(), Vec::new());
             if args.identity.is_some() || !db.is_empty()? {
                 db
             } else {

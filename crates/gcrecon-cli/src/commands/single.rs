@@ -19,8 +19,8 @@ pub async fn import(ctx: &Ctx, args: &ImportArgs) -> Result<Exit> {
         ));
     }
     let provider = connect(&ctx.global, &ctx.printer).await?;
-    let _lock = ctx.lock(&project.paths.state, "import")?;
-    let mut store = StateStore::open(&project.paths.state, &project.name)?;
+    let _lock = ctx.lock(&project.backend, "import")?;
+    let mut store = StateStore::load(project.backend.clone(), &project.name)?;
     let id = GenesysId(args.id.clone());
     // Running an import again (after an interrupted one) is not an error.
     if let Some(existing) = store.state().resource(&address) {
@@ -45,8 +45,8 @@ pub async fn rotate(ctx: &Ctx, args: &RotateArgs) -> Result<Exit> {
     let address = parse_address(&args.address)?;
     let project = ctx.project()?;
     let provider = connect(&ctx.global, &ctx.printer).await?;
-    let _lock = ctx.lock(&project.paths.state, "rotate")?;
-    let store = StateStore::open_existing(&project.paths.state)?;
+    let _lock = ctx.lock(&project.backend, "rotate")?;
+    let store = StateStore::load_existing(project.backend.clone())?;
     let secrets = project.secrets_store(
         args.secrets.secrets_out.as_deref(),
         &args.secrets.secrets_recipients,
@@ -69,9 +69,9 @@ pub async fn rotate(ctx: &Ctx, args: &RotateArgs) -> Result<Exit> {
 /// `gcrecon state rm ADDR`.
 pub fn state_rm(ctx: &Ctx, address: &str) -> Result<Exit> {
     let address = parse_address(address)?;
-    let state = crate::project::state_path_only(&ctx.global)?;
-    let _lock = ctx.lock(&state, "state rm")?;
-    let mut store = StateStore::open_existing(&state)?;
+    let backend = crate::project::backend_only(&ctx.global)?;
+    let _lock = ctx.lock(&backend, "state rm")?;
+    let mut store = StateStore::load_existing(backend)?;
     let record = ops::state_rm(&mut store, &address)?;
     ctx.printer.line(&format!(
         "Removed {address} [id={}] from the state. The object itself is unchanged; gcrecon no longer manages it.",
