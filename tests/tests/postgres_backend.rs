@@ -5,8 +5,9 @@
 //! any machine. The real `gcrecon` against a real `gcsim` and a real
 //! PostgreSQL server.
 //!
-//! One more test drives the backend as a library: the secrets document kept
-//! beside a workspace's state (`load_secrets` / `save_secrets`).
+//! One more test drives the backend as a library: the encrypted secrets kept
+//! beside a workspace's state, one row per client (`store_secret` /
+//! `load_secrets`).
 //!
 //! They are `#[ignore]`d: `.ci/run` starts a throwaway server (with TLS
 //! and a role that may only connect over TLS) and runs them with
