@@ -594,6 +594,54 @@ pub async fn export<P: Provider + 'static>(
     for kind in &listed_kinds {
         provider.manage_keys(*kind, &exported_keys(*kind));
     }
+    let listings = list_all(provider, listed_kinds, &kinds, observer, &mut warnings).await?;
+
+    // Names: per kind for resources, per data kind for data sources.
+    let (exported, mut chosen) = resource_names(&kinds, &listings);
+    let data_names = data_source_names(&listings, &exported, &org);
+    let listed = listings
+        .values()
+        .flat_map(|l| &l.objects)
+        .map(|o| ((o.kind, o.id.clone()), o))
+        .collect();
+    let mut refs = Refs {
+        org: &org,
+        exported,
+        listed,
+        data: BTreeMap::new(),
+        data_names,
+        warnings: Vec::new(),
+    };
+    let caller_client = (caller.kind == CallerKind::Client).then_some(&caller.id);
+    chosen.sort_by(|a, b| a.0.cmp(&b.0));
+    let entries: Vec<Entry> = chosen
+        .into_iter()
+        .map(|(address, object)| entry(&mut refs, address, object, caller_client, &mut warnings))
+        .collect();
+    warnings.append(&mut refs.warnings);
+    let data: Vec<DataBlock> = refs.data.into_values().collect();
+
+    let manifest = render(&org, &options.name, &data, &entries);
+    let (state, counts) = exported_state(&org, &options.name, &data, &entries);
+    Ok(Exported {
+        manifest,
+        state,
+        counts,
+        data_sources: data.len(),
+        warnings,
+        api_calls: provider.call_counts(),
+    })
+}
+
+/// One full listing per kind in `listed_kinds`, read concurrently; a
+/// warning for each exported kind (in `kinds`) the caller cannot see all of.
+async fn list_all<P: Provider + 'static>(
+    provider: &Arc<P>,
+    listed_kinds: BTreeSet<Kind>,
+    kinds: &BTreeSet<Kind>,
+    observer: &dyn Observer,
+    warnings: &mut Vec<String>,
+) -> Result<BTreeMap<Kind, gcrecon_core::provider::Listing>, EngineError> {
     let mut tasks = tokio::task::JoinSet::new();
     for kind in listed_kinds {
         observer.event(&Event::Listing { kind });
@@ -615,11 +663,22 @@ pub async fn export<P: Provider + 'static>(
         }
         listings.insert(kind, listing);
     }
+    Ok(listings)
+}
 
-    // Names: per kind for resources, per data kind for data sources.
+/// The address of every exported (non built-in) object, by (kind, id), and
+/// the objects with their addresses.
+#[allow(clippy::type_complexity)]
+fn resource_names<'a>(
+    kinds: &BTreeSet<Kind>,
+    listings: &'a BTreeMap<Kind, gcrecon_core::provider::Listing>,
+) -> (
+    BTreeMap<(Kind, GenesysId), Address>,
+    Vec<(Address, &'a LiveObject)>,
+) {
     let mut exported = BTreeMap::new();
     let mut chosen: Vec<(Address, &LiveObject)> = Vec::new();
-    for kind in &kinds {
+    for kind in kinds {
         let objects: Vec<&LiveObject> = listings
             .get(kind)
             .map(|l| l.objects.iter().filter(|o| !o.builtin).collect())
@@ -640,6 +699,16 @@ pub async fn export<P: Provider + 'static>(
             chosen.push((address, o));
         }
     }
+    (exported, chosen)
+}
+
+/// Names of data sources per data kind, by id, for the listed objects not
+/// exported (except the home division, which is `data.division.home`).
+fn data_source_names(
+    listings: &BTreeMap<Kind, gcrecon_core::provider::Listing>,
+    exported: &BTreeMap<(Kind, GenesysId), Address>,
+    org: &Org,
+) -> BTreeMap<DataKind, BTreeMap<GenesysId, String>> {
     let mut data_names = BTreeMap::new();
     for (kind, data_kind) in Kind::ALL
         .into_iter()
@@ -669,37 +738,25 @@ pub async fn export<P: Provider + 'static>(
         }
         data_names.insert(data_kind, names);
     }
-    let listed = listings
-        .values()
-        .flat_map(|l| &l.objects)
-        .map(|o| ((o.kind, o.id.clone()), o))
-        .collect();
-    let mut refs = Refs {
-        org: &org,
-        exported,
-        listed,
-        data: BTreeMap::new(),
-        data_names,
-        warnings: Vec::new(),
-    };
-    let caller_client = (caller.kind == CallerKind::Client).then_some(&caller.id);
-    chosen.sort_by(|a, b| a.0.cmp(&b.0));
-    let entries: Vec<Entry> = chosen
-        .into_iter()
-        .map(|(address, object)| entry(&mut refs, address, object, caller_client, &mut warnings))
-        .collect();
-    warnings.append(&mut refs.warnings);
-    let data: Vec<DataBlock> = refs.data.into_values().collect();
+    data_names
+}
 
-    let manifest = render(&org, &options.name, &data, &entries);
-    let mut state = State::new(uuid::Uuid::new_v4().to_string(), options.name.clone());
+/// The state of an export (every object applied with exactly the exported
+/// values) and the objects written per kind.
+fn exported_state(
+    org: &Org,
+    name: &str,
+    data: &[DataBlock],
+    entries: &[Entry],
+) -> (State, BTreeMap<Kind, usize>) {
+    let mut state = State::new(uuid::Uuid::new_v4().to_string(), name.to_owned());
     state.org_id = Some(org.id.clone());
     state.data = data
         .iter()
         .map(|d| (d.address.clone(), d.value.clone()))
         .collect();
     let mut counts: BTreeMap<Kind, usize> = BTreeMap::new();
-    for e in &entries {
+    for e in entries {
         *counts.entry(e.object.kind).or_default() += 1;
         state.upsert_resource(ResourceState {
             address: e.address.clone(),
@@ -714,14 +771,7 @@ pub async fn export<P: Provider + 'static>(
             sensitive_keys: Vec::new(),
         });
     }
-    Ok(Exported {
-        manifest,
-        state,
-        counts,
-        data_sources: data.len(),
-        warnings,
-        api_calls: provider.call_counts(),
-    })
+    (state, counts)
 }
 
 #[cfg(test)]

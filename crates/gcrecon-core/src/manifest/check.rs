@@ -679,143 +679,25 @@ impl Checker<'_, '_> {
     }
 
     fn expr(&mut self, e: &Expr, file: u32, w: &Where<'_>, out: &mut Collected) {
-        let m = self.m;
         match &e.kind {
             ExprKind::Str(_) | ExprKind::Number(_) | ExprKind::Bool(_) => {}
-            ExprKind::Var(name) => match m.variables.get(name) {
-                Some(decl) => {
-                    if decl.sensitive && out.sensitive.is_none() {
-                        out.sensitive = Some((
-                            Sp::new(file, e.pos.clone()),
-                            format!("the sensitive variable `var.{name}`"),
-                        ));
-                    }
-                }
-                None => {
-                    let mut d = self
-                        .err(
-                            file,
-                            &e.pos,
-                            format!("unknown variable `var.{name}`"),
-                            w.owner,
-                        )
-                        .with_label("not declared");
-                    d = match suggest::closest(name, m.variables.keys().map(String::as_str)) {
-                        Some(c) => d.with_hint(format!("did you mean `var.{c}`?")),
-                        None => d.with_hint(format!(
-                            "declare it:\n\n      [variables.{name}]\n      type = \"string\""
-                        )),
-                    };
-                    self.diags.push(d);
-                }
-            },
-            ExprKind::Local(name) => {
-                if let Some(id) = self.ids.local_id.get(name.as_str()) {
-                    out.sites.push((*id, Sp::new(file, e.pos.clone())));
-                } else {
-                    let mut d = self
-                        .err(
-                            file,
-                            &e.pos,
-                            format!("unknown local `local.{name}`"),
-                            w.owner,
-                        )
-                        .with_label("not defined in [locals]");
-                    d = match suggest::closest(name, m.locals.keys().map(String::as_str)) {
-                        Some(c) => d.with_hint(format!("did you mean `local.{c}`?")),
-                        None => d.with_hint(format!("define it in [locals]: `{name} = ...`")),
-                    };
-                    self.diags.push(d);
-                }
-            }
-            ExprKind::EachKey | ExprKind::EachValue => {
-                let which = if matches!(e.kind, ExprKind::EachKey) {
-                    "each.key"
-                } else {
-                    "each.value"
-                };
-                let (msg, hint) = match w.each {
-                    EachScope::Allowed => return,
-                    EachScope::NoForEach => (
-                        format!("`{which}` is used in `{}`, which has no `for_each`", w.owner),
-                        format!("add `for_each = [...]` to `{}`, or use a plain value", w.owner),
-                    ),
-                    EachScope::InForEach => (
-                        format!("`for_each` of `{}` cannot use `{which}`", w.owner),
-                        "`each` is defined by `for_each`; build the collection from variables, locals or data sources".to_owned(),
-                    ),
-                    EachScope::Local => (
-                        format!("`{which}` cannot be used in a local (`{}`)", w.owner),
-                        "locals are shared by every instance; use `each` in the block that has `for_each`".to_owned(),
-                    ),
-                    EachScope::Output => (
-                        format!("`{which}` is used in `{}`, which has no `for_each`", w.owner),
-                        format!("add `for_each = ...` to `{}` (one output per element), reference one instance (`${{role.x[\"KEY\"].id}}`), or build a map: `${{ {{for k, r in role.x : k => r.id}} }}`", w.owner),
-                    ),
-                };
-                let d = self
-                    .err(file, &e.pos, msg, w.owner)
-                    .with_label("`each` outside for_each")
-                    .with_hint(hint);
-                self.diags.push(d);
-            }
+            ExprKind::Var(name) => self.variable(name, e, file, w, out),
+            ExprKind::Local(name) => self.local(name, e, file, w, out),
+            ExprKind::EachKey | ExprKind::EachValue => self.each(e, file, w),
             ExprKind::Resource {
                 kind,
                 name,
                 key,
                 attr,
                 attr_pos,
-            } => {
-                if let Some(k) = key {
-                    self.expr(k, file, w, out);
-                }
-                let target = Target::Resource(*kind);
-                let Some(id) =
-                    self.check_block_ref(target, name, key.as_deref(), e, file, w, false)
-                else {
-                    return;
-                };
-                let spec = kind.spec();
-                if !spec.is_open() && !spec.has_attribute(attr) {
-                    let addr = Address::resource(*kind, name.clone());
-                    self.unknown_attr(&addr, attr, &resource_attributes(*kind), file, attr_pos, w);
-                    return;
-                }
-                if spec.sensitive.contains(&attr.as_str()) && out.sensitive.is_none() {
-                    out.sensitive = Some((
-                        Sp::new(file, e.pos.clone()),
-                        format!("the secret `{kind}.{name}.{attr}`"),
-                    ));
-                }
-                out.sites.push((id, Sp::new(file, e.pos.clone())));
-            }
+            } => self.resource_attr(*kind, name, key.as_deref(), attr, attr_pos, e, file, w, out),
             ExprKind::Data {
                 kind,
                 name,
                 key,
                 attr,
                 attr_pos,
-            } => {
-                if let Some(k) = key {
-                    self.expr(k, file, w, out);
-                }
-                let target = Target::Data(*kind);
-                let id = if kind.is_implicit() {
-                    self.ids.implicit(*kind)
-                } else {
-                    match self.check_block_ref(target, name, key.as_deref(), e, file, w, false) {
-                        Some(id) => id,
-                        None => return,
-                    }
-                };
-                let (_, attrs) = schema::data_keys(*kind);
-                if !attrs.contains(&attr.as_str()) {
-                    let addr = Address::data(*kind, name.clone());
-                    self.unknown_attr(&addr, attr, attrs, file, attr_pos, w);
-                    return;
-                }
-                out.sites.push((id, Sp::new(file, e.pos.clone())));
-            }
+            } => self.data_attr(*kind, name, key.as_deref(), attr, attr_pos, e, file, w, out),
             ExprKind::Block { target, name, key } => {
                 if let Some(k) = key {
                     self.expr(k, file, w, out);
@@ -850,6 +732,164 @@ impl Checker<'_, '_> {
                 }
             }
         }
+    }
+
+    /// `var.NAME`: declared; a sensitive one marks what is collected.
+    fn variable(&mut self, name: &str, e: &Expr, file: u32, w: &Where<'_>, out: &mut Collected) {
+        let m = self.m;
+        match m.variables.get(name) {
+            Some(decl) => {
+                if decl.sensitive && out.sensitive.is_none() {
+                    out.sensitive = Some((
+                        Sp::new(file, e.pos.clone()),
+                        format!("the sensitive variable `var.{name}`"),
+                    ));
+                }
+            }
+            None => {
+                let mut d = self
+                    .err(
+                        file,
+                        &e.pos,
+                        format!("unknown variable `var.{name}`"),
+                        w.owner,
+                    )
+                    .with_label("not declared");
+                d = match suggest::closest(name, m.variables.keys().map(String::as_str)) {
+                    Some(c) => d.with_hint(format!("did you mean `var.{c}`?")),
+                    None => d.with_hint(format!(
+                        "declare it:\n\n      [variables.{name}]\n      type = \"string\""
+                    )),
+                };
+                self.diags.push(d);
+            }
+        }
+    }
+
+    /// `local.NAME`: defined in `[locals]`.
+    fn local(&mut self, name: &str, e: &Expr, file: u32, w: &Where<'_>, out: &mut Collected) {
+        let m = self.m;
+        if let Some(id) = self.ids.local_id.get(name) {
+            out.sites.push((*id, Sp::new(file, e.pos.clone())));
+        } else {
+            let mut d = self
+                .err(
+                    file,
+                    &e.pos,
+                    format!("unknown local `local.{name}`"),
+                    w.owner,
+                )
+                .with_label("not defined in [locals]");
+            d = match suggest::closest(name, m.locals.keys().map(String::as_str)) {
+                Some(c) => d.with_hint(format!("did you mean `local.{c}`?")),
+                None => d.with_hint(format!("define it in [locals]: `{name} = ...`")),
+            };
+            self.diags.push(d);
+        }
+    }
+
+    /// `each.key` or `each.value`: only where `for_each` defines them.
+    fn each(&mut self, e: &Expr, file: u32, w: &Where<'_>) {
+        let which = if matches!(e.kind, ExprKind::EachKey) {
+            "each.key"
+        } else {
+            "each.value"
+        };
+        let (msg, hint) = match w.each {
+            EachScope::Allowed => return,
+            EachScope::NoForEach => (
+                format!("`{which}` is used in `{}`, which has no `for_each`", w.owner),
+                format!("add `for_each = [...]` to `{}`, or use a plain value", w.owner),
+            ),
+            EachScope::InForEach => (
+                format!("`for_each` of `{}` cannot use `{which}`", w.owner),
+                "`each` is defined by `for_each`; build the collection from variables, locals or data sources".to_owned(),
+            ),
+            EachScope::Local => (
+                format!("`{which}` cannot be used in a local (`{}`)", w.owner),
+                "locals are shared by every instance; use `each` in the block that has `for_each`".to_owned(),
+            ),
+            EachScope::Output => (
+                format!("`{which}` is used in `{}`, which has no `for_each`", w.owner),
+                format!("add `for_each = ...` to `{}` (one output per element), reference one instance (`${{role.x[\"KEY\"].id}}`), or build a map: `${{ {{for k, r in role.x : k => r.id}} }}`", w.owner),
+            ),
+        };
+        let d = self
+            .err(file, &e.pos, msg, w.owner)
+            .with_label("`each` outside for_each")
+            .with_hint(hint);
+        self.diags.push(d);
+    }
+
+    /// `KIND.NAME[KEY].ATTR`: the block exists and has the attribute.
+    #[allow(clippy::too_many_arguments)]
+    fn resource_attr(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        key: Option<&Expr>,
+        attr: &str,
+        attr_pos: &std::ops::Range<usize>,
+        e: &Expr,
+        file: u32,
+        w: &Where<'_>,
+        out: &mut Collected,
+    ) {
+        if let Some(k) = key {
+            self.expr(k, file, w, out);
+        }
+        let target = Target::Resource(kind);
+        let Some(id) = self.check_block_ref(target, name, key, e, file, w, false) else {
+            return;
+        };
+        let spec = kind.spec();
+        if !spec.is_open() && !spec.has_attribute(attr) {
+            let addr = Address::resource(kind, name.to_owned());
+            self.unknown_attr(&addr, attr, &resource_attributes(kind), file, attr_pos, w);
+            return;
+        }
+        if spec.sensitive.contains(&attr) && out.sensitive.is_none() {
+            out.sensitive = Some((
+                Sp::new(file, e.pos.clone()),
+                format!("the secret `{kind}.{name}.{attr}`"),
+            ));
+        }
+        out.sites.push((id, Sp::new(file, e.pos.clone())));
+    }
+
+    /// `data.KIND.NAME[KEY].ATTR`: the data source exists and has the attribute.
+    #[allow(clippy::too_many_arguments)]
+    fn data_attr(
+        &mut self,
+        kind: DataKind,
+        name: &str,
+        key: Option<&Expr>,
+        attr: &str,
+        attr_pos: &std::ops::Range<usize>,
+        e: &Expr,
+        file: u32,
+        w: &Where<'_>,
+        out: &mut Collected,
+    ) {
+        if let Some(k) = key {
+            self.expr(k, file, w, out);
+        }
+        let target = Target::Data(kind);
+        let id = if kind.is_implicit() {
+            self.ids.implicit(kind)
+        } else {
+            match self.check_block_ref(target, name, key, e, file, w, false) {
+                Some(id) => id,
+                None => return,
+            }
+        };
+        let (_, attrs) = schema::data_keys(kind);
+        if !attrs.contains(&attr) {
+            let addr = Address::data(kind, name.to_owned());
+            self.unknown_attr(&addr, attr, attrs, file, attr_pos, w);
+            return;
+        }
+        out.sites.push((id, Sp::new(file, e.pos.clone())));
     }
 
     fn unknown_attr(

@@ -237,43 +237,13 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             ExprKind::Str(s) => Ok(Value::String(s.clone())),
             ExprKind::Number(n) => Ok(Value::Number(n.clone())),
             ExprKind::Bool(b) => Ok(Value::Bool(*b)),
-            ExprKind::Var(name) => {
-                let vars: &Variables = self.ctx.variables;
-                match vars.get(name) {
-                    Some(v) => {
-                        acc.sensitive |= vars.is_sensitive(name);
-                        Ok(v.clone())
-                    }
-                    None => Err(self
-                        .err(
-                            file,
-                            &e.pos,
-                            scope.owner,
-                            format!("variable `var.{name}` has no value"),
-                        )
-                        .with_hint(
-                            "resolve variables with Manifest::resolve_variables before evaluating",
-                        )),
-                }
-            }
+            ExprKind::Var(name) => self.variable(name, e, file, scope, acc),
             ExprKind::Local(name) => {
                 let local = self.local(name, Sp::new(file, e.pos.clone()), scope.owner)?;
                 acc.merge(&local.1);
                 Ok(local.0.clone())
             }
-            ExprKind::EachKey | ExprKind::EachValue => match scope.each {
-                Some((k, v)) => Ok(if matches!(e.kind, ExprKind::EachKey) {
-                    Value::String(k.to_owned())
-                } else {
-                    v.clone()
-                }),
-                None => Err(self.err(
-                    file,
-                    &e.pos,
-                    scope.owner,
-                    "`each` is only available in a block with `for_each`",
-                )),
-            },
+            ExprKind::EachKey | ExprKind::EachValue => self.each(e, file, scope),
             ExprKind::Resource {
                 kind,
                 name,
@@ -332,34 +302,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                     .map(|i| self.expr(i, file, scope, acc))
                     .collect::<Result<_, _>>()?,
             )),
-            ExprKind::Object(entries) => {
-                let mut out = BTreeMap::new();
-                let mut unknown = false;
-                for (k, v) in entries {
-                    let key = self.expr(k, file, scope, acc)?;
-                    let value = self.expr(v, file, scope, acc)?;
-                    match self.object_key(key, k, file, scope)? {
-                        Some(key) => {
-                            if out.insert(key.clone(), value).is_some() {
-                                return Err(self
-                                    .err(
-                                        file,
-                                        &k.pos,
-                                        scope.owner,
-                                        format!("the object has the key \"{key}\" twice"),
-                                    )
-                                    .with_hint("give every key once"));
-                            }
-                        }
-                        None => unknown = true,
-                    }
-                }
-                Ok(if unknown {
-                    Value::Unknown
-                } else {
-                    Value::Map(out)
-                })
-            }
+            ExprKind::Object(entries) => self.object(entries, file, scope, acc),
             ExprKind::Unary(op, inner) => {
                 let v = self.expr(inner, file, scope, acc)?;
                 funcs::unary(*op, &v).map_err(|m| {
@@ -367,89 +310,216 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                         .with_label(format!("this is a {}", v.type_name()))
                 })
             }
-            ExprKind::Binary(op, a, b) => {
-                let x = self.expr(a, file, scope, acc)?;
-                let y = self.expr(b, file, scope, acc)?;
-                funcs::binary(*op, &x, &y).map_err(|m| {
-                    let hint = match op {
-                        super::expr::BinaryOp::Add => "`+` adds numbers; to join text use format(\"%s%s\", a, b) or join(\"\", [a, b])",
-                        super::expr::BinaryOp::And | super::expr::BinaryOp::Or => "compare to get a bool, e.g. `var.x == \"yes\"`",
-                        _ => "convert the operands, or compare values of one type",
-                    };
-                    self.err(file, &e.pos, scope.owner, format!("{m} (left: {}, right: {})", x.type_name(), y.type_name()))
-                        .with_hint(hint)
-                })
-            }
+            ExprKind::Binary(op, a, b) => self.binary(*op, a, b, e, file, scope, acc),
             ExprKind::Cond(c, a, b) => self.conditional(c, a, b, file, scope, acc),
             ExprKind::Call {
                 func: Func::Try,
                 args,
-            } => {
-                let mut last = None;
-                for a in args {
-                    match self.expr(a, file, scope, acc) {
-                        Ok(v) if v.is_known() => return Ok(v),
-                        Ok(_) => return Ok(Value::Unknown),
-                        Err(d) => last = Some(d),
-                    }
-                }
-                let mut d = self
-                    .err(
-                        file,
-                        &e.pos,
-                        scope.owner,
-                        "`try`: no argument evaluated without an error",
-                    )
-                    .with_hint("add a last argument that cannot fail, e.g. a literal fallback");
-                if let Some(last) = last {
-                    d = d.with_hint(format!("the last argument failed with: {}", last.message));
-                }
-                Err(d)
-            }
-            ExprKind::Call { func, args } => {
-                let vals = args
-                    .iter()
-                    .map(|a| self.expr(a, file, scope, acc))
-                    .collect::<Result<Vec<_>, _>>()?;
-                funcs::call(*func, &vals).map_err(|fe| {
-                    let pos = fe.arg.and_then(|i| args.get(i)).map_or(&e.pos, |a| &a.pos);
-                    let mut d = self.err(file, pos, scope.owner, fe.message);
-                    if let Some(v) = fe.arg.and_then(|i| vals.get(i)) {
-                        d = d.with_label(format!("this is a {}", v.type_name()));
-                    }
-                    d.with_hint(
-                        fe.hint
-                            .unwrap_or_else(|| format!("call it as {}", func.signature())),
-                    )
-                })
-            }
+            } => self.try_call(args, e, file, scope, acc),
+            ExprKind::Call { func, args } => self.call(*func, args, e, file, scope, acc),
             ExprKind::For(f) => self.for_expr(f, e, file, scope, acc),
             ExprKind::Index(base, idx) => {
                 let b = self.expr(base, file, scope, acc)?;
                 let i = self.expr(idx, file, scope, acc)?;
                 self.index(b, i, e, idx, file, scope)
             }
-            ExprKind::Field(base, field) => match self.expr(base, file, scope, acc)? {
-                Value::Unknown => Ok(Value::Unknown),
-                Value::Map(m) => m.get(field).cloned().ok_or_else(|| {
-                    let mut d = self.err(
-                        file,
-                        &e.pos,
-                        scope.owner,
-                        format!("the map has no key `{field}`"),
-                    );
-                    if let Some(c) = suggest::closest(field, m.keys().map(String::as_str)) {
-                        d = d.with_hint(format!("did you mean `{c}`?"));
-                    }
-                    d
-                }),
-                other => Err(self.err(
+            ExprKind::Field(base, field) => self.field(base, field, e, file, scope, acc),
+        }
+    }
+
+    /// `var.NAME`: a resolved variable (its sensitivity joins `acc`).
+    fn variable(
+        &self,
+        name: &str,
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        let vars: &Variables = self.ctx.variables;
+        match vars.get(name) {
+            Some(v) => {
+                acc.sensitive |= vars.is_sensitive(name);
+                Ok(v.clone())
+            }
+            None => Err(self
+                .err(
                     file,
                     &e.pos,
                     scope.owner,
-                    format!("cannot read `.{field}` of a {}", other.type_name()),
-                )),
-            },
+                    format!("variable `var.{name}` has no value"),
+                )
+                .with_hint("resolve variables with Manifest::resolve_variables before evaluating")),
+        }
+    }
+
+    /// `each.key` or `each.value` of the instance being evaluated.
+    fn each(&self, e: &Expr, file: u32, scope: &Scope<'_>) -> Result<Value, Diagnostic> {
+        match scope.each {
+            Some((k, v)) => Ok(if matches!(e.kind, ExprKind::EachKey) {
+                Value::String(k.to_owned())
+            } else {
+                v.clone()
+            }),
+            None => Err(self.err(
+                file,
+                &e.pos,
+                scope.owner,
+                "`each` is only available in a block with `for_each`",
+            )),
+        }
+    }
+
+    /// `{ k = v, ... }`: unknown when a key is.
+    fn object(
+        &self,
+        entries: &[(Expr, Expr)],
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        let mut out = BTreeMap::new();
+        let mut unknown = false;
+        for (k, v) in entries {
+            let key = self.expr(k, file, scope, acc)?;
+            let value = self.expr(v, file, scope, acc)?;
+            match self.object_key(key, k, file, scope)? {
+                Some(key) => {
+                    if out.insert(key.clone(), value).is_some() {
+                        return Err(self
+                            .err(
+                                file,
+                                &k.pos,
+                                scope.owner,
+                                format!("the object has the key \"{key}\" twice"),
+                            )
+                            .with_hint("give every key once"));
+                    }
+                }
+                None => unknown = true,
+            }
+        }
+        Ok(if unknown {
+            Value::Unknown
+        } else {
+            Value::Map(out)
+        })
+    }
+
+    /// `a OP b`, with a hint for the common type mistakes.
+    #[allow(clippy::too_many_arguments)]
+    fn binary(
+        &self,
+        op: super::expr::BinaryOp,
+        a: &Expr,
+        b: &Expr,
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        let x = self.expr(a, file, scope, acc)?;
+        let y = self.expr(b, file, scope, acc)?;
+        funcs::binary(op, &x, &y).map_err(|m| {
+            let hint = match op {
+                super::expr::BinaryOp::Add => "`+` adds numbers; to join text use format(\"%s%s\", a, b) or join(\"\", [a, b])",
+                super::expr::BinaryOp::And | super::expr::BinaryOp::Or => "compare to get a bool, e.g. `var.x == \"yes\"`",
+                _ => "convert the operands, or compare values of one type",
+            };
+            self.err(file, &e.pos, scope.owner, format!("{m} (left: {}, right: {})", x.type_name(), y.type_name()))
+                .with_hint(hint)
+        })
+    }
+
+    /// `try(a, ...)`: the first argument that evaluates without an error.
+    fn try_call(
+        &self,
+        args: &[Expr],
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        let mut last = None;
+        for a in args {
+            match self.expr(a, file, scope, acc) {
+                Ok(v) if v.is_known() => return Ok(v),
+                Ok(_) => return Ok(Value::Unknown),
+                Err(d) => last = Some(d),
+            }
+        }
+        let mut d = self
+            .err(
+                file,
+                &e.pos,
+                scope.owner,
+                "`try`: no argument evaluated without an error",
+            )
+            .with_hint("add a last argument that cannot fail, e.g. a literal fallback");
+        if let Some(last) = last {
+            d = d.with_hint(format!("the last argument failed with: {}", last.message));
+        }
+        Err(d)
+    }
+
+    /// A function call (any but `try`), an error placed at the argument at fault.
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &self,
+        func: Func,
+        args: &[Expr],
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        let vals = args
+            .iter()
+            .map(|a| self.expr(a, file, scope, acc))
+            .collect::<Result<Vec<_>, _>>()?;
+        funcs::call(func, &vals).map_err(|fe| {
+            let pos = fe.arg.and_then(|i| args.get(i)).map_or(&e.pos, |a| &a.pos);
+            let mut d = self.err(file, pos, scope.owner, fe.message);
+            if let Some(v) = fe.arg.and_then(|i| vals.get(i)) {
+                d = d.with_label(format!("this is a {}", v.type_name()));
+            }
+            d.with_hint(
+                fe.hint
+                    .unwrap_or_else(|| format!("call it as {}", func.signature())),
+            )
+        })
+    }
+
+    /// `base.field` of a map.
+    fn field(
+        &self,
+        base: &Expr,
+        field: &str,
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Value, Diagnostic> {
+        match self.expr(base, file, scope, acc)? {
+            Value::Unknown => Ok(Value::Unknown),
+            Value::Map(m) => m.get(field).cloned().ok_or_else(|| {
+                let mut d = self.err(
+                    file,
+                    &e.pos,
+                    scope.owner,
+                    format!("the map has no key `{field}`"),
+                );
+                if let Some(c) = suggest::closest(field, m.keys().map(String::as_str)) {
+                    d = d.with_hint(format!("did you mean `{c}`?"));
+                }
+                d
+            }),
+            other => Err(self.err(
+                file,
+                &e.pos,
+                scope.owner,
+                format!("cannot read `.{field}` of a {}", other.type_name()),
+            )),
         }
     }
 

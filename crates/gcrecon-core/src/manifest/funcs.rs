@@ -119,24 +119,33 @@ pub(crate) fn call(f: Func, args: &[Value]) -> R {
         return Ok(Value::Unknown);
     }
     match f {
+        Func::Concat | Func::Flatten | Func::Distinct | Func::Contains | Func::Element => {
+            lists(f, args)
+        }
+        Func::Merge | Func::Length | Func::Keys | Func::Values | Func::Lookup => maps(f, args),
+        Func::Join
+        | Func::Split
+        | Func::Format
+        | Func::Lower
+        | Func::Upper
+        | Func::Trimspace
+        | Func::Replace => strings(f, args),
+        Func::Coalesce | Func::Toset | Func::Tolist | Func::Tomap | Func::Try => {
+            conversions(f, args)
+        }
+    }
+}
+
+/// The functions of lists: `concat`, `flatten`, `distinct`, `contains`,
+/// `element`.
+fn lists(f: Func, args: &[Value]) -> R {
+    match f {
         Func::Concat => {
             let mut out = Vec::new();
             for (i, a) in args.iter().enumerate() {
                 out.extend_from_slice(expect_list(f, i, a)?);
             }
             Ok(Value::List(out))
-        }
-        Func::Merge => {
-            let mut out = BTreeMap::new();
-            for (i, a) in args.iter().enumerate() {
-                if matches!(a, Value::Null) {
-                    continue;
-                }
-                for (k, v) in expect_map(f, i, a)? {
-                    out.insert(k.clone(), v.clone());
-                }
-            }
-            Ok(Value::Map(out))
         }
         Func::Flatten => {
             fn flat(items: &[Value], out: &mut Vec<Value>) -> bool {
@@ -185,36 +194,6 @@ pub(crate) fn call(f: Func, args: &[Value]) -> R {
             }
             Ok(Value::Bool(false))
         }
-        Func::Length => match &args[0] {
-            Value::List(l) => Ok(Value::from(l.len() as i64)),
-            Value::Map(m) => Ok(Value::from(m.len() as i64)),
-            Value::String(s) => Ok(Value::from(characters(s) as i64)),
-            other => Err(FuncError::at(
-                0,
-                format!(
-                    "`length` takes a list, map or string, found {}",
-                    other.type_name()
-                ),
-            )
-            .hint("call it as length(list | map | string)")),
-        },
-        Func::Keys => Ok(Value::strings(expect_map(f, 0, &args[0])?.keys().cloned())),
-        Func::Values => Ok(Value::List(
-            expect_map(f, 0, &args[0])?.values().cloned().collect(),
-        )),
-        Func::Lookup => {
-            let m = expect_map(f, 0, &args[0])?;
-            let k = expect_text(f, 1, &args[1])?;
-            match (m.get(&k), args.get(2)) {
-                (Some(v), _) => Ok(v.clone()),
-                (None, Some(d)) => Ok(d.clone()),
-                (None, None) => Err(FuncError::at(
-                    1,
-                    format!("`lookup` found no key \"{k}\" and was given no default"),
-                )
-                .hint("give a default as the third argument: lookup(map, key, default)")),
-            }
-        }
         Func::Element => {
             let items = expect_list(f, 0, &args[0])?;
             let idx = match &args[1] {
@@ -248,6 +227,62 @@ pub(crate) fn call(f: Func, args: &[Value]) -> R {
             let i = usize::try_from(idx).unwrap_or(usize::MAX) % items.len();
             Ok(items[i].clone())
         }
+        _ => unreachable!("`{}` is not one of the lists", f.name()),
+    }
+}
+
+/// The functions of maps, and `length` (of a list, map or string).
+fn maps(f: Func, args: &[Value]) -> R {
+    match f {
+        Func::Merge => {
+            let mut out = BTreeMap::new();
+            for (i, a) in args.iter().enumerate() {
+                if matches!(a, Value::Null) {
+                    continue;
+                }
+                for (k, v) in expect_map(f, i, a)? {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+            Ok(Value::Map(out))
+        }
+        Func::Length => match &args[0] {
+            Value::List(l) => Ok(Value::from(l.len() as i64)),
+            Value::Map(m) => Ok(Value::from(m.len() as i64)),
+            Value::String(s) => Ok(Value::from(characters(s) as i64)),
+            other => Err(FuncError::at(
+                0,
+                format!(
+                    "`length` takes a list, map or string, found {}",
+                    other.type_name()
+                ),
+            )
+            .hint("call it as length(list | map | string)")),
+        },
+        Func::Keys => Ok(Value::strings(expect_map(f, 0, &args[0])?.keys().cloned())),
+        Func::Values => Ok(Value::List(
+            expect_map(f, 0, &args[0])?.values().cloned().collect(),
+        )),
+        Func::Lookup => {
+            let m = expect_map(f, 0, &args[0])?;
+            let k = expect_text(f, 1, &args[1])?;
+            match (m.get(&k), args.get(2)) {
+                (Some(v), _) => Ok(v.clone()),
+                (None, Some(d)) => Ok(d.clone()),
+                (None, None) => Err(FuncError::at(
+                    1,
+                    format!("`lookup` found no key \"{k}\" and was given no default"),
+                )
+                .hint("give a default as the third argument: lookup(map, key, default)")),
+            }
+        }
+        _ => unreachable!("`{}` is not one of the maps", f.name()),
+    }
+}
+
+/// The functions of strings.
+fn strings(f: Func, args: &[Value]) -> R {
+    match f {
         Func::Join => {
             let sep = expect_text(f, 0, &args[0])?;
             let mut parts = Vec::new();
@@ -302,6 +337,13 @@ pub(crate) fn call(f: Func, args: &[Value]) -> R {
             }
             Ok(Value::String(s.replace(&from, &to)))
         }
+        _ => unreachable!("`{}` is not one of the strings", f.name()),
+    }
+}
+
+/// `coalesce` and the type conversions.
+fn conversions(f: Func, args: &[Value]) -> R {
+    match f {
         Func::Coalesce => {
             for a in args {
                 match a {
@@ -338,6 +380,7 @@ pub(crate) fn call(f: Func, args: &[Value]) -> R {
             )),
         },
         Func::Try => Err(FuncError::whole("`try` is evaluated by the evaluator")),
+        _ => unreachable!("`{}` is not one of the conversions", f.name()),
     }
 }
 
