@@ -1,7 +1,10 @@
 //! The caller behind the token (`data.caller`), its grants, and granting
 //! roles to itself.
 //!
-//! Who: with client credentials the caller is that OAuth client. With a
+//! Who: with client credentials the caller is that OAuth client, named by
+//! `GET /api/v2/authorization/subjects/me` (an `AuthzSubject`: its `name`),
+//! the answer the caller's grants are read from next, so that one call
+//! serves both (`tokens/me` only when the subject has no name). With a
 //! given access token, `GET /api/v2/tokens/me` says whether a client-
 //! credentials client holds it (`OAuthClient.authorizedGrantType`); otherwise
 //! `GET /api/v2/users/me` names the user. Grants come from
@@ -66,19 +69,29 @@ fn token_client(token: &Json) -> Option<&Json> {
 pub async fn identity(ctx: &Ctx) -> Result<Identity, ProviderError> {
     ctx.identity
         .get_or_try_init(|| async {
-            let token = ctx.api.send(Request::get(TOKEN_ME)).await?;
-            let client = token_client(&token);
             if let Some(client_id) = ctx.api.client_id() {
-                let name = client
-                    .and_then(|c| str_field(c, "name"))
-                    .unwrap_or(client_id)
-                    .to_owned();
+                let subject = ctx.api.send(Request::get(SUBJECTS_ME)).await?;
+                let name = match str_field(&subject, "name").filter(|n| !n.is_empty()) {
+                    Some(name) => name.to_owned(),
+                    None => {
+                        let token = ctx.api.send(Request::get(TOKEN_ME)).await?;
+                        token_client(&token)
+                            .and_then(|c| str_field(c, "name"))
+                            .unwrap_or(client_id)
+                            .to_owned()
+                    }
+                };
+                *ctx.subject_me
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(subject);
                 return Ok(Identity {
                     kind: CallerKind::Client,
                     id: GenesysId(client_id.to_owned()),
                     name,
                 });
             }
+            let token = ctx.api.send(Request::get(TOKEN_ME)).await?;
+            let client = token_client(&token);
             let client_identity = client.and_then(|c| {
                 Some(Identity {
                     kind: CallerKind::Client,
@@ -160,12 +173,22 @@ fn grants_of_subject(
     (grants, permissions, without_policies)
 }
 
-/// The caller's grants and permissions, as the service sees them now.
+/// The caller's grants and permissions, as the service sees them now (the
+/// answer [`identity`] just read, once, else a new read).
 async fn current_grants(
     ctx: &Ctx,
     who: &Identity,
 ) -> Result<(BTreeSet<RoleDivision>, BTreeSet<String>), ProviderError> {
-    match ctx.api.send(Request::get(SUBJECTS_ME)).await {
+    let kept = ctx
+        .subject_me
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    let answer = match kept {
+        Some(subject) => Ok(subject),
+        None => ctx.api.send(Request::get(SUBJECTS_ME)).await,
+    };
+    match answer {
         Ok(subject) => {
             let (grants, mut permissions, missing) = grants_of_subject(&subject);
             if !missing.is_empty() {
