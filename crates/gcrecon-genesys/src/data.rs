@@ -95,10 +95,7 @@ async fn queues_named(ctx: &Ctx, name: &str) -> Result<Vec<Json>, ProviderError>
         let listed = match &cache.queues {
             Some(listed) => listed.clone(),
             None => {
-                let first = ctx
-                    .api
-                    .first_page(Request::get(QUEUES), QUEUE_PAGE)
-                    .await?;
+                let first = ctx.api.first_page(Request::get(QUEUES), QUEUE_PAGE).await?;
                 let listed = is_whole_listing(&first).then(|| Arc::new(first.entities));
                 cache.queues = Some(listed.clone());
                 listed
