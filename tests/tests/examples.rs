@@ -117,6 +117,9 @@ impl Run {
         let email = user["email"].as_str().unwrap_or_default().to_owned();
         let id = user["id"].as_str().unwrap_or_default().to_owned();
         run.user_token = Some(run.sim.user_token(&email));
+        // A user caller is named by `users/me`; a client-credentials caller
+        // by the `subjects/me` its grants come from anyway.
+        run.plan_call_budget = NO_OP_PLAN_CALL_BUDGET + 1;
         (run, id)
     }
 
