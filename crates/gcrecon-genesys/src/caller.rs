@@ -1,10 +1,13 @@
 //! The caller behind the token (`data.caller`), its grants, and granting
 //! roles to itself.
 //!
-//! Who: with client credentials the caller is that OAuth client. With a
-//! given access token, `GET /api/v2/tokens/me` says whether a client-
-//! credentials client holds it (`OAuthClient.authorizedGrantType`); otherwise
-//! `GET /api/v2/users/me` names the user. Grants come from
+//! Who: with client credentials the caller is that OAuth client, named by
+//! `GET /api/v2/authorization/subjects/me` (an `AuthzSubject`: its `name`),
+//! the answer the caller's grants are read from next, so that one call
+//! serves both (`tokens/me` only when the subject has no name). With a
+//! given access token, `GET /api/v2/users/me` names the user behind it; a
+//! client's token has none (400), and `GET /api/v2/tokens/me` names the
+//! client (`OAuthClient`). Grants come from
 //! `GET /api/v2/authorization/subjects/me` (both caller kinds), with
 //! `GET /api/v2/users/me?expand=authorization` as a fallback for users.
 //!
@@ -66,44 +69,49 @@ fn token_client(token: &Json) -> Option<&Json> {
 pub async fn identity(ctx: &Ctx) -> Result<Identity, ProviderError> {
     ctx.identity
         .get_or_try_init(|| async {
-            let token = ctx.api.send(Request::get(TOKEN_ME)).await?;
-            let client = token_client(&token);
             if let Some(client_id) = ctx.api.client_id() {
-                let name = client
-                    .and_then(|c| str_field(c, "name"))
-                    .unwrap_or(client_id)
-                    .to_owned();
+                let subject = ctx.api.send(Request::get(SUBJECTS_ME)).await?;
+                let name = match str_field(&subject, "name").filter(|n| !n.is_empty()) {
+                    Some(name) => name.to_owned(),
+                    None => {
+                        let token = ctx.api.send(Request::get(TOKEN_ME)).await?;
+                        token_client(&token)
+                            .and_then(|c| str_field(c, "name"))
+                            .unwrap_or(client_id)
+                            .to_owned()
+                    }
+                };
+                *ctx.subject_me
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(subject);
                 return Ok(Identity {
                     kind: CallerKind::Client,
                     id: GenesysId(client_id.to_owned()),
                     name,
                 });
             }
-            let client_identity = client.and_then(|c| {
-                Some(Identity {
-                    kind: CallerKind::Client,
-                    id: GenesysId(str_field(c, "id")?.to_owned()),
-                    name: str_field(c, "name").unwrap_or_default().to_owned(),
-                })
-            });
-            let is_client_token = client.and_then(|c| str_field(c, "authorizedGrantType"))
-                == Some("CLIENT-CREDENTIALS");
-            if is_client_token {
-                if let Some(identity) = client_identity {
-                    return Ok(identity);
-                }
-            }
+            // A given token: `users/me` names the user behind it; a client's
+            // token has none (400 or 404), and `tokens/me` names the client.
             match ctx.api.send(Request::get(USERS_ME)).await {
                 Ok(user) => Ok(Identity {
                     kind: CallerKind::User,
                     id: GenesysId(id_of(&user, "user")?),
                     name: str_field(&user, "name").unwrap_or_default().to_owned(),
                 }),
-                // A client's token has no user behind it.
                 Err(ProviderError::Api {
                     status: 400 | 404, ..
-                }) if client_identity.is_some() => client_identity
-                    .ok_or_else(|| ProviderError::Auth("the token names no caller".into())),
+                }) => {
+                    let token = ctx.api.send(Request::get(TOKEN_ME)).await?;
+                    token_client(&token)
+                        .and_then(|c| {
+                            Some(Identity {
+                                kind: CallerKind::Client,
+                                id: GenesysId(str_field(c, "id")?.to_owned()),
+                                name: str_field(c, "name").unwrap_or_default().to_owned(),
+                            })
+                        })
+                        .ok_or_else(|| ProviderError::Auth("the token names no caller".into()))
+                }
                 Err(e) => Err(e),
             }
         })
@@ -160,12 +168,22 @@ fn grants_of_subject(
     (grants, permissions, without_policies)
 }
 
-/// The caller's grants and permissions, as the service sees them now.
+/// The caller's grants and permissions, as the service sees them now (the
+/// answer [`identity`] just read, once, else a new read).
 async fn current_grants(
     ctx: &Ctx,
     who: &Identity,
 ) -> Result<(BTreeSet<RoleDivision>, BTreeSet<String>), ProviderError> {
-    match ctx.api.send(Request::get(SUBJECTS_ME)).await {
+    let kept = ctx
+        .subject_me
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    let answer = match kept {
+        Some(subject) => Ok(subject),
+        None => ctx.api.send(Request::get(SUBJECTS_ME)).await,
+    };
+    match answer {
         Ok(subject) => {
             let (grants, mut permissions, missing) = grants_of_subject(&subject);
             if !missing.is_empty() {

@@ -24,10 +24,18 @@ type Row = BTreeMap<String, Value>;
 /// `data.users.X` by division filters the same listing). A manifest with a
 /// `for_each` over divisions otherwise pays one listing per instance.
 /// Division changes made by gcrecon itself clear the division listing.
+///
+/// Queues are looked up by name (`data.queue.X`, `data.users.X` by queue)
+/// from one page of the queue listing when that page is the whole listing:
+/// a `for_each` over a few queues then costs one call, not one per queue.
+/// An organization with more queues than one page holds is asked by name,
+/// per lookup, as before.
 #[derive(Default)]
 pub struct DataCache {
     divisions: Option<Arc<Vec<Json>>>,
     users: Option<Arc<Vec<Json>>>,
+    /// `None`: not read yet; `Some(None)`: more queues than one page.
+    queues: Option<Option<Arc<Vec<Json>>>>,
 }
 
 impl DataCache {
@@ -36,6 +44,76 @@ impl DataCache {
         self.divisions = None;
     }
 }
+
+/// True when `page` is the whole listing.
+fn is_whole_listing(page: &crate::http::Page) -> bool {
+    match page.page_count {
+        Some(count) => count <= 1,
+        None => !page.has_next,
+    }
+}
+
+/// The home division's id as the division listing flags it
+/// (`homeDivision`), from the listing read for the data sources or from its
+/// first page, which is kept for them when it is the whole listing: an
+/// organization with up to a page of divisions pays one call for both.
+/// `None` when the page read does not flag it.
+pub(crate) async fn home_division_listed(ctx: &Ctx) -> Result<Option<String>, ProviderError> {
+    let home = |all: &[Json]| {
+        all.iter()
+            .find(|d| d.get("homeDivision").and_then(Json::as_bool) == Some(true))
+            .and_then(|d| str_field(d, "id"))
+            .map(str::to_owned)
+    };
+    let mut cache = ctx.data_cache.lock().await;
+    if let Some(all) = &cache.divisions {
+        return Ok(home(all));
+    }
+    let spec = &crate::division::SPEC;
+    let first = ctx
+        .api
+        .first_page(Request::get(spec.list), spec.page_size)
+        .await?;
+    let found = home(&first.entities);
+    if is_whole_listing(&first) {
+        cache.divisions = Some(Arc::new(first.entities));
+    }
+    Ok(found)
+}
+
+/// The queues named `name` (exactly): from the cached single-page listing,
+/// else asked by name.
+async fn queues_named(ctx: &Ctx, name: &str) -> Result<Vec<Json>, ProviderError> {
+    let named = |all: &[Json]| -> Vec<Json> {
+        all.iter()
+            .filter(|e| str_field(e, "name") == Some(name))
+            .cloned()
+            .collect()
+    };
+    {
+        let mut cache = ctx.data_cache.lock().await;
+        let listed = match &cache.queues {
+            Some(listed) => listed.clone(),
+            None => {
+                let first = ctx.api.first_page(Request::get(QUEUES), QUEUE_PAGE).await?;
+                let listed = is_whole_listing(&first).then(|| Arc::new(first.entities));
+                cache.queues = Some(listed.clone());
+                listed
+            }
+        };
+        if let Some(all) = listed {
+            return Ok(named(&all));
+        }
+    }
+    let queues = ctx
+        .api
+        .list_all(Request::get(QUEUES).query("name", name), QUEUE_PAGE)
+        .await?;
+    Ok(named(&queues))
+}
+
+const QUEUES: &str = "/api/v2/routing/queues";
+const QUEUE_PAGE: u32 = 100;
 
 /// Every division, listed once per run.
 async fn all_divisions(ctx: &Ctx) -> Result<Arc<Vec<Json>>, ProviderError> {
@@ -149,6 +227,16 @@ async fn caller_row(ctx: &Ctx) -> Result<Vec<Row>, ProviderError> {
 /// `data.division`: by `name`, or the home division.
 async fn division(ctx: &Ctx, q: &AttrReader<'_>) -> Result<Vec<Row>, ProviderError> {
     if q.bool("home")? == Some(true) {
+        // Usually known by now, with its name in the cached listing.
+        let home = org::home_division(ctx).await?;
+        let listed = ctx.data_cache.lock().await.divisions.clone();
+        if let Some(d) = listed
+            .iter()
+            .flat_map(|all| all.iter())
+            .find(|d| str_field(d, "id") == Some(home.as_str()))
+        {
+            return Ok(vec![id_name(d, "division")?]);
+        }
         let home = ctx
             .api
             .send(Request::get("/api/v2/authorization/divisions/home"))
@@ -392,16 +480,9 @@ async fn users_row(ctx: &Ctx, ids: BTreeSet<String>) -> Result<Vec<Row>, Provide
 /// `data.queue`: by `name`, with its division.
 async fn queue(ctx: &Ctx, q: &AttrReader<'_>) -> Result<Vec<Row>, ProviderError> {
     let name = q.required_string("name")?;
-    let queues = ctx
-        .api
-        .list_all(
-            Request::get("/api/v2/routing/queues").query("name", &name),
-            100,
-        )
-        .await?;
-    queues
+    queues_named(ctx, &name)
+        .await?
         .iter()
-        .filter(|e| str_field(e, "name") == Some(name.as_str()))
         .map(|e| {
             let mut r = id_name(e, "queue")?;
             let division = e
@@ -478,16 +559,9 @@ async fn queue_id(ctx: &Ctx, queue: &str) -> Result<Option<String>, ProviderErro
             return Ok(Some(id_of(&q, "queue")?));
         }
     }
-    let queues = ctx
-        .api
-        .list_all(
-            Request::get("/api/v2/routing/queues").query("name", queue),
-            100,
-        )
-        .await?;
-    queues
-        .iter()
-        .find(|e| str_field(e, "name") == Some(queue))
+    queues_named(ctx, queue)
+        .await?
+        .first()
         .map(|q| id_of(q, "queue"))
         .transpose()
 }

@@ -110,6 +110,9 @@ pub(crate) struct Ctx {
     pub org: OnceCell<Org>,
     pub home: OnceCell<GenesysId>,
     pub identity: OnceCell<caller::Identity>,
+    /// The `subjects/me` answer that named a client-credentials caller,
+    /// kept for the grants read that follows it (see [`caller::identity`]).
+    pub subject_me: std::sync::Mutex<Option<serde_json::Value>>,
     /// Keys the manifest manages, per kind, when the engine said so.
     managed_keys: Mutex<BTreeMap<Kind, BTreeSet<String>>>,
     /// Listings that several data sources of one run read (see [`data::DataCache`]).
@@ -179,6 +182,7 @@ impl GenesysProvider {
                 org: OnceCell::new(),
                 home: OnceCell::new(),
                 identity: OnceCell::new(),
+                subject_me: std::sync::Mutex::new(None),
                 managed_keys: Mutex::new(BTreeMap::new()),
                 data_cache: tokio::sync::Mutex::default(),
             },

@@ -46,9 +46,14 @@ pub async fn org(ctx: &Ctx) -> Result<Org, ProviderError> {
         .cloned()
 }
 
+/// The home division: flagged in the division listing (which the data
+/// sources read anyway), else `GET /api/v2/authorization/divisions/home`.
 pub async fn home_division(ctx: &Ctx) -> Result<GenesysId, ProviderError> {
     ctx.home
         .get_or_try_init(|| async {
+            if let Some(id) = crate::data::home_division_listed(ctx).await? {
+                return Ok(GenesysId(id));
+            }
             let wire = ctx
                 .api
                 .send(Request::get("/api/v2/authorization/divisions/home"))

@@ -92,7 +92,8 @@ pub struct CallBound {
 pub const LOGIN_ROUTE: &str = "POST /oauth/token";
 
 /// The fewest calls a no-op plan can make: log in, learn who the caller and
-/// the org are (`tokens/me`, `organizations/me`), page through the
+/// the org are (`subjects/me`, which also gives the caller's grants, and
+/// `organizations/me`), page through the
 /// permission catalog when roles are managed (permissions are checked
 /// against it at plan time), and page through the listing of every managed
 /// kind, which holds all of that kind's objects in the org (managed,
@@ -106,9 +107,9 @@ pub fn noop_plan_calls(org_objects: &[(&str, u64)]) -> CallBound {
             why: "client-credentials login".to_owned(),
         },
         BoundLine {
-            route: "GET /api/v2/tokens/me".to_owned(),
+            route: "GET /api/v2/authorization/subjects/me".to_owned(),
             calls: 1,
-            why: "who the caller is".to_owned(),
+            why: "who the caller is and what it holds".to_owned(),
         },
         BoundLine {
             route: "GET /api/v2/organizations/me".to_owned(),
