@@ -46,6 +46,7 @@ pub(crate) mod group;
 pub(crate) mod identity_provider;
 pub(crate) mod integration;
 pub(crate) mod oauth_client;
+pub(crate) mod queue;
 pub(crate) mod role;
 pub(crate) mod role_grant;
 
@@ -397,6 +398,7 @@ static KINDS: [&dyn KindOps; Kind::ALL.len()] = [
     &oauth_client::OauthClient,
     &integration::Integration,
     &identity_provider::IdentityProvider,
+    &queue::Queue,
 ];
 
 /// The operations of `kind`.

@@ -59,6 +59,7 @@ kinds! {
     OauthClient => oauth_client,
     Integration => integration,
     IdentityProvider => identity_provider,
+    Queue => queue,
 }
 
 /// Everything core knows about one managed kind.
