@@ -236,6 +236,7 @@ mod kinds {
             "skill_evaluation_method": "BEST", "scoring_method": "TimestampAndPriority",
             "auto_answer_only": true, "enable_transcription": false,
             "enable_manual_assignment": false, "suppress_in_queue_call_recording": true,
+            "enable_audio_monitoring": false,
         }));
         let q = run(p.create(Kind::Queue, &desired)).unwrap().object;
         assert_eq!(q.attrs, desired, "the queue reads back as created");

@@ -17,6 +17,8 @@
 //! | `calling_party_name` | `callingPartyName` |
 //! | `calling_party_number` | `callingPartyNumber` |
 //!
+//! A flag (`autoAnswerOnly`, ...) the queue leaves out reads as `false`.
+//!
 //! `PUT` replaces the whole queue: fields gcrecon does not manage (media
 //! settings, flows, member groups, ...) would be cleared by a body of the
 //! manifest's keys alone. An update therefore reads the queue, sets the
@@ -73,6 +75,16 @@ const FIELDS: &[(&str, &[&str])] = &[
     ("enable_audio_monitoring", &["enableAudioMonitoring"]),
     ("calling_party_name", &["callingPartyName"]),
     ("calling_party_number", &["callingPartyNumber"]),
+];
+
+/// Boolean keys a `Queue` may leave out: absent reads as `false`, as the
+/// service omits a flag that was never set.
+const FLAGS: &[&str] = &[
+    "auto_answer_only",
+    "enable_transcription",
+    "enable_manual_assignment",
+    "suppress_in_queue_call_recording",
+    "enable_audio_monitoring",
 ];
 
 /// Fields of a `Queue` the service owns: left out of a `PUT` body.
@@ -179,6 +191,11 @@ pub fn to_live(wire: &Json) -> Result<LiveObject, ProviderError> {
             attrs.insert((*key).to_owned(), Value::from_json(v));
         }
     }
+    for flag in FLAGS {
+        attrs
+            .entry((*flag).to_owned())
+            .or_insert(Value::Bool(false));
+    }
     Ok(LiveObject {
         kind: Kind::Queue,
         id: GenesysId(id),
@@ -231,7 +248,14 @@ mod tests {
         assert_eq!(live.attrs["skill_evaluation_method"], Value::from("BEST"));
         assert!(!live.attrs.contains_key("calling_party_name"));
         assert_eq!(
-            to_wire(&live.attrs).unwrap(),
+            live.attrs["enable_audio_monitoring"],
+            Value::Bool(false),
+            "a flag left out is off"
+        );
+        let mut attrs = live.attrs.clone();
+        attrs.remove("enable_audio_monitoring");
+        assert_eq!(
+            to_wire(&attrs).unwrap(),
             json!({
                 "name": "Support", "division": {"id": "d1"}, "description": "first line",
                 "acwSettings": {"wrapupPrompt": "MANDATORY_TIMEOUT", "timeoutMs": 30000},
