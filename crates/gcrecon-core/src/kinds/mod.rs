@@ -5,10 +5,9 @@
 //! planner's permission check, export and the test provider all read a
 //! kind's spec through [`crate::Kind::spec`] instead of matching on the kind
 //! themselves. Adding a kind means: a file here with its `SPEC`, and one
-//! line in the [`kinds!`] list below, which declares the module, the
+//! line in the `kinds!` list below, which declares the module, the
 //! [`Kind`] variant, its manifest spelling, its place in [`Kind::ALL`] and
-//! its arm in [`spec`] (see `docs/architecture.md`, "Adding a kind: the
-//! core side").
+//! its arm in [`spec`] (see `docs/architecture.md`, "How to add a kind").
 
 use serde::{Deserialize, Serialize};
 
