@@ -252,7 +252,7 @@ mod tests {
             Value::Bool(false),
             "a flag left out is off"
         );
-        let mut attrs = live.attrs.clone();
+        let mut attrs = live.attrs;
         attrs.remove("enable_audio_monitoring");
         assert_eq!(
             to_wire(&attrs).unwrap(),
