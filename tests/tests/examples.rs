@@ -69,6 +69,8 @@ struct Run {
     user_token: Option<String>,
     /// API calls a no-op plan right after apply may make.
     plan_call_budget: u64,
+    /// Variables given beside (and over) `gcsim/vars.env`.
+    vars: Vec<(String, String)>,
 }
 
 impl Run {
@@ -102,6 +104,7 @@ impl Run {
             region,
             user_token: None,
             plan_call_budget: NO_OP_PLAN_CALL_BUDGET,
+            vars: Vec::new(),
         }
     }
 
@@ -144,7 +147,7 @@ impl Run {
                 .env_remove("GENESYSCLOUD_OAUTHCLIENT_ID")
                 .env_remove("GENESYSCLOUD_OAUTHCLIENT_SECRET");
         }
-        for (k, v) in test_vars(self.vendor) {
+        for (k, v) in test_vars(self.vendor).into_iter().chain(self.vars.clone()) {
             cmd.env(k, v);
         }
         cmd.output().expect("cannot run gcrecon")
@@ -195,6 +198,7 @@ impl Run {
             self.sim.stats()["by_route"]
         );
         self.drift_is_clean(&before);
+        queues_kept_their_ids(&before, &self.sim.dump(), self.vendor);
         let json = self.expect(&["output", "--json"], 0);
         serde_json::from_str(&json).unwrap_or_else(|e| {
             panic!(
@@ -236,6 +240,7 @@ impl Run {
             "oauth_clients",
             "integrations",
             "divisions",
+            "queues",
         ]
         .iter()
         .flat_map(|kind| names(before, kind))
@@ -269,6 +274,17 @@ impl Run {
                 self.vendor
             );
         }
+        // Queues it created are gone; a queue it adopted is deleted too
+        // (it was managed), unless `gcrecon state rm` let it go first.
+        let created: BTreeSet<String> = names(&after, "queues")
+            .difference(&names(before, "queues"))
+            .cloned()
+            .collect();
+        assert!(
+            created.is_empty(),
+            "examples/{}: queues left after destroy: {created:?}",
+            self.vendor
+        );
         assert_eq!(
             after["identity_providers"], before["identity_providers"],
             "examples/{}: identity providers after destroy",
@@ -278,6 +294,24 @@ impl Run {
             after["grants"], before["grants"],
             "examples/{}: role grants after destroy",
             self.vendor
+        );
+    }
+}
+
+/// Every queue the org had before apply is there once, with its id (an
+/// adopted queue is taken over, never duplicated), and no queue name is
+/// used twice.
+fn queues_kept_their_ids(before: &Value, after: &Value, vendor: &str) {
+    let queues = after["queues"].as_array().cloned().unwrap_or_default();
+    for name in names(after, "queues") {
+        let n = queues.iter().filter(|q| q["name"] == name.as_str()).count();
+        assert_eq!(n, 1, "examples/{vendor}: {n} queues named {name:?}");
+    }
+    for name in names(before, "queues") {
+        assert_eq!(
+            id_of(after, "queues", &name),
+            id_of(before, "queues", &name),
+            "examples/{vendor}: the fixture's queue {name:?} was replaced"
         );
     }
 }
@@ -826,7 +860,18 @@ fn cognigy_end_to_end() {
     let outputs = run.converge();
     let org = run.sim.dump();
 
+    // "Select an existing queue": the fixture's queue is adopted, in its
+    // division, its routing settings untouched.
     let queue = find(&org, "queues", "Cognigy HQ Queue");
+    let fixture_queue = find(&before, "queues", "Cognigy HQ Queue");
+    assert_eq!(queue["id"], fixture_queue["id"], "adopted, not created");
+    assert_eq!(
+        queue["division"]["id"],
+        id_of(&org, "divisions", "Customer Service").as_str()
+    );
+    for setting in ["acwSettings", "skillEvaluationMethod", "scoringMethod"] {
+        assert_eq!(queue[setting], fixture_queue[setting], "{setting}");
+    }
     let queue_division = queue["division"]["id"]
         .as_str()
         .unwrap_or_default()
@@ -853,7 +898,54 @@ fn cognigy_end_to_end() {
     );
     caller_grants_are_back(&before, &org, run.sim.admin_client_id());
 
+    // The README's way to keep an adopted queue: let go of it, then destroy.
+    run.expect(&["state", "rm", "queue.handover"], 0);
     run.destroy_restores(&before);
+    assert_eq!(
+        find(&run.sim.dump(), "queues", "Cognigy HQ Queue")["id"],
+        fixture_queue["id"],
+        "the adopted queue stays after `state rm` and destroy"
+    );
+}
+
+/// "... or create a new Queue": without a queue of that name, the example
+/// creates it in the queue division with gcrecon's defaults, and destroy
+/// removes it.
+#[test]
+fn cognigy_creates_the_queue_when_none_exists() {
+    let mut run = Run::start("cognigy");
+    run.vars.push((
+        "GCRECON_VAR_queue_name".into(),
+        "Cognigy Bot Handover".into(),
+    ));
+    let before = run.sim.dump();
+    let outputs = run.converge();
+    let org = run.sim.dump();
+    let queue = find(&org, "queues", "Cognigy Bot Handover");
+    assert!(!names(&before, "queues").contains("Cognigy Bot Handover"));
+    assert_eq!(
+        queue["division"]["id"],
+        id_of(&org, "divisions", "Customer Service").as_str()
+    );
+    assert_eq!(queue["acwSettings"]["wrapupPrompt"], "MANDATORY_TIMEOUT");
+    assert_eq!(queue["skillEvaluationMethod"], "ALL");
+    assert_eq!(queue["autoAnswerOnly"], true);
+    assert_eq!(output(&outputs, "queue_id"), queue["id"]);
+    assert_eq!(
+        client_roles(&org, "Cognigy Handover"),
+        BTreeSet::from([(
+            "Query Queue Status".to_owned(),
+            queue["division"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        )])
+    );
+    run.destroy_restores(&before);
+    assert!(
+        !names(&run.sim.dump(), "queues").contains("Cognigy Bot Handover"),
+        "destroy removes the queue it created"
+    );
 }
 
 /// Every example also converges when a person runs it with their own

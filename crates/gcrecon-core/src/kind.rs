@@ -6,44 +6,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// A managed resource kind: gcrecon creates, updates and deletes these.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Division,
-    Role,
-    Group,
-    RoleGrant,
-    OauthClient,
-    Integration,
-    IdentityProvider,
-}
+pub use crate::kinds::Kind;
 
 impl Kind {
-    /// Every managed kind, in the order plans list them.
-    pub const ALL: [Kind; 7] = [
-        Kind::Division,
-        Kind::Role,
-        Kind::Group,
-        Kind::RoleGrant,
-        Kind::OauthClient,
-        Kind::Integration,
-        Kind::IdentityProvider,
-    ];
-
-    /// The manifest spelling (`oauth_client`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Division => "division",
-            Kind::Role => "role",
-            Kind::Group => "group",
-            Kind::RoleGrant => "role_grant",
-            Kind::OauthClient => "oauth_client",
-            Kind::Integration => "integration",
-            Kind::IdentityProvider => "identity_provider",
-        }
-    }
-
     /// Everything core knows about the kind: keys, name key, computed and
     /// sensitive attributes, permissions, references, export hints.
     pub fn spec(self) -> &'static crate::kinds::KindSpec {

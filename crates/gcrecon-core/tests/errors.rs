@@ -54,7 +54,7 @@ snap!(
 );
 snap!(
     unknown_kind_without_suggestion,
-    format!("{H}\n[queue.support]\nname = \"Support\"\n")
+    format!("{H}\n[wrapup_code.support]\nname = \"Support\"\n")
 );
 snap!(
     unknown_key,

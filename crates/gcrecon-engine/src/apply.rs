@@ -2054,6 +2054,32 @@ mod tests {
             let mut errors = Vec::new();
             validate(&schema, &schema, &state, "$", &mut errors);
             assert!(errors.is_empty(), "{errors:#?}");
+            // Every kind is a kind of the schema, in its enum and in its
+            // address pattern (which the validator above does not check).
+            let kinds: Vec<&str> = schema["$defs"]["kind"]["enum"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Json::as_str)
+                .collect();
+            let pattern = schema["$defs"]["address"]["pattern"].as_str().unwrap();
+            for kind in Kind::ALL {
+                assert!(
+                    kinds.contains(&kind.as_str()),
+                    "{kind} is not in the schema's kinds"
+                );
+                assert!(
+                    pattern.contains(&format!("|{kind}|"))
+                        || pattern.contains(&format!("({kind}|"))
+                        || pattern.contains(&format!("|{kind})")),
+                    "{kind} is not in the schema's address pattern"
+                );
+            }
+            assert_eq!(
+                kinds.len(),
+                Kind::ALL.len(),
+                "the schema's kinds: {kinds:?}"
+            );
             // The validator does catch a stray key.
             let mut bad = state.clone();
             bad["resources"][0]["secret"] = Json::from("x");

@@ -370,6 +370,43 @@ fn client_roles(
     (Value::List(manifest), Value::List(applied), deps)
 }
 
+/// The kinds whose ids key `key` of `kind` holds (its spec's references).
+fn referenced_kinds(kind: Kind, key: &str) -> Vec<Kind> {
+    kind.spec()
+        .references
+        .iter()
+        .filter(|r| r.key == key)
+        .map(|r| r.kind)
+        .collect()
+}
+
+/// An id, or a list of ids, of `target` objects as references, with the
+/// addresses they depend on; `None` for any other value.
+fn id_references(
+    refs: &mut Refs<'_>,
+    address: &Address,
+    target: Kind,
+    value: &Value,
+) -> Option<(Value, BTreeSet<Address>)> {
+    let mut deps = BTreeSet::new();
+    let mut one = |id: &str| {
+        let (r, dep) = refs.to(target, id, address);
+        deps.extend(dep);
+        r
+    };
+    let manifest = match value {
+        Value::String(id) => one(id),
+        Value::List(items) => {
+            let ids: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+            let mut list: Vec<Value> = ids?.into_iter().map(&mut one).collect();
+            list.sort_by_key(ToString::to_string);
+            Value::List(list)
+        }
+        _ => return None,
+    };
+    Some((manifest, deps))
+}
+
 fn entry(
     refs: &mut Refs<'_>,
     address: Address,
@@ -423,6 +460,16 @@ fn entry(
         }
         if is_empty(value) {
             continue;
+        }
+        // A key the spec says refers to one other kind: references (or data
+        // sources) instead of raw ids, whatever the kind.
+        if let [target] = referenced_kinds(kind, &key)[..] {
+            if let Some((m, deps)) = id_references(refs, &address, target, value) {
+                manifest.push((key.clone(), m));
+                applied.insert(key, value.clone());
+                dependencies.extend(deps);
+                continue;
+            }
         }
         let set = resource_keys(kind)
             .iter()

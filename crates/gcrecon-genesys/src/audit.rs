@@ -3,8 +3,8 @@
 //!
 //! - `GET /api/v2/audits/query/servicemapping` names the services and the
 //!   entity types each records. Service names are taken from it, never
-//!   assumed; only the entity type of each kind is Genesys vocabulary
-//!   known here ([`entity_type`]).
+//!   assumed; only the entity type of each kind is Genesys vocabulary,
+//!   given by the kind's entry in [`crate::kinds`] ([`entity_type`]).
 //! - `POST /api/v2/audits/query/realtime` then runs once per service and
 //!   batch of [`IDS_PER_QUERY`] object ids: `EntityType` filters (OR) for
 //!   the service's types gcrecon asks about, AND `EntityId` filters (OR) for
@@ -45,15 +45,7 @@ const MARGIN: Duration = Duration::from_secs(120);
 /// The audit log's entity type of a kind; `None` for kinds it does not
 /// record (identity providers).
 pub fn entity_type(kind: Kind) -> Option<&'static str> {
-    match kind {
-        Kind::Division => Some("Division"),
-        Kind::Role => Some("Role"),
-        Kind::Group => Some("Group"),
-        Kind::RoleGrant => Some("RoleGrant"),
-        Kind::OauthClient => Some("OAuthClient"),
-        Kind::Integration => Some("Integration"),
-        Kind::IdentityProvider => None,
-    }
+    crate::kinds::ops(kind).audit_entity()
 }
 
 fn iso(t: SystemTime) -> String {

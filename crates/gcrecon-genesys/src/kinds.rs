@@ -24,8 +24,9 @@
 //! [`kind_ops_from_functions`], still using the [`RestKind`] pieces that
 //! fit (`post`, `list_detailed`, `delete`).
 //!
-//! Adding a kind: a module with its mapping and an impl, one entry in
-//! [`KINDS`]. A test checks that every [`Kind`] has exactly one entry.
+//! Adding a kind: a module in `kinds/` with its mapping and an impl, its
+//! `mod` line and one entry in [`KINDS`], both here. A test checks that
+//! every [`Kind`] has exactly one entry.
 
 use std::future::Future;
 
@@ -38,9 +39,16 @@ use serde_json::Value as Json;
 use crate::http::{for_each_bounded, Request};
 use crate::listing::{self, ListSpec};
 use crate::wire::str_field;
-use crate::{
-    division, group, identity_provider, integration, oauth_client, recover, role, role_grant, Ctx,
-};
+use crate::{recover, Ctx};
+
+pub(crate) mod division;
+pub(crate) mod group;
+pub(crate) mod identity_provider;
+pub(crate) mod integration;
+pub(crate) mod oauth_client;
+pub(crate) mod queue;
+pub(crate) mod role;
+pub(crate) mod role_grant;
 
 /// What every operation of a kind answers.
 pub(crate) type OpFuture<'a, T> = BoxFuture<'a, Result<T, ProviderError>>;
@@ -87,6 +95,10 @@ pub(crate) trait KindOps: Sync {
     /// it has one of its own.
     fn endpoint(&self) -> Option<ListEndpoint>;
 
+    /// The audit log's entity type of the kind (drift attribution);
+    /// `None` when the audit log does not record it.
+    fn audit_entity(&self) -> Option<&'static str>;
+
     fn list<'a>(&'a self, ctx: &'a Ctx, scope: ListScope<'a>) -> OpFuture<'a, Listing>;
 
     fn read<'a>(&'a self, ctx: &'a Ctx, id: &'a GenesysId) -> OpFuture<'a, Option<LiveObject>>;
@@ -108,6 +120,8 @@ pub(crate) trait KindOps: Sync {
 #[derive(Debug)]
 pub(crate) struct RestKind {
     pub kind: Kind,
+    /// The audit log's entity type (`Division`); `None`: not recorded.
+    pub audit_entity: Option<&'static str>,
     /// The listing, the by-id path and the name lookup. The by-id path is
     /// required: read, update and delete use it.
     pub listing: ListSpec,
@@ -241,9 +255,10 @@ impl RestKind {
 /// [`KindOps`] for a kind whose module does the work in async functions
 /// `list(ctx, scope)`, `read(ctx, id)`, `create(ctx, desired)`,
 /// `update(ctx, update)` and `delete(ctx, id, previous)`: the impl only
-/// boxes their futures.
+/// boxes their futures. Given the type, the kind, its list endpoint and
+/// its audit entity type.
 macro_rules! kind_ops_from_functions {
-    ($ty:ident, $kind:expr, $endpoint:expr) => {
+    ($ty:ident, $kind:expr, $endpoint:expr, $audit:expr) => {
         impl $crate::kinds::KindOps for $ty {
             fn kind(&self) -> gcrecon_core::Kind {
                 $kind
@@ -251,6 +266,10 @@ macro_rules! kind_ops_from_functions {
 
             fn endpoint(&self) -> Option<$crate::kinds::ListEndpoint> {
                 $endpoint
+            }
+
+            fn audit_entity(&self) -> Option<&'static str> {
+                $audit
             }
 
             fn list<'a>(
@@ -340,6 +359,10 @@ impl<T: RestOps> KindOps for T {
         self.rest().endpoint()
     }
 
+    fn audit_entity(&self) -> Option<&'static str> {
+        self.rest().audit_entity
+    }
+
     fn list<'a>(&'a self, ctx: &'a Ctx, scope: ListScope<'a>) -> OpFuture<'a, Listing> {
         RestOps::list(self, ctx, scope)
     }
@@ -367,7 +390,7 @@ impl<T: RestOps> KindOps for T {
 }
 
 /// Every kind, once.
-static KINDS: [&dyn KindOps; 7] = [
+static KINDS: [&dyn KindOps; Kind::ALL.len()] = [
     &division::Division,
     &role::Role,
     &group::Group,
@@ -375,6 +398,7 @@ static KINDS: [&dyn KindOps; 7] = [
     &oauth_client::OauthClient,
     &integration::Integration,
     &identity_provider::IdentityProvider,
+    &queue::Queue,
 ];
 
 /// The operations of `kind`.

@@ -214,6 +214,61 @@ mod kinds {
         assert!(gone.objects.is_empty());
     }
 
+    /// A queue: created with its division and settings, found by name and
+    /// id, updated in place by a `PUT` that keeps what gcrecon does not
+    /// manage (the fixture queue's agents, settings set by hand), deleted.
+    #[test]
+    fn queue_round_trip() {
+        let sim = acme();
+        let p = admin(&sim);
+        let sales = sim.dump()["divisions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == "Sales")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let desired = attrs(json!({
+            "name": "Claims", "division": sales, "description": "Motor claims",
+            "acw_wrapup_prompt": "MANDATORY_TIMEOUT", "acw_timeout_ms": 60000,
+            "skill_evaluation_method": "BEST", "scoring_method": "TimestampAndPriority",
+            "auto_answer_only": true, "enable_transcription": false,
+            "enable_manual_assignment": false, "suppress_in_queue_call_recording": true,
+            "enable_audio_monitoring": false,
+        }));
+        let q = run(p.create(Kind::Queue, &desired)).unwrap().object;
+        assert_eq!(q.attrs, desired, "the queue reads back as created");
+        let read = run(p.read(Kind::Queue, &q.id)).unwrap().unwrap();
+        assert_eq!(read.attrs, desired);
+        let listed = run(p.list(Kind::Queue, only(&[], &["Claims".into()]))).unwrap();
+        assert_eq!(listed.objects.len(), 1);
+        let all = run(p.list(Kind::Queue, ListScope::All)).unwrap();
+        assert_eq!(all.objects.len(), 2, "the fixture's Support and Claims");
+
+        // Set by hand: a setting gcrecon does not manage.
+        sim.mutate(
+            json!({"kind": "queue", "name": "Claims", "set": {"callingPartyName": "Acme Claims"}}),
+        );
+        let mut changed = desired.clone();
+        changed.insert("acw_wrapup_prompt".into(), Value::from("OPTIONAL"));
+        let updated = run(update(&p, Kind::Queue, &read, Some(&desired), &changed)).unwrap();
+        assert_eq!(updated.id, q.id, "updated in place");
+        assert_eq!(updated.attrs["acw_wrapup_prompt"], Value::from("OPTIONAL"));
+        assert_eq!(updated.attrs["acw_timeout_ms"], Value::from(60_000_i64));
+        assert_eq!(updated.attrs["division"], Value::from(sales.as_str()));
+        assert_eq!(
+            updated.attrs["calling_party_name"],
+            Value::from("Acme Claims")
+        );
+        assert_ne!(updated.version, q.version);
+
+        run(p.delete(Kind::Queue, &q.id, None)).unwrap();
+        assert!(run(p.read(Kind::Queue, &q.id)).unwrap().is_none());
+        run(p.delete(Kind::Queue, &q.id, None)).unwrap();
+    }
+
     #[test]
     fn role_round_trip() {
         let sim = acme();

@@ -4,20 +4,62 @@
 //! The validator, the JSON Schema, the diff, the reference checker, the
 //! planner's permission check, export and the test provider all read a
 //! kind's spec through [`crate::Kind::spec`] instead of matching on the kind
-//! themselves. Adding a kind means: a variant in [`crate::kind`], a file
-//! here with its `SPEC`, and one arm in [`spec`] (see `docs/architecture.md`,
-//! "Adding a kind: the core side").
+//! themselves. Adding a kind means: a file here with its `SPEC`, and one
+//! line in the `kinds!` list below, which declares the module, the
+//! [`Kind`] variant, its manifest spelling, its place in [`Kind::ALL`] and
+//! its arm in [`spec`] (see `docs/architecture.md`, "How to add a kind").
 
-use crate::kind::{DataKind, Kind};
+use serde::{Deserialize, Serialize};
+
+use crate::kind::DataKind;
 use crate::schema::KeySpec;
 
-mod division;
-mod group;
-mod identity_provider;
-mod integration;
-mod oauth_client;
-mod role;
-mod role_grant;
+/// The list of managed kinds, one `Variant => module` line each, in the
+/// order plans list them. The module (a file in this directory holding the
+/// kind's `SPEC`) is named as the manifest spells the kind, and so is the
+/// variant in serde's `snake_case`.
+macro_rules! kinds {
+    ($($variant:ident => $module:ident),+ $(,)?) => {
+        $(mod $module;)+
+
+        /// A managed resource kind: gcrecon creates, updates and deletes these.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Kind {
+            $($variant,)+
+        }
+
+        impl Kind {
+            /// Every managed kind, in the order plans list them.
+            pub const ALL: [Kind; 0 $(+ { let _ = Kind::$variant; 1 })+] = [$(Kind::$variant,)+];
+
+            /// The manifest spelling (`oauth_client`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$variant => stringify!($module),)+
+                }
+            }
+        }
+
+        /// The spec of `kind`.
+        pub fn spec(kind: Kind) -> &'static KindSpec {
+            match kind {
+                $(Kind::$variant => &$module::SPEC,)+
+            }
+        }
+    };
+}
+
+kinds! {
+    Division => division,
+    Role => role,
+    Group => group,
+    RoleGrant => role_grant,
+    OauthClient => oauth_client,
+    Integration => integration,
+    IdentityProvider => identity_provider,
+    Queue => queue,
+}
 
 /// Everything core knows about one managed kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,19 +146,6 @@ impl KindSpec {
     /// True for a key or computed attribute references may read.
     pub fn has_attribute(&self, attr: &str) -> bool {
         self.keys.iter().any(|k| k.name == attr) || self.computed.contains(&attr)
-    }
-}
-
-/// The spec of `kind`.
-pub fn spec(kind: Kind) -> &'static KindSpec {
-    match kind {
-        Kind::Division => &division::SPEC,
-        Kind::Role => &role::SPEC,
-        Kind::Group => &group::SPEC,
-        Kind::RoleGrant => &role_grant::SPEC,
-        Kind::OauthClient => &oauth_client::SPEC,
-        Kind::Integration => &integration::SPEC,
-        Kind::IdentityProvider => &identity_provider::SPEC,
     }
 }
 

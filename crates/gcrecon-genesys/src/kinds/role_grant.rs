@@ -34,7 +34,7 @@ const GRANTS: &str = "/api/v2/authorization/roles/{roleId}/subjectgrants";
 pub struct RoleGrant;
 
 // A whole-org listing pages through the roles, then each role's grants.
-kind_ops_from_functions!(RoleGrant, Kind::RoleGrant, None);
+kind_ops_from_functions!(RoleGrant, Kind::RoleGrant, None, Some("RoleGrant"));
 const GRANT_TO_SUBJECTS: &str = "/api/v2/authorization/roles/{roleId}";
 const PAGE: u32 = 100;
 /// Subjects per `SubjectDivisions` request.

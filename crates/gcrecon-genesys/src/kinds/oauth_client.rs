@@ -47,7 +47,8 @@ kind_ops_from_functions!(
         kind: Kind::OauthClient.as_str(),
         path: ALL,
         page_size: None,
-    })
+    }),
+    Some("OAuthClient")
 );
 
 /// Manifest grant type → `authorizedGrantType`.

@@ -46,6 +46,7 @@ const ONE: &str = "/api/v2/authorization/roles/{roleId}";
 
 static REST: RestKind = RestKind {
     kind: Kind::Role,
+    audit_entity: Some("Role"),
     listing: SPEC,
     to_live,
     to_wire: to_create,

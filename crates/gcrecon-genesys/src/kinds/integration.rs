@@ -55,6 +55,7 @@ const CONFIG_KEYS: [&str; 3] = ["config", "advanced", "credentials"];
 
 static REST: RestKind = RestKind {
     kind: Kind::Integration,
+    audit_entity: Some("Integration"),
     listing: SPEC,
     to_live: |wire| to_live(wire, None),
     to_wire: to_create,
@@ -64,7 +65,12 @@ static REST: RestKind = RestKind {
 /// state a `PATCH`; only delete is the REST default.
 pub struct Integration;
 
-kind_ops_from_functions!(Integration, Kind::Integration, REST.endpoint());
+kind_ops_from_functions!(
+    Integration,
+    Kind::Integration,
+    REST.endpoint(),
+    REST.audit_entity
+);
 
 /// `credentials` on the wire (`{name: {id, ...}}`) → `{name = id}`.
 pub fn credentials_from_wire(wire: &Json) -> Value {

@@ -24,7 +24,8 @@ const PROVIDERS: &[(&str, &str)] = &[("pureengage", "/api/v2/identityproviders/p
 pub struct IdentityProvider;
 
 // Each provider is read at its own path; there is no listing.
-kind_ops_from_functions!(IdentityProvider, Kind::IdentityProvider, None);
+// The audit log does not record identity providers.
+kind_ops_from_functions!(IdentityProvider, Kind::IdentityProvider, None, None);
 
 /// Wire fields that are not settings.
 const READ_ONLY: &[&str] = &["id", "selfUri"];

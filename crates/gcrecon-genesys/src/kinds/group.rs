@@ -52,6 +52,7 @@ const MEMBER_PAGE: u32 = 100;
 
 static REST: RestKind = RestKind {
     kind: Kind::Group,
+    audit_entity: Some("Group"),
     listing: SPEC,
     to_live: |wire| to_live(wire, None),
     to_wire: to_create,
@@ -61,7 +62,7 @@ static REST: RestKind = RestKind {
 /// description; only delete is the REST default.
 pub struct Group;
 
-kind_ops_from_functions!(Group, Kind::Group, REST.endpoint());
+kind_ops_from_functions!(Group, Kind::Group, REST.endpoint(), REST.audit_entity);
 
 /// Wire → live object; `members` when they were read.
 pub fn to_live(wire: &Json, members: Option<Vec<String>>) -> Result<LiveObject, ProviderError> {

@@ -30,6 +30,7 @@ pub const SPEC: ListSpec = ListSpec {
 
 static REST: RestKind = RestKind {
     kind: Kind::Division,
+    audit_entity: Some("Division"),
     listing: SPEC,
     to_live,
     to_wire,
