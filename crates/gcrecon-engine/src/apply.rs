@@ -600,41 +600,61 @@ async fn record_read<P: Provider>(
 }
 
 /// Record an adopted object that needs no change.
-async fn adopt<P: Provider>(shared: &Shared<P>, job: Job) -> Result<Option<GenesysId>, NodeError> {
-    let address = job.address.clone();
-    let kind = job.kind;
+async fn adopt<P: Provider>(
+    shared: &Shared<P>,
+    mut job: Job,
+) -> Result<Option<GenesysId>, NodeError> {
     let desired = job
         .desired
+        .take()
         .ok_or_else(|| NodeError::new("no desired attributes"))?;
-    let live = job.live.ok_or_else(|| NodeError::new("nothing to adopt"))?;
-    // The secret first: until the record is written, the pending
-    // create lets a rerun find the client (and its secret) again.
+    let live = job
+        .live
+        .take()
+        .ok_or_else(|| NodeError::new("nothing to adopt"))?;
+    record_object(shared, &job, &desired, live, "adopted").await
+}
+
+/// Record `live` as the object at an address, `what` ("adopted",
+/// "updated") saying how it came to be, and clear its pending operation.
+/// The secret first: until the record is written, the pending create lets a
+/// rerun find the client (and its secret) again.
+async fn record_object<P: Provider>(
+    shared: &Shared<P>,
+    job: &Job,
+    desired: &DesiredInstance,
+    live: LiveObject,
+    what: &str,
+) -> Result<Option<GenesysId>, NodeError> {
+    let address = &job.address;
     if job.recover_secret {
-        shared.recover_secret(&address, &live.id).await?;
+        shared.recover_secret(address, &live.id).await?;
     }
-    let record = new_record(&address, kind, &desired, &live);
+    let record = new_record(address, job.kind, desired, &live);
     shared
         .write_state(|s| {
             s.upsert_resource(record);
-            s.clear_pending(&address);
+            s.clear_pending(address);
         })
-        .map_err(|e| NodeError::unrecorded(&address, "adopted", &live.id, &e))?;
+        .map_err(|e| NodeError::unrecorded(address, what, &live.id, &e))?;
     Ok(Some(live.id))
 }
 
 /// Update an object in place.
 async fn update_object<P: Provider>(
     shared: &Shared<P>,
-    job: Job,
+    mut job: Job,
     previous: Option<ResourceState>,
 ) -> Result<Option<GenesysId>, NodeError> {
     let address = job.address.clone();
     let kind = job.kind;
     let desired = job
         .desired
+        .take()
         .ok_or_else(|| NodeError::new("no desired attributes"))?;
     let live = job
         .live
+        .take()
         .ok_or_else(|| NodeError::new("no live object to update"))?;
     if kind == Kind::OauthClient {
         shared
@@ -657,17 +677,7 @@ async fn update_object<P: Provider>(
         .await
         .map_err(|e| NodeError::provider(&format!("cannot update {address} ({})", live.id), &e))?;
     warn_if_unconverged(shared, &address, &desired, &updated);
-    if job.recover_secret {
-        shared.recover_secret(&address, &updated.id).await?;
-    }
-    let record = new_record(&address, kind, &desired, &updated);
-    shared
-        .write_state(|s| {
-            s.upsert_resource(record);
-            s.clear_pending(&address);
-        })
-        .map_err(|e| NodeError::unrecorded(&address, "updated", &updated.id, &e))?;
-    Ok(Some(updated.id))
+    record_object(shared, &job, &desired, updated, "updated").await
 }
 
 /// Create an object (or the new half of a replacement), recorded as pending before the call.

@@ -418,19 +418,24 @@ async fn users_with_role(ctx: &Ctx, role: &str) -> Result<Option<BTreeSet<String
     let Some(role_id) = role_id(ctx, role).await? else {
         return Ok(None);
     };
-    let holders = ctx
+    listed_ids(
+        ctx,
+        Request::get("/api/v2/authorization/roles/{roleId}/users").param("roleId", &role_id),
+    )
+    .await
+    .map(Some)
+}
+
+/// The ids of every entity of a listing (users holding a role, a queue's
+/// members: each entity's `id` is the user's).
+async fn listed_ids(ctx: &Ctx, listing: Request) -> Result<BTreeSet<String>, ProviderError> {
+    Ok(ctx
         .api
-        .list_all(
-            Request::get("/api/v2/authorization/roles/{roleId}/users").param("roleId", &role_id),
-            100,
-        )
-        .await?;
-    Ok(Some(
-        holders
-            .iter()
-            .filter_map(|u| str_field(u, "id").map(str::to_owned))
-            .collect(),
-    ))
+        .list_all(listing, 100)
+        .await?
+        .iter()
+        .filter_map(|e| str_field(e, "id").map(str::to_owned))
+        .collect())
 }
 
 /// The ids of the agents of `queue` (a name or an id); `None` when there
@@ -439,19 +444,12 @@ async fn users_in_queue(ctx: &Ctx, queue: &str) -> Result<Option<BTreeSet<String
     let Some(queue_id) = queue_id(ctx, queue).await? else {
         return Ok(None);
     };
-    let agents = ctx
-        .api
-        .list_all(
-            Request::get("/api/v2/routing/queues/{queueId}/members").param("queueId", &queue_id),
-            100,
-        )
-        .await?;
-    Ok(Some(
-        agents
-            .iter()
-            .filter_map(|m| str_field(m, "id").map(str::to_owned))
-            .collect(),
-    ))
+    listed_ids(
+        ctx,
+        Request::get("/api/v2/routing/queues/{queueId}/members").param("queueId", &queue_id),
+    )
+    .await
+    .map(Some)
 }
 
 /// The `data.users` row of `ids`: `emails[i]` is the email of `ids[i]`.
