@@ -8,7 +8,7 @@
 //! read by id before it is called missing, so a lagging search index never
 //! makes a managed object "gone". [`refresh`] does both, for drift and export.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use gcrecon_core::manifest::{
@@ -297,12 +297,17 @@ pub async fn read_objects<P: Provider + 'static>(
             .map_err(|e| EngineError::provider(format!("cannot list the {kind} objects"), e))?;
         listings.insert(kind, listing);
     }
+    // Listed objects by (listing kind, id), the first of each: one lookup
+    // per state entry instead of a scan of the listing.
+    let mut listed_by_id: HashMap<(Kind, &GenesysId), &LiveObject> = HashMap::new();
+    for (kind, listing) in &listings {
+        for o in &listing.objects {
+            listed_by_id.entry((*kind, &o.id)).or_insert(o);
+        }
+    }
     let mut managed = BTreeMap::new();
     for r in &state.resources {
-        let listed = listings
-            .get(&r.kind)
-            .and_then(|l| l.objects.iter().find(|o| o.id == r.id))
-            .cloned();
+        let listed = listed_by_id.get(&(r.kind, &r.id)).map(|o| (*o).clone());
         let live = match listed {
             Some(o) => Some(o),
             // Not in the listing: ask by id before calling it gone.
