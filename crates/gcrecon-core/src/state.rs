@@ -244,8 +244,7 @@ impl State {
     /// Where `address` is (`Ok`) or would be inserted (`Err`) in the
     /// sorted `resources`: O(log n) address comparisons.
     fn position(&self, address: &Address) -> Result<usize, usize> {
-        self.resources
-            .binary_search_by(|r| r.address.cmp(address))
+        self.resources.binary_search_by(|r| r.address.cmp(address))
     }
 
     /// The record of an address.
