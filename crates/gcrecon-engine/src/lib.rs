@@ -22,6 +22,8 @@
 
 pub mod apply;
 pub mod caller_grant;
+#[cfg(test)]
+mod complexity;
 pub mod drift;
 pub mod error;
 pub mod events;
