@@ -34,7 +34,8 @@ enum Setup {
 }
 
 fn object(i: usize) -> (Kind, String, String, Attrs) {
-    if i % 10 == 0 {
+    // A group in ten, the rest roles.
+    if i % 10 < 1 {
         let name = format!("group {i:06}");
         let mut attrs = Attrs::from([
             ("name".to_owned(), Value::from(name.as_str())),
