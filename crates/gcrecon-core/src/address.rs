@@ -21,11 +21,48 @@ pub type InstanceKey = String;
 /// The address of a resource or data source instance.
 ///
 /// Implicit data sources (`data.org`, `data.caller`) have an empty `name`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, Hash)]
+#[cfg_attr(
+    not(feature = "count-comparisons"),
+    derive(PartialEq, Eq, PartialOrd, Ord)
+)]
+#[cfg_attr(
+    feature = "count-comparisons",
+    allow(clippy::derived_hash_with_manual_eq)
+)]
 pub struct Address {
     pub target: Target,
     pub name: String,
     pub key: Option<InstanceKey>,
+}
+
+/// The derived comparisons, each counted (see [`crate::comparisons`]).
+#[cfg(feature = "count-comparisons")]
+mod counted {
+    use super::Address;
+    use std::cmp::Ordering;
+
+    impl PartialEq for Address {
+        fn eq(&self, other: &Self) -> bool {
+            crate::comparisons::tick();
+            (self.target, &self.name, &self.key) == (other.target, &other.name, &other.key)
+        }
+    }
+
+    impl Eq for Address {}
+
+    impl PartialOrd for Address {
+        fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+
+    impl Ord for Address {
+        fn cmp(&self, other: &Self) -> Ordering {
+            crate::comparisons::tick();
+            (self.target, &self.name, &self.key).cmp(&(other.target, &other.name, &other.key))
+        }
+    }
 }
 
 impl Address {

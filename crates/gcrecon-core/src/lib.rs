@@ -8,6 +8,8 @@
 //! crate; `cargo tree -p gcrecon-core` proves it.
 
 pub mod address;
+#[cfg(feature = "count-comparisons")]
+pub mod comparisons;
 pub mod diff;
 pub mod drift;
 mod fxhash;

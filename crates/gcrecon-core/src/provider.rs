@@ -19,9 +19,46 @@ use crate::value::{Attrs, Value};
 
 /// A Genesys Cloud object id (a UUID for most kinds; the provider name for
 /// identity providers; the role id for a `role_grant`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    not(feature = "count-comparisons"),
+    derive(PartialEq, Eq, PartialOrd, Ord)
+)]
+#[cfg_attr(
+    feature = "count-comparisons",
+    allow(clippy::derived_hash_with_manual_eq)
+)]
 #[serde(transparent)]
 pub struct GenesysId(pub String);
+
+/// The derived comparisons, each counted (see [`crate::comparisons`]).
+#[cfg(feature = "count-comparisons")]
+mod counted_id {
+    use super::GenesysId;
+    use std::cmp::Ordering;
+
+    impl PartialEq for GenesysId {
+        fn eq(&self, other: &Self) -> bool {
+            crate::comparisons::tick();
+            self.0 == other.0
+        }
+    }
+
+    impl Eq for GenesysId {}
+
+    impl PartialOrd for GenesysId {
+        fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+
+    impl Ord for GenesysId {
+        fn cmp(&self, other: &Self) -> Ordering {
+            crate::comparisons::tick();
+            self.0.cmp(&other.0)
+        }
+    }
+}
 
 impl GenesysId {
     /// The id text.

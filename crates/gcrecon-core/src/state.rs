@@ -44,7 +44,9 @@ pub struct State {
     /// organization is refused. `None` until the first apply.
     #[serde(default)]
     pub org_id: Option<String>,
-    /// Managed objects, sorted by address.
+    /// Managed objects, sorted by address (an invariant: [`State::from_json`]
+    /// sorts, [`State::upsert_resource`] inserts in order), so that
+    /// [`State::resource`] is a binary search, not a scan per instance.
     #[serde(default)]
     pub resources: Vec<ResourceState>,
     /// Operations started but not confirmed (written before the API call).
@@ -213,16 +215,19 @@ impl State {
                 supported: STATE_FORMAT_VERSION,
             });
         }
-        let state: State =
+        let mut state: State =
             serde_json::from_value(json).map_err(|source| StateFormatError::Invalid {
                 version: STATE_FORMAT_VERSION,
                 source,
             })?;
-        let mut seen = std::collections::BTreeSet::new();
-        for r in &state.resources {
-            if !seen.insert(&r.address) {
-                return Err(StateFormatError::DuplicateAddress(r.address.clone()));
-            }
+        // A file written by hand (or by another tool) may not be sorted.
+        state.resources.sort_by(|a, b| a.address.cmp(&b.address));
+        if let Some(pair) = state
+            .resources
+            .windows(2)
+            .find(|w| w[0].address == w[1].address)
+        {
+            return Err(StateFormatError::DuplicateAddress(pair[0].address.clone()));
         }
         Ok(state)
     }
@@ -236,30 +241,36 @@ impl State {
         text
     }
 
-    /// The record of an address.
-    pub fn resource(&self, address: &Address) -> Option<&ResourceState> {
-        self.resources.iter().find(|r| &r.address == address)
+    /// Where `address` is (`Ok`) or would be inserted (`Err`) in the
+    /// sorted `resources`: O(log n) address comparisons.
+    fn position(&self, address: &Address) -> Result<usize, usize> {
+        self.resources.binary_search_by(|r| r.address.cmp(address))
     }
 
-    /// The record of an address, mutable.
+    /// The record of an address.
+    pub fn resource(&self, address: &Address) -> Option<&ResourceState> {
+        let index = self.position(address).ok()?;
+        self.resources.get(index)
+    }
+
+    /// The record of an address, mutable. The address itself must not be
+    /// changed through it (the records are kept sorted by address).
     pub fn resource_mut(&mut self, address: &Address) -> Option<&mut ResourceState> {
-        self.resources.iter_mut().find(|r| &r.address == address)
+        let index = self.position(address).ok()?;
+        self.resources.get_mut(index)
     }
 
     /// Insert or replace the record of `resource.address`.
     pub fn upsert_resource(&mut self, resource: ResourceState) {
-        match self.resource_mut(&resource.address) {
-            Some(existing) => *existing = resource,
-            None => {
-                self.resources.push(resource);
-                self.resources.sort_by(|a, b| a.address.cmp(&b.address));
-            }
+        match self.position(&resource.address) {
+            Ok(index) => self.resources[index] = resource,
+            Err(index) => self.resources.insert(index, resource),
         }
     }
 
     /// Remove the record of an address; returns it.
     pub fn remove_resource(&mut self, address: &Address) -> Option<ResourceState> {
-        let index = self.resources.iter().position(|r| &r.address == address)?;
+        let index = self.position(address).ok()?;
         Some(self.resources.remove(index))
     }
 
@@ -357,6 +368,41 @@ mod tests {
             State::from_json(&broken),
             Err(StateFormatError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn an_unsorted_file_is_sorted_on_read_and_found_by_address() {
+        let s = sample();
+        let mut json: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        json["resources"].as_array_mut().unwrap().reverse();
+        let back = State::from_json(&json.to_string()).unwrap();
+        assert_eq!(back, s);
+        for r in &s.resources {
+            assert_eq!(back.resource(&r.address), Some(r));
+        }
+        assert!(back.resource(&"role.c".parse().unwrap()).is_none());
+        let dup = json["resources"][0].clone();
+        json["resources"].as_array_mut().unwrap().push(dup);
+        assert!(matches!(
+            State::from_json(&json.to_string()),
+            Err(StateFormatError::DuplicateAddress(_))
+        ));
+    }
+
+    #[test]
+    fn upsert_and_remove_keep_the_records_sorted() {
+        let mut s = sample();
+        let mut extra = s.resources[0].clone();
+        extra.address = "group.a".parse().unwrap();
+        s.upsert_resource(extra);
+        extra = s.resources[0].clone();
+        extra.address = "role.aa".parse().unwrap();
+        s.upsert_resource(extra);
+        assert!(s.resources.windows(2).all(|w| w[0].address < w[1].address));
+        assert!(s.remove_resource(&"role.aa".parse().unwrap()).is_some());
+        assert!(s.remove_resource(&"role.aa".parse().unwrap()).is_none());
+        assert_eq!(s.resources.len(), 3);
+        assert!(s.resource(&"group.a".parse().unwrap()).is_some());
     }
 
     #[test]

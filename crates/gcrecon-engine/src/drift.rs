@@ -43,7 +43,7 @@
 //!
 //! Drift never writes the state, takes no lock and changes nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use gcrecon_core::diff::{self, comparable_before, key_spec, without_meta, DiffInput};
@@ -378,12 +378,18 @@ async fn read_live<P: Provider + 'static>(
         listings.insert(kind, listing);
     }
 
+    // Listed objects by (listing kind, id), the first of each: one lookup
+    // per state entry instead of a scan of the listing.
+    let mut listed_by_id: HashMap<(Kind, &GenesysId), &LiveObject> = HashMap::new();
+    for (kind, listing) in &listings {
+        for o in &listing.objects {
+            listed_by_id.entry((*kind, &o.id)).or_insert(o);
+        }
+    }
     let mut managed = BTreeMap::new();
     let mut reads = tokio::task::JoinSet::new();
     for r in &state.resources {
-        let listed = listings
-            .get(&r.kind)
-            .and_then(|l| l.objects.iter().find(|o| o.id == r.id));
+        let listed = listed_by_id.get(&(r.kind, &r.id)).copied();
         let complete = listed.is_some_and(|o| {
             expected
                 .get(&r.address)

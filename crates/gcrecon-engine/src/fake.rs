@@ -4,7 +4,7 @@
 //! versions are refused; unknown permissions are refused) and can be told to
 //! fail or to lose the answer of a create, as a crash would.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Mutex;
 
 use gcrecon_core::diff::{role_division_pairs, role_grant_desired_pairs};
@@ -319,15 +319,22 @@ impl Provider for FakeProvider {
 
     async fn list(&self, kind: Kind, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
         self.count(&format!("GET list {kind}"));
+        // Sets, not slices: a scan of the scope per object would make the
+        // in-memory org quadratic in the number of managed objects.
+        let wanted = match scope {
+            ListScope::All => None,
+            ListScope::Only { ids, names } => Some((
+                ids.iter().collect::<HashSet<_>>(),
+                names.iter().map(String::as_str).collect::<HashSet<_>>(),
+            )),
+        };
         let objects = self.with(|o| {
             o.objects
                 .values()
                 .filter(|x| x.kind == kind)
-                .filter(|x| match scope {
-                    ListScope::All => true,
-                    ListScope::Only { ids, names } => {
-                        ids.contains(&x.id) || names.contains(&x.name)
-                    }
+                .filter(|x| match &wanted {
+                    None => true,
+                    Some((ids, names)) => ids.contains(&x.id) || names.contains(x.name.as_str()),
                 })
                 .cloned()
                 .collect()

@@ -24,6 +24,8 @@
 pub mod apply;
 pub mod backend;
 pub mod caller_grant;
+#[cfg(test)]
+mod complexity;
 pub mod drift;
 pub mod error;
 pub mod events;

@@ -11,7 +11,7 @@
 //! takes it over. State entries the manifest no longer has are deleted.
 //! Every plan-time problem tied to a block is collected and reported at once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use gcrecon_core::diff::{
@@ -178,6 +178,9 @@ struct Builder<'a> {
     state: &'a State,
     context: &'a Context,
     live: &'a LiveIndex,
+    /// Listed objects by kind and name, for adoption: built once, so that
+    /// an instance the state does not know is matched without a scan.
+    by_name: HashMap<(Kind, &'a str), Vec<&'a LiveObject>>,
     problems: Diagnostics,
     changes: Vec<ResourceChange>,
     steps: Vec<Step>,
@@ -217,8 +220,8 @@ impl Builder<'_> {
         sensitive_keys.extend(sensitive_attributes(kind).iter().map(|s| (*s).to_owned()));
         sensitive_keys.sort();
         sensitive_keys.dedup();
-        let before = before.map(|b| redact(&b, &sensitive_keys));
-        let after = after.map(|a| redact(&a, &sensitive_keys));
+        let before = before.map(|b| redacted(b, &sensitive_keys));
+        let after = after.map(|a| redacted(a, &sensitive_keys));
         // Per-key results for what exists before and after: updates and replacements.
         let keys = match (&before, &after) {
             (Some(b), Some(a)) => diff::key_changes(kind, diff, Some(b), Some(a), &sensitive_keys),
@@ -259,7 +262,9 @@ impl Builder<'_> {
         let address = &inst.address;
         let kind = inst.kind;
         let record = self.state.resource(address);
-        let live = record.and_then(|r| self.live.managed.get(&r.address).cloned().flatten());
+        let live = record
+            .and_then(|r| self.live.managed.get(&r.address))
+            .and_then(Option::as_ref);
         let create_after = || {
             let mut a = without_meta(kind, &inst.attrs);
             a.insert("id".into(), Value::Unknown);
@@ -285,17 +290,18 @@ impl Builder<'_> {
                 );
                 return None;
             };
-            return self.plan_existing(inst, &live, Some(&record.applied), None);
+            return self.plan_existing(inst, live, Some(&record.applied), None);
         }
         // Not in the state: find an object of the same name to adopt.
         let name = desired_name(kind, &inst.attrs);
-        let candidates: Vec<LiveObject> = name
+        let candidates: Vec<&LiveObject> = name
             .as_deref()
-            .map(|n| {
-                self.live
-                    .unclaimed_named(kind, n, claimed)
-                    .into_iter()
-                    .cloned()
+            .and_then(|n| self.by_name.get(&(kind, n)))
+            .map(|named| {
+                named
+                    .iter()
+                    .filter(|o| !claimed.contains(&(o.kind, o.id.clone())))
+                    .copied()
                     .collect()
             })
             .unwrap_or_default();
@@ -540,6 +546,7 @@ pub async fn plan<P: Provider + 'static>(
         state,
         context: &context,
         live: &live,
+        by_name: names_index(&live),
         problems: Diagnostics::new(),
         changes: Vec::new(),
         steps: Vec::new(),
@@ -618,6 +625,29 @@ pub async fn plan<P: Provider + 'static>(
         grant_modes,
         state_stale,
     })
+}
+
+/// Listed objects by (listing kind, name), in listing order (what
+/// [`LiveIndex::unclaimed_named`] finds, before the claimed are left out).
+fn names_index(live: &LiveIndex) -> HashMap<(Kind, &str), Vec<&LiveObject>> {
+    let mut index: HashMap<(Kind, &str), Vec<&LiveObject>> = HashMap::new();
+    for (kind, listing) in &live.listings {
+        for o in &listing.objects {
+            index.entry((*kind, o.name.as_str())).or_default().push(o);
+        }
+    }
+    index
+}
+
+/// `attrs` with the values of `sensitive_keys` replaced by the placeholder
+/// ([`redact`] without copying the map).
+fn redacted(mut attrs: Attrs, sensitive_keys: &[String]) -> Attrs {
+    for key in sensitive_keys {
+        if let Some(v) = attrs.get_mut(key) {
+            *v = Value::string(SENSITIVE_PLACEHOLDER);
+        }
+    }
+    attrs
 }
 
 /// The desired instances (none for `--destroy`) and their graph.
@@ -909,39 +939,62 @@ fn plan_refresh_only(b: &mut Builder<'_>) {
 
 /// The address of the role with this id: managed, a data source, or (for a
 /// literal id in the manifest) a synthetic `data.role.id_...` address.
-fn role_address(b: &Builder<'_>, known: &BTreeMap<Address, Known>, id: &str) -> (Address, String) {
-    if let Some(r) = b
-        .state
-        .resources
-        .iter()
-        .find(|r| r.kind == Kind::Role && r.id.as_str() == id)
-    {
-        return (r.address.clone(), r.name.clone());
-    }
-    if let Some((a, k)) = known.iter().find(|(a, k)| {
-        a.kind() == Some(Kind::Role) && k.id.as_ref().is_some_and(|i| i.as_str() == id)
-    }) {
-        let name = k
-            .attrs
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or(id)
-            .to_owned();
-        return (a.clone(), name);
-    }
-    for (a, attrs) in &b.context.data {
-        if a.target == gcrecon_core::address::Target::Data(DataKind::Role)
-            && attrs.get("id").and_then(Value::as_str) == Some(id)
-        {
-            let name = attrs
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or(id)
-                .to_owned();
-            return (a.clone(), name);
+/// Looked up in an index of every role by id, built on first use (most
+/// plans never need it), so that many lookups do not each scan the state.
+struct RoleNames<'a> {
+    state: &'a State,
+    known: &'a BTreeMap<Address, Known>,
+    data: &'a BTreeMap<Address, Attrs>,
+    by_id: std::cell::OnceCell<HashMap<&'a str, (&'a Address, &'a str)>>,
+}
+
+impl<'a> RoleNames<'a> {
+    fn new(
+        state: &'a State,
+        known: &'a BTreeMap<Address, Known>,
+        data: &'a BTreeMap<Address, Attrs>,
+    ) -> Self {
+        RoleNames {
+            state,
+            known,
+            data,
+            by_id: std::cell::OnceCell::new(),
         }
     }
-    (literal_role_address(id), id.to_owned())
+
+    fn get(&self, id: &str) -> (Address, String) {
+        let by_id = self.by_id.get_or_init(|| {
+            // First found wins: managed roles, then those planned, then data sources.
+            let mut by_id: HashMap<&str, (&Address, &str)> = HashMap::new();
+            for r in self.state.resources.iter().filter(|r| r.kind == Kind::Role) {
+                by_id
+                    .entry(r.id.as_str())
+                    .or_insert((&r.address, r.name.as_str()));
+            }
+            for (a, k) in self.known {
+                if let Some(i) = k.id.as_ref().filter(|_| a.kind() == Some(Kind::Role)) {
+                    let name = k.attrs.get("name").and_then(Value::as_str);
+                    by_id
+                        .entry(i.as_str())
+                        .or_insert((a, name.unwrap_or(i.as_str())));
+                }
+            }
+            for (a, attrs) in self.data {
+                if a.target != gcrecon_core::address::Target::Data(DataKind::Role) {
+                    continue;
+                }
+                if let Some(i) = attrs.get("id").and_then(Value::as_str) {
+                    let name = attrs.get("name").and_then(Value::as_str).unwrap_or(i);
+                    by_id.entry(i).or_insert((a, name));
+                }
+            }
+            by_id
+        });
+        match by_id.get(id) {
+            Some((address, name)) => ((*address).clone(), (*name).to_owned()),
+            None => (literal_role_address(id), id.to_owned()),
+        }
+    }
 }
 
 /// The address a role is shown under when the manifest names it by a
@@ -982,6 +1035,8 @@ fn plan_caller_grants(
     }
     let home = b.context.home_division().to_owned();
     let grants = b.context.caller.grants.clone();
+    let context = b.context;
+    let roles = RoleNames::new(b.state, known, &context.data);
     let mut needs: BTreeMap<Address, Need> = BTreeMap::new();
     let mut need = |role: (Address, String), division: String, client: &Address| {
         let entry = needs.entry(role.0).or_insert_with(|| Need {
@@ -999,7 +1054,7 @@ fn plan_caller_grants(
             let before = rc.before.clone().unwrap_or_default();
             for missing in missing_grants(&before, &home, &grants) {
                 if let (Some(id), Some(d)) = (missing.role_id, missing.division) {
-                    need(role_address(b, known, &id), d, &rc.address);
+                    need(roles.get(&id), d, &rc.address);
                 }
             }
         }
@@ -1021,7 +1076,7 @@ fn plan_caller_grants(
                 .division
                 .unwrap_or_else(|| UNKNOWN_DIVISION.to_owned());
             match missing.role_id {
-                Some(id) => need(role_address(b, known, &id), division, &rc.address),
+                Some(id) => need(roles.get(&id), division, &rc.address),
                 None => {
                     for a in &new_roles {
                         let name = known
@@ -1071,7 +1126,7 @@ fn plan_caller_grants(
         entry.1.insert(g.division_id.to_string());
     }
     for (role, (role_id, divisions)) in leftovers {
-        let name = role_address(b, known, &role_id).1;
+        let name = roles.get(&role_id).1;
         out.push(CallerGrantChange {
             role: role.clone(),
             role_name: name,

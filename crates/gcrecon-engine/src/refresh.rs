@@ -8,7 +8,7 @@
 //! read by id before it is called missing, so a lagging search index never
 //! makes a managed object "gone". [`refresh`] does both, for drift and export.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use gcrecon_core::manifest::{
@@ -46,7 +46,8 @@ impl Context {
 /// Live objects, matched to the state.
 #[derive(Clone, Debug, Default)]
 pub struct LiveIndex {
-    /// What each kind's listing returned.
+    /// What each kind's listing returned; for a plan (not `all`), less the
+    /// objects matched to the state, which are in `managed`.
     pub listings: BTreeMap<Kind, Listing>,
     /// Per address in the state: the live object, or `None` when the
     /// organization says it is gone.
@@ -297,12 +298,50 @@ pub async fn read_objects<P: Provider + 'static>(
             .map_err(|e| EngineError::provider(format!("cannot list the {kind} objects"), e))?;
         listings.insert(kind, listing);
     }
-    let mut managed = BTreeMap::new();
-    for r in &state.resources {
-        let listed = listings
-            .get(&r.kind)
-            .and_then(|l| l.objects.iter().find(|o| o.id == r.id))
-            .cloned();
+    // Where each state entry's object is in its kind's listing (the first
+    // with its id): one hash lookup per entry instead of a scan.
+    let positions: Vec<Option<usize>> = {
+        let mut by_id: HashMap<(Kind, &GenesysId), usize> = HashMap::new();
+        for (kind, listing) in &listings {
+            for (i, o) in listing.objects.iter().enumerate() {
+                by_id.entry((*kind, &o.id)).or_insert(i);
+            }
+        }
+        state
+            .resources
+            .iter()
+            .map(|r| by_id.get(&(r.kind, &r.id)).copied())
+            .collect()
+    };
+    // A plan's listings serve only to find unmanaged objects by name, so
+    // the matched objects move out of them rather than being copied (a
+    // full listing, for drift and export, keeps everything).
+    let mut taken: BTreeMap<Kind, Vec<Option<LiveObject>>> = BTreeMap::new();
+    if !all {
+        for (kind, listing) in &mut listings {
+            let objects = std::mem::take(&mut listing.objects);
+            taken.insert(*kind, objects.into_iter().map(Some).collect());
+        }
+    }
+    let mut first_taker: HashMap<(Kind, usize), &Address> = HashMap::new();
+    let mut managed: BTreeMap<Address, Option<LiveObject>> = BTreeMap::new();
+    for (r, position) in state.resources.iter().zip(positions) {
+        let listed = position.and_then(|i| match taken.get_mut(&r.kind) {
+            Some(objects) => match objects.get_mut(i).and_then(Option::take) {
+                Some(o) => {
+                    first_taker.insert((r.kind, i), &r.address);
+                    Some(o)
+                }
+                // Two state entries with one id: the second gets a copy.
+                None => first_taker
+                    .get(&(r.kind, i))
+                    .and_then(|a| managed.get(*a).cloned().flatten()),
+            },
+            None => listings
+                .get(&r.kind)
+                .and_then(|l| l.objects.get(i))
+                .cloned(),
+        });
         let live = match listed {
             Some(o) => Some(o),
             // Not in the listing: ask by id before calling it gone.
@@ -311,6 +350,11 @@ pub async fn read_objects<P: Provider + 'static>(
             })?,
         };
         managed.insert(r.address.clone(), live);
+    }
+    for (kind, objects) in taken {
+        if let Some(listing) = listings.get_mut(&kind) {
+            listing.objects = objects.into_iter().flatten().collect();
+        }
     }
     Ok(LiveIndex { listings, managed })
 }

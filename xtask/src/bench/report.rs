@@ -176,6 +176,22 @@ pub fn targets(scale: Option<&ScaleReport>, seeds: Option<&[SeedFigures]>) -> Ve
                 ),
                 Some(ip.vm_hwm_kb.max < 100.0 * 1000.0),
             ));
+            let large = &c.in_process_large;
+            let growth = large.total_ms.median / ip.total_ms.median.max(0.001);
+            out.push(Target::new(
+                &format!(
+                    "CPU grows linearly: {} resources in-process",
+                    int(c.n_large as u64)
+                ),
+                "≤ 10 × the figure of N",
+                format!(
+                    "{} median vs {} = {}",
+                    ms(large.total_ms.median),
+                    ms(ip.total_ms.median),
+                    ratio(growth)
+                ),
+                Some(growth <= 10.0),
+            ));
         }
         None => {
             out.push(missing("CPU", "< 100 ms"));
@@ -460,6 +476,20 @@ fn scale_table(s: &mut String, scale: &ScaleReport, o: &Options) {
                     ms(c.in_process.plan_ms.median)
                 ),
                 f(&c.in_process.vm_hwm_kb, mb),
+            ],
+            vec![
+                format!(
+                    "the same, {} resources (10 N; {} runs)",
+                    int(c.n_large as u64),
+                    c.in_process_large.total_ms.runs
+                ),
+                f(&c.in_process_large.total_ms, ms),
+                format!(
+                    "load {} + plan {} (medians)",
+                    ms(c.in_process_large.load_ms.median),
+                    ms(c.in_process_large.plan_ms.median)
+                ),
+                f(&c.in_process_large.vm_hwm_kb, mb),
             ],
             vec![
                 "gcrecon validate (parse, validate, graph)".to_owned(),

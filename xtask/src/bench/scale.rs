@@ -129,6 +129,10 @@ pub struct CpuFigures {
     /// In-process: parse + validate + graph + plan against an in-memory
     /// org, no network (see `cpu.rs`), one process per run.
     pub in_process: InProcess,
+    /// The same at ten times the size (`n_large`): a linear plan costs at
+    /// most ten times as much.
+    pub n_large: usize,
+    pub in_process_large: InProcess,
     pub validate: Figures3,
     /// A no-op plan at zero latency with the limit raised: gcrecon's own
     /// process (the simulator runs in another).
@@ -457,32 +461,13 @@ async fn cpu(
     ctx.step(&format!(
         "CPU: in-process parse+validate+graph+plan, gcrecon validate and a latency-0 no-op plan of {n} objects, {runs} runs each"
     ));
-    let mut in_process = Vec::new();
-    for i in 0..runs {
-        let out = ctx.work.join(format!("cpu-{i}.json"));
-        crate::run_checked(
-            std::process::Command::new(&ctx.bins.measurer)
-                .args(["bench", "__cpu", "--n", &n.to_string(), "--out"])
-                .arg(&out),
-        )?;
-        let run: super::cpu::CpuRun = serde_json::from_slice(&std::fs::read(&out)?)?;
-        if run.changes != 0 {
-            bail!(
-                "the in-process plan of {n} objects found {} changes",
-                run.changes
-            );
-        }
-        in_process.push(run);
-    }
-    let pick = |f: fn(&super::cpu::CpuRun) -> f64| {
-        Spread::of(&in_process.iter().map(f).collect::<Vec<_>>())
-    };
-    let in_process = InProcess {
-        load_ms: pick(|r| r.load_ms),
-        plan_ms: pick(|r| r.plan_ms),
-        total_ms: pick(|r| r.total_ms),
-        vm_hwm_kb: pick(|r| r.vm_hwm_kb as f64),
-    };
+    let in_process = measure_in_process(ctx, n, runs)?;
+    let n_large = 10 * n;
+    ctx.step(&format!(
+        "CPU: in-process parse+validate+graph+plan of {n_large} objects (10 N), {} runs",
+        runs.min(3)
+    ));
+    let in_process_large = measure_in_process(ctx, n_large, runs.min(3))?;
     let mut validate = Vec::new();
     for i in 0..runs {
         let run = gc
@@ -520,7 +505,40 @@ async fn cpu(
         n,
         manifest_bytes: std::fs::metadata(manifest_path)?.len(),
         in_process,
+        n_large,
+        in_process_large,
         validate: Figures3::of(&validate),
         noop_plan_latency0: Figures3::of(&plans),
+    })
+}
+
+/// `runs` in-process measurements of `n` objects (`xtask bench __cpu`), one
+/// process each.
+fn measure_in_process(ctx: &Ctx<'_>, n: usize, runs: usize) -> Result<InProcess> {
+    let mut in_process = Vec::new();
+    for i in 0..runs {
+        let out = ctx.work.join(format!("cpu-{n}-{i}.json"));
+        crate::run_checked(
+            std::process::Command::new(&ctx.bins.measurer)
+                .args(["bench", "__cpu", "--n", &n.to_string(), "--out"])
+                .arg(&out),
+        )?;
+        let run: super::cpu::CpuRun = serde_json::from_slice(&std::fs::read(&out)?)?;
+        if run.changes != 0 {
+            bail!(
+                "the in-process plan of {n} objects found {} changes",
+                run.changes
+            );
+        }
+        in_process.push(run);
+    }
+    let pick = |f: fn(&super::cpu::CpuRun) -> f64| {
+        Spread::of(&in_process.iter().map(f).collect::<Vec<_>>())
+    };
+    Ok(InProcess {
+        load_ms: pick(|r| r.load_ms),
+        plan_ms: pick(|r| r.plan_ms),
+        total_ms: pick(|r| r.total_ms),
+        vm_hwm_kb: pick(|r| r.vm_hwm_kb as f64),
     })
 }
