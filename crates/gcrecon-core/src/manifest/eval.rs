@@ -25,7 +25,7 @@ use crate::value::{Attrs, Value};
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::expr::{Expr, ExprKind, ForExpr, Func, Part, Template};
 use super::funcs;
-use super::model::{Block, Manifest};
+use super::model::{Attr, Block, Manifest};
 use super::syntax::{Node, NodeKind as SyntaxKind, Sp};
 use super::variables::Variables;
 use super::{DataQuery, Desired, DesiredInstance, EvalContext, OutputValue};
@@ -1389,40 +1389,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             match self.node(&attr.value, &scope, &mut acc) {
                 Ok(v) => {
                     let spec = specs.iter().find(|s| s.name == attr.key);
-                    if let Some(spec) = spec {
-                        if let Err(msg) = check_value(spec.ty, &v) {
-                            errors.push(
-                                self.m
-                                    .files
-                                    .error(
-                                        attr.value.sp,
-                                        format!("`{}` of `{owner}` {msg}", attr.key),
-                                    )
-                                    .with_address(&owner)
-                                    .with_hint(format!("`{}`: {}", attr.key, spec.doc)),
-                            );
-                        }
-                    }
-                    if kind == Kind::Role && attr.key == "permissions" {
-                        for p in v
-                            .as_list()
-                            .unwrap_or_default()
-                            .iter()
-                            .filter_map(Value::as_str)
-                        {
-                            if let Err(e) = crate::permission::check_syntax(p) {
-                                let mut d = self
-                                    .m
-                                    .files
-                                    .error(attr.value.sp, e.message.clone())
-                                    .with_address(&owner);
-                                if let Some(s) = e.suggestion {
-                                    d = d.with_hint(format!("did you mean `{s}`?"));
-                                }
-                                errors.push(d);
-                            }
-                        }
-                    }
+                    self.check_attr(kind, spec, attr, &v, &owner, &mut errors);
                     let v = if kind.spec().user_keys.contains(&attr.key.as_str()) {
                         match self.users_by_email(v, &attr.key, &owner, attr.value.sp) {
                             Ok(v) => v,
@@ -1478,30 +1445,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                     ),
             );
         }
-        // depends_on
-        let mut explicit = BTreeSet::new();
-        let mut depends_on_data = BTreeSet::new();
-        for (target, _) in &block.depends_on {
-            if target.is_data() {
-                depends_on_data.insert(target.clone());
-                continue;
-            }
-            let Some(tb) = self.m.blocks.get(&target.block()) else {
-                continue;
-            };
-            let Ok(insts) = self.instances(tb) else {
-                continue;
-            };
-            for (k, v) in insts.iter() {
-                let a = inst_addr(&tb.address, k.as_deref());
-                if target.key.is_some() && a != *target {
-                    continue;
-                }
-                if self.is_enabled(tb, &a, k.as_deref(), v).unwrap_or(false) {
-                    explicit.insert(a);
-                }
-            }
-        }
+        let (explicit, depends_on_data) = self.explicit_depends_on(block);
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -1526,6 +1470,79 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             explicit,
             grant_roles,
         })
+    }
+
+    /// Check one evaluated key of an instance: its type against the kind's
+    /// spec, and a role's permission strings' syntax.
+    fn check_attr(
+        &self,
+        kind: Kind,
+        spec: Option<&schema::KeySpec>,
+        attr: &Attr,
+        v: &Value,
+        owner: &str,
+        errors: &mut Vec<Diagnostic>,
+    ) {
+        if let Some(spec) = spec {
+            if let Err(msg) = check_value(spec.ty, v) {
+                errors.push(
+                    self.m
+                        .files
+                        .error(attr.value.sp, format!("`{}` of `{owner}` {msg}", attr.key))
+                        .with_address(owner)
+                        .with_hint(format!("`{}`: {}", attr.key, spec.doc)),
+                );
+            }
+        }
+        if kind == Kind::Role && attr.key == "permissions" {
+            for p in v
+                .as_list()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(Value::as_str)
+            {
+                if let Err(e) = crate::permission::check_syntax(p) {
+                    let mut d = self
+                        .m
+                        .files
+                        .error(attr.value.sp, e.message.clone())
+                        .with_address(owner);
+                    if let Some(s) = e.suggestion {
+                        d = d.with_hint(format!("did you mean `{s}`?"));
+                    }
+                    errors.push(d);
+                }
+            }
+        }
+    }
+
+    /// The instances a block's `depends_on` names (each enabled instance of
+    /// a named block, or the one named), and the data sources it names.
+    fn explicit_depends_on(&self, block: &Block) -> (BTreeSet<Address>, BTreeSet<Address>) {
+        let mut explicit = BTreeSet::new();
+        let mut depends_on_data = BTreeSet::new();
+        for (target, _) in &block.depends_on {
+            if target.is_data() {
+                depends_on_data.insert(target.clone());
+                continue;
+            }
+            let Some(tb) = self.m.blocks.get(&target.block()) else {
+                continue;
+            };
+            let Ok(insts) = self.instances(tb) else {
+                continue;
+            };
+            for (k, v) in insts.iter() {
+                let a = inst_addr(&tb.address, k.as_deref());
+                if target.key.is_some() && a != *target {
+                    continue;
+                }
+                if self.is_enabled(tb, &a, k.as_deref(), v).unwrap_or(false) {
+                    explicit.insert(a);
+                }
+            }
+        }
+        (explicit, depends_on_data)
     }
 }
 
