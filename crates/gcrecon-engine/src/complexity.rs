@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use gcrecon_core::comparisons;
 use gcrecon_core::manifest::{load, Source, Variables};
-use gcrecon_core::provider::{CallerKind, GenesysId, LiveObject};
-use gcrecon_core::state::{ResourceState, State};
+use gcrecon_core::provider::{CallerKind, GenesysId};
+use gcrecon_core::state::State;
 use gcrecon_core::value::{Attrs, Value};
-use gcrecon_core::{Address, Kind};
+use gcrecon_core::Kind;
 
 use crate::events::Silent;
 use crate::fake::FakeProvider;
@@ -87,31 +87,8 @@ async fn comparisons_of_plan(n: usize, setup: Setup) -> (u64, usize) {
                 continue;
             }
             let id = GenesysId(format!("id-{i:06}"));
-            org.objects.insert(
-                (kind, id.clone()),
-                LiveObject {
-                    kind,
-                    id: id.clone(),
-                    name: name.clone(),
-                    attrs: attrs.clone(),
-                    version: "1".to_owned(),
-                    builtin: false,
-                },
-            );
-            if matches!(setup, Setup::Managed) {
-                state.resources.push(ResourceState {
-                    address: Address::resource(kind, block),
-                    kind,
-                    id,
-                    name,
-                    applied: attrs.clone(),
-                    read: attrs,
-                    version: "1".to_owned(),
-                    dependencies: Vec::new(),
-                    prevent_destroy: false,
-                    sensitive_keys: Vec::new(),
-                });
-            }
+            let managed = matches!(setup, Setup::Managed).then_some(&mut state);
+            org.insert_object(managed, kind, block, id, name, attrs);
         }
     });
     state.resources.sort_by(|a, b| a.address.cmp(&b.address));

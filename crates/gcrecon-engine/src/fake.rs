@@ -190,6 +190,47 @@ fn grants_value(pairs: &BTreeSet<(String, String)>) -> Value {
 }
 
 impl FakeOrg {
+    /// Put an object in the org as the service lists it (version 1), and
+    /// when `state` is given record it there as managed at `block`, applied
+    /// and read with the same attributes: the set-up of a no-op plan over a
+    /// synthetic org (benchmarks and complexity tests). The caller sorts the
+    /// state's resources once it has added them all.
+    pub fn insert_object(
+        &mut self,
+        state: Option<&mut gcrecon_core::state::State>,
+        kind: Kind,
+        block: String,
+        id: GenesysId,
+        name: String,
+        attrs: Attrs,
+    ) {
+        if let Some(state) = state {
+            state.resources.push(gcrecon_core::state::ResourceState {
+                address: gcrecon_core::Address::resource(kind, block),
+                kind,
+                id: id.clone(),
+                name: name.clone(),
+                applied: attrs.clone(),
+                read: attrs.clone(),
+                version: "1".to_owned(),
+                dependencies: Vec::new(),
+                prevent_destroy: false,
+                sensitive_keys: Vec::new(),
+            });
+        }
+        self.objects.insert(
+            (kind, id.clone()),
+            LiveObject {
+                kind,
+                id,
+                name,
+                attrs,
+                version: "1".to_owned(),
+                builtin: false,
+            },
+        );
+    }
+
     fn caller_holds(&self, role: &str, division: &str) -> bool {
         self.caller.as_ref().is_some_and(|c| {
             c.grants.iter().any(|g| {

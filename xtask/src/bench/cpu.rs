@@ -17,10 +17,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use gcrecon_core::manifest::{self, Source, Variables};
-use gcrecon_core::provider::{CallerKind, GenesysId, LiveObject};
-use gcrecon_core::state::{ResourceState, State};
+use gcrecon_core::provider::{CallerKind, GenesysId};
+use gcrecon_core::state::State;
 use gcrecon_core::value::{Attrs, Value};
-use gcrecon_core::{Address, Kind};
+use gcrecon_core::Kind;
 use gcrecon_engine::fake::FakeProvider;
 use gcrecon_engine::{plan, PlanInput, PlanOptions, Silent};
 use serde::{Deserialize, Serialize};
@@ -111,29 +111,7 @@ pub fn measure(n: usize) -> Result<CpuRun> {
             // The service reports every defaulted key, set or not.
             gcrecon_core::schema::fill_defaults(kind, &mut attrs);
             let id = GenesysId(format!("bench-{i:05}"));
-            org.objects.insert(
-                (kind, id.clone()),
-                LiveObject {
-                    kind,
-                    id: id.clone(),
-                    name: name.clone(),
-                    attrs: attrs.clone(),
-                    version: "1".to_owned(),
-                    builtin: false,
-                },
-            );
-            state.resources.push(ResourceState {
-                address: Address::resource(kind, block),
-                kind,
-                id,
-                name,
-                applied: attrs.clone(),
-                read: attrs,
-                version: "1".to_owned(),
-                dependencies: Vec::new(),
-                prevent_destroy: false,
-                sensitive_keys: Vec::new(),
-            });
+            org.insert_object(Some(&mut state), kind, block, id, name, attrs);
         }
     });
     state.resources.sort_by(|a, b| a.address.cmp(&b.address));
