@@ -6,6 +6,7 @@
 //! [`SENSITIVE_PLACEHOLDER`] before they get here.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -41,10 +42,11 @@ pub struct ResourceChange {
     /// `[create]`, `[update]`, `[delete]`, `[delete, create]`, `[no-op]`.
     pub actions: Vec<Action>,
     /// Attributes as they are now (live, in manifest vocabulary); `None` for a create.
-    pub before: Option<Attrs>,
+    pub before: Option<Arc<Attrs>>,
     /// Attributes after apply; `None` for a delete. Unknown values serialize as `null`
-    /// and are flagged in `after_unknown`.
-    pub after: Option<Attrs>,
+    /// and are flagged in `after_unknown`. A change that leaves an object as
+    /// it is shares one map between `before` and `after`.
+    pub after: Option<Arc<Attrs>>,
     /// The Genesys id, when the object exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<GenesysId>,
@@ -111,7 +113,7 @@ impl ResourceChange {
     pub fn after_unknown(&self) -> BTreeMap<String, bool> {
         self.after
             .iter()
-            .flatten()
+            .flat_map(|a| a.iter())
             .filter(|(_, v)| !v.is_known())
             .map(|(k, _)| (k.clone(), true))
             .collect()
@@ -237,7 +239,7 @@ mod tests {
             name: "r".into(),
             actions,
             before: None,
-            after: Some(Attrs::from([("id".to_owned(), Value::Unknown)])),
+            after: Some(Attrs::from([("id".to_owned(), Value::Unknown)]).into()),
             id: None,
             changed_keys: vec![],
             replace_because: vec![],

@@ -142,7 +142,7 @@ fn flags<'a>(keys: impl IntoIterator<Item = &'a String>) -> Json {
 
 fn resource_change(rc: &ResourceChange) -> Json {
     let sensitive = sensitive_keys(rc);
-    let masked = |attrs: &Option<Attrs>| match attrs {
+    let masked = |attrs: Option<&Attrs>| match attrs {
         None => Json::Null,
         Some(attrs) => Json::Object(
             attrs
@@ -160,7 +160,7 @@ fn resource_change(rc: &ResourceChange) -> Json {
     };
     // As Terraform: `false` for a side that does not exist, else the
     // sensitive keys of that side (those the plan marks even when absent).
-    let sensitive_of = |attrs: &Option<Attrs>| match attrs {
+    let sensitive_of = |attrs: Option<&Attrs>| match attrs {
         None => Json::Bool(false),
         Some(attrs) => flags(
             sensitive
@@ -170,11 +170,11 @@ fn resource_change(rc: &ResourceChange) -> Json {
     };
     let mut change = json!({
         "actions": actions(&rc.actions),
-        "before": masked(&rc.before),
-        "after": masked(&rc.after),
+        "before": masked(rc.before.as_deref()),
+        "after": masked(rc.after.as_deref()),
         "after_unknown": flags(rc.after_unknown().keys()),
-        "before_sensitive": sensitive_of(&rc.before),
-        "after_sensitive": sensitive_of(&rc.after),
+        "before_sensitive": sensitive_of(rc.before.as_deref()),
+        "after_sensitive": sensitive_of(rc.after.as_deref()),
     });
     if !rc.replace_because.is_empty() {
         change["replace_paths"] = Json::Array(
@@ -289,8 +289,8 @@ mod tests {
             kind: Kind::OauthClient,
             name: "api".into(),
             actions,
-            before,
-            after,
+            before: before.map(Into::into),
+            after: after.map(Into::into),
             id: Some("c-1".into()),
             changed_keys: vec!["grant_type".into()],
             replace_because: vec!["grant_type".into()],

@@ -146,26 +146,46 @@ pub fn state_value(state: &State, address: &Address, attr: &str) -> Option<Value
     }
 }
 
-/// What planning knows about an instance planned earlier.
+/// What planning knows about the instances planned so far: each one as
+/// evaluated (the plan's desired instances), and its id when it stays the
+/// same object (`None`: created or replaced, known after apply).
+#[derive(Default)]
 struct Known {
-    id: Option<GenesysId>,
-    attrs: Attrs,
+    ids: BTreeMap<Address, Option<GenesysId>>,
+    instances: BTreeMap<Address, DesiredInstance>,
 }
 
-fn known_value(
-    known: &BTreeMap<Address, Known>,
-    address: &Address,
-    attr: &str,
-    secret_placeholder: bool,
-) -> Option<Value> {
-    let k = known.get(address)?;
-    match attr {
-        "id" | "client_id" => k.id.as_ref().map(|id| Value::from(id.as_str())),
-        // The secret of a client that stays is unchanged; its value is never at hand here.
-        "secret" => {
-            (secret_placeholder && k.id.is_some()).then(|| Value::from(SENSITIVE_PLACEHOLDER))
+impl Known {
+    fn value(&self, address: &Address, attr: &str, secret_placeholder: bool) -> Option<Value> {
+        let id = self.ids.get(address)?;
+        match attr {
+            "id" | "client_id" => id.as_ref().map(|id| Value::from(id.as_str())),
+            // The secret of a client that stays is unchanged; its value is never at hand here.
+            "secret" => {
+                (secret_placeholder && id.is_some()).then(|| Value::from(SENSITIVE_PLACEHOLDER))
+            }
+            key => self
+                .instances
+                .get(address)?
+                .attrs
+                .get(key)
+                .filter(|v| v.is_known())
+                .cloned(),
         }
-        key => k.attrs.get(key).filter(|v| v.is_known()).cloned(),
+    }
+
+    /// True for an instance this plan creates or replaces.
+    fn is_new(&self, address: &Address) -> bool {
+        self.ids.get(address).is_some_and(Option::is_none)
+    }
+
+    /// The `name` the manifest gives an instance.
+    fn name(&self, address: &Address) -> Option<&str> {
+        self.instances
+            .get(address)?
+            .attrs
+            .get("name")
+            .and_then(Value::as_str)
     }
 }
 
@@ -226,6 +246,12 @@ impl Builder<'_> {
         let keys = match (&before, &after) {
             (Some(b), Some(a)) => diff::key_changes(kind, diff, Some(b), Some(a), &sensitive_keys),
             _ => Vec::new(),
+        };
+        // A no-op's before and after are the same map: keep one.
+        let before = before.map(Arc::new);
+        let after = match (&before, after) {
+            (Some(b), Some(a)) if actions == [Action::NoOp] && **b == a => Some(Arc::clone(b)),
+            (_, a) => a.map(Arc::new),
         };
         self.changes.push(ResourceChange {
             address: address.clone(),
@@ -540,6 +566,9 @@ pub async fn plan<P: Provider + 'static>(
     check_org(state, &context.org, None)?;
     let (desired, graph) = desired_state(input, state, &context, options.destroy)?;
     let live = refresh(provider, state, &desired, observer).await?;
+    // Planning evaluates each instance again, with the ids the refresh
+    // found; of this first evaluation only the addresses are needed.
+    let desired: BTreeSet<Address> = desired.into_keys().collect();
 
     let mut b = Builder {
         manifest,
@@ -551,19 +580,18 @@ pub async fn plan<P: Provider + 'static>(
         changes: Vec::new(),
         steps: Vec::new(),
     };
-    let mut known: BTreeMap<Address, Known> = BTreeMap::new();
-    let planned_desired = if options.refresh_only {
+    let mut known = Known::default();
+    if options.refresh_only {
         plan_refresh_only(&mut b);
-        BTreeMap::new()
     } else {
-        let planned = plan_instances(&mut b, input, &graph, &mut known);
+        plan_instances(&mut b, input, &graph, &mut known);
         for record in &state.resources {
-            if !desired.contains_key(&record.address) {
+            if !desired.contains(&record.address) {
                 b.plan_delete(&record.address, false);
             }
         }
-        planned
-    };
+    }
+    let planned_desired = &known.instances;
 
     let mut changes = std::mem::take(&mut b.changes);
     let mut steps = std::mem::take(&mut b.steps);
@@ -576,21 +604,13 @@ pub async fn plan<P: Provider + 'static>(
     let caller_grants = if options.refresh_only {
         Vec::new()
     } else {
-        plan_caller_grants(
-            &mut b,
-            &graph,
-            &changes,
-            &planned_desired,
-            &grant_modes,
-            &known,
-            state,
-        )
+        plan_caller_grants(&mut b, &graph, &changes, &grant_modes, &known, state)
     };
     if !options.refresh_only && !options.allow_caller_demotion {
-        check_caller_demotion(&mut b, &changes, &planned_desired, state);
+        check_caller_demotion(&mut b, &changes, planned_desired, state);
     }
     if !options.refresh_only && !options.destroy {
-        check_permissions(provider.as_ref(), &mut b, &changes, &planned_desired).await?;
+        check_permissions(provider.as_ref(), &mut b, &changes, planned_desired).await?;
     }
     if !options.refresh_only {
         check_caller_permissions(&mut b, &changes, &caller_grants, state);
@@ -600,7 +620,8 @@ pub async fn plan<P: Provider + 'static>(
     if b.problems.has_errors() {
         return Err(EngineError::Manifest(b.problems));
     }
-    changes.sort_by(|x, y| x.address.cmp(&y.address));
+    // Addresses are unique: an unstable sort needs no buffer.
+    changes.sort_unstable_by(|x, y| x.address.cmp(&y.address));
     let plan = Plan {
         format_version: PLAN_FORMAT_VERSION,
         manifest_name: input.name.to_owned(),
@@ -613,14 +634,14 @@ pub async fn plan<P: Provider + 'static>(
         warnings,
         api_calls: provider.call_counts(),
     };
-    let state_stale = state_is_stale(input, state, &options, &planned_desired);
+    let state_stale = state_is_stale(input, state, &options, planned_desired);
     Ok(Planned {
         plan,
         context,
         live,
         options,
         steps,
-        desired: planned_desired,
+        desired: known.instances,
         graph,
         grant_modes,
         state_stale,
@@ -709,14 +730,13 @@ async fn refresh<P: Provider + 'static>(
 
 /// Plan every desired instance in the graph's order, dependencies first,
 /// each evaluated with what the instances planned before it make known.
-/// Returns the instances as planned.
+/// The instances as planned are left in `known`.
 fn plan_instances(
     b: &mut Builder<'_>,
     input: PlanInput<'_>,
     graph: &ResourceGraph,
-    known: &mut BTreeMap<Address, Known>,
-) -> BTreeMap<Address, DesiredInstance> {
-    let mut planned = BTreeMap::new();
+    known: &mut Known,
+) {
     let mut claimed: BTreeSet<(Kind, GenesysId)> = b
         .state
         .resources
@@ -728,7 +748,7 @@ fn plan_instances(
             continue;
         };
         let evaluated = {
-            let resolver = |a: &Address, attr: &str| known_value(known, a, attr, false);
+            let resolver = |a: &Address, attr: &str| known.value(a, attr, false);
             let ctx = EvalContext::new(input.variables, &b.context.data, &resolver)
                 .with_emails(&b.context.emails);
             input.manifest.eval_instance(&address, &ctx)
@@ -741,16 +761,9 @@ fn plan_instances(
             }
         };
         let id = b.plan_instance(&inst, &mut claimed);
-        known.insert(
-            address.clone(),
-            Known {
-                id,
-                attrs: inst.attrs.clone(),
-            },
-        );
-        planned.insert(address, inst);
+        known.ids.insert(address.clone(), id);
+        known.instances.insert(address, inst);
     }
-    planned
 }
 
 /// `--target`: keep the changes of the targets and of what they depend
@@ -815,7 +828,7 @@ fn plan_output_changes(
     b: &mut Builder<'_>,
     input: PlanInput<'_>,
     options: &PlanOptions,
-    known: &BTreeMap<Address, Known>,
+    known: &Known,
 ) -> Vec<OutputChange> {
     if options.refresh_only {
         return Vec::new();
@@ -834,7 +847,7 @@ fn plan_output_changes(
             })
             .collect();
     }
-    let resolver = |a: &Address, attr: &str| known_value(known, a, attr, true);
+    let resolver = |a: &Address, attr: &str| known.value(a, attr, true);
     let ctx = EvalContext::new(input.variables, &b.context.data, &resolver)
         .with_emails(&b.context.emails);
     match input.manifest.outputs(&ctx) {
@@ -943,17 +956,13 @@ fn plan_refresh_only(b: &mut Builder<'_>) {
 /// plans never need it), so that many lookups do not each scan the state.
 struct RoleNames<'a> {
     state: &'a State,
-    known: &'a BTreeMap<Address, Known>,
+    known: &'a Known,
     data: &'a BTreeMap<Address, Attrs>,
     by_id: std::cell::OnceCell<HashMap<&'a str, (&'a Address, &'a str)>>,
 }
 
 impl<'a> RoleNames<'a> {
-    fn new(
-        state: &'a State,
-        known: &'a BTreeMap<Address, Known>,
-        data: &'a BTreeMap<Address, Attrs>,
-    ) -> Self {
+    fn new(state: &'a State, known: &'a Known, data: &'a BTreeMap<Address, Attrs>) -> Self {
         RoleNames {
             state,
             known,
@@ -971,9 +980,9 @@ impl<'a> RoleNames<'a> {
                     .entry(r.id.as_str())
                     .or_insert((&r.address, r.name.as_str()));
             }
-            for (a, k) in self.known {
-                if let Some(i) = k.id.as_ref().filter(|_| a.kind() == Some(Kind::Role)) {
-                    let name = k.attrs.get("name").and_then(Value::as_str);
+            for (a, id) in &self.known.ids {
+                if let Some(i) = id.as_ref().filter(|_| a.kind() == Some(Kind::Role)) {
+                    let name = self.known.name(a);
                     by_id
                         .entry(i.as_str())
                         .or_insert((a, name.unwrap_or(i.as_str())));
@@ -1023,11 +1032,11 @@ fn plan_caller_grants(
     b: &mut Builder<'_>,
     graph: &ResourceGraph,
     changes: &[ResourceChange],
-    desired: &BTreeMap<Address, DesiredInstance>,
     modes: &BTreeMap<Address, GrantMode>,
-    known: &BTreeMap<Address, Known>,
+    known: &Known,
     state: &State,
 ) -> Vec<CallerGrantChange> {
+    let desired = &known.instances;
     struct Need {
         name: String,
         divisions: BTreeSet<String>,
@@ -1051,7 +1060,7 @@ fn plan_caller_grants(
         // Deleting a client first sets it inactive with a PUT that carries
         // its roles: the caller must hold those too.
         if rc.actions.contains(&Action::Delete) {
-            let before = rc.before.clone().unwrap_or_default();
+            let before = rc.before.as_deref().cloned().unwrap_or_default();
             for missing in missing_grants(&before, &home, &grants) {
                 if let (Some(id), Some(d)) = (missing.role_id, missing.division) {
                     need(roles.get(&id), d, &rc.address);
@@ -1067,9 +1076,7 @@ fn plan_caller_grants(
         // that this plan creates or replaces.
         let new_roles: Vec<Address> = roles_given(graph, &rc.address)
             .into_iter()
-            .filter(|a| {
-                a.kind() == Some(Kind::Role) && known.get(a).is_some_and(|k| k.id.is_none())
-            })
+            .filter(|a| a.kind() == Some(Kind::Role) && known.is_new(a))
             .collect();
         for missing in missing_grants(&inst.attrs, &home, &grants) {
             let division = missing
@@ -1079,12 +1086,7 @@ fn plan_caller_grants(
                 Some(id) => need(roles.get(&id), division, &rc.address),
                 None => {
                     for a in &new_roles {
-                        let name = known
-                            .get(a)
-                            .and_then(|k| k.attrs.get("name"))
-                            .and_then(Value::as_str)
-                            .unwrap_or(&a.name)
-                            .to_owned();
+                        let name = known.name(a).unwrap_or(&a.name).to_owned();
                         need((a.clone(), name), division.clone(), &rc.address);
                     }
                 }

@@ -192,15 +192,15 @@ fn permissions_taken_away(rc: &ResourceChange) -> Vec<String> {
     ) {
         return Vec::new();
     }
-    let strings = |attrs: &Option<gcrecon_core::value::Attrs>| -> Option<BTreeSet<String>> {
-        let list = attrs.as_ref()?.get("permissions")?.as_list()?;
+    let strings = |attrs: Option<&gcrecon_core::value::Attrs>| -> Option<BTreeSet<String>> {
+        let list = attrs?.get("permissions")?.as_list()?;
         Some(
             list.iter()
                 .map(|v| v.as_str().map_or_else(|| lines::inline(v), str::to_owned))
                 .collect(),
         )
     };
-    match (strings(&rc.before), strings(&rc.after)) {
+    match (strings(rc.before.as_deref()), strings(rc.after.as_deref())) {
         (Some(before), Some(after))
             if rc
                 .after
