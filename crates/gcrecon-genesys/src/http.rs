@@ -594,8 +594,25 @@ impl Api {
         request: Request,
         page_size: u32,
     ) -> Result<Vec<Value>, ProviderError> {
-        let first = self.first_page(request.clone(), page_size).await?;
-        self.rest_pages(request, page_size, first).await
+        self.list_all_as(request, page_size, &Ok).await
+    }
+
+    /// As [`Api::list_all`], each entity decoded by `decode` as its page
+    /// arrives, so that no more than the pages in flight are held as JSON.
+    pub async fn list_all_as<T, F>(
+        &self,
+        request: Request,
+        page_size: u32,
+        decode: &F,
+    ) -> Result<Vec<T>, ProviderError>
+    where
+        F: Fn(Value) -> Result<T, ProviderError> + Sync,
+    {
+        let first = self
+            .first_page(request.clone(), page_size)
+            .await?
+            .decode(decode)?;
+        self.rest_pages(request, page_size, first, decode).await
     }
 
     /// The first page of a listing, with the total it reports.
@@ -607,33 +624,41 @@ impl Api {
         let body = self
             .send(request.query("pageSize", page_size).query("pageNumber", 1))
             .await?;
-        Page::from_body(&body, page_size)
+        Page::from_body(body, page_size)
     }
 
-    /// The first page's entities followed by those of every further page.
-    pub async fn rest_pages(
+    /// The first page's entities followed by those of every further page,
+    /// each page decoded by `decode` as it arrives.
+    pub async fn rest_pages<T, F>(
         &self,
         request: Request,
         page_size: u32,
-        first: Page,
-    ) -> Result<Vec<Value>, ProviderError> {
+        first: Page<T>,
+        decode: &F,
+    ) -> Result<Vec<T>, ProviderError>
+    where
+        F: Fn(Value) -> Result<T, ProviderError> + Sync,
+    {
         let mut all = first.entities;
+        let page = |n: u64| {
+            let req = request
+                .clone()
+                .query("pageSize", page_size)
+                .query("pageNumber", n);
+            async move { Page::from_body(self.send(req).await?, page_size)?.decode(decode) }
+        };
         match first.page_count {
             Some(count) if count > 1 => {
-                let pages: Vec<Vec<Value>> = stream::iter(2..=count)
-                    .map(|n| {
-                        let req = request
-                            .clone()
-                            .query("pageSize", page_size)
-                            .query("pageNumber", n);
-                        async move {
-                            Page::from_body(&self.send(req).await?, page_size).map(|p| p.entities)
-                        }
-                    })
-                    .buffered(self.concurrency)
-                    .try_collect()
-                    .await?;
-                all.extend(pages.into_iter().flatten());
+                all.reserve(
+                    first
+                        .total
+                        .map_or(0, |t| t as usize)
+                        .saturating_sub(all.len()),
+                );
+                let mut pages = stream::iter(2..=count).map(page).buffered(self.concurrency);
+                while let Some(p) = pages.try_next().await? {
+                    all.extend(p.entities);
+                }
             }
             Some(_) => {}
             None => {
@@ -642,14 +667,10 @@ impl Api {
                 let mut n = 1u64;
                 while first.has_next && last_len >= page_size as usize && last_len > 0 {
                     n += 1;
-                    let req = request
-                        .clone()
-                        .query("pageSize", page_size)
-                        .query("pageNumber", n);
-                    let page = Page::from_body(&self.send(req).await?, page_size)?;
-                    last_len = page.entities.len();
-                    all.extend(page.entities);
-                    if !page.has_next {
+                    let p = page(n).await?;
+                    last_len = p.entities.len();
+                    all.extend(p.entities);
+                    if !p.has_next {
                         break;
                     }
                 }
@@ -659,24 +680,34 @@ impl Api {
     }
 }
 
-/// One page of a listing.
-#[derive(Debug, Default)]
-pub struct Page {
-    pub entities: Vec<Value>,
+/// One page of a listing: its entities (as JSON, or decoded).
+#[derive(Debug)]
+pub struct Page<T = Value> {
+    pub entities: Vec<T>,
     pub total: Option<u64>,
     /// Pages in all, from `pageCount` or `total`.
     pub page_count: Option<u64>,
     pub has_next: bool,
 }
 
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Page {
+            entities: Vec::new(),
+            total: None,
+            page_count: None,
+            has_next: false,
+        }
+    }
+}
+
 impl Page {
-    pub fn from_body(body: &Value, page_size: u32) -> Result<Page, ProviderError> {
+    pub fn from_body(mut body: Value, page_size: u32) -> Result<Page, ProviderError> {
         // Listings may still show objects deleted moments ago.
-        let mut entities = body
-            .get("entities")
-            .and_then(Value::as_array)
-            .cloned()
-            .ok_or_else(|| crate::wire::malformed("a listing without `entities`"))?;
+        let mut entities = match body.get_mut("entities").map(Value::take) {
+            Some(Value::Array(entities)) => entities,
+            _ => return Err(crate::wire::malformed("a listing without `entities`")),
+        };
         entities.retain(|e| !crate::wire::is_deleted(e));
         let total = body.get("total").and_then(Value::as_u64);
         let page_count = body
@@ -692,6 +723,23 @@ impl Page {
             total,
             page_count,
             has_next,
+        })
+    }
+
+    /// The page with each entity decoded by `decode`.
+    pub fn decode<T>(
+        self,
+        decode: impl Fn(Value) -> Result<T, ProviderError>,
+    ) -> Result<Page<T>, ProviderError> {
+        Ok(Page {
+            entities: self
+                .entities
+                .into_iter()
+                .map(decode)
+                .collect::<Result<_, _>>()?,
+            total: self.total,
+            page_count: self.page_count,
+            has_next: self.has_next,
         })
     }
 }
@@ -943,13 +991,13 @@ mod tests {
     #[test]
     fn pages_know_their_count() {
         let p = Page::from_body(
-            &json!({"entities": [1, 2], "total": 250, "pageSize": 100}),
+            json!({"entities": [1, 2], "total": 250, "pageSize": 100}),
             100,
         )
         .unwrap();
         assert_eq!(p.page_count, Some(3));
-        let p = Page::from_body(&json!({"entities": [], "pageCount": 0}), 100).unwrap();
+        let p = Page::from_body(json!({"entities": [], "pageCount": 0}), 100).unwrap();
         assert_eq!(p.page_count, Some(0));
-        assert!(Page::from_body(&json!({"oops": 1}), 100).is_err());
+        assert!(Page::from_body(json!({"oops": 1}), 100).is_err());
     }
 }

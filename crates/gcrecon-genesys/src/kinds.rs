@@ -37,7 +37,7 @@ use gcrecon_core::Kind;
 use serde_json::Value as Json;
 
 use crate::http::{for_each_bounded, Request};
-use crate::listing::{self, ListSpec};
+use crate::listing::{self, Found, ListSpec};
 use crate::wire::str_field;
 use crate::{recover, Ctx};
 
@@ -153,9 +153,12 @@ impl RestKind {
 
     /// Every object, or only those of `scope`.
     pub async fn list(&self, ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
-        listing::fetch(&ctx.api, &self.listing, scope)
-            .await?
-            .into_listing(self.to_live)
+        let to_live = self.to_live;
+        Ok(
+            listing::fetch(&ctx.api, &self.listing, scope, &|w| to_live(&w))
+                .await?
+                .into_listing(),
+        )
     }
 
     /// Like [`RestKind::list`], but when `detailed` each wire object is
@@ -172,10 +175,10 @@ impl RestKind {
         F: FnMut(Json) -> Fut,
         Fut: Future<Output = Result<LiveObject, ProviderError>>,
     {
-        let found = listing::fetch(&ctx.api, &self.listing, scope).await?;
         if !detailed {
-            return found.into_listing(self.to_live);
+            return self.list(ctx, scope).await;
         }
+        let found: Found = listing::fetch(&ctx.api, &self.listing, scope, &Ok).await?;
         Ok(Listing {
             objects: for_each_bounded(found.entities, ctx.api.concurrency(), detail).await?,
             complete: found.complete,

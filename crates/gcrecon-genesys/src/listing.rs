@@ -77,28 +77,54 @@ impl ListSpec {
     }
 }
 
-/// The wire objects a listing found.
-#[derive(Debug, Default)]
-pub struct Found {
-    pub entities: Vec<Json>,
+/// The objects a listing found: wire JSON, or decoded as each page came.
+#[derive(Debug)]
+pub struct Found<T = Json> {
+    pub entities: Vec<T>,
     /// Every object of the kind (the full listing was read and returned).
     pub complete: bool,
 }
 
-impl Found {
-    /// The [`Listing`] of these wire objects, each mapped by `to_live`.
-    pub fn into_listing(
-        self,
-        to_live: impl Fn(&Json) -> Result<LiveObject, ProviderError>,
-    ) -> Result<Listing, ProviderError> {
-        Ok(Listing {
-            objects: self
-                .entities
-                .iter()
-                .map(to_live)
-                .collect::<Result<_, _>>()?,
+impl<T> Default for Found<T> {
+    fn default() -> Self {
+        Found {
+            entities: Vec::new(),
+            complete: false,
+        }
+    }
+}
+
+impl Found<LiveObject> {
+    /// The [`Listing`] of these objects.
+    pub fn into_listing(self) -> Listing {
+        Listing {
+            objects: self.entities,
             complete: self.complete,
-        })
+        }
+    }
+}
+
+/// What the filter of a listing reads of an object, wire JSON or decoded.
+pub trait Listed {
+    fn listed_id(&self) -> Option<&str>;
+    fn listed_name(&self) -> Option<&str>;
+}
+
+impl Listed for Json {
+    fn listed_id(&self) -> Option<&str> {
+        str_field(self, "id")
+    }
+    fn listed_name(&self) -> Option<&str> {
+        str_field(self, "name")
+    }
+}
+
+impl Listed for LiveObject {
+    fn listed_id(&self) -> Option<&str> {
+        Some(self.id.as_str())
+    }
+    fn listed_name(&self) -> Option<&str> {
+        Some(&self.name)
     }
 }
 
@@ -118,15 +144,23 @@ pub fn targeted_cost(spec: &ListSpec, ids: usize, names: usize) -> Option<u64> {
     Some(id_cost + name_cost)
 }
 
-/// Fetch the objects a scope asks for.
-pub async fn fetch(
+/// Fetch the objects a scope asks for, each decoded by `decode` as its
+/// page arrives (`Ok` keeps the wire JSON).
+pub async fn fetch<T, F>(
     api: &Api,
     spec: &ListSpec,
     scope: ListScope<'_>,
-) -> Result<Found, ProviderError> {
+    decode: &F,
+) -> Result<Found<T>, ProviderError>
+where
+    T: Listed,
+    F: Fn(Json) -> Result<T, ProviderError> + Sync,
+{
     let (ids, names) = match scope {
         ListScope::All => {
-            let entities = api.list_all(spec.list_request(), spec.page_size).await?;
+            let entities = api
+                .list_all_as(spec.list_request(), spec.page_size, decode)
+                .await?;
             return Ok(Found {
                 entities,
                 complete: true,
@@ -151,9 +185,14 @@ pub async fn fetch(
     }
     let targeted = targeted_cost(spec, ids.len(), names.len());
     let mut entities = match targeted {
-        Some(cost) if cost <= PROBE_ABOVE => fetch_targeted(api, spec, &ids, &names).await?,
+        Some(cost) if cost <= PROBE_ABOVE => {
+            decode_all(fetch_targeted(api, spec, &ids, &names).await?, decode)?
+        }
         _ => {
-            let first = api.first_page(spec.list_request(), spec.page_size).await?;
+            let first = api
+                .first_page(spec.list_request(), spec.page_size)
+                .await?
+                .decode(decode)?;
             let remaining = first.page_count.unwrap_or(u64::MAX).saturating_sub(1);
             tracing::debug!(kind = spec.what, total = first.total, "first page read");
             match targeted {
@@ -164,13 +203,14 @@ pub async fn fetch(
                         remaining,
                         "reading managed objects only"
                     );
-                    let mut found = fetch_targeted(api, spec, &ids, &names).await?;
+                    let mut found =
+                        decode_all(fetch_targeted(api, spec, &ids, &names).await?, decode)?;
                     found.extend(first.entities);
                     found
                 }
                 _ => {
                     tracing::debug!(kind = spec.what, remaining, "reading every page");
-                    api.rest_pages(spec.list_request(), spec.page_size, first)
+                    api.rest_pages(spec.list_request(), spec.page_size, first, decode)
                         .await?
                 }
             }
@@ -181,11 +221,11 @@ pub async fn fetch(
     let wanted_names: BTreeSet<&str> = names.iter().map(String::as_str).collect();
     let mut seen = BTreeSet::new();
     entities.retain(|e| {
-        let Some(id) = str_field(e, "id") else {
+        let Some(id) = e.listed_id() else {
             return false;
         };
-        let wanted = wanted_ids.contains(id)
-            || str_field(e, "name").is_some_and(|n| wanted_names.contains(n));
+        let wanted =
+            wanted_ids.contains(id) || e.listed_name().is_some_and(|n| wanted_names.contains(n));
         wanted && seen.insert(id.to_owned())
     });
     // Ids the listing did not show: read each by id; only a 404 is "gone".
@@ -202,12 +242,19 @@ pub async fn fetch(
             }
         })
         .await?;
-        entities.extend(confirmed.into_iter().flatten());
+        entities.extend(decode_all(confirmed.into_iter().flatten(), decode)?);
     }
     Ok(Found {
         entities,
         complete: false,
     })
+}
+
+fn decode_all<T>(
+    wire: impl IntoIterator<Item = Json>,
+    decode: impl Fn(Json) -> Result<T, ProviderError>,
+) -> Result<Vec<T>, ProviderError> {
+    wire.into_iter().map(decode).collect()
 }
 
 /// The managed objects by id batches (or by-id reads) and name lookups.
