@@ -202,11 +202,26 @@ impl State {
     /// Parse a state file's text, checking the format version first so that
     /// a newer format is reported as such and not as a parse error.
     pub fn from_json(text: &str) -> Result<State, StateFormatError> {
-        let json: serde_json::Value =
-            serde_json::from_str(text).map_err(StateFormatError::NotJson)?;
-        let object = json.as_object().ok_or(StateFormatError::NotAnObject)?;
-        let found = object
-            .get("format_version")
+        // The version first, read without building the document (a state
+        // of many resources is large): the rest is decoded straight into
+        // the `State` of that version.
+        #[derive(Deserialize)]
+        struct Header {
+            format_version: Option<serde_json::Value>,
+        }
+        let header: Header = match serde_json::from_str(text) {
+            Ok(h) => h,
+            Err(e) if e.is_data() => {
+                return match serde_json::from_str::<serde_json::Value>(text) {
+                    Err(e) => Err(StateFormatError::NotJson(e)),
+                    Ok(_) => Err(StateFormatError::NotAnObject),
+                }
+            }
+            Err(e) => return Err(StateFormatError::NotJson(e)),
+        };
+        let found = header
+            .format_version
+            .as_ref()
             .and_then(serde_json::Value::as_u64)
             .ok_or(StateFormatError::NoFormatVersion)?;
         if found != u64::from(STATE_FORMAT_VERSION) {
@@ -216,7 +231,7 @@ impl State {
             });
         }
         let mut state: State =
-            serde_json::from_value(json).map_err(|source| StateFormatError::Invalid {
+            serde_json::from_str(text).map_err(|source| StateFormatError::Invalid {
                 version: STATE_FORMAT_VERSION,
                 source,
             })?;
