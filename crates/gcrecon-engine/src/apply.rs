@@ -631,11 +631,18 @@ async fn record_object<P: Provider>(
         shared.recover_secret(address, &live.id).await?;
     }
     let record = new_record(address, job.kind, desired, &live);
+    let change = |s: &mut State| {
+        s.upsert_resource(record);
+        s.clear_pending(address);
+    };
+    // An adoption that changed nothing made no API call: it is saved with
+    // the next write (a rerun would adopt the object again by name).
+    if job.op == StepOp::Record && !job.recover_secret {
+        lock(&shared.store).stage(change);
+        return Ok(Some(live.id));
+    }
     shared
-        .write_state(|s| {
-            s.upsert_resource(record);
-            s.clear_pending(address);
-        })
+        .write_state(change)
         .map_err(|e| NodeError::unrecorded(address, what, &live.id, &e))?;
     Ok(Some(live.id))
 }
@@ -1320,7 +1327,7 @@ fn record_manifest(
     }
     let current = store.state().clone();
     next.serial = current.serial;
-    if next != current || !store.is_on_disk() {
+    if next != current || !store.is_on_disk() || store.has_staged() {
         if let Err(e) = store.write(|s| *s = next) {
             if report.state_failure.is_none() {
                 report.state_failure = Some(format!("{e}{}", source_text(&e)));
@@ -1593,6 +1600,35 @@ mod tests {
         assert!(h.provider.objects_of(Kind::Group).is_empty());
         assert!(h.state().resource(&"group.ops".parse().unwrap()).is_none());
         h.assert_clean(&m3).await;
+    }
+
+    #[tokio::test]
+    async fn objects_adopted_as_they_are_are_saved_in_one_write() {
+        let h = Harness::new(CallerKind::User);
+        let text: String = std::iter::once("[gcrecon]\nversion = 1\nname = \"t\"\n".to_owned())
+            .chain((0..20).map(|i| format!("[group.g{i}]\nname = \"G{i}\"\nadopt = true\n")))
+            .collect();
+        let m = load_manifest(&text);
+        h.converge(&m).await;
+        // Each create writes its intent, then its record; one write to finish.
+        assert_eq!(h.state().serial, 41);
+        // The same objects, unknown to a new state: adopted without a change.
+        std::fs::remove_file(&h.state_path).unwrap();
+        let p = h.plan(&m).await;
+        assert!(
+            p.steps.iter().all(|s| s.op == StepOp::Record),
+            "{:?}",
+            p.steps
+        );
+        h.converge(&m).await;
+        let state = h.state();
+        assert_eq!(
+            state.serial, 1,
+            "the adoptions are written once, at the end"
+        );
+        assert_eq!(state.resources.len(), 20);
+        assert_eq!(h.provider.objects_of(Kind::Group).len(), 20);
+        h.assert_clean(&m).await;
     }
 
     #[tokio::test]

@@ -59,6 +59,8 @@ pub struct StateStore {
     backend: Arc<dyn StateBackend>,
     state: State,
     on_disk: bool,
+    /// Changes made in memory by [`StateStore::stage`] and not yet written.
+    staged: bool,
 }
 
 impl StateStore {
@@ -88,6 +90,7 @@ impl StateStore {
             backend,
             state,
             on_disk,
+            staged: false,
         })
     }
 
@@ -132,7 +135,23 @@ impl StateStore {
         self.backend.save(&next)?;
         self.state = next;
         self.on_disk = true;
+        self.staged = false;
         Ok(self.state.serial)
+    }
+
+    /// Apply `change` in memory only; the next [`StateStore::write`] saves
+    /// it with its own change. For records no API call stands behind (an
+    /// object adopted as it is), which a run that stops before the next
+    /// write finds again by name: saving the whole state for each of them
+    /// would make adopting N objects cost N writes of a growing file.
+    pub fn stage(&mut self, change: impl FnOnce(&mut State)) {
+        change(&mut self.state);
+        self.staged = true;
+    }
+
+    /// True when staged changes wait for a write.
+    pub fn has_staged(&self) -> bool {
+        self.staged
     }
 }
 
