@@ -48,7 +48,7 @@ use crate::run_checked;
 pub const USAGE: &str = "usage: cargo xtask bench [--quick] [--latency-ms N] [--rate-limit N]
                          [--sizes N,N] [--apply N] [--runs N] [--populate N]
                          [--only scale|seeds|fleet] [--setup apply|adopt] [--debug-bins]
-                         [--orgs N] [--fleet-parallelism N,N]
+                         [--orgs N] [--fleet-parallelism N,N] [--serve]
 
   --quick          tiny sizes (N=100, 20 creates, 5 ms latency): well under a minute
   --latency-ms N   simulator latency per response (default 100)
@@ -58,6 +58,10 @@ pub const USAGE: &str = "usage: cargo xtask bench [--quick] [--latency-ms N] [--
   --runs N         repetitions of the CPU measurements (default 7)
   --populate N     unmanaged objects added before the second seed plan (default 10000)
   --only PHASE     run only `scale` (apply, plans, baseline, CPU), `seeds` or `fleet`
+  --serve          after the scale phase's set-up and no-op plan of the largest size,
+                   keep its simulator running (until Ctrl-C) and write the environment
+                   that points gcrecon at it to target/bench/serve.env, for profiling
+                   the real binary (see docs/performance.md)
   --orgs N         organizations (gcsim processes) of the fleet phase (default 50)
   --fleet-parallelism N,N
                    `gcrecon fleet drift --parallelism` values measured (default 4,16)
@@ -96,6 +100,8 @@ pub struct Options {
     /// uses, so `cargo test` never compiles a second, optimized copy of
     /// everything. Figures from such a run are not performance numbers.
     pub debug_bins: bool,
+    /// Keep the scale phase's simulator running after its no-op plans.
+    pub serve: bool,
 }
 
 /// How the scale phase grows the org between sizes (see `scale::grow`).
@@ -129,6 +135,7 @@ impl Options {
                 fleet_parallelism: vec![4],
                 setup: SetupMethod::Adopt,
                 debug_bins: false,
+                serve: false,
             }
         } else {
             Options {
@@ -148,6 +155,7 @@ impl Options {
                 fleet_parallelism: vec![4, 16],
                 setup: SetupMethod::Adopt,
                 debug_bins: false,
+                serve: false,
             }
         };
         let mut it = args.iter();
@@ -164,6 +172,7 @@ impl Options {
             match a.as_str() {
                 "--quick" => {}
                 "--debug-bins" => o.debug_bins = true,
+                "--serve" => o.serve = true,
                 "--latency-ms" => o.latency_ms = num(value(a)?, a)?,
                 "--rate-limit" => o.rate_limit = num(value(a)?, a)?,
                 "--apply" => o.apply = num(value(a)?, a)? as usize,

@@ -283,11 +283,57 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<ScaleReport> {
         });
     }
 
+    if opts.serve {
+        serve(ctx, &sim, &manifest_path, &state).await?;
+        return Ok(report);
+    }
+
     // 3. CPU and memory on the largest org.
     if applied > 0 {
         report.cpu = Some(cpu(ctx, &sim, &gc, &manifest_path, &state, applied).await?);
     }
     Ok(report)
+}
+
+/// `--serve`: keep the simulator of the largest org running, with the
+/// environment that points gcrecon at it in `target/bench/serve.env`
+/// (mode 0600: it holds the simulator's admin client), until Ctrl-C.
+async fn serve(ctx: &Ctx<'_>, sim: &Sim, manifest: &Path, state: &Path) -> Result<()> {
+    let env = ctx.root.join("target/bench/serve.env");
+    let text = format!(
+        "# gcrecon against the bench's simulator ({}); its org matches:\n\
+         #   -m {} --state {}\n\
+         export GENESYSCLOUD_API_REGION={}\n\
+         export GENESYSCLOUD_OAUTHCLIENT_ID={}\n\
+         export GENESYSCLOUD_OAUTHCLIENT_SECRET={}\n",
+        sim.url,
+        manifest.display(),
+        state.display(),
+        sim.url,
+        sim.admin.client_id,
+        sim.admin.client_secret,
+    );
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&env)?;
+        f.write_all(text.as_bytes())?;
+    }
+    ctx.step(&format!(
+        "serving the org at {} until Ctrl-C; for example:\n  . {} && {} plan -m {} --state {}",
+        sim.url,
+        env.display(),
+        ctx.bins.gcrecon.display(),
+        manifest.display(),
+        state.display(),
+    ));
+    tokio::signal::ctrl_c().await?;
+    Ok(())
 }
 
 /// Grow the org from `from` to `to` managed objects. This is set-up, not
