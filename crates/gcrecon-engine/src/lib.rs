@@ -21,6 +21,8 @@
 // boxing.
 #![allow(clippy::result_large_err)]
 
+#[cfg(feature = "jemalloc")]
+mod allocator;
 pub mod apply;
 pub mod backend;
 pub mod caller_grant;

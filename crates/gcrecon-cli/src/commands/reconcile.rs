@@ -73,8 +73,13 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> Result<Exit> {
     let store = StateStore::load(project.backend.clone(), &project.name)?;
     let planned = make_plan(ctx, &project, &variables, &provider, &store, options).await?;
     lock.release()?;
-    let doc = plan_document(&planned);
-    let verdict = policy::evaluate(policies.as_ref(), &doc)?;
+    // The plan JSON only when something reads it: of a large plan it is
+    // the biggest thing gcrecon builds.
+    let doc = (args.format == Format::Json || policies.is_some()).then(|| plan_document(&planned));
+    let verdict = match &doc {
+        Some(doc) => policy::evaluate(policies.as_ref(), doc)?,
+        None => None,
+    };
     let text = match (args.format, &verdict) {
         (Format::Human, None) => render::human(&planned.plan, ctx.printer.color),
         (Format::Human, Some(report)) => {
@@ -84,7 +89,10 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> Result<Exit> {
         (Format::Markdown, Some(report)) => {
             render::policy_markdown(report, &render::markdown(&planned.plan))
         }
-        (Format::Json, _) => render::json_with_policy(doc, verdict.as_ref()),
+        (Format::Json, _) => render::json_with_policy(
+            doc.unwrap_or_else(|| plan_document(&planned)),
+            verdict.as_ref(),
+        ),
     };
     ctx.printer.out(&text);
     if !text.ends_with('\n') {
