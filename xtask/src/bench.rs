@@ -484,8 +484,8 @@ mod tests {
                 "an org answered no call: {run:?}"
             );
         }
-        // Seven targets, and the in-process figure at 10 N within 10x of N's.
-        assert_eq!(report.targets.len(), 8);
+        // Ten targets, and the in-process figure at 10 N within 10x of N's.
+        assert_eq!(report.targets.len(), 10);
         assert!(cpu.in_process_large.total_ms.median > 0.0);
         assert!(root.join("target/bench/latest-quick.json").is_file());
     }

@@ -39,14 +39,21 @@ pub const FORMAT_VERSION: &str = "2";
 /// Who made the plan, against which organization: the document's `org`
 /// and `caller` sections, so that a policy can tell the caller's own OAuth
 /// client from the others.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct PlanContext<'a> {
     pub org: Option<&'a Org>,
     pub caller: Option<&'a Caller>,
     /// The data sources as read (`data.role.admin` = its attributes), so
     /// that a policy can name the ids a plan refers to.
     pub data: Option<&'a BTreeMap<Address, Attrs>>,
+    /// The attributes of a no-op the plan holds without them (the planner
+    /// keeps no copy of an object that stays as it is): its `before` and
+    /// `after`, alike.
+    pub no_op_detail: Option<&'a NoOpDetail<'a>>,
 }
+
+/// See [`PlanContext::no_op_detail`].
+pub type NoOpDetail<'a> = dyn Fn(&ResourceChange) -> Option<Attrs> + 'a;
 
 /// The plan as the JSON document described in the module doc.
 pub fn document(plan: &Plan, context: PlanContext<'_>) -> Json {
@@ -81,7 +88,11 @@ pub fn document(plan: &Plan, context: PlanContext<'_>) -> Json {
     json!({
         "format_version": FORMAT_VERSION,
         "gcrecon_version": env!("CARGO_PKG_VERSION"),
-        "resource_changes": plan.resource_changes.iter().map(resource_change).collect::<Vec<_>>(),
+        "resource_changes": plan
+            .resource_changes
+            .iter()
+            .map(|rc| resource_change(rc, context.no_op_detail))
+            .collect::<Vec<_>>(),
         "output_changes": outputs,
         "manifest_name": plan.manifest_name,
         "manifest_sha256": plan.manifest_sha256,
@@ -140,8 +151,19 @@ fn flags<'a>(keys: impl IntoIterator<Item = &'a String>) -> Json {
     )
 }
 
-fn resource_change(rc: &ResourceChange) -> Json {
+fn resource_change(rc: &ResourceChange, no_op_detail: Option<&NoOpDetail<'_>>) -> Json {
     let sensitive = sensitive_keys(rc);
+    let detail = match (&rc.before, &rc.after, no_op_detail) {
+        (None, None, Some(detail)) if rc.actions == [Action::NoOp] => detail(rc),
+        _ => None,
+    };
+    let before = rc.before.as_deref().or(detail.as_ref());
+    let after = rc.after.as_deref().or(detail.as_ref());
+    let after_unknown = after
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| !v.is_known())
+        .map(|(k, _)| k);
     let masked = |attrs: Option<&Attrs>| match attrs {
         None => Json::Null,
         Some(attrs) => Json::Object(
@@ -170,11 +192,11 @@ fn resource_change(rc: &ResourceChange) -> Json {
     };
     let mut change = json!({
         "actions": actions(&rc.actions),
-        "before": masked(rc.before.as_deref()),
-        "after": masked(rc.after.as_deref()),
-        "after_unknown": flags(rc.after_unknown().keys()),
-        "before_sensitive": sensitive_of(rc.before.as_deref()),
-        "after_sensitive": sensitive_of(rc.after.as_deref()),
+        "before": masked(before),
+        "after": masked(after),
+        "after_unknown": flags(after_unknown),
+        "before_sensitive": sensitive_of(before),
+        "after_sensitive": sensitive_of(after),
     });
     if !rc.replace_because.is_empty() {
         change["replace_paths"] = Json::Array(

@@ -65,7 +65,8 @@ pub struct State {
 }
 
 /// One managed object.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(from = "ResourceStateFile")]
 pub struct ResourceState {
     pub address: Address,
     pub kind: Kind,
@@ -74,25 +75,108 @@ pub struct ResourceState {
     /// The display name when last seen.
     pub name: String,
     /// The attributes gcrecon last applied (manifest keys, ids resolved).
-    #[serde(default)]
     pub applied: Attrs,
-    /// The attributes last read from the organization.
-    #[serde(default)]
-    pub read: Attrs,
+    /// The attributes last read from the organization, when they differ
+    /// from `applied` (`None`: as applied, the usual case, kept once in
+    /// memory). The state file always holds both; see
+    /// [`ResourceState::read`] and [`read_differing`].
+    pub read: Option<Attrs>,
     /// The live version last seen.
-    #[serde(default)]
     pub version: String,
     /// Addresses this object depended on when last applied, so that it is
     /// deleted before them even once it has left the manifest.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<Address>,
     /// `prevent_destroy` as last applied; kept so that removing the block
     /// from the manifest does not silently allow the delete.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub prevent_destroy: bool,
     /// Keys whose values are sensitive (stored as a placeholder).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sensitive_keys: Vec<String>,
+}
+
+impl ResourceState {
+    /// The attributes last read from the organization.
+    pub fn read(&self) -> &Attrs {
+        self.read.as_ref().unwrap_or(&self.applied)
+    }
+}
+
+/// The `read` of a [`ResourceState`] whose `applied` is `applied`.
+pub fn read_differing(applied: &Attrs, read: Attrs) -> Option<Attrs> {
+    (read != *applied).then_some(read)
+}
+
+/// A [`ResourceState`] as the state file holds it (read).
+#[derive(Deserialize)]
+struct ResourceStateFile {
+    address: Address,
+    kind: Kind,
+    id: GenesysId,
+    name: String,
+    #[serde(default)]
+    applied: Attrs,
+    #[serde(default)]
+    read: Attrs,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    dependencies: Vec<Address>,
+    #[serde(default)]
+    prevent_destroy: bool,
+    #[serde(default)]
+    sensitive_keys: Vec<String>,
+}
+
+/// A [`ResourceState`] as the state file holds it (written).
+#[derive(Serialize)]
+struct ResourceStateOut<'a> {
+    address: &'a Address,
+    kind: Kind,
+    id: &'a GenesysId,
+    name: &'a str,
+    applied: &'a Attrs,
+    read: &'a Attrs,
+    version: &'a str,
+    #[serde(skip_serializing_if = "<[Address]>::is_empty")]
+    dependencies: &'a [Address],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    prevent_destroy: bool,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    sensitive_keys: &'a [String],
+}
+
+impl From<ResourceStateFile> for ResourceState {
+    fn from(f: ResourceStateFile) -> Self {
+        ResourceState {
+            read: read_differing(&f.applied, f.read),
+            address: f.address,
+            kind: f.kind,
+            id: f.id,
+            name: f.name,
+            applied: f.applied,
+            version: f.version,
+            dependencies: f.dependencies,
+            prevent_destroy: f.prevent_destroy,
+            sensitive_keys: f.sensitive_keys,
+        }
+    }
+}
+
+impl Serialize for ResourceState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        ResourceStateOut {
+            address: &self.address,
+            kind: self.kind,
+            id: &self.id,
+            name: &self.name,
+            applied: &self.applied,
+            read: self.read(),
+            version: &self.version,
+            dependencies: &self.dependencies,
+            prevent_destroy: self.prevent_destroy,
+            sensitive_keys: &self.sensitive_keys,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// What kind of operation is in flight.
@@ -237,6 +321,8 @@ impl State {
             })?;
         // A file written by hand (or by another tool) may not be sorted.
         state.resources.sort_by(|a, b| a.address.cmp(&b.address));
+        // Decoding grew the list by doubling: give the rest back.
+        state.resources.shrink_to_fit();
         if let Some(pair) = state
             .resources
             .windows(2)
@@ -324,7 +410,7 @@ mod tests {
             id: GenesysId::from("r2"),
             name: "B".into(),
             applied: Attrs::from([("name".to_owned(), Value::from("B"))]),
-            read: Attrs::new(),
+            read: Some(Attrs::new()),
             version: "1".into(),
             dependencies: vec![],
             prevent_destroy: false,
@@ -336,7 +422,7 @@ mod tests {
             id: GenesysId::from("r1"),
             name: "A".into(),
             applied: Attrs::new(),
-            read: Attrs::new(),
+            read: None,
             version: "1".into(),
             dependencies: vec!["division.d".parse().unwrap()],
             prevent_destroy: true,
@@ -347,6 +433,37 @@ mod tests {
             Attrs::from([("id".to_owned(), Value::from("org-1"))]),
         );
         s
+    }
+
+    #[test]
+    fn read_like_applied_is_kept_once_and_written_in_full() {
+        let mut s = sample();
+        let name = Attrs::from([("name".to_owned(), Value::from("A"))]);
+        let a = s.resource_mut(&"role.a".parse().unwrap()).unwrap();
+        a.applied = name.clone();
+        a.read = read_differing(&a.applied, name.clone());
+        assert_eq!(a.read, None);
+        let text = s.to_json();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let file = |address: &str| {
+            json["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["address"] == address)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(file("role.a")["read"], serde_json::json!({"name": "A"}));
+        assert_eq!(file("role.b")["read"], serde_json::json!({}));
+        let back = State::from_json(&text).unwrap();
+        assert_eq!(back, s);
+        let b = back.resource(&"role.b".parse().unwrap()).unwrap();
+        assert_eq!(b.read(), &Attrs::new());
+        assert_eq!(
+            back.resource(&"role.a".parse().unwrap()).unwrap().read(),
+            &name
+        );
     }
 
     #[test]

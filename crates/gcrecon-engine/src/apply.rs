@@ -30,8 +30,8 @@ use gcrecon_core::manifest::{DesiredInstance, EvalContext, Manifest, Variables};
 use gcrecon_core::plan::{Action, SENSITIVE_PLACEHOLDER};
 use gcrecon_core::provider::{GenesysId, LiveObject, Provider, ProviderError, RoleDivision};
 use gcrecon_core::state::{
-    redact, CallerGrantRecord, CallerGrantStatus, OutputState, PendingKind, PendingOperation,
-    ResourceState, State,
+    read_differing, redact, CallerGrantRecord, CallerGrantStatus, OutputState, PendingKind,
+    PendingOperation, ResourceState, State,
 };
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::{Address, Kind};
@@ -490,13 +490,14 @@ fn new_record(
     object: &LiveObject,
 ) -> ResourceState {
     let sensitive = &desired.sensitive_keys;
+    let applied = redact(&without_meta(kind, &desired.attrs), sensitive);
     ResourceState {
         address: job_address.clone(),
         kind,
         id: object.id.clone(),
         name: object.name.clone(),
-        applied: redact(&without_meta(kind, &desired.attrs), sensitive),
-        read: redact(&object.attrs, sensitive),
+        read: read_differing(&applied, redact(&object.attrs, sensitive)),
+        applied,
         version: object.version.clone(),
         dependencies: desired.depends_on.clone(),
         prevent_destroy: desired.prevent_destroy,
@@ -536,7 +537,7 @@ async fn delete_object<P: Provider>(
         previous.ok_or_else(|| NodeError::new(format!("{address} is no longer in the state")))?;
     if kind == Kind::OauthClient {
         // The delete first sets the client inactive, with its roles.
-        let live_attrs = job.live.as_ref().map_or(&record.read, |l| &l.attrs);
+        let live_attrs = job.live.as_ref().map_or(record.read(), |l| &l.attrs);
         shared.ensure_caller_grants(&address, live_attrs).await?;
     }
     match shared
@@ -590,7 +591,7 @@ async fn record_read<P: Provider>(
     shared
         .write_state(|s| {
             if let Some(r) = s.resource_mut(&address) {
-                r.read = redact(&live.attrs, &r.sensitive_keys);
+                r.read = read_differing(&r.applied, redact(&live.attrs, &r.sensitive_keys));
                 r.version = live.version.clone();
                 r.name = live.name.clone();
             }
@@ -1405,7 +1406,7 @@ mod tests {
                 name: address.name.clone(),
                 address,
                 applied: Attrs::new(),
-                read: Attrs::new(),
+                read: None,
                 version: String::new(),
                 dependencies: deps.iter().map(|d| addr(d)).collect(),
                 prevent_destroy: false,

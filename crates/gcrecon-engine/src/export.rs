@@ -34,7 +34,7 @@ use std::sync::Arc;
 use gcrecon_core::address::Target;
 use gcrecon_core::provider::{CallerKind, GenesysId, ListScope, LiveObject, Org, Provider};
 use gcrecon_core::schema::{resource_keys, DiffKind};
-use gcrecon_core::state::{ResourceState, State};
+use gcrecon_core::state::{read_differing, ResourceState, State};
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::{Address, DataKind, Kind};
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table};
@@ -811,7 +811,7 @@ fn exported_state(
             id: e.object.id.clone(),
             name: e.object.name.clone(),
             applied: e.applied.clone(),
-            read: e.object.attrs.clone(),
+            read: read_differing(&e.applied, e.object.attrs.clone()),
             version: e.object.version.clone(),
             dependencies: e.dependencies.iter().cloned().collect(),
             prevent_destroy: e.prevent_destroy,

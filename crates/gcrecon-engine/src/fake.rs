@@ -211,7 +211,7 @@ impl FakeOrg {
                 id: id.clone(),
                 name: name.clone(),
                 applied: attrs.clone(),
-                read: attrs.clone(),
+                read: None,
                 version: "1".to_owned(),
                 dependencies: Vec::new(),
                 prevent_destroy: false,

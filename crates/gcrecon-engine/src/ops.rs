@@ -3,7 +3,8 @@
 //! (a new OAuth client secret, delivered to the secrets file only).
 
 use gcrecon_core::provider::{GenesysId, Provider};
-use gcrecon_core::state::ResourceState;
+use gcrecon_core::state::{read_differing, ResourceState};
+use gcrecon_core::value::Attrs;
 use gcrecon_core::{Address, Kind};
 
 use crate::error::EngineError;
@@ -78,7 +79,7 @@ pub async fn import<P: Provider>(
         id: object.id.clone(),
         name: object.name.clone(),
         applied: Default::default(),
-        read: object.attrs.clone(),
+        read: read_differing(&Attrs::new(), object.attrs.clone()),
         version: object.version,
         dependencies: Vec::new(),
         prevent_destroy: false,

@@ -11,7 +11,7 @@
 //! takes it over. State entries the manifest no longer has are deleted.
 //! Every plan-time problem tied to a block is collected and reported at once.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use gcrecon_core::diff::{
@@ -206,7 +206,7 @@ struct Builder<'a> {
     steps: Vec<Step>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     fn problem(
         &mut self,
         address: &Address,
@@ -247,11 +247,12 @@ impl Builder<'_> {
             (Some(b), Some(a)) => diff::key_changes(kind, diff, Some(b), Some(a), &sensitive_keys),
             _ => Vec::new(),
         };
-        // A no-op's before and after are the same map: keep one.
-        let before = before.map(Arc::new);
-        let after = match (&before, after) {
-            (Some(b), Some(a)) if actions == [Action::NoOp] && **b == a => Some(Arc::clone(b)),
-            (_, a) => a.map(Arc::new),
+        // A no-op whose before and after are alike keeps neither: the plan
+        // JSON rebuilds them from the instance and the live object
+        // ([`no_op_detail`]), and no other view shows a no-op's attributes.
+        let (before, after) = match (before, after) {
+            (Some(b), Some(a)) if actions == [Action::NoOp] && b == a => (None, None),
+            (b, a) => (b.map(Arc::new), a.map(Arc::new)),
         };
         self.changes.push(ResourceChange {
             address: address.clone(),
@@ -283,7 +284,7 @@ impl Builder<'_> {
     fn plan_instance(
         &mut self,
         inst: &DesiredInstance,
-        claimed: &mut BTreeSet<(Kind, GenesysId)>,
+        claimed: &mut HashSet<(Kind, &'a str)>,
     ) -> Option<GenesysId> {
         let address = &inst.address;
         let kind = inst.kind;
@@ -326,7 +327,7 @@ impl Builder<'_> {
             .map(|named| {
                 named
                     .iter()
-                    .filter(|o| !claimed.contains(&(o.kind, o.id.clone())))
+                    .filter(|o| !claimed.contains(&(o.kind, o.id.as_str())))
                     .copied()
                     .collect()
             })
@@ -394,7 +395,7 @@ impl Builder<'_> {
                     );
                     return None;
                 };
-                claimed.insert((kind, existing.id.clone()));
+                claimed.insert((kind, existing.id.as_str()));
                 let id = self.plan_existing(inst, existing, None, Some(note));
                 if interrupted && kind == Kind::OauthClient {
                     if let Some(step) = self.steps.iter_mut().rev().find(|s| &s.address == address)
@@ -459,13 +460,7 @@ impl Builder<'_> {
             a.insert("id".into(), Value::Unknown);
             (a, StepOp::Replace, None)
         } else {
-            let mut a = planned_after(kind, &inst.attrs, &live.attrs);
-            if kind == Kind::RoleGrant {
-                a.insert(
-                    "role".into(),
-                    inst.attrs.get("role").cloned().unwrap_or_default(),
-                );
-            }
+            let a = kept_after(inst, live);
             let op = match (d.is_empty(), adopt_note.is_some()) {
                 (true, true) => {
                     actions = vec![Action::Update];
@@ -577,7 +572,8 @@ pub async fn plan<P: Provider + 'static>(
         live: &live,
         by_name: names_index(&live),
         problems: Diagnostics::new(),
-        changes: Vec::new(),
+        // One change per instance and per state entry left: at most this many.
+        changes: Vec::with_capacity(desired.len() + state.resources.len() / 8),
         steps: Vec::new(),
     };
     let mut known = Known::default();
@@ -660,6 +656,27 @@ fn names_index(live: &LiveIndex) -> HashMap<(Kind, &str), Vec<&LiveObject>> {
     index
 }
 
+/// The attributes after apply of an object that stays (updated in place,
+/// or left as it is).
+fn kept_after(inst: &DesiredInstance, live: &LiveObject) -> Attrs {
+    let mut a = planned_after(inst.kind, &inst.attrs, &live.attrs);
+    if inst.kind == Kind::RoleGrant {
+        a.insert(
+            "role".into(),
+            inst.attrs.get("role").cloned().unwrap_or_default(),
+        );
+    }
+    a
+}
+
+/// The `before` (alike its `after`) of a no-op the plan keeps without
+/// attributes, as the planner computed and compared them.
+pub(crate) fn no_op_detail(planned: &Planned, rc: &ResourceChange) -> Option<Attrs> {
+    let inst = planned.desired.get(&rc.address)?;
+    let live = planned.live.managed.get(&rc.address)?.as_ref()?;
+    Some(redacted(kept_after(inst, live), &rc.sensitive_keys))
+}
+
 /// `attrs` with the values of `sensitive_keys` replaced by the placeholder
 /// ([`redact`] without copying the map).
 fn redacted(mut attrs: Attrs, sensitive_keys: &[String]) -> Attrs {
@@ -737,11 +754,11 @@ fn plan_instances(
     graph: &ResourceGraph,
     known: &mut Known,
 ) {
-    let mut claimed: BTreeSet<(Kind, GenesysId)> = b
-        .state
+    let state = b.state;
+    let mut claimed: HashSet<(Kind, &str)> = state
         .resources
         .iter()
-        .map(|r| (r.kind, r.id.clone()))
+        .map(|r| (r.kind, r.id.as_str()))
         .collect();
     for node in graph.apply_order() {
         let NodeKind::Resource(address) = node else {
@@ -888,7 +905,7 @@ fn plan_refresh_only(b: &mut Builder<'_>) {
                 &record.address,
                 record.kind,
                 vec![Action::Delete],
-                Some(record.read.clone()),
+                Some(record.read().clone()),
                 None,
                 Some(record.id.clone()),
                 &AttrDiff::default(),
@@ -902,15 +919,17 @@ fn plan_refresh_only(b: &mut Builder<'_>) {
             ),
             Some(live) => {
                 let read = redact(&live.attrs, &record.sensitive_keys);
-                let same = plain_equal(&Value::Map(read.clone()), &Value::Map(record.read.clone()))
-                    && live.version == record.version;
+                let same = plain_equal(
+                    &Value::Map(read.clone()),
+                    &Value::Map(record.read().clone()),
+                ) && live.version == record.version;
                 let changed_keys: Vec<String> = read
                     .keys()
-                    .chain(record.read.keys())
+                    .chain(record.read().keys())
                     .filter(|k| {
                         !plain_equal(
                             read.get(*k).unwrap_or(&Value::Null),
-                            record.read.get(*k).unwrap_or(&Value::Null),
+                            record.read().get(*k).unwrap_or(&Value::Null),
                         )
                     })
                     .cloned()
@@ -933,7 +952,7 @@ fn plan_refresh_only(b: &mut Builder<'_>) {
                     &record.address,
                     record.kind,
                     actions,
-                    Some(record.read.clone()),
+                    Some(record.read().clone()),
                     Some(read),
                     Some(record.id.clone()),
                     &AttrDiff {
@@ -1700,7 +1719,11 @@ mod tests {
         let report = h.apply_planned(&m, p).await;
         assert!(report.succeeded(), "{report:?}");
         let state = h.state();
-        let read = &state.resource(&"group.ops".parse().unwrap()).unwrap().read;
+        let read = state
+            .resource(&"group.ops".parse().unwrap())
+            .unwrap()
+            .read()
+            .clone();
         assert_eq!(read["description"], Value::from("edited"));
         assert!(!h.plan_with(&m, refresh_only).await.unwrap().has_changes());
         // The normal plan still wants its description back.

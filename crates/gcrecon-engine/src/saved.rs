@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use gcrecon_core::manifest::{Source, Variables};
-use gcrecon_core::plan::{Action, Plan};
+use gcrecon_core::plan::{Action, Plan, ResourceChange};
 use gcrecon_core::plan_json::{self, PlanContext};
 use gcrecon_core::state::State;
 use gcrecon_core::value::Value;
@@ -452,19 +452,22 @@ impl SavedPlanFacts {
 /// The plan JSON of a plan, with the organization and the caller it was
 /// made with: what `--format json` prints and policies read.
 pub fn plan_document(planned: &Planned) -> serde_json::Value {
+    let no_op_detail = |rc: &ResourceChange| crate::planner::no_op_detail(planned, rc);
     plan_json::document(
         &planned.plan,
         PlanContext {
             org: Some(&planned.context.org),
             caller: Some(&planned.context.caller),
             data: Some(&planned.context.data),
+            no_op_detail: Some(&no_op_detail),
         },
     )
 }
 #[cfg(test)]
 mod tests {
 
-    use crate::saved::SavedPlan;
+    use crate::saved::{plan_document, SavedPlan};
+    use gcrecon_core::plan::Action;
 
     use crate::testkit::*;
 
@@ -472,6 +475,54 @@ mod tests {
 
     use gcrecon_core::value::Value;
     use gcrecon_core::Kind;
+
+    #[tokio::test]
+    async fn a_no_op_keeps_no_attributes_and_the_plan_json_rebuilds_them() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        let planned = h.plan(&m).await;
+        let noop = |address: &str| {
+            planned
+                .plan
+                .resource_changes
+                .iter()
+                .find(|c| c.address.to_string() == address)
+                .unwrap()
+        };
+        for address in ["role.reader", "group.ops", "division.sales"] {
+            let rc = noop(address);
+            assert_eq!(rc.actions, [Action::NoOp]);
+            assert!(rc.before.is_none() && rc.after.is_none(), "{rc:?}");
+        }
+        let doc = plan_document(&planned);
+        let role = doc["resource_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["address"] == "role.reader")
+            .unwrap();
+        let change = &role["change"];
+        assert_eq!(change["before"], change["after"]);
+        assert_eq!(change["after"]["name"], "Reader");
+        assert_eq!(
+            change["after"]["permissions"],
+            serde_json::json!(["routing:queue:view", "analytics:conversationDetail:view"])
+        );
+        assert_eq!(change["before_sensitive"], change["after_sensitive"]);
+        // An update keeps both sides.
+        let m2 =
+            load_manifest(&BASIC.replace("description = \"operators\"", "description = \"x\""));
+        let planned = h.plan(&m2).await;
+        let group = planned
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == "group.ops")
+            .unwrap();
+        assert_eq!(group.actions, [Action::Update]);
+        assert!(group.before.is_some() && group.after.is_some());
+    }
 
     #[tokio::test]
     async fn a_saved_plan_is_refused_after_a_change() {
