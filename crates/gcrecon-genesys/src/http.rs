@@ -704,9 +704,8 @@ impl<T> Default for Page<T> {
 impl Page {
     pub fn from_body(mut body: Value, page_size: u32) -> Result<Page, ProviderError> {
         // Listings may still show objects deleted moments ago.
-        let mut entities = match body.get_mut("entities").map(Value::take) {
-            Some(Value::Array(entities)) => entities,
-            _ => return Err(crate::wire::malformed("a listing without `entities`")),
+        let Some(Value::Array(mut entities)) = body.get_mut("entities").map(Value::take) else {
+            return Err(crate::wire::malformed("a listing without `entities`"));
         };
         entities.retain(|e| !crate::wire::is_deleted(e));
         let total = body.get("total").and_then(Value::as_u64);
