@@ -6,7 +6,6 @@
 //! [`SENSITIVE_PLACEHOLDER`] before they get here.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -42,11 +41,11 @@ pub struct ResourceChange {
     /// `[create]`, `[update]`, `[delete]`, `[delete, create]`, `[no-op]`.
     pub actions: Vec<Action>,
     /// Attributes as they are now (live, in manifest vocabulary); `None` for a create.
-    pub before: Option<Arc<Attrs>>,
+    pub before: Option<Attrs>,
     /// Attributes after apply; `None` for a delete. Unknown values serialize as `null`
-    /// and are flagged in `after_unknown`. A change that leaves an object as
-    /// it is shares one map between `before` and `after`.
-    pub after: Option<Arc<Attrs>>,
+    /// and are flagged in `after_unknown`. A no-op holds neither side when
+    /// they are alike (the plan JSON rebuilds them).
+    pub after: Option<Attrs>,
     /// The Genesys id, when the object exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<GenesysId>,
@@ -111,13 +110,19 @@ impl ResourceChange {
 
     /// Keys of `after` known only after apply, as the JSON `after_unknown` map.
     pub fn after_unknown(&self) -> BTreeMap<String, bool> {
-        self.after
-            .iter()
-            .flat_map(|a| a.iter())
-            .filter(|(_, v)| !v.is_known())
-            .map(|(k, _)| (k.clone(), true))
+        unknown_keys(self.after.as_ref())
+            .map(|k| (k.clone(), true))
             .collect()
     }
+}
+
+/// The keys of `attrs` whose values are known only after apply.
+pub fn unknown_keys(attrs: Option<&Attrs>) -> impl Iterator<Item = &String> {
+    attrs
+        .into_iter()
+        .flatten()
+        .filter(|(_, v)| !v.is_known())
+        .map(|(k, _)| k)
 }
 
 /// Granting a role to the caller (or removing that grant), shown on its own
@@ -239,7 +244,7 @@ mod tests {
             name: "r".into(),
             actions,
             before: None,
-            after: Some(Attrs::from([("id".to_owned(), Value::Unknown)]).into()),
+            after: Some(Attrs::from([("id".to_owned(), Value::Unknown)])),
             id: None,
             changed_keys: vec![],
             replace_because: vec![],

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{json, Map, Value as Json};
 
 use crate::address::Address;
-use crate::plan::{Action, KeyChange, OutputChange, Plan, ResourceChange};
+use crate::plan::{unknown_keys, Action, KeyChange, OutputChange, Plan, ResourceChange};
 use crate::provider::{Caller, CallerKind, Org};
 use crate::schema;
 use crate::value::{Attrs, Value};
@@ -157,13 +157,9 @@ fn resource_change(rc: &ResourceChange, no_op_detail: Option<&NoOpDetail<'_>>) -
         (None, None, Some(detail)) if rc.actions == [Action::NoOp] => detail(rc),
         _ => None,
     };
-    let before = rc.before.as_deref().or(detail.as_ref());
-    let after = rc.after.as_deref().or(detail.as_ref());
-    let after_unknown = after
-        .into_iter()
-        .flatten()
-        .filter(|(_, v)| !v.is_known())
-        .map(|(k, _)| k);
+    let before = rc.before.as_ref().or(detail.as_ref());
+    let after = rc.after.as_ref().or(detail.as_ref());
+    let after_unknown = unknown_keys(after);
     let masked = |attrs: Option<&Attrs>| match attrs {
         None => Json::Null,
         Some(attrs) => Json::Object(
@@ -311,8 +307,8 @@ mod tests {
             kind: Kind::OauthClient,
             name: "api".into(),
             actions,
-            before: before.map(Into::into),
-            after: after.map(Into::into),
+            before,
+            after,
             id: Some("c-1".into()),
             changed_keys: vec!["grant_type".into()],
             replace_because: vec!["grant_type".into()],

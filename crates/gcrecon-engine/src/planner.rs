@@ -252,7 +252,7 @@ impl<'a> Builder<'a> {
         // ([`no_op_detail`]), and no other view shows a no-op's attributes.
         let (before, after) = match (before, after) {
             (Some(b), Some(a)) if actions == [Action::NoOp] && b == a => (None, None),
-            (b, a) => (b.map(Arc::new), a.map(Arc::new)),
+            sides => sides,
         };
         self.changes.push(ResourceChange {
             address: address.clone(),
@@ -1079,7 +1079,7 @@ fn plan_caller_grants(
         // Deleting a client first sets it inactive with a PUT that carries
         // its roles: the caller must hold those too.
         if rc.actions.contains(&Action::Delete) {
-            let before = rc.before.as_deref().cloned().unwrap_or_default();
+            let before = rc.before.clone().unwrap_or_default();
             for missing in missing_grants(&before, &home, &grants) {
                 if let (Some(id), Some(d)) = (missing.role_id, missing.division) {
                     need(roles.get(&id), d, &rc.address);

@@ -179,8 +179,8 @@ pub(crate) fn changed_keys(rc: &ResourceChange) -> BTreeSet<String> {
 /// `id` (the old id before, known after apply for a new object), so a
 /// replacement reads `~ id = "..." -> (known after apply)`.
 fn shown_attrs(rc: &ResourceChange) -> (Attrs, Attrs) {
-    let mut before = rc.before.as_deref().cloned().unwrap_or_default();
-    let mut after = rc.after.as_deref().cloned().unwrap_or_default();
+    let mut before = rc.before.clone().unwrap_or_default();
+    let mut after = rc.after.clone().unwrap_or_default();
     let id = rc.id.as_ref().map(|id| Value::string(id.as_str()));
     if let Some(id) = &id {
         if rc.before.is_some() {

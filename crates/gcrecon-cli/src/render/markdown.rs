@@ -200,7 +200,7 @@ fn permissions_taken_away(rc: &ResourceChange) -> Vec<String> {
                 .collect(),
         )
     };
-    match (strings(rc.before.as_deref()), strings(rc.after.as_deref())) {
+    match (strings(rc.before.as_ref()), strings(rc.after.as_ref())) {
         (Some(before), Some(after))
             if rc
                 .after
