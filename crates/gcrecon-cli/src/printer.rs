@@ -43,6 +43,14 @@ impl Printer {
         let _ = stdout.flush();
     }
 
+    /// Write to stdout through `write`, buffered: for output too large to
+    /// build as one string first.
+    pub fn out_with(&self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+        let mut stdout = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+        let _ = write(&mut stdout);
+        let _ = stdout.flush();
+    }
+
     /// Write a line to stdout.
     pub fn line(&self, text: &str) {
         self.out(&format!("{text}\n"));

@@ -24,6 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{json, Map, Value as Json};
 
 use crate::address::Address;
@@ -55,62 +56,123 @@ pub struct PlanContext<'a> {
 /// See [`PlanContext::no_op_detail`].
 pub type NoOpDetail<'a> = dyn Fn(&ResourceChange) -> Option<Attrs> + 'a;
 
-/// The plan as the JSON document described in the module doc.
+/// The plan as the JSON document described in the module doc, whole in
+/// memory: what policies read and a saved plan file holds. To print a plan,
+/// serialize a [`Document`] instead.
 pub fn document(plan: &Plan, context: PlanContext<'_>) -> Json {
-    let summary = plan.summary();
-    let outputs: Map<String, Json> = plan
-        .output_changes
-        .iter()
-        .map(|o| (o.name.clone(), output_change(o)))
-        .collect();
-    let org = context
-        .org
-        .map_or(Json::Null, |o| json!({"id": o.id, "name": o.name}));
-    let caller = context.caller.map_or(Json::Null, |c| {
-        json!({
-            "kind": match c.kind {
-                CallerKind::User => "user",
-                CallerKind::Client => "client",
-            },
-            "id": c.id,
-            "name": c.name,
-        })
-    });
-    let data: Map<String, Json> = context
-        .data
-        .into_iter()
-        .flatten()
-        .map(|(address, attrs)| {
-            let attrs = attrs.iter().map(|(k, v)| (k.clone(), value(v))).collect();
-            (address.to_string(), Json::Object(attrs))
-        })
-        .collect();
-    json!({
-        "format_version": FORMAT_VERSION,
-        "gcrecon_version": env!("CARGO_PKG_VERSION"),
-        "resource_changes": plan
-            .resource_changes
+    serde_json::to_value(Document::new(plan, context)).unwrap_or(Json::Null)
+}
+
+/// The plan JSON document as something to serialize, section by section:
+/// each resource change is built as it is written and dropped after, so a
+/// plan of many thousand resources is never held as one JSON tree (nor as
+/// one string). [`document`] is the same document as a value.
+pub struct Document<'a> {
+    plan: &'a Plan,
+    context: PlanContext<'a>,
+    /// Sections after gcrecon's own (`policy`), in order.
+    extra: Vec<(&'a str, &'a Json)>,
+}
+
+impl<'a> Document<'a> {
+    pub fn new(plan: &'a Plan, context: PlanContext<'a>) -> Self {
+        Document {
+            plan,
+            context,
+            extra: Vec::new(),
+        }
+    }
+
+    /// The document with one more top-level section, written last.
+    #[must_use]
+    pub fn with_section(mut self, name: &'a str, value: &'a Json) -> Self {
+        self.extra.push((name, value));
+        self
+    }
+}
+
+impl Serialize for Document<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (plan, context) = (self.plan, self.context);
+        let summary = plan.summary();
+        let outputs: Map<String, Json> = plan
+            .output_changes
             .iter()
-            .map(|rc| resource_change(rc, context.no_op_detail))
-            .collect::<Vec<_>>(),
-        "output_changes": outputs,
-        "manifest_name": plan.manifest_name,
-        "manifest_sha256": plan.manifest_sha256,
-        "state_lineage": plan.state_lineage,
-        "state_serial": plan.state_serial,
-        "has_changes": plan.has_changes(),
-        "summary": {
-            "add": summary.add,
-            "change": summary.change,
-            "destroy": summary.destroy,
-        },
-        "org": org,
-        "caller": caller,
-        "data_sources": data,
-        "caller_grants": plan.caller_grants,
-        "warnings": plan.warnings,
-        "api_calls": plan.api_calls,
-    })
+            .map(|o| (o.name.clone(), output_change(o)))
+            .collect();
+        let org = context
+            .org
+            .map_or(Json::Null, |o| json!({"id": o.id, "name": o.name}));
+        let caller = context.caller.map_or(Json::Null, |c| {
+            json!({
+                "kind": match c.kind {
+                    CallerKind::User => "user",
+                    CallerKind::Client => "client",
+                },
+                "id": c.id,
+                "name": c.name,
+            })
+        });
+        let data: Map<String, Json> = context
+            .data
+            .into_iter()
+            .flatten()
+            .map(|(address, attrs)| {
+                let attrs = attrs.iter().map(|(k, v)| (k.clone(), value(v))).collect();
+                (address.to_string(), Json::Object(attrs))
+            })
+            .collect();
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("format_version", FORMAT_VERSION)?;
+        map.serialize_entry("gcrecon_version", env!("CARGO_PKG_VERSION"))?;
+        map.serialize_entry(
+            "resource_changes",
+            &ResourceChanges {
+                changes: &plan.resource_changes,
+                no_op_detail: context.no_op_detail,
+            },
+        )?;
+        map.serialize_entry("output_changes", &outputs)?;
+        map.serialize_entry("manifest_name", &plan.manifest_name)?;
+        map.serialize_entry("manifest_sha256", &plan.manifest_sha256)?;
+        map.serialize_entry("state_lineage", &plan.state_lineage)?;
+        map.serialize_entry("state_serial", &plan.state_serial)?;
+        map.serialize_entry("has_changes", &plan.has_changes())?;
+        map.serialize_entry(
+            "summary",
+            &json!({
+                "add": summary.add,
+                "change": summary.change,
+                "destroy": summary.destroy,
+            }),
+        )?;
+        map.serialize_entry("org", &org)?;
+        map.serialize_entry("caller", &caller)?;
+        map.serialize_entry("data_sources", &data)?;
+        map.serialize_entry("caller_grants", &plan.caller_grants)?;
+        map.serialize_entry("warnings", &plan.warnings)?;
+        map.serialize_entry("api_calls", &plan.api_calls)?;
+        for (name, section) in &self.extra {
+            map.serialize_entry(name, section)?;
+        }
+        map.end()
+    }
+}
+
+/// `resource_changes`, each built only while it is written.
+struct ResourceChanges<'a> {
+    changes: &'a [ResourceChange],
+    no_op_detail: Option<&'a NoOpDetail<'a>>,
+}
+
+impl Serialize for ResourceChanges<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.changes.len()))?;
+        for rc in self.changes {
+            seq.serialize_element(&resource_change(rc, self.no_op_detail))?;
+        }
+        seq.end()
+    }
 }
 
 /// `["create"]`, `["delete", "create"]`, ...
@@ -352,6 +414,32 @@ mod tests {
         assert_eq!(rc["live_version"], "3");
         assert!(!doc.to_string().contains("hunter2"));
         assert_eq!(doc["caller"], Json::Null);
+    }
+
+    #[test]
+    fn the_streamed_document_prints_as_the_document_does() {
+        let before = Attrs::from([("name".to_owned(), Value::from("API"))]);
+        for changes in [
+            vec![],
+            vec![
+                client(vec![Action::Update], Some(before.clone()), Some(before)),
+                client(vec![Action::Create], None, Some(Attrs::new())),
+            ],
+        ] {
+            let plan = plan(changes);
+            let policy = json!({"passed": true, "rules": []});
+            let streamed = serde_json::to_string_pretty(
+                &Document::new(&plan, PlanContext::default()).with_section("policy", &policy),
+            )
+            .unwrap();
+            let mut whole = document(&plan, PlanContext::default());
+            whole
+                .as_object_mut()
+                .unwrap()
+                .insert("policy".into(), policy.clone());
+            assert_eq!(streamed, serde_json::to_string_pretty(&whole).unwrap());
+            assert!(streamed.contains("\"resource_changes\": ["));
+        }
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub use error::EngineError;
 pub use events::{Cancel, Event, Observer, Silent};
 pub use planner::{plan, PlanInput, PlanOptions, Planned};
 pub use refresh::{read_context, read_objects, refresh, Context, LiveIndex, Refreshed};
-pub use saved::{inputs_sha256, manifest_sha256, plan_document, SavedPlan};
+pub use saved::{inputs_sha256, manifest_sha256, plan_document, with_plan_document, SavedPlan};
 pub use secrets::{parse_recipients, read_identities, Delivered, SecretsFile};
 pub use store::{StatePaths, StateStore, DEFAULT_WORKSPACE};
 

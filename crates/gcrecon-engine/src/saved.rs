@@ -452,8 +452,16 @@ impl SavedPlanFacts {
 /// The plan JSON of a plan, with the organization and the caller it was
 /// made with: what `--format json` prints and policies read.
 pub fn plan_document(planned: &Planned) -> serde_json::Value {
+    with_plan_document(planned, |doc| {
+        serde_json::to_value(doc).unwrap_or(serde_json::Value::Null)
+    })
+}
+
+/// [`plan_document`] as a [`plan_json::Document`] handed to `f`, to be
+/// written as it is built.
+pub fn with_plan_document<R>(planned: &Planned, f: impl FnOnce(plan_json::Document<'_>) -> R) -> R {
     let no_op_detail = |rc: &ResourceChange| crate::planner::no_op_detail(planned, rc);
-    plan_json::document(
+    f(plan_json::Document::new(
         &planned.plan,
         PlanContext {
             org: Some(&planned.context.org),
@@ -461,8 +469,9 @@ pub fn plan_document(planned: &Planned) -> serde_json::Value {
             data: Some(&planned.context.data),
             no_op_detail: Some(&no_op_detail),
         },
-    )
+    ))
 }
+
 #[cfg(test)]
 mod tests {
 

@@ -9,8 +9,8 @@ use gcrecon_core::plan::Action;
 use gcrecon_core::value::Value;
 use gcrecon_core::Address;
 use gcrecon_engine::{
-    plan_document, ApplyInput, ApplyOptions, ApplyReport, EngineError, PlanInput, PlanOptions,
-    Planned, SavedPlan, SecretsFile, StateStore, Status,
+    plan_document, with_plan_document, ApplyInput, ApplyOptions, ApplyReport, EngineError,
+    PlanInput, PlanOptions, Planned, SavedPlan, SecretsFile, StateStore, Status,
 };
 use gcrecon_genesys::GenesysProvider;
 
@@ -73,14 +73,21 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> Result<Exit> {
     let store = StateStore::load(project.backend.clone(), &project.name)?;
     let planned = make_plan(ctx, &project, &variables, &provider, &store, options).await?;
     lock.release()?;
-    // The plan JSON only when something reads it: of a large plan it is
-    // the biggest thing gcrecon builds.
-    let doc = (args.format == Format::Json || policies.is_some()).then(|| plan_document(&planned));
-    let verdict = match &doc {
-        Some(doc) => policy::evaluate(policies.as_ref(), doc)?,
+    // Policies read the plan JSON whole; `--format json` writes it as it is
+    // built. Of a large plan it is the biggest thing gcrecon could hold, so
+    // nothing else builds it.
+    let verdict = match &policies {
+        Some(_) => policy::evaluate(policies.as_ref(), &plan_document(&planned))?,
         None => None,
     };
     let text = match (args.format, &verdict) {
+        (Format::Json, _) => {
+            with_plan_document(&planned, |doc| {
+                ctx.printer
+                    .out_with(|out| render::write_json(doc, verdict.as_ref(), out));
+            });
+            String::new()
+        }
         (Format::Human, None) => render::human(&planned.plan, ctx.printer.color),
         (Format::Human, Some(report)) => {
             render::human(&planned.plan, ctx.printer.color) + &render::policy_human(report)
@@ -89,14 +96,12 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> Result<Exit> {
         (Format::Markdown, Some(report)) => {
             render::policy_markdown(report, &render::markdown(&planned.plan))
         }
-        (Format::Json, _) => render::json_with_policy(
-            doc.unwrap_or_else(|| plan_document(&planned)),
-            verdict.as_ref(),
-        ),
     };
-    ctx.printer.out(&text);
-    if !text.ends_with('\n') {
-        ctx.printer.out("\n");
+    if !text.is_empty() {
+        ctx.printer.out(&text);
+        if !text.ends_with('\n') {
+            ctx.printer.out("\n");
+        }
     }
     if let Some(report) = verdict.as_ref().filter(|r| !r.passed()) {
         let what = match &args.out {

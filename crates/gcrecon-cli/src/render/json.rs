@@ -10,6 +10,8 @@
 
 use gcrecon_core::plan::Plan;
 use gcrecon_core::plan_json::{self, PlanContext};
+use std::io::Write;
+
 use serde_json::Value as Json;
 
 use crate::policy::PolicyReport;
@@ -21,13 +23,20 @@ pub fn json(plan: &Plan) -> String {
     document(&plan_json::document(plan, PlanContext::default()))
 }
 
-/// A plan document (from [`plan_json::document`]) with the policy report
-/// added as its `policy` section, pretty-printed.
-pub fn json_with_policy(mut doc: Json, policy: Option<&PolicyReport>) -> String {
-    if let (Some(report), Some(fields)) = (policy, doc.as_object_mut()) {
-        fields.insert("policy".into(), report.to_json());
-    }
-    document(&doc)
+/// A plan document with the policy report as its `policy` section,
+/// pretty-printed to `out` as it is built, and a newline.
+pub fn write_json(
+    doc: plan_json::Document<'_>,
+    policy: Option<&PolicyReport>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let policy = policy.map(PolicyReport::to_json);
+    let doc = match &policy {
+        Some(section) => doc.with_section("policy", section),
+        None => doc,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
 }
 
 /// Pretty JSON and a newline.

@@ -4,7 +4,7 @@
 //! - [`human`]: the Terraform-like terminal view (`gcrecon plan`).
 //! - [`markdown`]: a pull-request comment, also fit for `$GITHUB_STEP_SUMMARY`,
 //!   never longer than [`MARKDOWN_LIMIT`] characters.
-//! - [`json`], [`json_with_policy`]: the machine-readable document of
+//! - [`json`], [`write_json`]: the machine-readable document of
 //!   `--format json`, in Terraform's plan JSON shape.
 //! - [`policy_human`], [`policy_markdown`], [`policy_summary_line`]: the
 //!   verdict of `--policy` beside the plan.
@@ -43,7 +43,7 @@ use gcrecon_core::plan::Plan;
 
 pub use drift::{drift_human, drift_json, drift_markdown, drift_summary_line};
 pub use human::human;
-pub use json::{json, json_with_policy};
+pub use json::{json, write_json};
 pub use markdown::{markdown, MARKDOWN_LIMIT};
 pub use policy::{policy_human, policy_markdown, policy_summary_line};
 

@@ -1,6 +1,6 @@
 //! The policies' verdict on a plan in each output format: lines after the
 //! human plan, a table at the top of the Markdown comment (the JSON
-//! `policy` section is added by [`super::json_with_policy`]).
+//! `policy` section is added by [`super::write_json`]).
 
 use crate::policy::{PolicyReport, Violation};
 
