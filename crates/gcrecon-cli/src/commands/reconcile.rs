@@ -81,27 +81,28 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> Result<Exit> {
         None => None,
     };
     let text = match (args.format, &verdict) {
-        (Format::Json, _) => {
-            with_plan_document(&planned, |doc| {
-                ctx.printer
-                    .out_with(|out| render::write_json(doc, verdict.as_ref(), out));
-            });
-            String::new()
-        }
-        (Format::Human, None) => render::human(&planned.plan, ctx.printer.color),
+        (Format::Json, _) => None,
+        (Format::Human, None) => Some(render::human(&planned.plan, ctx.printer.color)),
         (Format::Human, Some(report)) => {
-            render::human(&planned.plan, ctx.printer.color) + &render::policy_human(report)
+            Some(render::human(&planned.plan, ctx.printer.color) + &render::policy_human(report))
         }
-        (Format::Markdown, None) => render::markdown(&planned.plan),
-        (Format::Markdown, Some(report)) => {
-            render::policy_markdown(report, &render::markdown(&planned.plan))
-        }
+        (Format::Markdown, None) => Some(render::markdown(&planned.plan)),
+        (Format::Markdown, Some(report)) => Some(render::policy_markdown(
+            report,
+            &render::markdown(&planned.plan),
+        )),
     };
-    if !text.is_empty() {
-        ctx.printer.out(&text);
-        if !text.ends_with('\n') {
-            ctx.printer.out("\n");
+    match text {
+        Some(text) => {
+            ctx.printer.out(&text);
+            if !text.ends_with('\n') {
+                ctx.printer.out("\n");
+            }
         }
+        None => with_plan_document(&planned, |doc| {
+            ctx.printer
+                .out_with(|out| render::write_json(doc, verdict.as_ref(), out));
+        }),
     }
     if let Some(report) = verdict.as_ref().filter(|r| !r.passed()) {
         let what = match &args.out {

@@ -8,10 +8,10 @@
 //! `after_sensitive`: no secret appears. docs/plan-json.md describes every
 //! field.
 
-use gcrecon_core::plan::Plan;
-use gcrecon_core::plan_json::{self, PlanContext};
 use std::io::Write;
 
+use gcrecon_core::plan::Plan;
+use gcrecon_core::plan_json::{self, PlanContext};
 use serde_json::Value as Json;
 
 use crate::policy::PolicyReport;
