@@ -591,3 +591,89 @@ fn span_of_points_at_blocks_and_keys() {
     assert!(text.contains(" --> emite.toml:48:1"), "{text}");
     assert!(text.contains("48 | permissions = ["), "{text}");
 }
+
+#[test]
+fn resource_free_blocks_evaluate_the_same_once_ids_are_known() {
+    let m = load(&format!(
+        "{HEADER}
+[variables.regions]
+type = \"list\"
+default = [\"au\", \"jp\"]
+
+[locals]
+home_id = \"${{division.home.id}}\"
+
+[division.home]
+name = \"Home\"
+
+[division.each]
+for_each = \"${{var.regions}}\"
+name = \"${{each.value}} of ${{data.org.name}}\"
+
+[role.plain]
+name = \"Plain\"
+permissions = [\"a:b:c\"]
+
+[role.direct]
+name = \"Direct\"
+permissions = [\"a:b:c\"]
+description = \"${{division.home.id}}\"
+
+[role.by_name]
+name = \"By name of ${{role.plain.name}}\"
+permissions = [\"a:b:c\"]
+
+[role.through_local]
+name = \"Local\"
+permissions = [\"a:b:c\"]
+description = \"${{local.home_id}}\"
+
+[group.after]
+name = \"After\"
+depends_on = [\"role.plain\"]
+"
+    ));
+    let free = m.resource_free_blocks();
+    let is_free = |a: &str| free.contains(&a.parse().unwrap());
+    for a in [
+        "division.home",
+        "division.each[\"au\"]",
+        "division.each",
+        "role.plain",
+    ] {
+        assert!(is_free(a), "{a} references no resource");
+    }
+    for a in [
+        "role.direct",
+        "role.by_name",
+        "role.through_local",
+        "group.after",
+    ] {
+        assert!(!is_free(a), "{a} references a resource");
+    }
+
+    // What the plan relies on: an instance of a free block evaluated with
+    // no id known is the instance evaluated with every id known.
+    let vars = m
+        .resolve_variables(&BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
+    let data = BTreeMap::from([org()]);
+    let first = m
+        .desired(&EvalContext::new(&vars, &data, &nothing_known))
+        .unwrap();
+    let every_id = |a: &Address, attr: &str| (attr == "id").then(|| Value::from(format!("id-{a}")));
+    let known = EvalContext::new(&vars, &data, &every_id);
+    let mut differ = Vec::new();
+    for inst in &first.instances {
+        let again = m.eval_instance(&inst.address, &known).unwrap();
+        if again != *inst {
+            assert!(
+                !free.contains(&inst.address),
+                "{} is free, yet evaluates differently",
+                inst.address
+            );
+            differ.push(inst.address.to_string());
+        }
+    }
+    assert_eq!(differ, ["role.direct", "role.through_local"]);
+}

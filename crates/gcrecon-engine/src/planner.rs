@@ -559,11 +559,8 @@ pub async fn plan<P: Provider + 'static>(
     )
     .await?;
     check_org(state, &context.org, None)?;
-    let (desired, graph) = desired_state(input, state, &context, options.destroy)?;
+    let (mut desired, graph) = desired_state(input, state, &context, options.destroy)?;
     let live = refresh(provider, state, &desired, observer).await?;
-    // Planning evaluates each instance again, with the ids the refresh
-    // found; of this first evaluation only the addresses are needed.
-    let desired: BTreeSet<Address> = desired.into_keys().collect();
 
     let mut b = Builder {
         manifest,
@@ -580,9 +577,9 @@ pub async fn plan<P: Provider + 'static>(
     if options.refresh_only {
         plan_refresh_only(&mut b);
     } else {
-        plan_instances(&mut b, input, &graph, &mut known);
+        plan_instances(&mut b, input, &graph, &mut desired, &mut known);
         for record in &state.resources {
-            if !desired.contains(&record.address) {
+            if !desired.contains_key(&record.address) {
                 b.plan_delete(&record.address, false);
             }
         }
@@ -688,13 +685,14 @@ fn redacted(mut attrs: Attrs, sensitive_keys: &[String]) -> Attrs {
     attrs
 }
 
-/// The desired instances (none for `--destroy`) and their graph.
+/// The desired instances (none for `--destroy`), each as first evaluated
+/// (with the ids the state knows), and their graph.
 fn desired_state(
     input: PlanInput<'_>,
     state: &State,
     context: &Context,
     destroy: bool,
-) -> Result<(BTreeMap<Address, DesiredInstance>, ResourceGraph), EngineError> {
+) -> Result<(BTreeMap<Address, Option<DesiredInstance>>, ResourceGraph), EngineError> {
     if destroy {
         return Ok((BTreeMap::new(), ResourceGraph::new()));
     }
@@ -708,7 +706,7 @@ fn desired_state(
     let instances = desired
         .instances
         .into_iter()
-        .map(|i| (i.address.clone(), i))
+        .map(|i| (i.address.clone(), Some(i)))
         .collect();
     Ok((instances, desired.graph))
 }
@@ -718,7 +716,7 @@ fn desired_state(
 async fn refresh<P: Provider + 'static>(
     provider: &Arc<P>,
     state: &State,
-    desired: &BTreeMap<Address, DesiredInstance>,
+    desired: &BTreeMap<Address, Option<DesiredInstance>>,
     observer: &dyn Observer,
 ) -> Result<LiveIndex, EngineError> {
     // Names are looked up only for instances the state does not know yet
@@ -728,7 +726,7 @@ async fn refresh<P: Provider + 'static>(
     let in_state: BTreeSet<&Address> = state.resources.iter().map(|r| &r.address).collect();
     let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
     let mut keys: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
-    for inst in desired.values() {
+    for inst in desired.values().flatten() {
         names.entry(inst.kind).or_default();
         let unknown_to_state = !in_state.contains(&inst.address);
         if let Some(n) = desired_name(inst.kind, &inst.attrs).filter(|_| unknown_to_state) {
@@ -745,15 +743,20 @@ async fn refresh<P: Provider + 'static>(
     read_objects(provider, state, &names, false, observer).await
 }
 
-/// Plan every desired instance in the graph's order, dependencies first,
-/// each evaluated with what the instances planned before it make known.
-/// The instances as planned are left in `known`.
+/// Plan every desired instance in the graph's order, dependencies first.
+/// An instance that references a resource is evaluated again, with what
+/// the instances planned before it make known; the others are taken out
+/// of `first` (their first evaluation) as they are
+/// ([`Manifest::resource_free_blocks`]). The instances as planned are left
+/// in `known`.
 fn plan_instances(
     b: &mut Builder<'_>,
     input: PlanInput<'_>,
     graph: &ResourceGraph,
+    first: &mut BTreeMap<Address, Option<DesiredInstance>>,
     known: &mut Known,
 ) {
+    let free = input.manifest.resource_free_blocks();
     let state = b.state;
     let mut claimed: HashSet<(Kind, &str)> = state
         .resources
@@ -764,7 +767,11 @@ fn plan_instances(
         let NodeKind::Resource(address) = node else {
             continue;
         };
-        let evaluated = {
+        // Taken out either way: a first evaluation not reused is dropped now.
+        let earlier = first.get_mut(&address).and_then(Option::take);
+        let evaluated = if let Some(inst) = earlier.filter(|_| free.contains(&address)) {
+            Ok(inst)
+        } else {
             let resolver = |a: &Address, attr: &str| known.value(a, attr, false);
             let ctx = EvalContext::new(input.variables, &b.context.data, &resolver)
                 .with_emails(&b.context.emails);

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::address::{Address, Target};
-use crate::fxhash::FxHashMap;
+use crate::fxhash::{FxHashMap, FxHashSet};
 use crate::graph::{find_cycle, EdgeReason, NodeKind, ResourceGraph};
 use crate::kind::{DataKind, Kind};
 use crate::schema;
@@ -1039,7 +1039,43 @@ fn literal_keys(node: &Node) -> Option<Vec<String>> {
     }
 }
 
+/// The resource blocks that reference no managed resource
+/// ([`Manifest::resource_free_blocks`]).
+#[derive(Debug)]
+pub struct ResourceFree<'m>(FxHashSet<(Target, &'m str)>);
+
+impl ResourceFree<'_> {
+    /// Whether the block of `address` (its key ignored) is one of them.
+    pub fn contains(&self, address: &Address) -> bool {
+        self.0.contains(&(address.target, address.name.as_str()))
+    }
+}
+
 impl Manifest {
+    /// The resource blocks none of whose instances references a managed
+    /// resource, in a key, `for_each`, `when`, a local it reads or
+    /// `depends_on` (a block that references its own instances is not one).
+    /// Data sources and `data.org`/`data.caller` do not count: their values
+    /// are read once, before any resource is evaluated. An instance of such
+    /// a block evaluates the same whatever ids the resources have, so it
+    /// need not be evaluated again once they are known.
+    pub fn resource_free_blocks(&self) -> ResourceFree<'_> {
+        let is_data: Vec<bool> = self.blocks.values().map(|b| b.is_data()).collect();
+        let free = self
+            .blocks
+            .values()
+            .filter(|b| !b.is_data())
+            .filter(|b| {
+                b.deps.iter().all(|d| match d.target {
+                    DepTarget::Block(t) => is_data[t as usize],
+                    DepTarget::Implicit(_) => true,
+                })
+            })
+            .map(|b| (b.address.target, b.address.name.as_str()))
+            .collect();
+        ResourceFree(free)
+    }
+
     /// The block-level graph, built offline for `validate` and `graph`:
     /// one node per block (a `for_each` block stands for all its instances
     /// and prints as `role.x[*]`), data sources, and the caller-grant nodes

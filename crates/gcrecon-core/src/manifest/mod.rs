@@ -30,6 +30,7 @@ use crate::address::Address;
 use crate::kind::{DataKind, Kind};
 use crate::value::{Attrs, Value};
 
+pub use check::ResourceFree;
 pub use diagnostic::{Diagnostic, Diagnostics, Label, Severity, Span};
 pub use json_schema::manifest_json_schema;
 pub use model::Manifest;
