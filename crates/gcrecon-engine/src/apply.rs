@@ -1351,8 +1351,9 @@ fn evaluate<P: Provider>(
     address: &Address,
     sources: &[gcrecon_core::manifest::Source],
 ) -> Result<DesiredInstance, NodeError> {
-    let snapshot = lock(&shared.store).state().clone();
-    let resolver = |a: &Address, attr: &str| state_value(&snapshot, a, attr);
+    // Each value looked up under the lock, not a copy of the whole state per
+    // instance (which made an apply of N creates copy N² resources).
+    let resolver = |a: &Address, attr: &str| state_value(lock(&shared.store).state(), a, attr);
     let ctx =
         EvalContext::new(input.variables, &context.data, &resolver).with_emails(&context.emails);
     let inst = input.manifest.eval_instance(address, &ctx).map_err(|d| {
