@@ -677,3 +677,99 @@ depends_on = [\"role.plain\"]
     }
     assert_eq!(differ, ["role.direct", "role.through_local"]);
 }
+
+#[test]
+fn a_cache_keeps_only_what_references_no_resource() {
+    let m = load(&format!(
+        "{HEADER}
+[variables.teams]
+type = \"map\"
+default = {{ a = \"Alpha\", b = \"Beta\", c = \"Gamma\" }}
+
+[locals]
+teams = \"${{var.teams}}\"
+base_id = \"${{role.base.id}}\"
+
+[role.base]
+name = \"Base\"
+permissions = [\"a:b:c\"]
+
+[group.team]
+for_each = \"${{local.teams}}\"
+name = \"${{local.teams[each.key]}} team\"
+description = \"${{local.base_id}} ${{role.base.id}}\"
+
+[group.named]
+for_each = [\"${{role.base.name}}\", \"Other\"]
+name = \"${{each.value}} group\"
+description = \"${{local.base_id}}\"
+
+[group.by_id]
+for_each = [\"${{role.base.id}}\"]
+name = \"Group of ${{each.value}}\"
+"
+    ));
+    let vars = m
+        .resolve_variables(&BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
+    let data = BTreeMap::new();
+    let id_is = |id: &'static str| {
+        move |a: &Address, attr: &str| {
+            (a.to_string() == "role.base" && attr == "id").then(|| Value::from(id))
+        }
+    };
+    let (first, second) = (id_is("r1"), id_is("r2"));
+    let cache = manifest::EvalCache::default();
+    let with_cache = |resolver: &dyn Fn(&Address, &str) -> Option<Value>, address: &str| {
+        let ctx = EvalContext::new(&vars, &data, resolver).with_cache(&cache);
+        m.eval_instance(&address.parse().unwrap(), &ctx).unwrap()
+    };
+    let without = |resolver: &dyn Fn(&Address, &str) -> Option<Value>, address: &str| {
+        let ctx = EvalContext::new(&vars, &data, resolver);
+        m.eval_instance(&address.parse().unwrap(), &ctx).unwrap()
+    };
+
+    // The id changes between calls (as it does when the plan learns ids
+    // one instance at a time): what depends on it must follow.
+    let a = with_cache(&first, "group.team[\"a\"]");
+    assert_eq!(a.attrs["description"], Value::from("r1 r1"));
+    let b = with_cache(&second, "group.team[\"b\"]");
+    assert_eq!(b.attrs["name"], Value::from("Beta team"));
+    assert_eq!(b.attrs["description"], Value::from("r2 r2"));
+    let other = with_cache(&first, "group.named[\"Other\"]");
+    assert_eq!(other.attrs["description"], Value::from("r1"));
+    let base = with_cache(&second, "group.named[\"Base\"]");
+    assert_eq!(base.attrs["description"], Value::from("r2"));
+    let r1 = with_cache(&first, "group.by_id[\"r1\"]");
+    assert_eq!(r1.attrs["name"], Value::from("Group of r1"));
+    let r2 = with_cache(&second, "group.by_id[\"r2\"]");
+    assert_eq!(r2.attrs["name"], Value::from("Group of r2"));
+
+    // With or without the cache, every instance evaluates the same.
+    for address in [
+        "role.base",
+        "group.team[\"a\"]",
+        "group.team[\"b\"]",
+        "group.team[\"c\"]",
+        "group.named[\"Base\"]",
+        "group.named[\"Other\"]",
+    ] {
+        for resolver in [&first as &dyn Fn(&Address, &str) -> Option<Value>, &second] {
+            assert_eq!(
+                with_cache(resolver, address),
+                without(resolver, address),
+                "{address}"
+            );
+        }
+    }
+
+    // A key the cached expansion does not have is still an error.
+    let ctx = EvalContext::new(&vars, &data, &first).with_cache(&cache);
+    let missing = m
+        .eval_instance(&"group.team[\"zz\"]".parse().unwrap(), &ctx)
+        .unwrap_err();
+    assert!(
+        missing.to_string().contains("not one of the instances"),
+        "{missing}"
+    );
+}

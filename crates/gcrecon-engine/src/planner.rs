@@ -19,7 +19,7 @@ use gcrecon_core::diff::{
 };
 use gcrecon_core::graph::{NodeKind, ResourceGraph};
 use gcrecon_core::manifest::{
-    DesiredInstance, Diagnostic, Diagnostics, EvalContext, Manifest, Variables,
+    DesiredInstance, Diagnostic, Diagnostics, EvalCache, EvalContext, Manifest, Variables,
 };
 use gcrecon_core::plan::{
     Action, CallerGrantAction, CallerGrantChange, OutputChange, Plan, ResourceChange,
@@ -757,6 +757,7 @@ fn plan_instances(
     known: &mut Known,
 ) {
     let free = input.manifest.resource_free_blocks();
+    let cache = EvalCache::default();
     let state = b.state;
     let mut claimed: HashSet<(Kind, &str)> = state
         .resources
@@ -774,7 +775,8 @@ fn plan_instances(
         } else {
             let resolver = |a: &Address, attr: &str| known.value(a, attr, false);
             let ctx = EvalContext::new(input.variables, &b.context.data, &resolver)
-                .with_emails(&b.context.emails);
+                .with_emails(&b.context.emails)
+                .with_cache(&cache);
             input.manifest.eval_instance(&address, &ctx)
         };
         let inst = match evaluated {

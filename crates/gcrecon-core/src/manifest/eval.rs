@@ -49,6 +49,84 @@ impl Acc {
 /// The instances of a block: `None` key for a block without `for_each`.
 type Instances = Vec<(Option<String>, Value)>;
 
+/// A value read where it is kept (a local's cached value, a variable), or
+/// computed. Indexing one and reading a field of one clone only the part
+/// read: `local.teams[each.key]` in a `for_each` of N instances would
+/// otherwise copy all N teams once per instance.
+enum Held<'c> {
+    Local(Rc<(Value, Acc)>),
+    Var(&'c Value),
+    Owned(Value),
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        match self {
+            Held::Local(l) => &l.0,
+            Held::Var(v) => v,
+            Held::Owned(v) => v,
+        }
+    }
+}
+
+impl Held<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Held::Local(l) => l.0.clone(),
+            Held::Var(v) => v.clone(),
+            Held::Owned(v) => v,
+        }
+    }
+}
+
+/// What [`Manifest::eval_instance`] keeps from one call to the next (see
+/// [`EvalContext::with_cache`]): the locals and `for_each` expansions that
+/// reference no resource, which come out the same whatever ids the
+/// resources have, and where each instance key is. Without it, evaluating
+/// each of a `for_each` block's N instances evaluates its `for_each` (and
+/// the locals it reads) again: N² for the block.
+///
+/// One cache serves calls with the same variables, data sources and
+/// emails; a context with others needs a cache of its own.
+#[derive(Default)]
+pub struct EvalCache {
+    locals: RefCell<HashMap<String, Rc<(Value, Acc)>>>,
+    instances: RefCell<HashMap<Address, Rc<KeyedInstances>>>,
+}
+
+impl std::fmt::Debug for EvalCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvalCache")
+            .field("locals", &self.locals.borrow().len())
+            .field("blocks", &self.instances.borrow().len())
+            .finish()
+    }
+}
+
+/// A block's instances and the position of each key among them.
+struct KeyedInstances {
+    list: Rc<Instances>,
+    by_key: HashMap<Option<String>, usize>,
+}
+
+impl KeyedInstances {
+    fn new(list: Rc<Instances>) -> Self {
+        let by_key = list
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (k.clone(), i))
+            .collect();
+        KeyedInstances { list, by_key }
+    }
+
+    fn get(&self, key: Option<&str>) -> Option<&(Option<String>, Value)> {
+        let i = *self.by_key.get(&key.map(str::to_owned))?;
+        self.list.get(i)
+    }
+}
+
 struct Scope<'s> {
     owner: &'s str,
     each: Option<(&'s str, &'s Value)>,
@@ -237,11 +315,8 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             ExprKind::Str(s) => Ok(Value::String(s.clone())),
             ExprKind::Number(n) => Ok(Value::Number(n.clone())),
             ExprKind::Bool(b) => Ok(Value::Bool(*b)),
-            ExprKind::Var(name) => self.variable(name, e, file, scope, acc),
-            ExprKind::Local(name) => {
-                let local = self.local(name, Sp::new(file, e.pos.clone()), scope.owner)?;
-                acc.merge(&local.1);
-                Ok(local.0.clone())
+            ExprKind::Var(_) | ExprKind::Local(_) => {
+                self.held(e, file, scope, acc).map(Held::into_value)
             }
             ExprKind::EachKey | ExprKind::EachValue => self.each(e, file, scope),
             ExprKind::Resource {
@@ -319,11 +394,30 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             ExprKind::Call { func, args } => self.call(*func, args, e, file, scope, acc),
             ExprKind::For(f) => self.for_expr(f, e, file, scope, acc),
             ExprKind::Index(base, idx) => {
-                let b = self.expr(base, file, scope, acc)?;
+                let b = self.held(base, file, scope, acc)?;
                 let i = self.expr(idx, file, scope, acc)?;
-                self.index(b, i, e, idx, file, scope)
+                self.index(&b, i, e, idx, file, scope)
             }
             ExprKind::Field(base, field) => self.field(base, field, e, file, scope, acc),
+        }
+    }
+
+    /// `e`, read where it is kept when it is a local or a variable.
+    fn held(
+        &self,
+        e: &Expr,
+        file: u32,
+        scope: &Scope<'_>,
+        acc: &mut Acc,
+    ) -> Result<Held<'c>, Diagnostic> {
+        match &e.kind {
+            ExprKind::Var(name) => self.variable(name, e, file, scope, acc).map(Held::Var),
+            ExprKind::Local(name) => {
+                let local = self.local(name, Sp::new(file, e.pos.clone()), scope.owner)?;
+                acc.merge(&local.1);
+                Ok(Held::Local(local))
+            }
+            _ => self.expr(e, file, scope, acc).map(Held::Owned),
         }
     }
 
@@ -335,12 +429,12 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         file: u32,
         scope: &Scope<'_>,
         acc: &mut Acc,
-    ) -> Result<Value, Diagnostic> {
-        let vars: &Variables = self.ctx.variables;
+    ) -> Result<&'c Value, Diagnostic> {
+        let vars: &'c Variables = self.ctx.variables;
         match vars.get(name) {
             Some(v) => {
                 acc.sensitive |= vars.is_sensitive(name);
-                Ok(v.clone())
+                Ok(v)
             }
             None => Err(self
                 .err(
@@ -500,7 +594,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         scope: &Scope<'_>,
         acc: &mut Acc,
     ) -> Result<Value, Diagnostic> {
-        match self.expr(base, file, scope, acc)? {
+        match &*self.held(base, file, scope, acc)? {
             Value::Unknown => Ok(Value::Unknown),
             Value::Map(m) => m.get(field).cloned().ok_or_else(|| {
                 let mut d = self.err(
@@ -747,7 +841,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
 
     fn index(
         &self,
-        base: Value,
+        base: &Value,
         idx: Value,
         e: &Expr,
         idx_expr: &Expr,
@@ -1136,6 +1230,13 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         if let Some(c) = self.locals.borrow().get(name) {
             return c.clone();
         }
+        let shared = self.ctx.cache;
+        if let Some(kept) = shared.and_then(|c| c.locals.borrow().get(name).cloned()) {
+            self.locals
+                .borrow_mut()
+                .insert(name.to_owned(), Ok(kept.clone()));
+            return Ok(kept);
+        }
         let Some(decl) = self.m.locals.get(name) else {
             return Err(self
                 .m
@@ -1150,6 +1251,14 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             .node(&decl.value, &Scope::new(&local_owner, None), &mut acc)
             .map(|v| Rc::new((v, acc)));
         self.leave();
+        if let (Some(cache), Ok(local)) = (shared, &r) {
+            if local.1.refs.is_empty() {
+                cache
+                    .locals
+                    .borrow_mut()
+                    .insert(name.to_owned(), local.clone());
+            }
+        }
         self.locals.borrow_mut().insert(name.to_owned(), r.clone());
         r
     }
@@ -1205,28 +1314,54 @@ impl<'m, 'c> Evaluator<'m, 'c> {
 
     /// The instances of a block, `for_each` evaluated.
     fn instances(&self, block: &Block) -> Result<Rc<Instances>, Diagnostic> {
-        if let Some(c) = self.instances.borrow().get(&block.address) {
-            return c.clone();
+        self.keyed_instances(block).map(|k| match k {
+            Ok(keyed) => keyed.list.clone(),
+            Err(list) => list,
+        })
+    }
+
+    /// The instances of a block, from the [`EvalCache`] with their keys'
+    /// positions when it keeps them (`Ok`), else as evaluated here (`Err`);
+    /// a `for_each` that references no resource is kept in the cache.
+    fn keyed_instances(
+        &self,
+        block: &Block,
+    ) -> Result<Result<Rc<KeyedInstances>, Rc<Instances>>, Diagnostic> {
+        let shared = self.ctx.cache;
+        if let Some(kept) = shared.and_then(|c| c.instances.borrow().get(&block.address).cloned()) {
+            return Ok(Ok(kept));
         }
-        let r = self.compute_instances(block).map(Rc::new);
+        if let Some(c) = self.instances.borrow().get(&block.address) {
+            return c.clone().map(Err);
+        }
+        let mut acc = Acc::default();
+        let r = self.compute_instances(block, &mut acc).map(Rc::new);
+        if let (Some(cache), Ok(list), true) = (shared, &r, acc.refs.is_empty()) {
+            let keyed = Rc::new(KeyedInstances::new(list.clone()));
+            cache
+                .instances
+                .borrow_mut()
+                .insert(block.address.clone(), keyed.clone());
+            return Ok(Ok(keyed));
+        }
         self.instances
             .borrow_mut()
             .insert(block.address.clone(), r.clone());
-        r
+        r.map(Err)
     }
 
-    fn compute_instances(&self, block: &Block) -> Result<Instances, Diagnostic> {
+    fn compute_instances(&self, block: &Block, acc: &mut Acc) -> Result<Instances, Diagnostic> {
         let Some(fe) = &block.for_each else {
             return Ok(vec![(None, Value::Null)]);
         };
-        self.for_each(fe, &block.address.to_string())
+        self.for_each(fe, &block.address.to_string(), acc)
     }
 
-    /// The keys and `each.value`s a `for_each` gives.
-    fn for_each(&self, fe: &Node, owner: &str) -> Result<Instances, Diagnostic> {
+    /// The keys and `each.value`s a `for_each` gives; what it references
+    /// joins `acc`.
+    fn for_each(&self, fe: &Node, owner: &str, acc: &mut Acc) -> Result<Instances, Diagnostic> {
         self.enter(fe.sp, owner)?;
-        let mut acc = Acc::default();
-        let v = self.node(fe, &Scope::new(owner, None), &mut acc);
+        let v = self.node(fe, &Scope::new(owner, None), acc);
         self.leave();
         let v = v?;
         let unknown = || {
@@ -1749,11 +1884,14 @@ impl Manifest {
             .into());
         };
         let ev = Evaluator::new(self, ctx);
-        let insts = ev.instances(block).map_err(Diagnostics::from)?;
-        let Some((k, v)) = insts
-            .iter()
-            .find(|(k, _)| k.as_deref() == address.key.as_deref())
-        else {
+        let insts = ev.keyed_instances(block).map_err(Diagnostics::from)?;
+        let found = match &insts {
+            Ok(keyed) => keyed.get(address.key.as_deref()),
+            Err(list) => list
+                .iter()
+                .find(|(k, _)| k.as_deref() == address.key.as_deref()),
+        };
+        let Some((k, v)) = found else {
             let msg = if address.key.is_some() && block.for_each.is_none() {
                 format!(
                     "`{}` has no `for_each`, so `{address}` does not exist",
@@ -1916,7 +2054,7 @@ impl Manifest {
         let mut errors = Vec::new();
         for (name, decl) in &self.outputs {
             let insts = match &decl.for_each {
-                Some(fe) => match ev.for_each(fe, &format!("output.{name}")) {
+                Some(fe) => match ev.for_each(fe, &format!("output.{name}"), &mut Acc::default()) {
                     Ok(i) => i,
                     Err(d) => {
                         errors.push(d);

@@ -32,6 +32,7 @@ use crate::value::{Attrs, Value};
 
 pub use check::ResourceFree;
 pub use diagnostic::{Diagnostic, Diagnostics, Label, Severity, Span};
+pub use eval::EvalCache;
 pub use json_schema::manifest_json_schema;
 pub use model::Manifest;
 pub use variables::{VarType, VariableDecl, Variables};
@@ -75,6 +76,9 @@ pub struct EvalContext<'a> {
     /// User ids by lower-case email, for group `members` and `owners` given
     /// by email ([`Manifest::group_member_emails`] says which to look up).
     pub emails: &'a BTreeMap<String, String>,
+    /// What evaluations in this context may keep for the next
+    /// ([`EvalContext::with_cache`]).
+    pub cache: Option<&'a EvalCache>,
 }
 
 static NO_EMAILS: BTreeMap<String, String> = BTreeMap::new();
@@ -91,7 +95,17 @@ impl<'a> EvalContext<'a> {
             data,
             resources,
             emails: &NO_EMAILS,
+            cache: None,
         }
+    }
+
+    /// This context keeping, in `cache`, what one
+    /// [`Manifest::eval_instance`] evaluates that the next can reuse. Every
+    /// context given the same cache must have the same variables, data
+    /// sources and emails; the resources' values may differ.
+    pub fn with_cache(mut self, cache: &'a EvalCache) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// This context with the user ids of the emails group members name.
