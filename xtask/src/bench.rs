@@ -484,9 +484,12 @@ mod tests {
                 "an org answered no call: {run:?}"
             );
         }
-        // Ten targets, and the in-process figure at 10 N within 10x of N's.
-        assert_eq!(report.targets.len(), 10);
+        // Eleven targets, and the in-process figures at 10 N (blocks and
+        // one for_each block) within 10x of N's.
+        assert_eq!(report.targets.len(), 11);
         assert!(cpu.in_process_large.total_ms.median > 0.0);
+        assert!(cpu.in_process_for_each.total_ms.median > 0.0);
+        assert!(cpu.in_process_for_each_large.total_ms.median > 0.0);
         assert!(root.join("target/bench/latest-quick.json").is_file());
     }
 

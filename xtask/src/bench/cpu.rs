@@ -11,6 +11,7 @@
 //! process's `VmHWM`, so it includes the in-memory org and the state, as a
 //! real run holds the listed objects and the state too.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,10 +28,34 @@ use serde::{Deserialize, Serialize};
 
 use super::manifest::{generate, kind_of, PERMISSIONS};
 
+/// How the generated manifest writes its objects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    /// One block per object ([`generate`]).
+    Blocks,
+    /// One division, and one role block whose `for_each` is a local map of
+    /// the other n - 1 roles; each role's name is read from the map by its
+    /// key and its description names the division's id. Every instance
+    /// references a resource, so the plan evaluates each again once the id
+    /// is known: what a plan costs per instance of a large `for_each`.
+    ForEach,
+}
+
+impl Shape {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shape::Blocks => "blocks",
+            Shape::ForEach => "for_each",
+        }
+    }
+}
+
 /// What one in-process run reports.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CpuRun {
     pub n: usize,
+    pub shape: Shape,
     /// Parse, validate and graph (`manifest::load`).
     pub load_ms: f64,
     /// Refresh from the in-memory org and diff (`engine::plan`).
@@ -46,11 +71,19 @@ pub struct CpuRun {
 pub fn cpu_main(args: &[String]) -> Result<()> {
     let mut n = None;
     let mut out = None;
+    let mut shape = Shape::Blocks;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--n" => n = it.next().and_then(|v| v.parse::<usize>().ok()),
             "--out" => out = it.next().map(PathBuf::from),
+            "--shape" => {
+                shape = match it.next().map(String::as_str) {
+                    Some("blocks") => Shape::Blocks,
+                    Some("for_each") => Shape::ForEach,
+                    other => bail!("__cpu: --shape takes blocks or for_each, not {other:?}"),
+                }
+            }
             other => bail!("__cpu: unexpected argument {other}"),
         }
     }
@@ -58,7 +91,7 @@ pub fn cpu_main(args: &[String]) -> Result<()> {
         n.context("__cpu needs --n N")?,
         out.context("__cpu needs --out FILE")?,
     );
-    let run = measure(n)?;
+    let run = measure(n, shape)?;
     std::fs::write(out, serde_json::to_vec(&run)?)?;
     Ok(())
 }
@@ -87,31 +120,91 @@ fn attrs(i: usize) -> (Kind, String, String, Attrs) {
         }
         _ => {
             let name = format!("bench role {i:05}");
-            let perms = PERMISSIONS.iter().take(1 + i % PERMISSIONS.len()).copied();
             let a = Attrs::from([
                 ("name".to_owned(), Value::from(name.as_str())),
                 ("description".to_owned(), description),
-                ("permissions".to_owned(), Value::strings(perms)),
+                (
+                    "permissions".to_owned(),
+                    Value::strings(role_permissions(i)),
+                ),
             ]);
             (Kind::Role, format!("r{i:05}"), name, a)
         }
     }
 }
 
+/// The [`Shape::ForEach`] manifest of `n` objects.
+fn generate_for_each(n: usize) -> String {
+    let mut out = String::from(
+        "[gcrecon]\nversion = 1\nname = \"bench\"\n\n[division.d00000]\nname = \"bench division 00000\"\n\n[locals.roles]\n",
+    );
+    for i in 1..n {
+        let perms = role_permissions(i)
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            out,
+            "\"{i:05}\" = {{ name = \"bench role {i:05}\", permissions = [{perms}] }}"
+        );
+    }
+    out.push_str(
+        "\n[role.r]\nfor_each = \"${local.roles}\"\nname = \"${local.roles[each.key].name}\"\ndescription = \"in ${division.d00000.id}\"\npermissions = \"${each.value.permissions}\"\n",
+    );
+    out
+}
+
+/// The permissions of the `i`-th generated role.
+fn role_permissions(i: usize) -> impl Iterator<Item = &'static str> {
+    PERMISSIONS.iter().take(1 + i % PERMISSIONS.len()).copied()
+}
+
+/// The `i`-th object of the [`Shape::ForEach`] manifest: its kind, block,
+/// instance key, name and attributes.
+fn for_each_attrs(i: usize) -> (Kind, String, Option<String>, String, Attrs) {
+    if i == 0 {
+        let name = "bench division 00000".to_owned();
+        let a = Attrs::from([("name".to_owned(), Value::from(name.as_str()))]);
+        return (Kind::Division, "d00000".to_owned(), None, name, a);
+    }
+    let name = format!("bench role {i:05}");
+    let a = Attrs::from([
+        ("name".to_owned(), Value::from(name.as_str())),
+        ("description".to_owned(), Value::from("in bench-00000")),
+        (
+            "permissions".to_owned(),
+            Value::strings(role_permissions(i)),
+        ),
+    ]);
+    (Kind::Role, "r".to_owned(), Some(format!("{i:05}")), name, a)
+}
+
 /// Set up the org and state for `n` objects, then time load + plan.
-pub fn measure(n: usize) -> Result<CpuRun> {
-    let text = generate("bench", n);
+pub fn measure(n: usize, shape: Shape) -> Result<CpuRun> {
+    let text = match shape {
+        Shape::Blocks => generate("bench", n),
+        Shape::ForEach => generate_for_each(n),
+    };
     let provider = Arc::new(FakeProvider::new(CallerKind::Client));
     let mut state = State::new("00000000-0000-4000-8000-000000000000", "bench");
     provider.with(|org| {
         org.catalog
             .extend(PERMISSIONS.iter().map(|p| (*p).to_owned()));
         for i in 0..n {
-            let (kind, block, name, mut attrs) = attrs(i);
+            let (kind, block, key, name, mut attrs) = match shape {
+                Shape::Blocks => {
+                    let (kind, block, name, attrs) = attrs(i);
+                    (kind, block, None, name, attrs)
+                }
+                Shape::ForEach => for_each_attrs(i),
+            };
             // The service reports every defaulted key, set or not.
             gcrecon_core::schema::fill_defaults(kind, &mut attrs);
             let id = GenesysId(format!("bench-{i:05}"));
             org.insert_object(Some(&mut state), kind, block, id, name, attrs);
+            if let Some(record) = state.resources.last_mut().filter(|_| key.is_some()) {
+                record.address.key = key;
+            }
         }
     });
     state.resources.sort_by(|a, b| a.address.cmp(&b.address));
@@ -151,6 +244,7 @@ pub fn measure(n: usize) -> Result<CpuRun> {
         );
     Ok(CpuRun {
         n,
+        shape,
         load_ms: loaded.as_secs_f64() * 1e3,
         plan_ms: (total - loaded).as_secs_f64() * 1e3,
         total_ms: total.as_secs_f64() * 1e3,
@@ -177,8 +271,10 @@ mod tests {
 
     #[test]
     fn a_small_generated_manifest_plans_empty_in_memory() {
-        let run = measure(150).unwrap();
-        assert_eq!(run.changes, 0, "{run:?}");
-        assert!(run.vm_hwm_kb > 0);
+        for shape in [Shape::Blocks, Shape::ForEach] {
+            let run = measure(150, shape).unwrap();
+            assert_eq!(run.changes, 0, "{run:?}");
+            assert!(run.vm_hwm_kb > 0);
+        }
     }
 }

@@ -209,6 +209,22 @@ pub fn targets(scale: Option<&ScaleReport>, seeds: Option<&[SeedFigures]>) -> Ve
                 ),
                 Some(growth <= 10.0),
             ));
+            let (fe, fe_large) = (&c.in_process_for_each, &c.in_process_for_each_large);
+            let growth = fe_large.total_ms.median / fe.total_ms.median.max(0.001);
+            out.push(Target::new(
+                &format!(
+                    "CPU grows linearly: one for_each block of {} instances in-process",
+                    int(c.n_large as u64)
+                ),
+                "≤ 10 × the figure of N",
+                format!(
+                    "{} median vs {} = {}",
+                    ms(fe_large.total_ms.median),
+                    ms(fe.total_ms.median),
+                    ratio(growth)
+                ),
+                Some(growth <= 10.0),
+            ));
         }
         None => {
             out.push(missing("CPU", "< 100 ms"));
@@ -509,6 +525,34 @@ fn scale_table(s: &mut String, scale: &ScaleReport, o: &Options) {
                     ms(c.in_process_large.plan_ms.median)
                 ),
                 f(&c.in_process_large.vm_hwm_kb, mb),
+            ],
+            vec![
+                format!(
+                    "in-process, one for_each block of {} instances ({} runs)",
+                    int(c.n as u64),
+                    c.in_process_for_each.total_ms.runs
+                ),
+                f(&c.in_process_for_each.total_ms, ms),
+                format!(
+                    "load {} + plan {} (medians)",
+                    ms(c.in_process_for_each.load_ms.median),
+                    ms(c.in_process_for_each.plan_ms.median)
+                ),
+                f(&c.in_process_for_each.vm_hwm_kb, mb),
+            ],
+            vec![
+                format!(
+                    "the same, {} instances ({} runs)",
+                    int(c.n_large as u64),
+                    c.in_process_for_each_large.total_ms.runs
+                ),
+                f(&c.in_process_for_each_large.total_ms, ms),
+                format!(
+                    "load {} + plan {} (medians)",
+                    ms(c.in_process_for_each_large.load_ms.median),
+                    ms(c.in_process_for_each_large.plan_ms.median)
+                ),
+                f(&c.in_process_for_each_large.vm_hwm_kb, mb),
             ],
             vec![
                 "gcrecon validate (parse, validate, graph)".to_owned(),

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::baseline::{read_each, read_path, BaselineRun};
 use super::bounds::{self, time_bound, CallBound, TimeBound};
+use super::cpu::Shape;
 use super::gcrecon::{Gcrecon, RunFigures};
 use super::manifest::{self, managed_in_state};
 use super::measure::Spread;
@@ -133,6 +134,10 @@ pub struct CpuFigures {
     /// most ten times as much.
     pub n_large: usize,
     pub in_process_large: InProcess,
+    /// In-process, the same sizes written as one `for_each` block whose
+    /// instances each reference a resource (`cpu::Shape::ForEach`).
+    pub in_process_for_each: InProcess,
+    pub in_process_for_each_large: InProcess,
     pub validate: Figures3,
     /// A no-op plan at zero latency with the limit raised: gcrecon's own
     /// process (the simulator runs in another).
@@ -507,13 +512,19 @@ async fn cpu(
     ctx.step(&format!(
         "CPU: in-process parse+validate+graph+plan, gcrecon validate and a latency-0 no-op plan of {n} objects, {runs} runs each"
     ));
-    let in_process = measure_in_process(ctx, n, runs)?;
+    let in_process = measure_in_process(ctx, n, runs, Shape::Blocks)?;
     let n_large = 10 * n;
     ctx.step(&format!(
         "CPU: in-process parse+validate+graph+plan of {n_large} objects (10 N), {} runs",
         runs.min(3)
     ));
-    let in_process_large = measure_in_process(ctx, n_large, runs.min(3))?;
+    let in_process_large = measure_in_process(ctx, n_large, runs.min(3), Shape::Blocks)?;
+    ctx.step(&format!(
+        "CPU: in-process plan of one for_each block of {n} and of {n_large} instances, {} runs each",
+        runs.min(3)
+    ));
+    let in_process_for_each = measure_in_process(ctx, n, runs.min(3), Shape::ForEach)?;
+    let in_process_for_each_large = measure_in_process(ctx, n_large, runs.min(3), Shape::ForEach)?;
     let mut validate = Vec::new();
     for i in 0..runs {
         let run = gc
@@ -553,20 +564,26 @@ async fn cpu(
         in_process,
         n_large,
         in_process_large,
+        in_process_for_each,
+        in_process_for_each_large,
         validate: Figures3::of(&validate),
         noop_plan_latency0: Figures3::of(&plans),
     })
 }
 
-/// `runs` in-process measurements of `n` objects (`xtask bench __cpu`), one
-/// process each.
-fn measure_in_process(ctx: &Ctx<'_>, n: usize, runs: usize) -> Result<InProcess> {
+/// `runs` in-process measurements of `n` objects written as `shape`
+/// (`xtask bench __cpu`), one process each.
+fn measure_in_process(ctx: &Ctx<'_>, n: usize, runs: usize, shape: Shape) -> Result<InProcess> {
     let mut in_process = Vec::new();
     for i in 0..runs {
-        let out = ctx.work.join(format!("cpu-{n}-{i}.json"));
+        let out = ctx
+            .work
+            .join(format!("cpu-{}-{n}-{i}.json", shape.as_str()));
         crate::run_checked(
             std::process::Command::new(&ctx.bins.measurer)
-                .args(["bench", "__cpu", "--n", &n.to_string(), "--out"])
+                .args(["bench", "__cpu", "--n", &n.to_string(), "--shape"])
+                .arg(shape.as_str())
+                .arg("--out")
                 .arg(&out),
         )?;
         let run: super::cpu::CpuRun = serde_json::from_slice(&std::fs::read(&out)?)?;
