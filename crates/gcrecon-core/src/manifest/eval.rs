@@ -105,6 +105,30 @@ impl std::fmt::Debug for EvalCache {
     }
 }
 
+/// A block's instances: from an [`EvalCache`], with each key's position,
+/// or as evaluated by this evaluator alone.
+enum Expansion {
+    Kept(Rc<KeyedInstances>),
+    Here(Rc<Instances>),
+}
+
+impl Expansion {
+    fn list(&self) -> &Rc<Instances> {
+        match self {
+            Expansion::Kept(keyed) => &keyed.list,
+            Expansion::Here(list) => list,
+        }
+    }
+
+    /// The instance of `key`.
+    fn get(&self, key: Option<&str>) -> Option<&(Option<String>, Value)> {
+        match self {
+            Expansion::Kept(keyed) => keyed.get(key),
+            Expansion::Here(list) => list.iter().find(|(k, _)| k.as_deref() == key),
+        }
+    }
+}
+
 /// A block's instances and the position of each key among them.
 struct KeyedInstances {
     list: Rc<Instances>,
@@ -1314,25 +1338,18 @@ impl<'m, 'c> Evaluator<'m, 'c> {
 
     /// The instances of a block, `for_each` evaluated.
     fn instances(&self, block: &Block) -> Result<Rc<Instances>, Diagnostic> {
-        self.keyed_instances(block).map(|k| match k {
-            Ok(keyed) => keyed.list.clone(),
-            Err(list) => list,
-        })
+        self.expansion(block).map(|e| e.list().clone())
     }
 
-    /// The instances of a block, from the [`EvalCache`] with their keys'
-    /// positions when it keeps them (`Ok`), else as evaluated here (`Err`);
-    /// a `for_each` that references no resource is kept in the cache.
-    fn keyed_instances(
-        &self,
-        block: &Block,
-    ) -> Result<Result<Rc<KeyedInstances>, Rc<Instances>>, Diagnostic> {
+    /// The instances of a block, from the [`EvalCache`] when it keeps them;
+    /// a `for_each` that references no resource is kept there.
+    fn expansion(&self, block: &Block) -> Result<Expansion, Diagnostic> {
         let shared = self.ctx.cache;
         if let Some(kept) = shared.and_then(|c| c.instances.borrow().get(&block.address).cloned()) {
-            return Ok(Ok(kept));
+            return Ok(Expansion::Kept(kept));
         }
         if let Some(c) = self.instances.borrow().get(&block.address) {
-            return c.clone().map(Err);
+            return c.clone().map(Expansion::Here);
         }
         let mut acc = Acc::default();
         let r = self.compute_instances(block, &mut acc).map(Rc::new);
@@ -1342,12 +1359,12 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                 .instances
                 .borrow_mut()
                 .insert(block.address.clone(), keyed.clone());
-            return Ok(Ok(keyed));
+            return Ok(Expansion::Kept(keyed));
         }
         self.instances
             .borrow_mut()
             .insert(block.address.clone(), r.clone());
-        r.map(Err)
+        r.map(Expansion::Here)
     }
 
     fn compute_instances(&self, block: &Block, acc: &mut Acc) -> Result<Instances, Diagnostic> {
@@ -1884,14 +1901,8 @@ impl Manifest {
             .into());
         };
         let ev = Evaluator::new(self, ctx);
-        let insts = ev.keyed_instances(block).map_err(Diagnostics::from)?;
-        let found = match &insts {
-            Ok(keyed) => keyed.get(address.key.as_deref()),
-            Err(list) => list
-                .iter()
-                .find(|(k, _)| k.as_deref() == address.key.as_deref()),
-        };
-        let Some((k, v)) = found else {
+        let insts = ev.expansion(block).map_err(Diagnostics::from)?;
+        let Some((k, v)) = insts.get(address.key.as_deref()) else {
             let msg = if address.key.is_some() && block.for_each.is_none() {
                 format!(
                     "`{}` has no `for_each`, so `{address}` does not exist",
