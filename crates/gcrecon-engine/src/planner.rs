@@ -685,14 +685,19 @@ fn redacted(mut attrs: Attrs, sensitive_keys: &[String]) -> Attrs {
     attrs
 }
 
-/// The desired instances (none for `--destroy`), each as first evaluated
-/// (with the ids the state knows), and their graph.
+/// The desired instances by address as first evaluated (with the ids the
+/// state knows), each taken out as it is planned. Boxed: what a taken one
+/// leaves in the map until the plan ends is a pointer's width.
+type FirstEvaluation = BTreeMap<Address, Option<Box<DesiredInstance>>>;
+
+/// The desired instances (none for `--destroy`), each as first evaluated,
+/// and their graph.
 fn desired_state(
     input: PlanInput<'_>,
     state: &State,
     context: &Context,
     destroy: bool,
-) -> Result<(BTreeMap<Address, Option<DesiredInstance>>, ResourceGraph), EngineError> {
+) -> Result<(FirstEvaluation, ResourceGraph), EngineError> {
     if destroy {
         return Ok((BTreeMap::new(), ResourceGraph::new()));
     }
@@ -706,7 +711,7 @@ fn desired_state(
     let instances = desired
         .instances
         .into_iter()
-        .map(|i| (i.address.clone(), Some(i)))
+        .map(|i| (i.address.clone(), Some(Box::new(i))))
         .collect();
     Ok((instances, desired.graph))
 }
@@ -716,7 +721,7 @@ fn desired_state(
 async fn refresh<P: Provider + 'static>(
     provider: &Arc<P>,
     state: &State,
-    desired: &BTreeMap<Address, Option<DesiredInstance>>,
+    desired: &FirstEvaluation,
     observer: &dyn Observer,
 ) -> Result<LiveIndex, EngineError> {
     // Names are looked up only for instances the state does not know yet
@@ -753,7 +758,7 @@ fn plan_instances(
     b: &mut Builder<'_>,
     input: PlanInput<'_>,
     graph: &ResourceGraph,
-    first: &mut BTreeMap<Address, Option<DesiredInstance>>,
+    first: &mut FirstEvaluation,
     known: &mut Known,
 ) {
     let free = input.manifest.resource_free_blocks();
@@ -771,7 +776,7 @@ fn plan_instances(
         // Taken out either way: a first evaluation not reused is dropped now.
         let earlier = first.get_mut(&address).and_then(Option::take);
         let evaluated = if let Some(inst) = earlier.filter(|_| free.contains(&address)) {
-            Ok(inst)
+            Ok(*inst)
         } else {
             let resolver = |a: &Address, attr: &str| known.value(a, attr, false);
             let ctx = EvalContext::new(input.variables, &b.context.data, &resolver)
