@@ -126,6 +126,12 @@ impl StateStore {
         self.on_disk
     }
 
+    /// The state, the store given up. Nothing staged and not written is
+    /// written.
+    pub fn into_state(self) -> State {
+        self.state
+    }
+
     /// Apply `change`, increment the serial and write the state atomically.
     /// On failure the in-memory state stays as it was on disk.
     pub fn write(&mut self, change: impl FnOnce(&mut State)) -> Result<u64, EngineError> {
