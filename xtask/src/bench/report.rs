@@ -495,6 +495,19 @@ fn scale_table(s: &mut String, scale: &ScaleReport, o: &Options) {
         let f = |x: &super::measure::Spread, unit: fn(f64) -> String| {
             format!("{} / {}", unit(x.min), unit(x.median))
         };
+        // An in-process row: its wall, load and plan, peak RSS.
+        let in_process = |label: String, ip: &super::scale::InProcess| {
+            vec![
+                label,
+                f(&ip.total_ms, ms),
+                format!(
+                    "load {} + plan {} (medians)",
+                    ms(ip.load_ms.median),
+                    ms(ip.plan_ms.median)
+                ),
+                f(&ip.vm_hwm_kb, mb),
+            ]
+        };
         let rows = vec![
             vec![
                 String::new(),
@@ -502,58 +515,34 @@ fn scale_table(s: &mut String, scale: &ScaleReport, o: &Options) {
                 "CPU (user+sys)".to_owned(),
                 "peak RSS".to_owned(),
             ],
-            vec![
+            in_process(
                 "in-process parse+validate+graph+plan, in-memory org".to_owned(),
-                f(&c.in_process.total_ms, ms),
-                format!(
-                    "load {} + plan {} (medians)",
-                    ms(c.in_process.load_ms.median),
-                    ms(c.in_process.plan_ms.median)
-                ),
-                f(&c.in_process.vm_hwm_kb, mb),
-            ],
-            vec![
+                &c.in_process,
+            ),
+            in_process(
                 format!(
                     "the same, {} resources (10 N; {} runs)",
                     int(c.n_large as u64),
                     c.in_process_large.total_ms.runs
                 ),
-                f(&c.in_process_large.total_ms, ms),
-                format!(
-                    "load {} + plan {} (medians)",
-                    ms(c.in_process_large.load_ms.median),
-                    ms(c.in_process_large.plan_ms.median)
-                ),
-                f(&c.in_process_large.vm_hwm_kb, mb),
-            ],
-            vec![
+                &c.in_process_large,
+            ),
+            in_process(
                 format!(
                     "in-process, one for_each block of {} instances ({} runs)",
                     int(c.n as u64),
                     c.in_process_for_each.total_ms.runs
                 ),
-                f(&c.in_process_for_each.total_ms, ms),
-                format!(
-                    "load {} + plan {} (medians)",
-                    ms(c.in_process_for_each.load_ms.median),
-                    ms(c.in_process_for_each.plan_ms.median)
-                ),
-                f(&c.in_process_for_each.vm_hwm_kb, mb),
-            ],
-            vec![
+                &c.in_process_for_each,
+            ),
+            in_process(
                 format!(
                     "the same, {} instances ({} runs)",
                     int(c.n_large as u64),
                     c.in_process_for_each_large.total_ms.runs
                 ),
-                f(&c.in_process_for_each_large.total_ms, ms),
-                format!(
-                    "load {} + plan {} (medians)",
-                    ms(c.in_process_for_each_large.load_ms.median),
-                    ms(c.in_process_for_each_large.plan_ms.median)
-                ),
-                f(&c.in_process_for_each_large.vm_hwm_kb, mb),
-            ],
+                &c.in_process_for_each_large,
+            ),
             vec![
                 "gcrecon validate (parse, validate, graph)".to_owned(),
                 f(&c.validate.wall_ms, ms),
