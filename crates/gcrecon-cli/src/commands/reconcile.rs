@@ -73,11 +73,13 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> Result<Exit> {
     let store = StateStore::load(project.backend.clone(), &project.name)?;
     let planned = make_plan(ctx, &project, &variables, &provider, &store, options).await?;
     lock.release()?;
-    // Policies read the plan JSON whole; `--format json` writes it as it is
-    // built. Of a large plan it is the biggest thing gcrecon could hold, so
+    // Policies read the plan JSON whole, and `--format json` then prints
+    // that same document; without policies it is written as it is built.
+    // Of a large plan it is the biggest thing gcrecon could hold, so
     // nothing else builds it.
-    let verdict = match &policies {
-        Some(_) => policy::evaluate(policies.as_ref(), &plan_document(&planned))?,
+    let whole = policies.as_ref().map(|_| plan_document(&planned));
+    let verdict = match &whole {
+        Some(doc) => policy::evaluate(policies.as_ref(), doc)?,
         None => None,
     };
     let text = match (args.format, &verdict) {
@@ -99,10 +101,15 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> Result<Exit> {
                 ctx.printer.out("\n");
             }
         }
-        None => with_plan_document(&planned, |doc| {
-            ctx.printer
-                .out_with(|out| render::write_json(doc, verdict.as_ref(), out));
-        }),
+        None => match whole {
+            Some(doc) => ctx
+                .printer
+                .out_with(|out| render::write_json_value(doc, verdict.as_ref(), out)),
+            None => with_plan_document(&planned, |doc| {
+                ctx.printer
+                    .out_with(|out| render::write_json(doc, verdict.as_ref(), out));
+            }),
+        },
     }
     if let Some(report) = verdict.as_ref().filter(|r| !r.passed()) {
         let what = match &args.out {

@@ -43,7 +43,7 @@ use gcrecon_core::plan::Plan;
 
 pub use drift::{drift_human, drift_json, drift_markdown, drift_summary_line};
 pub use human::human;
-pub use json::{json, write_json};
+pub use json::{json, write_json, write_json_value};
 pub use markdown::{markdown, MARKDOWN_LIMIT};
 pub use policy::{policy_human, policy_markdown, policy_summary_line};
 
