@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::scale::ScaleReport;
+use super::scale::{InProcess, ScaleReport};
 use super::seeds::SeedFigures;
 use super::Options;
 
@@ -193,37 +193,31 @@ pub fn targets(scale: Option<&ScaleReport>, seeds: Option<&[SeedFigures]>) -> Ve
                 format!("{} max", mb(real.max_rss_kb.max)),
                 Some(real.max_rss_kb.max <= 100.0 * 1000.0),
             ));
-            let large = &c.in_process_large;
-            let growth = large.total_ms.median / ip.total_ms.median.max(0.001);
-            out.push(Target::new(
-                &format!(
-                    "CPU grows linearly: {} resources in-process",
-                    int(c.n_large as u64)
-                ),
-                "≤ 10 × the figure of N",
-                format!(
-                    "{} median vs {} = {}",
-                    ms(large.total_ms.median),
-                    ms(ip.total_ms.median),
-                    ratio(growth)
-                ),
-                Some(growth <= 10.0),
+            // The figure at 10 N against the one at N: within 10x is linear.
+            let linear = |what: String, n: &InProcess, large: &InProcess| {
+                let growth = large.total_ms.median / n.total_ms.median.max(0.001);
+                Target::new(
+                    &format!("CPU grows linearly: {what} in-process"),
+                    "≤ 10 × the figure of N",
+                    format!(
+                        "{} median vs {} = {}",
+                        ms(large.total_ms.median),
+                        ms(n.total_ms.median),
+                        ratio(growth)
+                    ),
+                    Some(growth <= 10.0),
+                )
+            };
+            let large = int(c.n_large as u64);
+            out.push(linear(
+                format!("{large} resources"),
+                ip,
+                &c.in_process_large,
             ));
-            let (fe, fe_large) = (&c.in_process_for_each, &c.in_process_for_each_large);
-            let growth = fe_large.total_ms.median / fe.total_ms.median.max(0.001);
-            out.push(Target::new(
-                &format!(
-                    "CPU grows linearly: one for_each block of {} instances in-process",
-                    int(c.n_large as u64)
-                ),
-                "≤ 10 × the figure of N",
-                format!(
-                    "{} median vs {} = {}",
-                    ms(fe_large.total_ms.median),
-                    ms(fe.total_ms.median),
-                    ratio(growth)
-                ),
-                Some(growth <= 10.0),
+            out.push(linear(
+                format!("one for_each block of {large} instances"),
+                &c.in_process_for_each,
+                &c.in_process_for_each_large,
             ));
         }
         None => {
@@ -496,7 +490,7 @@ fn scale_table(s: &mut String, scale: &ScaleReport, o: &Options) {
             format!("{} / {}", unit(x.min), unit(x.median))
         };
         // An in-process row: its wall, load and plan, peak RSS.
-        let in_process = |label: String, ip: &super::scale::InProcess| {
+        let in_process = |label: String, ip: &InProcess| {
             vec![
                 label,
                 f(&ip.total_ms, ms),
