@@ -772,4 +772,13 @@ name = \"Group of ${{each.value}}\"
         missing.to_string().contains("not one of the instances"),
         "{missing}"
     );
+    for (address, says) in [
+        ("group.team", "name one instance"),
+        ("role.base[\"x\"]", "has no `for_each`"),
+    ] {
+        let e = m
+            .eval_instance(&address.parse().unwrap(), &ctx)
+            .unwrap_err();
+        assert!(e.to_string().contains(says), "{address}: {e}");
+    }
 }

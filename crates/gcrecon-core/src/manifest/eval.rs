@@ -132,7 +132,9 @@ impl Expansion {
 /// A block's instances and the position of each key among them.
 struct KeyedInstances {
     list: Rc<Instances>,
-    by_key: HashMap<Option<String>, usize>,
+    /// Positions of the `for_each` keys (a block without one has a single
+    /// instance, keyed `None`, at 0).
+    by_key: HashMap<String, usize>,
 }
 
 impl KeyedInstances {
@@ -140,14 +142,17 @@ impl KeyedInstances {
         let by_key = list
             .iter()
             .enumerate()
-            .map(|(i, (k, _))| (k.clone(), i))
+            .filter_map(|(i, (k, _))| Some((k.clone()?, i)))
             .collect();
         KeyedInstances { list, by_key }
     }
 
     fn get(&self, key: Option<&str>) -> Option<&(Option<String>, Value)> {
-        let i = *self.by_key.get(&key.map(str::to_owned))?;
-        self.list.get(i)
+        let i = match key {
+            Some(k) => *self.by_key.get(k)?,
+            None => 0,
+        };
+        self.list.get(i).filter(|(k, _)| k.as_deref() == key)
     }
 }
 
