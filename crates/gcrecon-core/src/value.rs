@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An attribute value.
@@ -182,7 +183,7 @@ impl fmt::Display for Value {
             Value::Null => f.write_str("null"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Number(n) => write!(f, "{n}"),
-            Value::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
+            Value::String(s) => write_json_string(f, s),
             Value::List(items) => {
                 f.write_str("[")?;
                 for (i, item) in items.iter().enumerate() {
@@ -208,6 +209,23 @@ impl fmt::Display for Value {
     }
 }
 
+/// `s` as a JSON string literal, quoted and escaped as serde_json writes it.
+fn write_json_string(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    /// Passes serde_json's output to the formatter.
+    struct Adapter<'a, 'b>(&'a mut fmt::Formatter<'b>);
+    impl std::io::Write for Adapter<'_, '_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let text = std::str::from_utf8(buf).map_err(std::io::Error::other)?;
+            self.0.write_str(text).map_err(std::io::Error::other)?;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(Adapter(f), s).map_err(|_| fmt::Error)
+}
+
 /// Serializes as JSON; an unknown value serializes as `null` (callers that
 /// must tell the difference check [`Value::is_known`] first, as the plan's
 /// `after_unknown` does).
@@ -224,16 +242,110 @@ impl Serialize for Value {
     }
 }
 
+/// Decodes as [`Value::from_json`] of the decoded JSON would, without
+/// building the JSON first (a state file holds thousands of these).
 impl<'de> Deserialize<'de> for Value {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let json = serde_json::Value::deserialize(d)?;
-        Ok(Value::from_json(&json))
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::Number(n.into()))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        // As serde_json: a number JSON cannot hold is null.
+        Ok(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Value::deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::List(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries = BTreeMap::new();
+        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            entries.insert(key, value);
+        }
+        Ok(Value::Map(entries))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decoding_is_from_json_of_the_decoded_json() {
+        for text in [
+            "null",
+            "true",
+            "-7",
+            "18446744073709551615",
+            "2.5",
+            "1e400",
+            r#""a\"b\u00e9""#,
+            r#"[1, [], {}, "x", null, false]"#,
+            r#"{"b": {"c": [1, {"d": -2.0}]}, "a": "first", "a": "last"}"#,
+        ] {
+            let direct: Result<Value, _> = serde_json::from_str(text);
+            let via = serde_json::from_str::<serde_json::Value>(text).map(|j| Value::from_json(&j));
+            match (direct, via) {
+                (Ok(direct), Ok(via)) => assert_eq!(direct, via, "{text}"),
+                (Err(_), Err(_)) => {}
+                (direct, via) => panic!("{text}: {direct:?} against {via:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_string_displays_as_a_json_literal() {
+        let s = Value::from("tab\there \"quoted\" é \u{1}");
+        assert_eq!(s.to_string(), serde_json::to_string(&s).unwrap());
+        assert_eq!(s.to_string(), r#""tab\there \"quoted\" é \u0001""#);
+    }
 
     #[test]
     fn json_round_trip_and_unknown() {
