@@ -117,7 +117,7 @@ impl ResourceChange {
 }
 
 /// The keys of `attrs` whose values are known only after apply.
-pub fn unknown_keys(attrs: Option<&Attrs>) -> impl Iterator<Item = &String> {
+pub fn unknown_keys(attrs: Option<&Attrs>) -> impl Iterator<Item = &String> + Clone {
     attrs
         .into_iter()
         .flatten()

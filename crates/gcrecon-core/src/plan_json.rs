@@ -169,7 +169,10 @@ impl Serialize for ResourceChanges<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.changes.len()))?;
         for rc in self.changes {
-            seq.serialize_element(&resource_change(rc, self.no_op_detail))?;
+            seq.serialize_element(&ResourceChangeJson {
+                rc,
+                no_op_detail: self.no_op_detail,
+            })?;
         }
         seq.end()
     }
@@ -205,125 +208,211 @@ pub fn sensitive_keys(rc: &ResourceChange) -> BTreeSet<String> {
 }
 
 /// `{ "key": true, ... }`.
-fn flags<'a>(keys: impl IntoIterator<Item = &'a String>) -> Json {
-    Json::Object(
-        keys.into_iter()
-            .map(|k| (k.clone(), Json::Bool(true)))
-            .collect(),
-    )
+struct Flags<I>(I);
+
+impl<'a, I: Iterator<Item = &'a String> + Clone> Serialize for Flags<I> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for key in self.0.clone() {
+            map.serialize_entry(key, &true)?;
+        }
+        map.end()
+    }
 }
 
-fn resource_change(rc: &ResourceChange, no_op_detail: Option<&NoOpDetail<'_>>) -> Json {
-    let sensitive = sensitive_keys(rc);
-    let detail = match (&rc.before, &rc.after, no_op_detail) {
-        (None, None, Some(detail)) if rc.actions == [Action::NoOp] => detail(rc),
-        _ => None,
-    };
-    let before = rc.before.as_ref().or(detail.as_ref());
-    let after = rc.after.as_ref().or(detail.as_ref());
-    let after_unknown = unknown_keys(after);
-    let masked = |attrs: Option<&Attrs>| match attrs {
-        None => Json::Null,
-        Some(attrs) => Json::Object(
-            attrs
+/// One side's attributes, sensitive values as `null`; `null` for a side
+/// that does not exist.
+struct Masked<'a> {
+    attrs: Option<&'a Attrs>,
+    sensitive: &'a BTreeSet<String>,
+}
+
+impl Serialize for Masked<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Some(attrs) = self.attrs else {
+            return serializer.serialize_unit();
+        };
+        let mut map = serializer.serialize_map(Some(attrs.len()))?;
+        for (k, v) in attrs {
+            if self.sensitive.contains(k) {
+                map.serialize_entry(k, &())?;
+            } else {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.end()
+    }
+}
+
+/// As Terraform: `false` for a side that does not exist, else the sensitive
+/// keys of that side (those the plan marks even when absent).
+struct SensitiveOf<'a> {
+    attrs: Option<&'a Attrs>,
+    sensitive: &'a BTreeSet<String>,
+    marked: &'a [String],
+}
+
+impl Serialize for SensitiveOf<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Some(attrs) = self.attrs else {
+            return serializer.serialize_bool(false);
+        };
+        let marked = self.marked;
+        Flags(
+            self.sensitive
                 .iter()
-                .map(|(k, v)| {
-                    let v = if sensitive.contains(k) {
-                        Json::Null
-                    } else {
-                        value(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect(),
-        ),
-    };
-    // As Terraform: `false` for a side that does not exist, else the
-    // sensitive keys of that side (those the plan marks even when absent).
-    let sensitive_of = |attrs: Option<&Attrs>| match attrs {
-        None => Json::Bool(false),
-        Some(attrs) => flags(
-            sensitive
-                .iter()
-                .filter(|k| attrs.contains_key(*k) || rc.sensitive_keys.contains(k)),
-        ),
-    };
-    let mut change = json!({
-        "actions": actions(&rc.actions),
-        "before": masked(before),
-        "after": masked(after),
-        "after_unknown": flags(after_unknown),
-        "before_sensitive": sensitive_of(before),
-        "after_sensitive": sensitive_of(after),
-    });
-    if !rc.replace_because.is_empty() {
-        change["replace_paths"] = Json::Array(
-            rc.replace_because
-                .iter()
-                .map(|k| Json::Array(vec![Json::String(k.clone())]))
-                .collect(),
-        );
+                .filter(move |k| attrs.contains_key(*k) || marked.contains(k)),
+        )
+        .serialize(serializer)
     }
-    let mut doc = json!({
-        "address": rc.address.to_string(),
-        "mode": if rc.address.is_data() { "data" } else { "managed" },
-        "type": rc.kind.as_str(),
-        "name": rc.name,
-    });
-    let fields = doc.as_object_mut().expect("a JSON object literal");
-    if let Some(key) = &rc.address.key {
-        fields.insert("index".into(), Json::String(key.clone()));
+}
+
+/// `replace_paths`: `[["key"], ...]`.
+struct ReplacePaths<'a>(&'a [String]);
+
+impl Serialize for ReplacePaths<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for key in self.0 {
+            seq.serialize_element(&[key])?;
+        }
+        seq.end()
     }
-    fields.insert("change".into(), change);
-    if rc.is_replace() {
-        fields.insert(
-            "action_reason".into(),
-            Json::String("replace_because_cannot_update".into()),
-        );
+}
+
+/// One entry of `resource_changes`, written straight from the plan: no
+/// JSON tree is built for it.
+struct ResourceChangeJson<'a> {
+    rc: &'a ResourceChange,
+    no_op_detail: Option<&'a NoOpDetail<'a>>,
+}
+
+/// The `change` of a resource change.
+struct Change<'a> {
+    rc: &'a ResourceChange,
+    before: Option<&'a Attrs>,
+    after: Option<&'a Attrs>,
+    sensitive: &'a BTreeSet<String>,
+}
+
+impl Serialize for Change<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Change {
+            rc,
+            before,
+            after,
+            sensitive,
+        } = *self;
+        let masked = |attrs| Masked { attrs, sensitive };
+        let sensitive_of = |attrs| SensitiveOf {
+            attrs,
+            sensitive,
+            marked: &rc.sensitive_keys,
+        };
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("actions", &rc.actions)?;
+        map.serialize_entry("before", &masked(before))?;
+        map.serialize_entry("after", &masked(after))?;
+        map.serialize_entry("after_unknown", &Flags(unknown_keys(after)))?;
+        map.serialize_entry("before_sensitive", &sensitive_of(before))?;
+        map.serialize_entry("after_sensitive", &sensitive_of(after))?;
+        if !rc.replace_because.is_empty() {
+            map.serialize_entry("replace_paths", &ReplacePaths(&rc.replace_because))?;
+        }
+        map.end()
     }
-    if let Some(id) = &rc.id {
-        fields.insert("id".into(), json!(id));
+}
+
+impl Serialize for ResourceChangeJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let rc = self.rc;
+        let sensitive = sensitive_keys(rc);
+        let detail = match (&rc.before, &rc.after, self.no_op_detail) {
+            (None, None, Some(detail)) if rc.actions == [Action::NoOp] => detail(rc),
+            _ => None,
+        };
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("address", &rc.address.to_string())?;
+        map.serialize_entry(
+            "mode",
+            if rc.address.is_data() {
+                "data"
+            } else {
+                "managed"
+            },
+        )?;
+        map.serialize_entry("type", rc.kind.as_str())?;
+        map.serialize_entry("name", &rc.name)?;
+        if let Some(key) = &rc.address.key {
+            map.serialize_entry("index", key)?;
+        }
+        map.serialize_entry(
+            "change",
+            &Change {
+                rc,
+                before: rc.before.as_ref().or(detail.as_ref()),
+                after: rc.after.as_ref().or(detail.as_ref()),
+                sensitive: &sensitive,
+            },
+        )?;
+        if rc.is_replace() {
+            map.serialize_entry("action_reason", "replace_because_cannot_update")?;
+        }
+        if let Some(id) = &rc.id {
+            map.serialize_entry("id", id)?;
+        }
+        if !rc.changed_keys.is_empty() {
+            map.serialize_entry("changed_keys", &rc.changed_keys)?;
+        }
+        if !rc.keys.is_empty() {
+            map.serialize_entry("keys", &KeyChanges(&rc.keys))?;
+        }
+        if let Some(version) = &rc.live_version {
+            map.serialize_entry("live_version", version)?;
+        }
+        if let Some(note) = &rc.note {
+            map.serialize_entry("note", note)?;
+        }
+        map.end()
     }
-    if !rc.changed_keys.is_empty() {
-        fields.insert("changed_keys".into(), json!(rc.changed_keys));
-    }
-    if !rc.keys.is_empty() {
-        fields.insert("keys".into(), key_changes(&rc.keys));
-    }
-    if let Some(version) = &rc.live_version {
-        fields.insert("live_version".into(), Json::String(version.clone()));
-    }
-    if let Some(note) = &rc.note {
-        fields.insert("note".into(), Json::String(note.clone()));
-    }
-    doc
 }
 
 /// The diff's per-key results (gcrecon's own field): each changed key with
 /// its value before and after; a sensitive key carries no values.
-fn key_changes(keys: &[KeyChange]) -> Json {
-    Json::Array(
-        keys.iter()
-            .map(|k| {
-                let mut entry = serde_json::Map::new();
-                entry.insert("key".into(), Json::String(k.key.clone()));
-                if k.sensitive {
-                    entry.insert("sensitive".into(), Json::Bool(true));
-                } else {
-                    if let Some(before) = &k.before {
-                        entry.insert("before".into(), value(before));
-                    }
-                    if let Some(after) = &k.after {
-                        entry.insert("after".into(), value(after));
-                    }
-                }
-                if k.forces_replacement {
-                    entry.insert("forces_replacement".into(), Json::Bool(true));
-                }
-                Json::Object(entry)
-            })
-            .collect(),
-    )
+struct KeyChanges<'a>(&'a [KeyChange]);
+
+impl Serialize for KeyChanges<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for k in self.0 {
+            seq.serialize_element(&KeyChangeJson(k))?;
+        }
+        seq.end()
+    }
+}
+
+struct KeyChangeJson<'a>(&'a KeyChange);
+
+impl Serialize for KeyChangeJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let k = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("key", &k.key)?;
+        if k.sensitive {
+            map.serialize_entry("sensitive", &true)?;
+        } else {
+            if let Some(before) = &k.before {
+                map.serialize_entry("before", before)?;
+            }
+            if let Some(after) = &k.after {
+                map.serialize_entry("after", after)?;
+            }
+        }
+        if k.forces_replacement {
+            map.serialize_entry("forces_replacement", &true)?;
+        }
+        map.end()
+    }
 }
 
 fn output_change(o: &OutputChange) -> Json {
@@ -440,6 +529,77 @@ mod tests {
             assert_eq!(streamed, serde_json::to_string_pretty(&whole).unwrap());
             assert!(streamed.contains("\"resource_changes\": ["));
         }
+    }
+
+    #[test]
+    fn every_field_of_a_resource_change_in_order() {
+        let before = Attrs::from([
+            ("name".to_owned(), Value::from("API")),
+            ("secret".to_owned(), Value::from("hunter2")),
+        ]);
+        let after = Attrs::from([
+            ("name".to_owned(), Value::from("API v2")),
+            ("id".to_owned(), Value::Unknown),
+            (
+                "roles".to_owned(),
+                Value::List(vec![Value::from("r"), Value::Unknown]),
+            ),
+        ]);
+        let mut update = client(vec![Action::Update], Some(before), Some(after));
+        update.replace_because = vec![];
+        update.sensitive_keys = vec!["token".into()];
+        update.note = Some("adopted".into());
+        update.keys = vec![
+            KeyChange {
+                key: "name".into(),
+                before: Some(Value::from("API")),
+                after: Some(Value::from("API v2")),
+                sensitive: false,
+                forces_replacement: false,
+            },
+            KeyChange {
+                key: "secret".into(),
+                before: Some(Value::from("(sensitive)")),
+                after: None,
+                sensitive: true,
+                forces_replacement: true,
+            },
+        ];
+        let mut kept = client(vec![Action::NoOp], None, None);
+        kept.address = Address::resource(Kind::OauthClient, "kept");
+        kept.changed_keys = vec![];
+        kept.replace_because = vec![];
+        let detail = |rc: &ResourceChange| {
+            (rc.name == "api").then(|| Attrs::from([("name".to_owned(), Value::from("kept"))]))
+        };
+        let context = PlanContext {
+            no_op_detail: Some(&detail),
+            ..PlanContext::default()
+        };
+        let text =
+            serde_json::to_string(&Document::new(&plan(vec![update, kept]), context)).unwrap();
+        let start = text.find("\"resource_changes\":").unwrap();
+        let end = text.find(",\"output_changes\"").unwrap();
+        assert_eq!(
+            &text[start..end],
+            concat!(
+                r#""resource_changes":[{"address":"oauth_client.api[\"EU\"]","mode":"managed","#,
+                r#""type":"oauth_client","name":"api","index":"EU","change":{"actions":["update"],"#,
+                r#""before":{"name":"API","secret":null},"#,
+                r#""after":{"id":null,"name":"API v2","roles":["r",null]},"#,
+                r#""after_unknown":{"id":true,"roles":true},"#,
+                r#""before_sensitive":{"secret":true,"token":true},"#,
+                r#""after_sensitive":{"token":true}},"id":"c-1","changed_keys":["grant_type"],"#,
+                r#""keys":[{"key":"name","before":"API","after":"API v2"},"#,
+                r#"{"key":"secret","sensitive":true,"forces_replacement":true}],"#,
+                r#""live_version":"3","note":"adopted"},"#,
+                r#"{"address":"oauth_client.kept","mode":"managed","type":"oauth_client","#,
+                r#""name":"api","change":{"actions":["no-op"],"before":{"name":"kept"},"#,
+                r#""after":{"name":"kept"},"after_unknown":{},"before_sensitive":{},"#,
+                r#""after_sensitive":{}},"id":"c-1","live_version":"3"}]"#,
+            )
+        );
+        assert!(!text.contains("hunter2"));
     }
 
     #[test]
