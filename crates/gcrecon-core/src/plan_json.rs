@@ -49,12 +49,20 @@ pub struct PlanContext<'a> {
     pub data: Option<&'a BTreeMap<Address, Attrs>>,
     /// The attributes of a no-op the plan holds without them (the planner
     /// keeps no copy of an object that stays as it is): its `before` and
-    /// `after`, alike.
+    /// `after`.
     pub no_op_detail: Option<&'a NoOpDetail<'a>>,
 }
 
 /// See [`PlanContext::no_op_detail`].
-pub type NoOpDetail<'a> = dyn Fn(&ResourceChange) -> Option<Attrs> + 'a;
+pub type NoOpDetail<'a> = dyn Fn(&ResourceChange) -> Option<NoOpSides> + 'a;
+
+/// The `before` and `after` of a no-op, rebuilt for the document: alike but
+/// for what the diff does not count (the order of a set, say).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NoOpSides {
+    pub before: Attrs,
+    pub after: Attrs,
+}
 
 /// The plan as the JSON document described in the module doc, whole in
 /// memory: what policies read and a saved plan file holds. To print a plan,
@@ -350,8 +358,8 @@ impl Serialize for ResourceChangeJson<'_> {
             "change",
             &Change {
                 rc,
-                before: rc.before.as_ref().or(detail.as_ref()),
-                after: rc.after.as_ref().or(detail.as_ref()),
+                before: rc.before.as_ref().or(detail.as_ref().map(|d| &d.before)),
+                after: rc.after.as_ref().or(detail.as_ref().map(|d| &d.after)),
                 sensitive: &sensitive,
             },
         )?;
@@ -570,7 +578,13 @@ mod tests {
         kept.changed_keys = vec![];
         kept.replace_because = vec![];
         let detail = |rc: &ResourceChange| {
-            (rc.name == "api").then(|| Attrs::from([("name".to_owned(), Value::from("kept"))]))
+            (rc.name == "api").then(|| NoOpSides {
+                before: Attrs::from([
+                    ("name".to_owned(), Value::from("kept")),
+                    ("description".to_owned(), Value::from("d")),
+                ]),
+                after: Attrs::from([("name".to_owned(), Value::from("kept"))]),
+            })
         };
         let context = PlanContext {
             no_op_detail: Some(&detail),
@@ -594,7 +608,8 @@ mod tests {
                 r#"{"key":"secret","sensitive":true,"forces_replacement":true}],"#,
                 r#""live_version":"3","note":"adopted"},"#,
                 r#"{"address":"oauth_client.kept","mode":"managed","type":"oauth_client","#,
-                r#""name":"api","change":{"actions":["no-op"],"before":{"name":"kept"},"#,
+                r#""name":"api","change":{"actions":["no-op"],"#,
+                r#""before":{"description":"d","name":"kept"},"#,
                 r#""after":{"name":"kept"},"after_unknown":{},"before_sensitive":{},"#,
                 r#""after_sensitive":{}},"id":"c-1","live_version":"3"}]"#,
             )

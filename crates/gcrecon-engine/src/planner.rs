@@ -25,6 +25,7 @@ use gcrecon_core::plan::{
     Action, CallerGrantAction, CallerGrantChange, OutputChange, Plan, ResourceChange,
     PLAN_FORMAT_VERSION, SENSITIVE_PLACEHOLDER,
 };
+use gcrecon_core::plan_json::NoOpSides;
 use gcrecon_core::provider::{GenesysId, LiveObject, Provider};
 use gcrecon_core::schema::sensitive_attributes;
 use gcrecon_core::state::{redact, PendingKind, State};
@@ -441,6 +442,32 @@ impl<'a> Builder<'a> {
             ignore_changes: &inst.ignore_changes,
             home_division_id: home,
         });
+        // A no-op keeps neither side: its `before` is the live object and
+        // its `after` is rebuilt from the instance and the live object
+        // ([`no_op_detail`]) by the plan JSON, the one view that shows them.
+        // A `role_grant`'s `before` is not the live object, and an unknown
+        // value in `after` is one of the per-key results: those take the
+        // general way below.
+        if d.actions() == [Action::NoOp]
+            && adopt_note.is_none()
+            && kind != Kind::RoleGrant
+            && inst.attrs.values().all(Value::is_known)
+        {
+            self.record(
+                address,
+                kind,
+                vec![Action::NoOp],
+                None,
+                None,
+                Some(live.id.clone()),
+                &d,
+                &inst.sensitive_keys,
+                Some(live),
+                None,
+                None,
+            );
+            return Some(live.id.clone());
+        }
         let before = comparable_before(kind, &live.attrs, Some(&inst.attrs), applied, home);
         let mut actions = d.actions();
         let replace = !d.replace_because.is_empty();
@@ -666,12 +693,20 @@ fn kept_after(inst: &DesiredInstance, live: &LiveObject) -> Attrs {
     a
 }
 
-/// The `before` (alike its `after`) of a no-op the plan keeps without
-/// attributes, as the planner computed and compared them.
-pub(crate) fn no_op_detail(planned: &Planned, rc: &ResourceChange) -> Option<Attrs> {
+/// The `before` and `after` of a no-op the plan keeps without attributes,
+/// as [`Builder::plan_existing`] would have computed them: the live object,
+/// and the live object with the manifest's keys laid over it. A
+/// `role_grant` no-op is kept without them only when the two are alike.
+pub(crate) fn no_op_detail(planned: &Planned, rc: &ResourceChange) -> Option<NoOpSides> {
     let inst = planned.desired.get(&rc.address)?;
     let live = planned.live.managed.get(&rc.address)?.as_ref()?;
-    Some(redacted(kept_after(inst, live), &rc.sensitive_keys))
+    let after = redacted(kept_after(inst, live), &rc.sensitive_keys);
+    let before = if inst.kind == Kind::RoleGrant {
+        after.clone()
+    } else {
+        redacted(live.attrs.clone(), &rc.sensitive_keys)
+    };
+    Some(NoOpSides { before, after })
 }
 
 /// `attrs` with the values of `sensitive_keys` replaced by the placeholder

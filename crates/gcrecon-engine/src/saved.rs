@@ -534,6 +534,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_no_op_whose_sides_differ_in_order_keeps_both_in_the_plan_json() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        let reader = h
+            .provider
+            .objects_of(Kind::Role)
+            .into_iter()
+            .find(|o| o.name == "Reader")
+            .unwrap();
+        // The organization lists the permissions sorted, the manifest does
+        // not: a set, so no change.
+        let sorted = Value::strings(["analytics:conversationDetail:view", "routing:queue:view"]);
+        h.provider.mutate(Kind::Role, reader.id.as_str(), |o| {
+            o.attrs.insert("permissions".into(), sorted.clone());
+        });
+        let planned = h.plan(&m).await;
+        let rc = planned
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == "role.reader")
+            .unwrap();
+        assert_eq!(rc.actions, [Action::NoOp]);
+        assert!(rc.before.is_none() && rc.after.is_none(), "{rc:?}");
+        let doc = plan_document(&planned);
+        let role = doc["resource_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["address"] == "role.reader")
+            .unwrap();
+        assert_eq!(
+            role["change"]["before"]["permissions"],
+            serde_json::json!(["analytics:conversationDetail:view", "routing:queue:view"])
+        );
+        assert_eq!(
+            role["change"]["after"]["permissions"],
+            serde_json::json!(["routing:queue:view", "analytics:conversationDetail:view"])
+        );
+        assert_eq!(role["change"]["before"]["name"], "Reader");
+        assert_eq!(role["change"]["after"]["name"], "Reader");
+    }
+
+    #[tokio::test]
     async fn a_saved_plan_is_refused_after_a_change() {
         let h = Harness::new(CallerKind::User);
         let m = load_manifest(BASIC);
