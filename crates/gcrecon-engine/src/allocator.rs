@@ -3,9 +3,11 @@
 //!
 //! A plan of many resources allocates and frees millions of small maps;
 //! jemalloc does that in about two thirds of the CPU time of the system
-//! allocator. One arena instead of one per thread, and dirty pages returned
-//! at once, keep the peak memory low: gcrecon's work is one plan at a time,
-//! the other threads only wait on the network. Those settings are built
+//! allocator. One arena instead of one per thread keeps the peak memory
+//! low: gcrecon's work is one plan at a time, the other threads only wait
+//! on the network. Freed pages go back to the system after a second, not
+//! at once: giving each back at once and faulting it in again when reused
+//! cost a large plan a fifth of its CPU. Those settings are built
 //! into jemalloc (`JEMALLOC_SYS_WITH_MALLOC_CONF` in `.cargo/config.toml`);
 //! `_RJEM_MALLOC_CONF` in the environment overrides them. Measured in
 //! docs/performance.md.
