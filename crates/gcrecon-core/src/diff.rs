@@ -99,7 +99,7 @@ pub fn diff(input: &DiffInput<'_>) -> AttrDiff {
                     role_division_pairs(desired, input.home_division_id)
                         == role_division_pairs(live, input.home_division_id)
                 }
-                DiffKind::Set => canonical_set(desired) == canonical_set(live),
+                DiffKind::Set => set_equal(desired, live),
                 DiffKind::Subset => {
                     let ignored: Vec<&str> = input
                         .ignore_changes
@@ -380,6 +380,29 @@ fn subset_equal(desired: &Value, live: &Value, ignored: &[&str]) -> bool {
 }
 
 /// A value as an order-free set of canonical element texts.
+/// `a` and `b` are equal as sets ([`canonical_set`]). Lists of strings,
+/// the common case, are compared without building the canonical texts.
+fn set_equal(a: &Value, b: &Value) -> bool {
+    match (sorted_strings(a), sorted_strings(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => canonical_set(a) == canonical_set(b),
+    }
+}
+
+/// The distinct strings of a set made of strings only, sorted; `None` for
+/// a set holding anything else.
+fn sorted_strings(v: &Value) -> Option<Vec<&str>> {
+    let mut items = match v {
+        Value::Null => Vec::new(),
+        Value::String(s) => vec![s.as_str()],
+        Value::List(items) => items.iter().map(Value::as_str).collect::<Option<_>>()?,
+        _ => return None,
+    };
+    items.sort_unstable();
+    items.dedup();
+    Some(items)
+}
+
 fn canonical_set(v: &Value) -> BTreeSet<String> {
     match v {
         Value::Null => BTreeSet::new(),
@@ -472,6 +495,35 @@ mod tests {
             ignore_changes: &[],
             home_division_id: Some("home"),
         })
+    }
+
+    #[test]
+    fn sets_of_strings_compare_as_their_canonical_texts_do() {
+        let s = |items: &[&str]| Value::strings(items.iter().copied());
+        let values = [
+            Value::Null,
+            s(&[]),
+            s(&["a"]),
+            Value::from("a"),
+            s(&["b", "a", "a"]),
+            s(&["a", "b"]),
+            s(&["1"]),
+            Value::List(vec![Value::from(1)]),
+            Value::List(vec![Value::from("a"), Value::from(1)]),
+            Value::List(vec![Value::from(1), Value::from("a")]),
+            Value::from(1),
+        ];
+        for a in &values {
+            for b in &values {
+                assert_eq!(
+                    set_equal(a, b),
+                    canonical_set(a) == canonical_set(b),
+                    "{a} against {b}"
+                );
+            }
+        }
+        assert!(set_equal(&s(&["b", "a", "a"]), &s(&["a", "b"])));
+        assert!(!set_equal(&s(&["1"]), &Value::List(vec![Value::from(1)])));
     }
 
     #[test]

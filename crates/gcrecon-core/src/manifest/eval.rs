@@ -129,6 +129,14 @@ impl Expansion {
     }
 }
 
+/// The instances of a block without `for_each`: one, keyed `None`.
+fn single_instance() -> Rc<Instances> {
+    thread_local! {
+        static SINGLE: Rc<Instances> = Rc::new(vec![(None, Value::Null)]);
+    }
+    SINGLE.with(Rc::clone)
+}
+
 /// A block's instances and the position of each key among them.
 struct KeyedInstances {
     list: Rc<Instances>,
@@ -1349,6 +1357,9 @@ impl<'m, 'c> Evaluator<'m, 'c> {
     /// The instances of a block, from the [`EvalCache`] when it keeps them;
     /// a `for_each` that references no resource is kept there.
     fn expansion(&self, block: &Block) -> Result<Expansion, Diagnostic> {
+        if block.for_each.is_none() {
+            return Ok(Expansion::Here(single_instance()));
+        }
         let shared = self.ctx.cache;
         if let Some(kept) = shared.and_then(|c| c.instances.borrow().get(&block.address).cloned()) {
             return Ok(Expansion::Kept(kept));
