@@ -16,11 +16,13 @@ use crate::Ctx;
 pub async fn org(ctx: &Ctx) -> Result<Org, ProviderError> {
     ctx.org
         .get_or_try_init(|| async {
-            let wire = ctx
-                .api
-                .send(Request::get("/api/v2/organizations/me"))
-                .await?;
-            let home = home_division(ctx).await?;
+            // One round trip, not two: the home division does not depend
+            // on the organization's answer.
+            let (wire, home) = tokio::join!(
+                ctx.api.send(Request::get("/api/v2/organizations/me")),
+                home_division(ctx)
+            );
+            let (wire, home) = (wire?, home?);
             let (region, domain) = if ctx.connection.region.is_empty() {
                 match str_field(&wire, "domain").and_then(regions::find) {
                     Some(r) => (r.aws_region.to_owned(), r.domain.to_owned()),
