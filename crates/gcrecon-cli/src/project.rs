@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use anyhow::{Context as _, Result};
 use gcrecon_core::manifest::{load, Diagnostics, Manifest, Source, Variables};
 use gcrecon_engine::backend::{self, BackendChoice, StateBackend};
-use gcrecon_engine::{manifest_sha256, SavedPlan, SecretsFile, StatePaths};
+use gcrecon_engine::{manifest_sha256, SavedPlan, SecretsFile, StatePaths, StateStore};
 use gcrecon_genesys::{Connection, GenesysProvider, ProviderOptions, RetryNotice, RetryReporter};
 
 use crate::args::Global;
@@ -261,6 +261,26 @@ pub async fn connect(global: &Global, printer: &Printer) -> Result<Arc<GenesysPr
         }
     })?;
     Ok(Arc::new(provider))
+}
+
+/// [`connect`], with the project's state loaded on a blocking thread
+/// meanwhile: the login is a round trip, and the state of a large
+/// organization tens of milliseconds of decoding. Take the lock first when
+/// there is one. A failed login is reported before a state that does not
+/// load, as when the two ran one after the other.
+pub async fn connect_loading_state(
+    global: &Global,
+    printer: &Printer,
+    project: &Project,
+) -> Result<(Arc<GenesysProvider>, StateStore)> {
+    let backend = project.backend.clone();
+    let name = project.name.clone();
+    let loading = tokio::task::spawn_blocking(move || {
+        StateStore::load(backend, &name).map_err(anyhow::Error::from)
+    });
+    let provider = connect(global, printer).await;
+    let store = loading.await.context("loading the state stopped")?;
+    Ok((provider?, store?))
 }
 
 /// Say each retry once per host and attempt number: concurrent requests

@@ -9,12 +9,12 @@ use clap::Args;
 use gcrecon_cli::render;
 use gcrecon_engine::drift::{drift as drift_report, DriftInput};
 use gcrecon_engine::ignore::{IgnoreError, IgnoreRules};
-use gcrecon_engine::{EngineError, StateStore};
+use gcrecon_engine::EngineError;
 
 use crate::args::Format;
 use crate::commands::{engine_error, Ctx};
 use crate::failure::{Exit, Hinted};
-use crate::project::connect;
+use crate::project::connect_loading_state;
 
 /// `gcrecon drift` flags.
 #[derive(Debug, Args)]
@@ -62,7 +62,6 @@ pub async fn drift(ctx: &Ctx, args: &DriftArgs) -> Result<Exit> {
         ));
     }
     let ignore = IgnoreRules::load(&ignore_path).map_err(ignore_error)?;
-    let provider = connect(&ctx.global, &ctx.printer).await?;
     // Drift only reads: it takes no lock, but says when a run that writes
     // holds one, since the report may then show its changes half-done.
     if let Ok(Some(holder)) = project.backend.lock_holder() {
@@ -70,7 +69,7 @@ pub async fn drift(ctx: &Ctx, args: &DriftArgs) -> Result<Exit> {
             "the state is locked ({holder}); objects that run is changing may show as drift"
         ));
     }
-    let store = StateStore::load(project.backend.clone(), &project.name)?;
+    let (provider, store) = connect_loading_state(&ctx.global, &ctx.printer, &project).await?;
     if !store.is_on_disk() {
         ctx.printer.warn(&format!(
             "no state at {}: nothing has been applied with this manifest and workspace, so every object is unmanaged",

@@ -17,7 +17,7 @@ use gcrecon_genesys::GenesysProvider;
 use crate::args::{ApplyArgs, DestroyArgs, Format, PlanArgs, PlanningArgs};
 use crate::commands::{engine_error, parse_address, policy, Ctx};
 use crate::failure::{Exit, Hinted};
-use crate::project::{connect, Project};
+use crate::project::{connect_loading_state, Project};
 
 fn plan_options(planning: &PlanningArgs, refresh_only: bool, destroy: bool) -> Result<PlanOptions> {
     Ok(PlanOptions {
@@ -68,9 +68,8 @@ pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> Result<Exit> {
     let variables = project.variables(&ctx.global)?;
     let options = plan_options(&args.planning, args.refresh_only, false)?;
     let policies = policy::load(args.planning.policy.as_deref())?;
-    let provider = connect(&ctx.global, &ctx.printer).await?;
     let lock = ctx.lock(&project.backend, "plan")?;
-    let store = StateStore::load(project.backend.clone(), &project.name)?;
+    let (provider, store) = connect_loading_state(&ctx.global, &ctx.printer, &project).await?;
     let planned = make_plan(ctx, &project, &variables, &provider, &store, options).await?;
     lock.release()?;
     // Policies read the plan JSON whole, and `--format json` then prints
@@ -180,9 +179,8 @@ pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> Result<Exit> {
         require_approval_possible(ctx, args.auto_approve, "apply")?;
     }
     let policies = policy::load(args.planning.policy.as_deref())?;
-    let provider = connect(&ctx.global, &ctx.printer).await?;
     let _lock = ctx.lock(&project.backend, "apply")?;
-    let store = StateStore::load(project.backend.clone(), &project.name)?;
+    let (provider, store) = connect_loading_state(&ctx.global, &ctx.printer, &project).await?;
     let planned = if let (Some(saved), Some(path)) = (&saved, &args.plan_file) {
         saved.check_inputs(
             path,
@@ -254,9 +252,8 @@ pub async fn destroy(ctx: &Ctx, args: &DestroyArgs) -> Result<Exit> {
     let project = ctx.project()?;
     let variables = project.variables(&ctx.global)?;
     require_approval_possible(ctx, args.auto_approve, "destroy")?;
-    let provider = connect(&ctx.global, &ctx.printer).await?;
     let _lock = ctx.lock(&project.backend, "destroy")?;
-    let store = StateStore::load(project.backend.clone(), &project.name)?;
+    let (provider, store) = connect_loading_state(&ctx.global, &ctx.printer, &project).await?;
     let options = PlanOptions {
         destroy: true,
         allow_caller_demotion: args.allow_caller_demotion,
