@@ -301,7 +301,8 @@ pub async fn read_objects<P: Provider + 'static>(
     // Where each state entry's object is in its kind's listing (the first
     // with its id): one hash lookup per entry instead of a scan.
     let positions: Vec<Option<usize>> = {
-        let mut by_id: HashMap<(Kind, &GenesysId), usize> = HashMap::new();
+        let listed = listings.values().map(|l| l.objects.len()).sum();
+        let mut by_id: HashMap<(Kind, &GenesysId), usize> = HashMap::with_capacity(listed);
         for (kind, listing) in &listings {
             for (i, o) in listing.objects.iter().enumerate() {
                 by_id.entry((*kind, &o.id)).or_insert(i);
@@ -323,7 +324,8 @@ pub async fn read_objects<P: Provider + 'static>(
             taken.insert(*kind, objects.into_iter().map(Some).collect());
         }
     }
-    let mut first_taker: HashMap<(Kind, usize), &Address> = HashMap::new();
+    let mut first_taker: HashMap<(Kind, usize), &Address> =
+        HashMap::with_capacity(state.resources.len());
     let mut managed: BTreeMap<Address, Option<LiveObject>> = BTreeMap::new();
     for (r, position) in state.resources.iter().zip(positions) {
         let listed = position.and_then(|i| match taken.get_mut(&r.kind) {
