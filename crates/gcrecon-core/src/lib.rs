@@ -12,7 +12,7 @@ pub mod address;
 pub mod comparisons;
 pub mod diff;
 pub mod drift;
-mod fxhash;
+pub mod fxhash;
 pub mod graph;
 pub mod kind;
 pub mod kinds;

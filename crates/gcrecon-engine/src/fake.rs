@@ -370,9 +370,11 @@ impl Provider for FakeProvider {
             )),
         };
         let objects = self.with(|o| {
+            // Keyed by kind first: the objects of one kind are one range.
             o.objects
-                .values()
-                .filter(|x| x.kind == kind)
+                .range((kind, GenesysId(String::new()))..)
+                .take_while(|((k, _), _)| *k == kind)
+                .map(|(_, x)| x)
                 .filter(|x| match &wanted {
                     None => true,
                     Some((ids, names)) => ids.contains(&x.id) || names.contains(x.name.as_str()),

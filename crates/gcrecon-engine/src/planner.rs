@@ -11,7 +11,8 @@
 //! takes it over. State entries the manifest no longer has are deleted.
 //! Every plan-time problem tied to a block is collected and reported at once.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use gcrecon_core::fxhash::{FxHashMap, FxHashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use gcrecon_core::diff::{
@@ -150,9 +151,11 @@ pub fn state_value(state: &State, address: &Address, attr: &str) -> Option<Value
 /// What planning knows about the instances planned so far: each one as
 /// evaluated (the plan's desired instances), and its id when it stays the
 /// same object (`None`: created or replaced, known after apply).
+/// The ids are hashed (looked up once or twice per instance, never walked
+/// in order); the instances stay ordered, as the plan hands them on.
 #[derive(Default)]
 struct Known {
-    ids: BTreeMap<Address, Option<GenesysId>>,
+    ids: FxHashMap<Address, Option<GenesysId>>,
     instances: BTreeMap<Address, DesiredInstance>,
 }
 
@@ -201,7 +204,7 @@ struct Builder<'a> {
     live: &'a LiveIndex,
     /// Listed objects by kind and name, for adoption: built once, so that
     /// an instance the state does not know is matched without a scan.
-    by_name: HashMap<(Kind, &'a str), Vec<&'a LiveObject>>,
+    by_name: FxHashMap<(Kind, &'a str), Vec<&'a LiveObject>>,
     problems: Diagnostics,
     changes: Vec<ResourceChange>,
     steps: Vec<Step>,
@@ -285,7 +288,7 @@ impl<'a> Builder<'a> {
     fn plan_instance(
         &mut self,
         inst: &DesiredInstance,
-        claimed: &mut HashSet<(Kind, &'a str)>,
+        claimed: &mut FxHashSet<(Kind, &'a str)>,
     ) -> Option<GenesysId> {
         let address = &inst.address;
         let kind = inst.kind;
@@ -670,8 +673,8 @@ pub async fn plan<P: Provider + 'static>(
 
 /// Listed objects by (listing kind, name), in listing order (what
 /// [`LiveIndex::unclaimed_named`] finds, before the claimed are left out).
-fn names_index(live: &LiveIndex) -> HashMap<(Kind, &str), Vec<&LiveObject>> {
-    let mut index: HashMap<(Kind, &str), Vec<&LiveObject>> = HashMap::new();
+fn names_index(live: &LiveIndex) -> FxHashMap<(Kind, &str), Vec<&LiveObject>> {
+    let mut index: FxHashMap<(Kind, &str), Vec<&LiveObject>> = FxHashMap::default();
     for (kind, listing) in &live.listings {
         for o in &listing.objects {
             index.entry((*kind, o.name.as_str())).or_default().push(o);
@@ -798,8 +801,9 @@ fn plan_instances(
 ) {
     let free = input.manifest.resource_free_blocks();
     let cache = EvalCache::default();
+    known.ids.reserve(first.len());
     let state = b.state;
-    let mut claimed: HashSet<(Kind, &str)> = state
+    let mut claimed: FxHashSet<(Kind, &str)> = state
         .resources
         .iter()
         .map(|r| (r.kind, r.id.as_str()))
@@ -1048,8 +1052,10 @@ impl<'a> RoleNames<'a> {
                     .entry(r.id.as_str())
                     .or_insert((&r.address, r.name.as_str()));
             }
-            for (a, id) in &self.known.ids {
-                if let Some(i) = id.as_ref().filter(|_| a.kind() == Some(Kind::Role)) {
+            // In address order, as the instances are kept.
+            for a in self.known.instances.keys() {
+                let id = self.known.ids.get(a).and_then(Option::as_ref);
+                if let Some(i) = id.filter(|_| a.kind() == Some(Kind::Role)) {
                     let name = self.known.name(a);
                     by_id
                         .entry(i.as_str())
