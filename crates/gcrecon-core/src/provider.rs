@@ -173,7 +173,6 @@ pub struct Org {
     pub domain: String,
     pub api_url: String,
     pub login_url: String,
-    pub home_division_id: GenesysId,
 }
 
 /// Why a provider call failed. The engine decides from the variant whether
@@ -216,6 +215,11 @@ pub enum ProviderError {
 pub trait Provider: Send + Sync {
     /// The organization behind the connection.
     fn org(&self) -> impl Future<Output = Result<Org, ProviderError>> + Send;
+
+    /// The organization's home division. Separate from [`Provider::org`]:
+    /// nothing evaluated from the manifest needs it, so a plan reads it
+    /// alongside the live objects rather than before them.
+    fn home_division(&self) -> impl Future<Output = Result<GenesysId, ProviderError>> + Send;
 
     /// The caller behind the token, with its current grants.
     fn caller(&self) -> impl Future<Output = Result<Caller, ProviderError>> + Send;

@@ -63,7 +63,7 @@ use crate::error::EngineError;
 use crate::events::{Event, Observer};
 use crate::ignore::IgnoreRules;
 use crate::planner::state_value;
-use crate::refresh::{check_org, read_context};
+use crate::refresh::{check_org, read_context_but_home, read_home};
 
 /// What drift compares against.
 #[derive(Clone, Copy)]
@@ -434,7 +434,7 @@ pub async fn drift<P: Provider + 'static>(
     state: &State,
     observer: &dyn Observer,
 ) -> Result<DriftOutcome, EngineError> {
-    let context = read_context(
+    let mut context = read_context_but_home(
         provider.as_ref(),
         Some(input.manifest),
         input.variables,
@@ -466,7 +466,12 @@ pub async fn drift<P: Provider + 'static>(
         })
         .collect();
     let kinds = managed_kinds(state, &desired);
-    let (listings, managed) = read_live(provider, state, &kinds, &expected, observer).await?;
+    let (live, home) = tokio::join!(
+        read_live(provider, state, &kinds, &expected, observer),
+        read_home(provider.as_ref())
+    );
+    let (listings, managed) = live?;
+    context.home = home?;
 
     let mut report = DriftReport::default();
     compare_managed(

@@ -232,7 +232,7 @@ struct DataBlock {
 
 /// Turns ids into references.
 struct Refs<'a> {
-    org: &'a Org,
+    home: &'a GenesysId,
     /// Exported objects: (kind, id) → address.
     exported: BTreeMap<(Kind, GenesysId), Address>,
     /// Listed objects by (kind, id), for names of data sources.
@@ -259,7 +259,7 @@ impl Refs<'_> {
         let Some(data_kind) = kind.spec().export.data_source else {
             return (Value::from(id), None);
         };
-        let home = kind == Kind::Division && gid == self.org.home_division_id;
+        let home = kind == Kind::Division && gid == *self.home;
         let Some(object) = self.listed.get(&(kind, gid.clone())) else {
             if !home {
                 self.warnings.push(format!(
@@ -329,7 +329,7 @@ fn client_roles(
     address: &Address,
     live: &Value,
 ) -> (Value, Value, BTreeSet<Address>) {
-    let home = refs.org.home_division_id.as_str().to_owned();
+    let home = refs.home.as_str().to_owned();
     let mut manifest = Vec::new();
     let mut applied = Vec::new();
     let mut deps = BTreeSet::new();
@@ -618,7 +618,11 @@ pub async fn export<P: Provider + 'static>(
     options: &ExportOptions,
     observer: &dyn Observer,
 ) -> Result<Exported, EngineError> {
-    let (org, caller) = tokio::join!(provider.org(), provider.caller());
+    let (org, caller, home) = tokio::join!(
+        provider.org(),
+        provider.caller(),
+        crate::refresh::read_home(provider.as_ref())
+    );
     let org = org.map_err(|e| EngineError::provider("cannot read the organization", e))?;
     let caller = caller.map_err(|e| EngineError::provider("cannot read the caller", e))?;
     let mut warnings = Vec::new();
@@ -645,14 +649,15 @@ pub async fn export<P: Provider + 'static>(
 
     // Names: per kind for resources, per data kind for data sources.
     let (exported, mut chosen) = resource_names(&kinds, &listings);
-    let data_names = data_source_names(&listings, &exported, &org);
+    let home = home?;
+    let data_names = data_source_names(&listings, &exported, &home);
     let listed = listings
         .values()
         .flat_map(|l| &l.objects)
         .map(|o| ((o.kind, o.id.clone()), o))
         .collect();
     let mut refs = Refs {
-        org: &org,
+        home: &home,
         exported,
         listed,
         data: BTreeMap::new(),
@@ -754,7 +759,7 @@ fn resource_names<'a>(
 fn data_source_names(
     listings: &BTreeMap<Kind, gcrecon_core::provider::Listing>,
     exported: &BTreeMap<(Kind, GenesysId), Address>,
-    org: &Org,
+    home: &GenesysId,
 ) -> BTreeMap<DataKind, BTreeMap<GenesysId, String>> {
     let mut data_names = BTreeMap::new();
     for (kind, data_kind) in Kind::ALL
@@ -767,7 +772,7 @@ fn data_source_names(
                 l.objects
                     .iter()
                     .filter(|o| !exported.contains_key(&(kind, o.id.clone())))
-                    .filter(|o| !(kind == Kind::Division && o.id == org.home_division_id))
+                    .filter(|o| !(kind == Kind::Division && o.id == *home))
                     .collect()
             })
             .unwrap_or_default();

@@ -283,8 +283,12 @@ impl Provider for FakeProvider {
             domain: "mypurecloud.com.au".into(),
             api_url: "https://api.mypurecloud.com.au".into(),
             login_url: "https://login.mypurecloud.com.au".into(),
-            home_division_id: GenesysId::from(HOME),
         })
+    }
+
+    async fn home_division(&self) -> Result<GenesysId, ProviderError> {
+        self.count("GET /api/v2/authorization/divisions/home");
+        Ok(GenesysId::from(HOME))
     }
 
     async fn caller(&self) -> Result<Caller, ProviderError> {

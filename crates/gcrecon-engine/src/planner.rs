@@ -36,7 +36,9 @@ use gcrecon_core::{Address, DataKind, Kind};
 use crate::caller_grant::{missing_grants, refusal, roles_given, GrantMode};
 use crate::error::EngineError;
 use crate::events::Observer;
-use crate::refresh::{check_org, read_context, read_objects, Context, LiveIndex};
+use crate::refresh::{
+    check_org, read_context_but_home, read_home, read_objects, Context, LiveIndex,
+};
 
 /// How a plan is made.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -581,7 +583,7 @@ pub async fn plan<P: Provider + 'static>(
     observer: &dyn Observer,
 ) -> Result<Planned, EngineError> {
     let manifest = input.manifest;
-    let context = read_context(
+    let mut context = read_context_but_home(
         provider.as_ref(),
         (!options.destroy).then_some(manifest),
         input.variables,
@@ -590,7 +592,13 @@ pub async fn plan<P: Provider + 'static>(
     .await?;
     check_org(state, &context.org, None)?;
     let (mut desired, graph) = desired_state(input, state, &context, options.destroy)?;
-    let live = refresh(provider, state, &desired, observer).await?;
+    // Evaluation does not need the home division; planning does.
+    let (live, home) = tokio::join!(
+        refresh(provider, state, &desired, observer),
+        read_home(provider.as_ref())
+    );
+    let live = live?;
+    context.home = home?;
 
     let mut b = Builder {
         manifest,

@@ -28,6 +28,8 @@ use crate::events::{Event, Observer};
 #[derive(Clone, Debug)]
 pub struct Context {
     pub org: Org,
+    /// The organization's home division.
+    pub home: GenesysId,
     pub caller: Caller,
     /// Every data source instance, including `data.org` and `data.caller`.
     pub data: BTreeMap<Address, Attrs>,
@@ -39,7 +41,7 @@ pub struct Context {
 impl Context {
     /// The home division id.
     pub fn home_division(&self) -> &str {
-        self.org.home_division_id.as_str()
+        self.home.as_str()
     }
 }
 
@@ -125,8 +127,31 @@ pub fn caller_attrs(caller: &Caller) -> Attrs {
     ])
 }
 
-/// Read the org, the caller and (with a manifest) every data source.
+/// Read the org, the caller, (with a manifest) every data source, and
+/// then the home division.
 pub async fn read_context<P: Provider>(
+    provider: &P,
+    manifest: Option<&Manifest>,
+    variables: &Variables,
+    observer: &dyn Observer,
+) -> Result<Context, EngineError> {
+    let mut context = read_context_but_home(provider, manifest, variables, observer).await?;
+    context.home = read_home(provider).await?;
+    Ok(context)
+}
+
+/// The organization's home division. Read after the data sources: one
+/// that lists the divisions (which flags the home one) saves the call.
+pub(crate) async fn read_home<P: Provider>(provider: &P) -> Result<GenesysId, EngineError> {
+    provider
+        .home_division()
+        .await
+        .map_err(|e| EngineError::provider("cannot read the home division", e))
+}
+
+/// [`read_context`] with the home division left empty, for a caller that
+/// reads it ([`read_home`]) alongside the live objects.
+pub(crate) async fn read_context_but_home<P: Provider>(
     provider: &P,
     manifest: Option<&Manifest>,
     variables: &Variables,
@@ -159,6 +184,7 @@ pub async fn read_context<P: Provider>(
     }
     Ok(Context {
         org,
+        home: GenesysId(String::new()),
         caller,
         data,
         emails,
@@ -370,9 +396,16 @@ pub async fn refresh<P: Provider + 'static>(
     state: &State,
     observer: &dyn Observer,
 ) -> Result<Refreshed, EngineError> {
-    let context = read_context(provider.as_ref(), manifest, variables, observer).await?;
+    let mut context =
+        read_context_but_home(provider.as_ref(), manifest, variables, observer).await?;
     check_org(state, &context.org, None)?;
-    let live = read_objects(provider, state, &BTreeMap::new(), true, observer).await?;
+    let no_names = BTreeMap::new();
+    let (live, home) = tokio::join!(
+        read_objects(provider, state, &no_names, true, observer),
+        read_home(provider.as_ref())
+    );
+    let live = live?;
+    context.home = home?;
     Ok(Refreshed { context, live })
 }
 

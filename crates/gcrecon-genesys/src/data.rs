@@ -53,32 +53,16 @@ fn is_whole_listing(page: &crate::http::Page) -> bool {
     }
 }
 
-/// The home division's id as the division listing flags it
-/// (`homeDivision`), from the listing read for the data sources or from its
-/// first page, which is kept for them when it is the whole listing: an
-/// organization with up to a page of divisions pays one call for both.
-/// `None` when the page read does not flag it.
-pub(crate) async fn home_division_listed(ctx: &Ctx) -> Result<Option<String>, ProviderError> {
-    let home = |all: &[Json]| {
-        all.iter()
-            .find(|d| d.get("homeDivision").and_then(Json::as_bool) == Some(true))
-            .and_then(|d| str_field(d, "id"))
-            .map(str::to_owned)
-    };
-    let mut cache = ctx.data_cache.lock().await;
-    if let Some(all) = &cache.divisions {
-        return Ok(home(all));
-    }
-    let spec = &crate::division::SPEC;
-    let first = ctx
-        .api
-        .first_page(Request::get(spec.list), spec.page_size)
-        .await?;
-    let found = home(&first.entities);
-    if is_whole_listing(&first) {
-        cache.divisions = Some(Arc::new(first.entities));
-    }
-    Ok(found)
+/// The home division as the division listing flags it (`homeDivision`),
+/// when the data sources have read the whole listing; `None` otherwise.
+pub(crate) async fn home_division_listed(ctx: &Ctx) -> Option<Json> {
+    let cache = ctx.data_cache.lock().await;
+    cache
+        .divisions
+        .as_ref()?
+        .iter()
+        .find(|d| d.get("homeDivision").and_then(Json::as_bool) == Some(true))
+        .cloned()
 }
 
 /// The queues named `name` (exactly): from the cached single-page listing,
@@ -227,21 +211,8 @@ async fn caller_row(ctx: &Ctx) -> Result<Vec<Row>, ProviderError> {
 /// `data.division`: by `name`, or the home division.
 async fn division(ctx: &Ctx, q: &AttrReader<'_>) -> Result<Vec<Row>, ProviderError> {
     if q.bool("home")? == Some(true) {
-        // Usually known by now, with its name in the cached listing.
-        let home = org::home_division(ctx).await?;
-        let listed = ctx.data_cache.lock().await.divisions.clone();
-        if let Some(d) = listed
-            .iter()
-            .flat_map(|all| all.iter())
-            .find(|d| str_field(d, "id") == Some(home.as_str()))
-        {
-            return Ok(vec![id_name(d, "division")?]);
-        }
-        let home = ctx
-            .api
-            .send(Request::get("/api/v2/authorization/divisions/home"))
-            .await?;
-        return Ok(vec![id_name(&home, "division")?]);
+        let home = org::home_division_entry(ctx).await?;
+        return Ok(vec![id_name(home, "division")?]);
     }
     let name = q.string("name")?.ok_or_else(|| {
         ProviderError::Invalid("data.division needs `name` or `home = true`".into())

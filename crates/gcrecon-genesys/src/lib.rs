@@ -104,7 +104,8 @@ pub(crate) struct Ctx {
     pub connection: Connection,
     pub options: ProviderOptions,
     pub org: OnceCell<Org>,
-    pub home: OnceCell<GenesysId>,
+    /// The home division as read (see [`org::home_division_entry`]).
+    pub home: OnceCell<serde_json::Value>,
     pub identity: OnceCell<caller::Identity>,
     /// The `subjects/me` answer that named a client-credentials caller,
     /// kept for the grants read that follows it (see [`caller::identity`]).
@@ -194,6 +195,10 @@ impl GenesysProvider {
 impl Provider for GenesysProvider {
     async fn org(&self) -> Result<Org, ProviderError> {
         org::org(&self.ctx).await
+    }
+
+    async fn home_division(&self) -> Result<GenesysId, ProviderError> {
+        org::home_division(&self.ctx).await
     }
 
     async fn caller(&self) -> Result<Caller, ProviderError> {

@@ -7,6 +7,7 @@
 //! otherwise.
 
 use gcrecon_core::provider::{GenesysId, Org, ProviderError};
+use serde_json::Value as Json;
 
 use crate::http::Request;
 use crate::regions;
@@ -16,13 +17,10 @@ use crate::Ctx;
 pub async fn org(ctx: &Ctx) -> Result<Org, ProviderError> {
     ctx.org
         .get_or_try_init(|| async {
-            // One round trip, not two: the home division does not depend
-            // on the organization's answer.
-            let (wire, home) = tokio::join!(
-                ctx.api.send(Request::get("/api/v2/organizations/me")),
-                home_division(ctx)
-            );
-            let (wire, home) = (wire?, home?);
+            let wire = ctx
+                .api
+                .send(Request::get("/api/v2/organizations/me"))
+                .await?;
             let (region, domain) = if ctx.connection.region.is_empty() {
                 match str_field(&wire, "domain").and_then(regions::find) {
                     Some(r) => (r.aws_region.to_owned(), r.domain.to_owned()),
@@ -41,27 +39,31 @@ pub async fn org(ctx: &Ctx) -> Result<Org, ProviderError> {
                 domain,
                 api_url: ctx.connection.api_url.clone(),
                 login_url: ctx.connection.login_url.clone(),
-                home_division_id: home,
             })
         })
         .await
         .cloned()
 }
 
-/// The home division: flagged in the division listing (which the data
-/// sources read anyway), else `GET /api/v2/authorization/divisions/home`.
+/// The home division's id (see [`home_division_entry`]).
 pub async fn home_division(ctx: &Ctx) -> Result<GenesysId, ProviderError> {
+    id_of(home_division_entry(ctx).await?, "home division").map(GenesysId)
+}
+
+/// The home division, read once: from the division listing when the data
+/// sources have read it whole (it flags `homeDivision`), else
+/// `GET /api/v2/authorization/divisions/home`. One call at most, and none
+/// when the listing is at hand; it needs no other answer first, so it goes
+/// out alongside whatever else the caller reads.
+pub(crate) async fn home_division_entry(ctx: &Ctx) -> Result<&Json, ProviderError> {
     ctx.home
         .get_or_try_init(|| async {
-            if let Some(id) = crate::data::home_division_listed(ctx).await? {
-                return Ok(GenesysId(id));
+            if let Some(listed) = crate::data::home_division_listed(ctx).await {
+                return Ok(listed);
             }
-            let wire = ctx
-                .api
+            ctx.api
                 .send(Request::get("/api/v2/authorization/divisions/home"))
-                .await?;
-            id_of(&wire, "home division").map(GenesysId)
+                .await
         })
         .await
-        .cloned()
 }

@@ -518,7 +518,7 @@ mod kinds {
             users["dan@acme.example"].clone(),
         );
         let p = admin(&sim);
-        let home = run(p.org()).unwrap().home_division_id;
+        let home = run(p.home_division()).unwrap();
         let role = run(p.create(
             Kind::Role,
             &attrs(json!({"name": "Agent", "permissions": ["routing:queue:view"]})),
@@ -727,7 +727,7 @@ mod caller {
         let caller = run(p.caller()).unwrap();
         let kind = run(p.data(DataKind::Caller, &Attrs::new())).unwrap()[0]["kind"].clone();
         assert_eq!(kind, Value::from(expected_kind));
-        let home = run(p.org()).unwrap().home_division_id;
+        let home = run(p.home_division()).unwrap();
         let role = run(p.create(Kind::Role, &attrs(json!({"name": format!("Adapter {expected_kind}"), "permissions": ["routing:queue:view"]})))).unwrap().object;
         let client = attrs(json!({
             "name": format!("adapter-{expected_kind}"), "grant_type": "client_credentials",
@@ -853,7 +853,7 @@ mod resilience {
         let p = admin(&sim);
         // 30 requests a minute per token: the 31st waits for Retry-After.
         sim.faults(json!({"rate_limit": 30}));
-        let home = run(p.org()).unwrap().home_division_id;
+        let home = run(p.home_division()).unwrap();
         for _ in 0..36 {
             run(p.read(Kind::Division, &home)).unwrap().unwrap();
         }
@@ -943,7 +943,7 @@ mod resilience {
         opts.retry.max_transient_attempts = 20;
         opts.requests_per_minute = 6000;
         let p = admin_with(&sim, opts);
-        let home = run(p.org()).unwrap().home_division_id;
+        let home = run(p.home_division()).unwrap();
         let mut clients = Vec::new();
         for n in 0..N {
             let role = run(p.create(
