@@ -482,8 +482,31 @@ mod tests {
 
     use gcrecon_core::provider::CallerKind;
 
+    use gcrecon_core::plan::ResourceChange;
     use gcrecon_core::value::Value;
     use gcrecon_core::Kind;
+
+    use crate::planner::Planned;
+
+    /// The change of `address` in the plan.
+    fn change_of<'a>(planned: &'a Planned, address: &str) -> &'a ResourceChange {
+        planned
+            .plan
+            .resource_changes
+            .iter()
+            .find(|c| c.address.to_string() == address)
+            .unwrap_or_else(|| panic!("no change of {address}"))
+    }
+
+    /// The change of `address` in the plan's JSON document.
+    fn json_change_of<'a>(doc: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+        doc["resource_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["address"] == address)
+            .unwrap_or_else(|| panic!("no change of {address} in {doc}"))
+    }
 
     #[tokio::test]
     async fn a_no_op_keeps_no_attributes_and_the_plan_json_rebuilds_them() {
@@ -491,26 +514,13 @@ mod tests {
         let m = load_manifest(BASIC);
         h.converge(&m).await;
         let planned = h.plan(&m).await;
-        let noop = |address: &str| {
-            planned
-                .plan
-                .resource_changes
-                .iter()
-                .find(|c| c.address.to_string() == address)
-                .unwrap()
-        };
         for address in ["role.reader", "group.ops", "division.sales"] {
-            let rc = noop(address);
+            let rc = change_of(&planned, address);
             assert_eq!(rc.actions, [Action::NoOp]);
             assert!(rc.before.is_none() && rc.after.is_none(), "{rc:?}");
         }
         let doc = plan_document(&planned);
-        let role = doc["resource_changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["address"] == "role.reader")
-            .unwrap();
+        let role = json_change_of(&doc, "role.reader");
         let change = &role["change"];
         assert_eq!(change["before"], change["after"]);
         assert_eq!(change["after"]["name"], "Reader");
@@ -523,12 +533,7 @@ mod tests {
         let m2 =
             load_manifest(&BASIC.replace("description = \"operators\"", "description = \"x\""));
         let planned = h.plan(&m2).await;
-        let group = planned
-            .plan
-            .resource_changes
-            .iter()
-            .find(|c| c.address.to_string() == "group.ops")
-            .unwrap();
+        let group = change_of(&planned, "group.ops");
         assert_eq!(group.actions, [Action::Update]);
         assert!(group.before.is_some() && group.after.is_some());
     }
@@ -551,21 +556,11 @@ mod tests {
             o.attrs.insert("permissions".into(), sorted.clone());
         });
         let planned = h.plan(&m).await;
-        let rc = planned
-            .plan
-            .resource_changes
-            .iter()
-            .find(|c| c.address.to_string() == "role.reader")
-            .unwrap();
+        let rc = change_of(&planned, "role.reader");
         assert_eq!(rc.actions, [Action::NoOp]);
         assert!(rc.before.is_none() && rc.after.is_none(), "{rc:?}");
         let doc = plan_document(&planned);
-        let role = doc["resource_changes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["address"] == "role.reader")
-            .unwrap();
+        let role = json_change_of(&doc, "role.reader");
         assert_eq!(
             role["change"]["before"]["permissions"],
             serde_json::json!(["analytics:conversationDetail:view", "routing:queue:view"])
@@ -619,22 +614,13 @@ mod tests {
                 .replace("\"routing:queue:view\", ", ""),
         );
         let planned = h.plan(&m2).await;
-        let keys =
-            |c: &gcrecon_core::plan::ResourceChange| -> Vec<(String, Option<Value>, Option<Value>)> {
-                c.keys
-                    .iter()
-                    .map(|k| (k.key.clone(), k.before.clone(), k.after.clone()))
-                    .collect()
-            };
-        let change = |address: &str| {
-            planned
-                .plan
-                .resource_changes
+        let keys = |c: &ResourceChange| -> Vec<(String, Option<Value>, Option<Value>)> {
+            c.keys
                 .iter()
-                .find(|c| c.address.to_string() == address)
-                .unwrap()
-                .clone()
+                .map(|k| (k.key.clone(), k.before.clone(), k.after.clone()))
+                .collect()
         };
+        let change = |address: &str| change_of(&planned, address).clone();
         let group = change("group.ops");
         assert_eq!(
             keys(&group),
