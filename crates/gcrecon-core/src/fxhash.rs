@@ -56,9 +56,14 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
 
+    /// The state turned so that its best-mixed bits come low: a multiply
+    /// carries every input bit upwards only, so the low bits of the state
+    /// depend on the low bits of the last words alone, and the hash table
+    /// picks buckets by the low bits. Without the turn, `r00001`..`r09999`
+    /// fell into about a thousand buckets of sixteen thousand.
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        self.hash.rotate_left(26)
     }
 }
 
@@ -81,5 +86,36 @@ mod tests {
         let mut m: FxHashMap<String, u32> = FxHashMap::default();
         m.insert("x".into(), 1);
         assert_eq!(m.get("x"), Some(&1));
+    }
+
+    /// Keys that differ only in their last characters, as generated block
+    /// names and `for_each` keys do, spread over a table's buckets (chosen
+    /// by the low bits) about as well as random ones would.
+    #[test]
+    fn similar_keys_spread_over_the_low_bits() {
+        use crate::address::Address;
+        use crate::Kind;
+        let b = FxBuild::default();
+        let spread = |hashes: Vec<u64>| {
+            let mask = (1u64 << 14) - 1;
+            hashes
+                .iter()
+                .map(|h| h & mask)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        };
+        let blocks = (0..10_000)
+            .map(|i| b.hash_one(Address::resource(Kind::Role, format!("r{i:05}"))))
+            .collect();
+        let keys = (0..10_000)
+            .map(|i| {
+                let mut a = Address::resource(Kind::Role, "r");
+                a.key = Some(format!("{i:05}"));
+                b.hash_one(a)
+            })
+            .collect();
+        // 10,000 random values in 16,384 buckets take about 7,400.
+        assert!(spread(blocks) > 6_500);
+        assert!(spread(keys) > 6_500);
     }
 }
