@@ -301,9 +301,9 @@ impl ResourceGraph {
     pub fn apply_order(&self) -> Vec<NodeKind> {
         let mut walk = Walk::new(self);
         let mut order = Vec::with_capacity(self.graph.node_count());
-        while let Some(node) = walk.next_ready() {
-            walk.complete(&node, true);
-            order.push(node);
+        while let Some(i) = walk.next_ready_index() {
+            walk.complete_index(i, true);
+            order.push(self.graph[i].clone());
         }
         order.extend(walk.unreached());
         order
@@ -443,7 +443,11 @@ pub struct Walk<'g> {
     waiting: Vec<usize>,
     /// Per node index: `None` until it finished, was skipped or is running.
     state: Vec<Option<NodeState>>,
-    ready: BTreeMap<(u8, NodeKind), NodeIndex>,
+    /// Per node index: its place in the order ready nodes are taken in
+    /// (data sources first, then by node), computed once.
+    place: Vec<u32>,
+    /// Ready nodes by place.
+    ready: BTreeSet<(u32, NodeIndex)>,
     running: usize,
 }
 
@@ -466,19 +470,31 @@ impl<'g> Walk<'g> {
 
     fn start(graph: &'g ResourceGraph, reverse: bool) -> Self {
         let bound = graph.graph.node_bound();
+        // Sorted once, borrowing the nodes; nodes are mostly added in
+        // address order, which the stable sort finds as runs.
+        let mut by_place: Vec<NodeIndex> = graph.graph.node_indices().collect();
+        by_place.sort_by(|a, b| {
+            let (a, b) = (&graph.graph[*a], &graph.graph[*b]);
+            (a.rank(), a).cmp(&(b.rank(), b))
+        });
+        let mut place = vec![0u32; bound];
+        for (p, i) in by_place.iter().enumerate() {
+            place[i.index()] = u32::try_from(p).unwrap_or(u32::MAX);
+        }
         let mut walk = Walk {
             graph,
             reverse,
             waiting: vec![0; bound],
             state: vec![None; bound],
-            ready: BTreeMap::new(),
+            place,
+            ready: BTreeSet::new(),
             running: 0,
         };
         for i in graph.graph.node_indices() {
             let n = graph.graph.edges_directed(i, walk.before()).count();
             walk.waiting[i.index()] = n;
             if n == 0 {
-                walk.ready.insert(walk.key(i), i);
+                walk.ready.insert(walk.key(i));
             }
         }
         walk
@@ -493,18 +509,21 @@ impl<'g> Walk<'g> {
         }
     }
 
-    fn key(&self, i: NodeIndex) -> (u8, NodeKind) {
-        let node = &self.graph.graph[i];
-        (node.rank(), node.clone())
+    fn key(&self, i: NodeIndex) -> (u32, NodeIndex) {
+        (self.place[i.index()], i)
     }
 
     /// Take the first ready node; it counts as running until
     /// [`Walk::complete`] reports it.
     pub fn next_ready(&mut self) -> Option<NodeKind> {
-        let ((_, node), i) = self.ready.pop_first()?;
+        self.next_ready_index().map(|i| self.graph.graph[i].clone())
+    }
+
+    fn next_ready_index(&mut self) -> Option<NodeIndex> {
+        let (_, i) = self.ready.pop_first()?;
         self.state[i.index()] = Some(NodeState::Running);
         self.running += 1;
-        Some(node)
+        Some(i)
     }
 
     /// True when a node is ready to be taken.
@@ -522,9 +541,13 @@ impl<'g> Walk<'g> {
     /// this one, directly or not, is skipped: those are returned, sorted. A
     /// node that is not running is ignored.
     pub fn complete(&mut self, node: &NodeKind, ok: bool) -> Vec<NodeKind> {
-        let Some(&i) = self.graph.index.get(node) else {
-            return Vec::new();
-        };
+        match self.graph.index.get(node) {
+            Some(&i) => self.complete_index(i, ok),
+            None => Vec::new(),
+        }
+    }
+
+    fn complete_index(&mut self, i: NodeIndex, ok: bool) -> Vec<NodeKind> {
         if self.state[i.index()] != Some(NodeState::Running) {
             return Vec::new();
         }
@@ -536,7 +559,7 @@ impl<'g> Walk<'g> {
                 let n = &mut self.waiting[s.index()];
                 *n = n.saturating_sub(1);
                 if *n == 0 && self.state[s.index()].is_none() {
-                    self.ready.insert(self.key(s), s);
+                    self.ready.insert(self.key(s));
                 }
             }
             return Vec::new();
@@ -550,7 +573,7 @@ impl<'g> Walk<'g> {
             }
             self.ready.remove(&self.key(s));
             self.state[s.index()] = Some(NodeState::Finished(WalkOutcome::Skipped {
-                because: node.clone(),
+                because: self.graph.graph[i].clone(),
             }));
             skipped.push(self.graph.graph[s].clone());
             stack.extend(self.graph.graph.neighbors_directed(s, after));

@@ -734,7 +734,7 @@ fn redacted(mut attrs: Attrs, sensitive_keys: &[String]) -> Attrs {
 /// The desired instances by address as first evaluated (with the ids the
 /// state knows), each taken out as it is planned. Boxed: what a taken one
 /// leaves in the map until the plan ends is a pointer's width.
-type FirstEvaluation = BTreeMap<Address, Option<Box<DesiredInstance>>>;
+type FirstEvaluation = FxHashMap<Address, Option<Box<DesiredInstance>>>;
 
 /// The desired instances (none for `--destroy`), each as first evaluated,
 /// and their graph.
@@ -745,7 +745,7 @@ fn desired_state(
     destroy: bool,
 ) -> Result<(FirstEvaluation, ResourceGraph), EngineError> {
     if destroy {
-        return Ok((BTreeMap::new(), ResourceGraph::new()));
+        return Ok((FxHashMap::default(), ResourceGraph::new()));
     }
     let from_state = |a: &Address, attr: &str| state_value(state, a, attr);
     let ctx =
@@ -774,7 +774,7 @@ async fn refresh<P: Provider + 'static>(
     // (to adopt, to find an unrecorded create, or to report a clash): an
     // instance in the state is found by its id. Looking up every name would
     // make a no-op plan in a large org read whole listings.
-    let in_state: BTreeSet<&Address> = state.resources.iter().map(|r| &r.address).collect();
+    let in_state: FxHashSet<&Address> = state.resources.iter().map(|r| &r.address).collect();
     let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
     let mut keys: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
     for inst in desired.values().flatten() {
@@ -783,9 +783,12 @@ async fn refresh<P: Provider + 'static>(
         if let Some(n) = desired_name(inst.kind, &inst.attrs).filter(|_| unknown_to_state) {
             names.entry(inst.kind).or_default().insert(n);
         }
-        keys.entry(inst.kind)
-            .or_default()
-            .extend(inst.attrs.keys().cloned());
+        let kind_keys = keys.entry(inst.kind).or_default();
+        for k in inst.attrs.keys() {
+            if !kind_keys.contains(k) {
+                kind_keys.insert(k.clone());
+            }
+        }
     }
     // Before the refresh: the provider may skip reads of keys nobody sets.
     for kind in Kind::ALL {

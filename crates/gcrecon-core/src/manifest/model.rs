@@ -1043,10 +1043,10 @@ impl Builder<'_> {
                     block.attr("permissions").map(|a| &a.value.kind)
                 {
                     for item in items {
-                        let Some(p) = item.literal_str() else {
+                        let Some(p) = item.literal_ref() else {
                             continue;
                         };
-                        if let Err(e) = crate::permission::check_syntax(&p) {
+                        if let Err(e) = crate::permission::check_syntax(p) {
                             let mut d = self.err(item.sp, e.message.clone()).with_address(what);
                             d = match e.suggestion {
                                 Some(s) => d.with_hint(format!("did you mean `{s}`?")),

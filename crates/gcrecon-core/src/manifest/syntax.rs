@@ -116,8 +116,13 @@ impl Node {
 
     /// The text of a string without references.
     pub fn literal_str(&self) -> Option<String> {
+        self.literal_ref().map(str::to_owned)
+    }
+
+    /// The text of a string without references, borrowed.
+    pub fn literal_ref(&self) -> Option<&str> {
         match &self.kind {
-            NodeKind::Str(t) => t.literal(),
+            NodeKind::Str(t) => t.literal_ref(),
             _ => None,
         }
     }
