@@ -1664,9 +1664,11 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         }
         // A list written out in the manifest had its strings checked when
         // it loaded (`Builder::kind_rules`); only computed ones are left.
-        let checked_at_load = matches!(&attr.value.kind, SyntaxKind::List(items)
-            if items.iter().all(|i| i.literal_ref().is_some()));
-        if kind == Kind::Role && attr.key == "permissions" && !checked_at_load {
+        let checked_at_load = || {
+            matches!(&attr.value.kind, SyntaxKind::List(items)
+                if items.iter().all(|i| i.literal_ref().is_some()))
+        };
+        if kind == Kind::Role && attr.key == "permissions" && !checked_at_load() {
             for p in v
                 .as_list()
                 .unwrap_or_default()
