@@ -27,6 +27,8 @@ pub struct FakeOrg {
     pub users: Vec<(String, String, String)>,
     pub next_id: u64,
     pub calls: BTreeMap<String, u64>,
+    /// The names each kind's listings were asked for (`ListScope::Only`).
+    pub names_asked: BTreeMap<Kind, BTreeSet<String>>,
     /// Creates of objects with these names fail.
     pub fail_create: BTreeSet<String>,
     /// Creates of objects with these names succeed but report a transport
@@ -368,10 +370,18 @@ impl Provider for FakeProvider {
         // in-memory org quadratic in the number of managed objects.
         let wanted = match scope {
             ListScope::All => None,
-            ListScope::Only { ids, names } => Some((
-                ids.iter().collect::<HashSet<_>>(),
-                names.iter().map(String::as_str).collect::<HashSet<_>>(),
-            )),
+            ListScope::Only { ids, names } => {
+                self.with(|o| {
+                    o.names_asked
+                        .entry(kind)
+                        .or_default()
+                        .extend(names.iter().cloned());
+                });
+                Some((
+                    ids.iter().collect::<HashSet<_>>(),
+                    names.iter().map(String::as_str).collect::<HashSet<_>>(),
+                ))
+            }
         };
         let objects = self.with(|o| {
             // Keyed by kind first: the objects of one kind are one range.

@@ -731,10 +731,53 @@ fn redacted(mut attrs: Attrs, sensitive_keys: &[String]) -> Attrs {
     attrs
 }
 
-/// The desired instances by address as first evaluated (with the ids the
-/// state knows), each taken out as it is planned. Boxed: what a taken one
-/// leaves in the map until the plan ends is a pointer's width.
-type FirstEvaluation = FxHashMap<Address, Option<Box<DesiredInstance>>>;
+/// The desired instances as first evaluated (with the ids the state
+/// knows), sorted by address, each taken out as it is planned. Boxed: what
+/// a taken one leaves behind until the plan ends is a pointer's width.
+///
+/// A sorted vector rather than a hash map: the refresh reads the instances
+/// in order and the planner takes them out in the graph's order, which
+/// for independent instances is address order too, so both walk memory
+/// forwards instead of jumping to a random entry per instance.
+#[derive(Default)]
+struct FirstEvaluation {
+    entries: Vec<(Address, Option<Box<DesiredInstance>>)>,
+}
+
+impl FirstEvaluation {
+    fn new(instances: Vec<DesiredInstance>) -> Self {
+        let mut entries: Vec<_> = instances
+            .into_iter()
+            .map(|i| (i.address.clone(), Some(Box::new(i))))
+            .collect();
+        if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
+            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        }
+        FirstEvaluation { entries }
+    }
+
+    fn position(&self, address: &Address) -> Option<usize> {
+        self.entries.binary_search_by(|(a, _)| a.cmp(address)).ok()
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn contains_key(&self, address: &Address) -> bool {
+        self.position(address).is_some()
+    }
+
+    fn get_mut(&mut self, address: &Address) -> Option<&mut Option<Box<DesiredInstance>>> {
+        let i = self.position(address)?;
+        Some(&mut self.entries[i].1)
+    }
+
+    /// In address order.
+    fn values(&self) -> impl Iterator<Item = &Option<Box<DesiredInstance>>> {
+        self.entries.iter().map(|(_, i)| i)
+    }
+}
 
 /// The desired instances (none for `--destroy`), each as first evaluated,
 /// and their graph.
@@ -745,7 +788,7 @@ fn desired_state(
     destroy: bool,
 ) -> Result<(FirstEvaluation, ResourceGraph), EngineError> {
     if destroy {
-        return Ok((FxHashMap::default(), ResourceGraph::new()));
+        return Ok((FirstEvaluation::default(), ResourceGraph::new()));
     }
     let from_state = |a: &Address, attr: &str| state_value(state, a, attr);
     let ctx =
@@ -754,12 +797,7 @@ fn desired_state(
         .manifest
         .desired(&ctx)
         .map_err(EngineError::Manifest)?;
-    let instances = desired
-        .instances
-        .into_iter()
-        .map(|i| (i.address.clone(), Some(Box::new(i))))
-        .collect();
-    Ok((instances, desired.graph))
+    Ok((FirstEvaluation::new(desired.instances), desired.graph))
 }
 
 /// Read the live objects the plan compares with: every object in the
@@ -774,12 +812,14 @@ async fn refresh<P: Provider + 'static>(
     // (to adopt, to find an unrecorded create, or to report a clash): an
     // instance in the state is found by its id. Looking up every name would
     // make a no-op plan in a large org read whole listings.
-    let in_state: FxHashSet<&Address> = state.resources.iter().map(|r| &r.address).collect();
+    // Both are sorted by address: one forward walk through the state.
+    let mut recorded = state.resources.iter().map(|r| &r.address).peekable();
     let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
     let mut keys: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
     for inst in desired.values().flatten() {
         names.entry(inst.kind).or_default();
-        let unknown_to_state = !in_state.contains(&inst.address);
+        while recorded.next_if(|a| **a < inst.address).is_some() {}
+        let unknown_to_state = recorded.peek() != Some(&&inst.address);
         if let Some(n) = desired_name(inst.kind, &inst.attrs).filter(|_| unknown_to_state) {
             names.entry(inst.kind).or_default().insert(n);
         }
@@ -1544,6 +1584,38 @@ mod tests {
             );
         });
         h.assert_clean(&m).await;
+    }
+
+    /// Only the instances the state does not know are looked up by name,
+    /// whichever side of the recorded ones they sort on.
+    #[tokio::test]
+    async fn names_are_asked_only_for_instances_the_state_does_not_know() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        let grown = load_manifest(&format!(
+            "{BASIC}\n[group.alpha]\nname = \"Alpha\"\n\n[group.zulu]\nname = \"Zulu\"\n\n[role.aardvark]\nname = \"Aardvark\"\npermissions = []\n"
+        ));
+        h.provider.with(|o| o.names_asked.clear());
+        let p = h.plan(&grown).await;
+        let asked = h.provider.with(|o| o.names_asked.clone());
+        let names = |kind: Kind| -> Vec<String> {
+            asked
+                .get(&kind)
+                .map(|n| n.iter().cloned().collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(names(Kind::Group), ["Alpha", "Zulu"], "{asked:?}");
+        assert_eq!(names(Kind::Role), ["Aardvark"], "{asked:?}");
+        assert_eq!(names(Kind::Division), Vec::<String>::new(), "{asked:?}");
+        let creates: Vec<String> = p
+            .plan
+            .resource_changes
+            .iter()
+            .filter(|c| c.actions == [Action::Create])
+            .map(|c| c.address.to_string())
+            .collect();
+        assert_eq!(creates, ["role.aardvark", "group.alpha", "group.zulu"]);
     }
 
     #[tokio::test]
