@@ -813,13 +813,13 @@ async fn refresh<P: Provider + 'static>(
     // instance in the state is found by its id. Looking up every name would
     // make a no-op plan in a large org read whole listings.
     // Both are sorted by address: one forward walk through the state.
-    let mut recorded = state.resources.iter().map(|r| &r.address).peekable();
+    let mut recorded = state.resources.iter().peekable();
     let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
     let mut keys: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
     for inst in desired.values().flatten() {
         names.entry(inst.kind).or_default();
-        while recorded.next_if(|a| **a < inst.address).is_some() {}
-        let unknown_to_state = recorded.peek() != Some(&&inst.address);
+        while recorded.next_if(|r| r.address < inst.address).is_some() {}
+        let unknown_to_state = recorded.peek().is_none_or(|r| r.address != inst.address);
         if let Some(n) = desired_name(inst.kind, &inst.attrs).filter(|_| unknown_to_state) {
             names.entry(inst.kind).or_default().insert(n);
         }
