@@ -8,9 +8,10 @@
 //! read by id before it is called missing, so a lagging search index never
 //! makes a managed object "gone". [`refresh`] does both, for drift and export.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use gcrecon_core::fxhash::FxHashMap;
 use gcrecon_core::manifest::{
     nothing_known, Diagnostic, Diagnostics, EvalContext, Manifest, Variables,
 };
@@ -300,8 +301,9 @@ pub async fn read_objects<P: Provider + 'static>(
     for kind in kinds {
         observer.event(&Event::Listing { kind });
         let provider = Arc::clone(provider);
-        let kind_ids = ids.get(&kind).cloned().unwrap_or_default();
-        let kind_names = wanted_names.get(&kind).cloned().unwrap_or_default();
+        // Each kind's lists move into its task: no copy of every id.
+        let kind_ids = ids.remove(&kind).unwrap_or_default();
+        let kind_names = wanted_names.remove(&kind).unwrap_or_default();
         tasks.spawn(async move {
             let scope = if all {
                 ListScope::All
@@ -328,7 +330,8 @@ pub async fn read_objects<P: Provider + 'static>(
     // with its id): one hash lookup per entry instead of a scan.
     let positions: Vec<Option<usize>> = {
         let listed = listings.values().map(|l| l.objects.len()).sum();
-        let mut by_id: HashMap<(Kind, &GenesysId), usize> = HashMap::with_capacity(listed);
+        let mut by_id: FxHashMap<(Kind, &GenesysId), usize> =
+            FxHashMap::with_capacity_and_hasher(listed, Default::default());
         for (kind, listing) in &listings {
             for (i, o) in listing.objects.iter().enumerate() {
                 by_id.entry((*kind, &o.id)).or_insert(i);
@@ -350,8 +353,8 @@ pub async fn read_objects<P: Provider + 'static>(
             taken.insert(*kind, objects.into_iter().map(Some).collect());
         }
     }
-    let mut first_taker: HashMap<(Kind, usize), &Address> =
-        HashMap::with_capacity(state.resources.len());
+    let mut first_taker: FxHashMap<(Kind, usize), &Address> =
+        FxHashMap::with_capacity_and_hasher(state.resources.len(), Default::default());
     let mut managed: BTreeMap<Address, Option<LiveObject>> = BTreeMap::new();
     for (r, position) in state.resources.iter().zip(positions) {
         let listed = position.and_then(|i| match taken.get_mut(&r.kind) {
