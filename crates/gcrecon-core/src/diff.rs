@@ -56,6 +56,11 @@ impl AttrDiff {
         self.changed_keys.is_empty()
     }
 
+    /// Whether [`AttrDiff::actions`] is `[no-op]` (without building it).
+    pub fn is_no_op(&self) -> bool {
+        self.replace_because.is_empty() && self.changed_keys.is_empty()
+    }
+
     /// The plan actions this diff means: `[no-op]`, `[update]` or `[delete, create]`.
     pub fn actions(&self) -> Vec<Action> {
         if !self.replace_because.is_empty() {
@@ -483,6 +488,22 @@ mod tests {
         match Value::from_json(&json) {
             Value::Map(m) => m,
             _ => panic!("not a map"),
+        }
+    }
+
+    #[test]
+    fn is_no_op_agrees_with_actions() {
+        let keys = |k: &[&str]| k.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        for (changed, replace) in [
+            (keys(&[]), keys(&[])),
+            (keys(&["description"]), keys(&[])),
+            (keys(&["name", "type"]), keys(&["type"])),
+        ] {
+            let d = AttrDiff {
+                changed_keys: changed,
+                replace_because: replace,
+            };
+            assert_eq!(d.is_no_op(), d.actions() == [Action::NoOp], "{d:?}");
         }
     }
 

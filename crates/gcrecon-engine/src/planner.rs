@@ -453,7 +453,7 @@ impl<'a> Builder<'a> {
         // A `role_grant`'s `before` is not the live object, and an unknown
         // value in `after` is one of the per-key results: those take the
         // general way below.
-        if d.actions() == [Action::NoOp]
+        if d.is_no_op()
             && adopt_note.is_none()
             && kind != Kind::RoleGrant
             && inst.attrs.values().all(Value::is_known)
@@ -820,7 +820,10 @@ async fn refresh<P: Provider + 'static>(
         names.entry(inst.kind).or_default();
         while recorded.next_if(|r| r.address < inst.address).is_some() {}
         let unknown_to_state = recorded.peek().is_none_or(|r| r.address != inst.address);
-        if let Some(n) = desired_name(inst.kind, &inst.attrs).filter(|_| unknown_to_state) {
+        if let Some(n) = unknown_to_state
+            .then(|| desired_name(inst.kind, &inst.attrs))
+            .flatten()
+        {
             names.entry(inst.kind).or_default().insert(n);
         }
         let kind_keys = keys.entry(inst.kind).or_default();
