@@ -40,20 +40,30 @@ pub fn check_syntax(permission: &str) -> Result<(), PermissionError> {
             suggestion: from_ui_label(permission),
         });
     }
-    let parts: Vec<&str> = permission.split(':').collect();
-    match parts.as_slice() {
-        [domain, entity, action]
-            if is_part(domain) && (*entity == "*" || is_part(entity)) && (*action == "*" || is_part(action)) =>
+    // The first three parts and how many there are, without a vector:
+    // every permission of every role is checked at load.
+    let mut parts = [""; 3];
+    let mut count = 0;
+    for part in permission.split(':') {
+        if let Some(slot) = parts.get_mut(count) {
+            *slot = part;
+        }
+        count += 1;
+    }
+    let [domain, entity, action] = parts;
+    match count {
+        3 if is_part(domain)
+            && (entity == "*" || is_part(entity))
+            && (action == "*" || is_part(action)) =>
         {
             Ok(())
         }
-        [domain, rest @ ..] if rest.len() < 2 && is_part(domain) => Err(PermissionError {
-            message: format!("`{permission}` is not a permission: it has {} part(s), a permission has three (`domain:entity:action`)", parts.len()),
-            suggestion: Some(match rest {
-                [] => format!("{domain}:*:*"),
-                [e] if e.is_empty() || *e == "*" => format!("{domain}:*:*"),
-                [e] => format!("{domain}:{e}:*"),
-                _ => format!("{domain}:*:*"),
+        1 | 2 if is_part(domain) => Err(PermissionError {
+            message: format!("`{permission}` is not a permission: it has {count} part(s), a permission has three (`domain:entity:action`)"),
+            suggestion: Some(if count == 1 || entity.is_empty() || entity == "*" {
+                format!("{domain}:*:*")
+            } else {
+                format!("{domain}:{entity}:*")
             }),
         }),
         _ => Err(PermissionError {
@@ -158,8 +168,22 @@ mod tests {
                 .as_deref(),
             Some("presence:*:*")
         );
-        for p in ["", "a:b:c:d", "*:x:y", "a b:c:d", "a::c"] {
-            assert!(check_syntax(p).is_err(), "{p}");
+        for (p, parts, suggestion) in [
+            ("presence", 1, "presence:*:*"),
+            ("routing:", 2, "routing:*:*"),
+            ("routing:queue", 2, "routing:queue:*"),
+        ] {
+            let e = check_syntax(p).unwrap_err();
+            assert!(
+                e.message.contains(&format!("it has {parts} part(s)")),
+                "{}",
+                e.message
+            );
+            assert_eq!(e.suggestion.as_deref(), Some(suggestion), "{p}");
+        }
+        for p in ["", "a:b:c:d", "*:x:y", "a b:c:d", "a::c", "a:b:c:"] {
+            let e = check_syntax(p).unwrap_err();
+            assert_eq!(e.suggestion, None, "{p}");
         }
     }
 }
