@@ -164,8 +164,11 @@ impl KeyedInstances {
     }
 }
 
+/// What a diagnostic names as its address: formatted only when one is made.
+type Owner<'s> = &'s dyn std::fmt::Display;
+
 struct Scope<'s> {
-    owner: &'s str,
+    owner: Owner<'s>,
     each: Option<(&'s str, &'s Value)>,
     /// Variables of the enclosing for-expressions and splats, innermost first.
     bound: Option<&'s Bound<'s>>,
@@ -179,7 +182,7 @@ struct Bound<'s> {
 }
 
 impl<'s> Scope<'s> {
-    fn new(owner: &'s str, each: Option<(&'s str, &'s Value)>) -> Self {
+    fn new(owner: Owner<'s>, each: Option<(&'s str, &'s Value)>) -> Self {
         Scope {
             owner,
             each,
@@ -247,7 +250,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         &self,
         file: u32,
         pos: &std::ops::Range<usize>,
-        owner: &str,
+        owner: Owner<'_>,
         message: impl Into<String>,
     ) -> Diagnostic {
         self.m
@@ -256,7 +259,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             .with_address(owner)
     }
 
-    fn enter(&self, sp: Sp, owner: &str) -> Result<(), Diagnostic> {
+    fn enter(&self, sp: Sp, owner: Owner<'_>) -> Result<(), Diagnostic> {
         let d = self.depth.get() + 1;
         if d > MAX_DEPTH {
             return Err(self
@@ -1061,8 +1064,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         acc.sensitive |= schema::sensitive_attributes(kind).contains(&attr);
         if let Some(a) = block.attr(attr) {
             self.enter(a.value.sp, scope.owner)?;
-            let owner = addr.to_string();
-            let inner = Scope::new(&owner, key.map(|k| (k, each_value)));
+            let inner = Scope::new(&addr, key.map(|k| (k, each_value)));
             let mut sub = Acc::default();
             let v = self.node(&a.value, &inner, &mut sub);
             self.leave();
@@ -1263,7 +1265,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         Err(d)
     }
 
-    fn local(&self, name: &str, sp: Sp, owner: &str) -> Result<Rc<(Value, Acc)>, Diagnostic> {
+    fn local(&self, name: &str, sp: Sp, owner: Owner<'_>) -> Result<Rc<(Value, Acc)>, Diagnostic> {
         if let Some(c) = self.locals.borrow().get(name) {
             return c.clone();
         }
@@ -1387,12 +1389,17 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         let Some(fe) = &block.for_each else {
             return Ok(vec![(None, Value::Null)]);
         };
-        self.for_each(fe, &block.address.to_string(), acc)
+        self.for_each(fe, &block.address, acc)
     }
 
     /// The keys and `each.value`s a `for_each` gives; what it references
     /// joins `acc`.
-    fn for_each(&self, fe: &Node, owner: &str, acc: &mut Acc) -> Result<Instances, Diagnostic> {
+    fn for_each(
+        &self,
+        fe: &Node,
+        owner: Owner<'_>,
+        acc: &mut Acc,
+    ) -> Result<Instances, Diagnostic> {
         self.enter(fe.sp, owner)?;
         let v = self.node(fe, &Scope::new(owner, None), acc);
         self.leave();
@@ -1458,13 +1465,13 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         if let Some(c) = self.enabled.borrow().get(addr) {
             return c.clone();
         }
-        let owner = addr.to_string();
+        let owner: Owner<'_> = &addr;
         let r = (|| {
-            self.enter(when.sp, &owner)?;
+            self.enter(when.sp, owner)?;
             let mut acc = Acc::default();
             let v = self.node(
                 when,
-                &Scope::new(&owner, key.map(|k| (k, each_value))),
+                &Scope::new(owner, key.map(|k| (k, each_value))),
                 &mut acc,
             );
             self.leave();
@@ -1477,7 +1484,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                         when.sp,
                         format!("`when` of `{owner}` depends on values known only after apply"),
                     )
-                    .with_address(&owner)
+                    .with_address(owner)
                     .with_hint("`when` must be known at plan time")),
                 other => Err(self
                     .m
@@ -1489,7 +1496,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                             other.type_name()
                         ),
                     )
-                    .with_address(&owner)
+                    .with_address(owner)
                     .with_hint("declare the variable with `type = \"bool\"`")),
             }
         })();
@@ -1503,7 +1510,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         &self,
         v: Value,
         key: &str,
-        owner: &str,
+        owner: Owner<'_>,
         sp: Sp,
     ) -> Result<Value, Vec<Diagnostic>> {
         let Value::List(items) = v else { return Ok(v) };
@@ -1543,8 +1550,8 @@ impl<'m, 'c> Evaluator<'m, 'c> {
     ) -> Result<Evaluated, Vec<Diagnostic>> {
         let kind = block.address.kind().unwrap_or(Kind::Role);
         let address = inst_addr(&block.address, key);
-        let owner = address.to_string();
-        let scope = Scope::new(&owner, key.map(|k| (k, each_value)));
+        let owner: Owner<'_> = &address;
+        let scope = Scope::new(owner, key.map(|k| (k, each_value)));
         let mut errors = Vec::new();
         let mut attrs = Attrs::new();
         let mut sensitive_keys = Vec::new();
@@ -1557,9 +1564,9 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             match self.node(&attr.value, &scope, &mut acc) {
                 Ok(v) => {
                     let spec = specs.iter().find(|s| s.name == attr.key);
-                    self.check_attr(kind, spec, attr, &v, &owner, &mut errors);
+                    self.check_attr(kind, spec, attr, &v, owner, &mut errors);
                     let v = if kind.spec().user_keys.contains(&attr.key.as_str()) {
-                        match self.users_by_email(v, &attr.key, &owner, attr.value.sp) {
+                        match self.users_by_email(v, &attr.key, owner, attr.value.sp) {
                             Ok(v) => v,
                             Err(ds) => {
                                 errors.extend(ds);
@@ -1607,7 +1614,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                         block.sp,
                         format!("client-credentials client `{owner}` has no `roles`"),
                     )
-                    .with_address(&owner)
+                    .with_address(owner)
                     .with_hint(
                         "add `roles = [{ role = \"${role.NAME.id}\", divisions = [\"*\"] }]`",
                     ),
@@ -1648,7 +1655,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         spec: Option<&schema::KeySpec>,
         attr: &Attr,
         v: &Value,
-        owner: &str,
+        owner: Owner<'_>,
         errors: &mut Vec<Diagnostic>,
     ) {
         if let Some(spec) = spec {
