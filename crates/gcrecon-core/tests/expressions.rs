@@ -590,3 +590,69 @@ owners = '${[for e in [\"sue@acme.example\"] : e]}'
     assert!(text.contains("address: group.g"), "{text}");
     assert!(text.contains("hint: check the spelling"), "{text}");
 }
+
+/// Index and field paths read the same value whatever their root is kept
+/// in: a local, `each.value`, a for-expression's variable, a computed
+/// value, or an unknown one.
+#[test]
+fn index_and_field_paths_read_from_every_root() {
+    let o = outputs(
+        r#"
+[locals]
+teams = { a = { name = "A", members = ["x", "y"] }, b = { name = "B", members = [] } }
+list = [{ n = 1 }, { n = 2 }]
+unknown = '${role.r.id}'
+
+[role.r]
+name = "R"
+permissions = []
+
+[output.by_key]
+value = '${local.teams["a"].name}'
+
+[output.nested]
+value = '${local.teams["a"]["members"][1]}'
+
+[output.list]
+value = '${local.list[1].n}'
+
+[output.for]
+value = '${[for k, t in local.teams : t.members]}'
+
+[output.each]
+for_each = '${local.teams}'
+value = '${each.value.name}/${local.teams[each.key].name}/${length(each.value.members)}'
+
+[output.computed]
+value = '${merge(local.teams, {})["b"].name}'
+
+[output.of_unknown]
+value = '${local.unknown["x"].y}'
+"#,
+    );
+    assert_eq!(o["by_key"], Value::from("A"));
+    assert_eq!(o["nested"], Value::from("y"));
+    assert_eq!(o["list"], Value::from(2));
+    assert_eq!(
+        o["for"],
+        Value::List(vec![
+            Value::strings(["x", "y"]),
+            Value::strings([] as [&str; 0])
+        ])
+    );
+    assert_eq!(o["each[\"a\"]"], Value::from("A/A/2"), "{o:?}");
+    assert_eq!(o["each[\"b\"]"], Value::from("B/B/0"), "{o:?}");
+    assert_eq!(o["computed"], Value::from("B"));
+    assert_eq!(o["of_unknown"], Value::Unknown);
+
+    let missing = eval_errors(
+        "[locals]\nteams = { a = { name = \"A\" } }\n\n[output.v]\nvalue = '${local.teams[\"b\"].name}'\n",
+    );
+    assert!(missing.contains("the map has no key \"b\""), "{missing}");
+    assert!(missing.contains("output.v"), "{missing}");
+    let misspelt = eval_errors(
+        "[locals]\nteams = { a = { name = \"A\" } }\n\n[output.v]\nvalue = '${local.teams[\"a\"].nmae}'\n",
+    );
+    assert!(misspelt.contains("the map has no key `nmae`"), "{misspelt}");
+    assert!(misspelt.contains("did you mean `name`?"), "{misspelt}");
+}

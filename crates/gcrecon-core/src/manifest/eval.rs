@@ -53,6 +53,9 @@ type Instances = Vec<(Option<String>, Value)>;
 /// computed. Indexing one and reading a field of one clone only the part
 /// read: `local.teams[each.key]` in a `for_each` of N instances would
 /// otherwise copy all N teams once per instance.
+/// What an index or field of an unknown value reads.
+static UNKNOWN: Value = Value::Unknown;
+
 enum Held<'c> {
     Local(Rc<(Value, Acc)>),
     Var(&'c Value),
@@ -433,12 +436,46 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             } => self.try_call(args, e, file, scope, acc),
             ExprKind::Call { func, args } => self.call(*func, args, e, file, scope, acc),
             ExprKind::For(f) => self.for_expr(f, e, file, scope, acc),
-            ExprKind::Index(base, idx) => {
-                let b = self.held(base, file, scope, acc)?;
-                let i = self.expr(idx, file, scope, acc)?;
-                self.index(&b, i, e, idx, file, scope)
+            ExprKind::Index(..) | ExprKind::Field(..) => {
+                let mut hold = None;
+                self.place(e, file, scope, acc, &mut hold).cloned()
             }
-            ExprKind::Field(base, field) => self.field(base, field, e, file, scope, acc),
+        }
+    }
+
+    /// The value an index or field path reads, borrowed from where its root
+    /// is kept (a local, a variable, `each.value`, a for-expression's
+    /// variable) or from `hold` when the root is computed. Only the value at
+    /// the end of the path is cloned, by the caller: `local.roles[each.key].name`
+    /// copies one name, not the whole role, once per instance.
+    fn place<'p>(
+        &self,
+        e: &Expr,
+        file: u32,
+        scope: &'p Scope<'p>,
+        acc: &mut Acc,
+        hold: &'p mut Option<Held<'c>>,
+    ) -> Result<&'p Value, Diagnostic> {
+        match &e.kind {
+            ExprKind::Index(base, idx) => {
+                let b = self.place(base, file, scope, acc, hold)?;
+                let i = self.expr(idx, file, scope, acc)?;
+                self.index_ref(b, &i, e, idx, file, scope)
+            }
+            ExprKind::Field(base, field) => {
+                let b = self.place(base, file, scope, acc, hold)?;
+                self.field_ref(b, field, e, file, scope)
+            }
+            ExprKind::EachValue if scope.each.is_some() => {
+                Ok(scope.each.map_or(&UNKNOWN, |(_, v)| v))
+            }
+            ExprKind::Ident(name) if scope.lookup(name).is_some() => {
+                Ok(scope.lookup(name).unwrap_or(&UNKNOWN))
+            }
+            _ => {
+                let held = self.held(e, file, scope, acc)?;
+                Ok(&**hold.insert(held))
+            }
         }
     }
 
@@ -624,19 +661,18 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         })
     }
 
-    /// `base.field` of a map.
-    fn field(
+    /// `base.field` of a map, borrowed from `base`.
+    fn field_ref<'v>(
         &self,
-        base: &Expr,
+        base: &'v Value,
         field: &str,
         e: &Expr,
         file: u32,
         scope: &Scope<'_>,
-        acc: &mut Acc,
-    ) -> Result<Value, Diagnostic> {
-        match &*self.held(base, file, scope, acc)? {
-            Value::Unknown => Ok(Value::Unknown),
-            Value::Map(m) => m.get(field).cloned().ok_or_else(|| {
+    ) -> Result<&'v Value, Diagnostic> {
+        match base {
+            Value::Unknown => Ok(&UNKNOWN),
+            Value::Map(m) => m.get(field).ok_or_else(|| {
                 let mut d = self.err(
                     file,
                     &e.pos,
@@ -879,23 +915,24 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         })
     }
 
-    fn index(
+    /// `base[idx]`, borrowed from `base`.
+    fn index_ref<'v>(
         &self,
-        base: &Value,
-        idx: Value,
+        base: &'v Value,
+        idx: &Value,
         e: &Expr,
         idx_expr: &Expr,
         file: u32,
         scope: &Scope<'_>,
-    ) -> Result<Value, Diagnostic> {
+    ) -> Result<&'v Value, Diagnostic> {
         match (base, idx) {
-            (Value::Unknown, _) | (_, Value::Unknown) => Ok(Value::Unknown),
+            (Value::Unknown, _) | (_, Value::Unknown) => Ok(&UNKNOWN),
             (Value::Map(m), i @ (Value::String(_) | Value::Number(_))) => {
-                let k = match &i {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
+                let k: std::borrow::Cow<'_, str> = match i {
+                    Value::String(s) => s.as_str().into(),
+                    other => other.to_string().into(),
                 };
-                m.get(&k).cloned().ok_or_else(|| {
+                m.get(&*k).ok_or_else(|| {
                     let mut d = self
                         .err(
                             file,
@@ -916,7 +953,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             }
             (Value::List(l), Value::Number(n)) => {
                 let i = n.as_u64().and_then(|i| usize::try_from(i).ok());
-                i.and_then(|i| l.get(i).cloned()).ok_or_else(|| {
+                i.and_then(|i| l.get(i)).ok_or_else(|| {
                     self.err(
                         file,
                         &idx_expr.pos,
