@@ -65,7 +65,7 @@ impl AttrDiff {
     pub fn actions(&self) -> Vec<Action> {
         if !self.replace_because.is_empty() {
             vec![Action::Delete, Action::Create]
-        } else if self.changed_keys.is_empty() {
+        } else if self.is_no_op() {
             vec![Action::NoOp]
         } else {
             vec![Action::Update]

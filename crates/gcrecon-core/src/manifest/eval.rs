@@ -49,13 +49,13 @@ impl Acc {
 /// The instances of a block: `None` key for a block without `for_each`.
 type Instances = Vec<(Option<String>, Value)>;
 
+/// What an index or field of an unknown value reads.
+static UNKNOWN: Value = Value::Unknown;
+
 /// A value read where it is kept (a local's cached value, a variable), or
 /// computed. Indexing one and reading a field of one clone only the part
 /// read: `local.teams[each.key]` in a `for_each` of N instances would
 /// otherwise copy all N teams once per instance.
-/// What an index or field of an unknown value reads.
-static UNKNOWN: Value = Value::Unknown;
-
 enum Held<'c> {
     Local(Rc<(Value, Acc)>),
     Var(&'c Value),
@@ -466,16 +466,24 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                 let b = self.place(base, file, scope, acc, hold)?;
                 self.field_ref(b, field, e, file, scope)
             }
-            ExprKind::EachValue if scope.each.is_some() => {
-                Ok(scope.each.map_or(&UNKNOWN, |(_, v)| v))
-            }
-            ExprKind::Ident(name) if scope.lookup(name).is_some() => {
-                Ok(scope.lookup(name).unwrap_or(&UNKNOWN))
-            }
-            _ => {
-                let held = self.held(e, file, scope, acc)?;
-                Ok(&**hold.insert(held))
-            }
+            _ => match Self::in_scope(e, scope) {
+                Some(v) => Ok(v),
+                None => {
+                    let held = self.held(e, file, scope, acc)?;
+                    Ok(&**hold.insert(held))
+                }
+            },
+        }
+    }
+
+    /// `each.value` or a for-expression's variable, where the scope keeps it.
+    /// `None` for anything else, and for one the scope does not have (whose
+    /// evaluation reports it).
+    fn in_scope<'p>(e: &Expr, scope: &'p Scope<'p>) -> Option<&'p Value> {
+        match &e.kind {
+            ExprKind::EachValue => scope.each.map(|(_, v)| v),
+            ExprKind::Ident(name) => scope.lookup(name),
+            _ => None,
         }
     }
 
