@@ -486,7 +486,7 @@ mod tests {
     #[allow(clippy::needless_pass_by_value)]
     fn attrs(json: serde_json::Value) -> Attrs {
         match Value::from_json(&json) {
-            Value::Map(m) => m,
+            Value::Map(m) => m.into(),
             _ => panic!("not a map"),
         }
     }
@@ -743,7 +743,7 @@ mod tests {
         );
         let after = planned_after(Kind::Integration, &d, &l);
         assert_eq!(
-            Value::Map(after).to_json().unwrap(),
+            Value::Map(after.into()).to_json().unwrap(),
             serde_json::json!({"name": "I", "config": {"url": "https://x", "sandbox": "s"}, "enabled": true})
         );
     }
@@ -788,6 +788,7 @@ mod tests {
             })
             .collect();
         prop::collection::btree_map(prop::sample::select(names), value(), 0..8)
+            .prop_map(Attrs::from)
     }
 
     proptest! {

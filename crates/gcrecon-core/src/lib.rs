@@ -26,6 +26,7 @@ pub mod secret;
 pub mod state;
 pub mod suggest;
 pub mod value;
+pub mod vecmap;
 
 pub use address::{Address, InstanceKey};
 pub use kind::{DataKind, Kind};

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kind::{DataKind, Kind};
 use crate::secret::Secret;
-use crate::value::{Attrs, Value};
+use crate::value::Attrs;
 
 /// A Genesys Cloud object id (a UUID for most kinds; the provider name for
 /// identity providers; the role id for a `role_grant`).
@@ -235,7 +235,7 @@ pub trait Provider: Send + Sync {
         &self,
         kind: DataKind,
         query: &Attrs,
-    ) -> impl Future<Output = Result<Vec<BTreeMap<String, Value>>, ProviderError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Attrs>, ProviderError>> + Send;
 
     /// The keys of `kind` the caller will use: those of its manifest (plan)
     /// or those it writes (export). A provider may then skip per-object

@@ -128,9 +128,7 @@ pub fn resource_keys(kind: Kind) -> &'static [KeySpec] {
 pub fn fill_defaults(kind: Kind, attrs: &mut Attrs) {
     for spec in resource_keys(kind) {
         if let Some(default) = spec.default {
-            attrs
-                .entry(spec.name.to_owned())
-                .or_insert_with(|| default.value());
+            attrs.get_or_insert_with(spec.name.to_owned(), || default.value());
         }
     }
 }

@@ -24,8 +24,11 @@ pub enum Value {
     Unknown,
 }
 
-/// Attributes of one object, by manifest key (`name`, `permissions`, ...).
-pub type Attrs = BTreeMap<String, Value>;
+/// Attributes of one object, by manifest key (`name`, `permissions`, ...),
+/// in key order. A sorted vector rather than a `BTreeMap`: an object has a
+/// handful of keys, and a plan holds several such maps per resource
+/// ([`VecMap`](crate::vecmap::VecMap)).
+pub type Attrs = crate::vecmap::VecMap<String, Value>;
 
 impl Value {
     /// A string value.

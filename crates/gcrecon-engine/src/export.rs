@@ -891,7 +891,7 @@ mod tests {
                 .and_then(Value::as_str)
                 .unwrap_or(id)
                 .to_owned(),
-            attrs,
+            attrs: attrs.into(),
             version: "1".into(),
             builtin: false,
         }

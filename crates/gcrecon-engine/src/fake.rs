@@ -304,11 +304,7 @@ impl Provider for FakeProvider {
         Ok(self.with(|o| o.catalog.clone()))
     }
 
-    async fn data(
-        &self,
-        kind: DataKind,
-        query: &Attrs,
-    ) -> Result<Vec<BTreeMap<String, Value>>, ProviderError> {
+    async fn data(&self, kind: DataKind, query: &Attrs) -> Result<Vec<Attrs>, ProviderError> {
         self.count(&format!("GET data.{kind}"));
         let q = |k: &str| query.get(k).and_then(Value::as_str).map(str::to_owned);
         Ok(self.with(|o| match kind {
@@ -438,9 +434,7 @@ impl Provider for FakeProvider {
                 GenesysId(format!("{kind}-{}", o.next_id))
             };
             if kind == Kind::Group {
-                attrs
-                    .entry("visibility".into())
-                    .or_insert_with(|| Value::from("public"));
+                attrs.get_or_insert_with("visibility".into(), || Value::from("public"));
             }
             let object = LiveObject {
                 kind,

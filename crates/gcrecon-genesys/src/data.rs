@@ -16,7 +16,7 @@ use crate::listing::{find_by_name, search_groups_by_name};
 use crate::wire::{id_of, str_field, AttrReader};
 use crate::{caller, group, org, Ctx};
 
-type Row = BTreeMap<String, Value>;
+type Row = Attrs;
 
 /// Listings that data sources read again and again within one run, read
 /// once: every division (each `data.division.X`, `data.divisions.X` and

@@ -35,7 +35,7 @@ use gcrecon_core::provider::{
     AuditLog, Caller, Created, GenesysId, ListScope, Listing, LiveObject, Org, Provider,
     ProviderError, RoleDivision,
 };
-use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::value::Attrs;
 use gcrecon_core::{DataKind, Kind, Secret};
 use tokio::sync::OnceCell;
 use tracing::Instrument as _;
@@ -209,11 +209,7 @@ impl Provider for GenesysProvider {
         data::permission_catalog(&self.ctx).await
     }
 
-    async fn data(
-        &self,
-        kind: DataKind,
-        query: &Attrs,
-    ) -> Result<Vec<BTreeMap<String, Value>>, ProviderError> {
+    async fn data(&self, kind: DataKind, query: &Attrs) -> Result<Vec<Attrs>, ProviderError> {
         data::data(&self.ctx, kind, query).await
     }
 

@@ -184,17 +184,17 @@ fn shown_attrs(rc: &ResourceChange) -> (Attrs, Attrs) {
     let id = rc.id.as_ref().map(|id| Value::string(id.as_str()));
     if let Some(id) = &id {
         if rc.before.is_some() {
-            before.entry("id".to_owned()).or_insert_with(|| id.clone());
+            before.get_or_insert_with("id".to_owned(), || id.clone());
         }
     }
     if rc.after.is_some() {
         let creates = rc.actions.contains(&Action::Create);
         match (&id, creates) {
             (_, true) => {
-                after.entry("id".to_owned()).or_insert(Value::Unknown);
+                after.get_or_insert_with("id".to_owned(), || Value::Unknown);
             }
             (Some(id), false) => {
-                after.entry("id".to_owned()).or_insert_with(|| id.clone());
+                after.get_or_insert_with("id".to_owned(), || id.clone());
             }
             (None, false) => {}
         }

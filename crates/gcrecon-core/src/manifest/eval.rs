@@ -1192,14 +1192,14 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                     }
                     if let Some(k) = &a.key {
                         acc.data_refs.insert(a.clone());
-                        out.insert(k.clone(), Value::Map(attrs.clone()));
+                        out.insert(k.clone(), Value::Map(attrs.clone().into()));
                     }
                 }
                 return Ok(Value::Map(out));
             }
             return Ok(
                 match self.data_instance(block_addr, key, e, file, scope, acc)? {
-                    Some(attrs) => Value::Map(attrs.clone()),
+                    Some(attrs) => Value::Map(attrs.clone().into()),
                     None => Value::Unknown,
                 },
             );

@@ -192,9 +192,7 @@ pub fn to_live(wire: &Json) -> Result<LiveObject, ProviderError> {
         }
     }
     for flag in FLAGS {
-        attrs
-            .entry((*flag).to_owned())
-            .or_insert(Value::Bool(false));
+        attrs.get_or_insert_with((*flag).to_owned(), || Value::Bool(false));
     }
     Ok(LiveObject {
         kind: Kind::Queue,
