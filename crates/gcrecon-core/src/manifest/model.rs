@@ -862,6 +862,9 @@ impl Builder<'_> {
             return;
         };
         let mut block = Self::new_block(address, sp);
+        // Every entry not a meta key is an attribute (or an error): sized
+        // once rather than grown to the next power of two.
+        block.attrs.reserve_exact(table.entries.len());
         let keys = kind.spec().keys;
         let open = kind.spec().is_open();
         for e in table.entries {
