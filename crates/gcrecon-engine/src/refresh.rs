@@ -353,20 +353,23 @@ pub async fn read_objects<P: Provider + 'static>(
             taken.insert(*kind, objects.into_iter().map(Some).collect());
         }
     }
-    let mut first_taker: FxHashMap<(Kind, usize), &Address> =
+    // Where the object listed at (kind, position) went: an index into `read`.
+    let mut first_taker: FxHashMap<(Kind, usize), usize> =
         FxHashMap::with_capacity_and_hasher(state.resources.len(), Default::default());
-    let mut managed: BTreeMap<Address, Option<LiveObject>> = BTreeMap::new();
+    // In the state's order, which is address order: the map is built from it
+    // in one pass at the end, with no search per entry.
+    let mut read: Vec<(Address, Option<LiveObject>)> = Vec::with_capacity(state.resources.len());
     for (r, position) in state.resources.iter().zip(positions) {
         let listed = position.and_then(|i| match taken.get_mut(&r.kind) {
             Some(objects) => match objects.get_mut(i).and_then(Option::take) {
                 Some(o) => {
-                    first_taker.insert((r.kind, i), &r.address);
+                    first_taker.insert((r.kind, i), read.len());
                     Some(o)
                 }
                 // Two state entries with one id: the second gets a copy.
                 None => first_taker
                     .get(&(r.kind, i))
-                    .and_then(|a| managed.get(*a).cloned().flatten()),
+                    .and_then(|&at| read[at].1.clone()),
             },
             None => listings
                 .get(&r.kind)
@@ -380,8 +383,11 @@ pub async fn read_objects<P: Provider + 'static>(
                 EngineError::provider(format!("cannot read {} ({})", r.address, r.id), e)
             })?,
         };
-        managed.insert(r.address.clone(), live);
+        read.push((r.address.clone(), live));
     }
+    // Sorted input (the state's order) builds the map without comparing
+    // beyond the check that it is sorted; any other order is sorted first.
+    let managed: BTreeMap<Address, Option<LiveObject>> = read.into_iter().collect();
     for (kind, objects) in taken {
         if let Some(listing) = listings.get_mut(&kind) {
             listing.objects = objects.into_iter().flatten().collect();
@@ -433,7 +439,53 @@ mod tests {
 
     use crate::testkit::*;
 
-    use gcrecon_core::provider::CallerKind;
+    use super::read_objects;
+    use crate::events::Silent;
+    use gcrecon_core::address::Address;
+    use gcrecon_core::kind::Kind;
+    use gcrecon_core::provider::{CallerKind, Provider};
+    use std::collections::BTreeMap;
+
+    /// Two state entries recording one id (a hand-edited state, or an
+    /// import of an id already managed) both see the object; the listing's
+    /// copy goes to the first and a clone to the second.
+    #[tokio::test]
+    async fn state_entries_sharing_an_id_both_see_the_object() {
+        let h = Harness::new(CallerKind::User);
+        let m = load_manifest(BASIC);
+        h.converge(&m).await;
+        let mut state =
+            gcrecon_core::state::State::from_json(&std::fs::read_to_string(&h.state_path).unwrap())
+                .unwrap();
+        let role = state
+            .resources
+            .iter()
+            .find(|r| r.kind == Kind::Role)
+            .unwrap()
+            .clone();
+        // Before and after the original in address order.
+        for name in ["aaa_copy", "zzz_copy"] {
+            let mut copy = role.clone();
+            copy.address = Address::resource(Kind::Role, name);
+            state.upsert_resource(copy);
+        }
+        let names = BTreeMap::new();
+        let reads_before = h.provider.call_counts().get("GET role").copied();
+        let live = read_objects(&h.provider, &state, &names, false, &Silent)
+            .await
+            .unwrap();
+        // All three from the listing: none is read again by id.
+        assert_eq!(
+            h.provider.call_counts().get("GET role").copied(),
+            reads_before
+        );
+        assert_eq!(live.managed.len(), state.resources.len());
+        for r in &state.resources {
+            let object = live.managed[&r.address].as_ref();
+            assert_eq!(object.map(|o| &o.id), Some(&r.id), "{}", r.address);
+        }
+        assert!(live.managed.keys().is_sorted());
+    }
 
     #[tokio::test]
     async fn data_sources_must_find_exactly_one_object() {
