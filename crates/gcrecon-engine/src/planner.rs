@@ -742,18 +742,25 @@ fn redacted(mut attrs: Attrs, sensitive_keys: &[String]) -> Attrs {
 #[derive(Default)]
 struct FirstEvaluation {
     entries: Vec<(Address, Option<Box<DesiredInstance>>)>,
+    /// Where the entry after the last one taken is: the walk usually asks
+    /// for that one next, found with one comparison instead of a search.
+    next: usize,
 }
 
 impl FirstEvaluation {
     fn new(instances: Vec<DesiredInstance>) -> Self {
-        let mut entries: Vec<_> = instances
-            .into_iter()
-            .map(|i| (i.address.clone(), Some(Box::new(i))))
-            .collect();
+        // Not `collect`: that would reuse the instances' buffer, sized for
+        // whole instances, to hold these entries for the rest of the plan.
+        let mut entries = Vec::with_capacity(instances.len());
+        entries.extend(
+            instances
+                .into_iter()
+                .map(|i| (i.address.clone(), Some(Box::new(i)))),
+        );
         if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
             entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         }
-        FirstEvaluation { entries }
+        FirstEvaluation { entries, next: 0 }
     }
 
     fn position(&self, address: &Address) -> Option<usize> {
@@ -769,7 +776,11 @@ impl FirstEvaluation {
     }
 
     fn get_mut(&mut self, address: &Address) -> Option<&mut Option<Box<DesiredInstance>>> {
-        let i = self.position(address)?;
+        let i = match self.entries.get(self.next) {
+            Some((a, _)) if a == address => self.next,
+            _ => self.position(address)?,
+        };
+        self.next = i + 1;
         Some(&mut self.entries[i].1)
     }
 
@@ -1591,6 +1602,36 @@ mod tests {
 
     /// Only the instances the state does not know are looked up by name,
     /// whichever side of the recorded ones they sort on.
+    /// In the order of the entries (one comparison each), out of order
+    /// (a search), and after a jump back.
+    #[test]
+    fn first_evaluations_are_found_in_and_out_of_order() {
+        use super::FirstEvaluation;
+        use gcrecon_core::address::Address;
+        use gcrecon_core::manifest::DesiredInstance;
+        let instance = |name: &str| DesiredInstance {
+            address: Address::resource(Kind::Group, name),
+            kind: Kind::Group,
+            attrs: Default::default(),
+            depends_on: Vec::new(),
+            prevent_destroy: false,
+            adopt: false,
+            ignore_changes: Vec::new(),
+            sensitive_keys: Vec::new(),
+            data_keys: Vec::new(),
+        };
+        let mut first = FirstEvaluation::new(["d", "b", "a", "c"].map(instance).to_vec());
+        for name in ["a", "b", "d", "a", "b", "c", "c", "e"] {
+            let address = Address::resource(Kind::Group, name);
+            let found = first
+                .get_mut(&address)
+                .map(|i| i.as_ref().map(|i| i.address.clone()));
+            let expected = (name != "e").then(|| Some(address.clone()));
+            assert_eq!(found, expected, "{name}");
+        }
+        assert!(first.get_mut(&Address::resource(Kind::Role, "a")).is_none());
+    }
+
     #[tokio::test]
     async fn names_are_asked_only_for_instances_the_state_does_not_know() {
         let h = Harness::new(CallerKind::User);
