@@ -1609,17 +1609,8 @@ mod tests {
         use super::FirstEvaluation;
         use gcrecon_core::address::Address;
         use gcrecon_core::manifest::DesiredInstance;
-        let instance = |name: &str| DesiredInstance {
-            address: Address::resource(Kind::Group, name),
-            kind: Kind::Group,
-            attrs: Default::default(),
-            depends_on: Vec::new(),
-            prevent_destroy: false,
-            adopt: false,
-            ignore_changes: Vec::new(),
-            sensitive_keys: Vec::new(),
-            data_keys: Vec::new(),
-        };
+        let instance =
+            |name: &str| DesiredInstance::placeholder(&Address::resource(Kind::Group, name));
         let mut first = FirstEvaluation::new(["d", "b", "a", "c"].map(instance).to_vec());
         for name in ["a", "b", "d", "a", "b", "c", "c", "e"] {
             let address = Address::resource(Kind::Group, name);

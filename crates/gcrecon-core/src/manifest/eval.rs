@@ -2237,7 +2237,10 @@ impl Manifest {
 }
 
 impl DesiredInstance {
-    fn placeholder(address: &Address) -> Self {
+    /// An instance of `address` with no attributes and no meta-arguments
+    /// (the kind from the address), standing for one that failed to
+    /// evaluate.
+    pub fn placeholder(address: &Address) -> Self {
         DesiredInstance {
             address: address.clone(),
             kind: address.kind().unwrap_or(Kind::Role),
