@@ -454,9 +454,7 @@ mod tests {
         let h = Harness::new(CallerKind::User);
         let m = load_manifest(BASIC);
         h.converge(&m).await;
-        let mut state =
-            gcrecon_core::state::State::from_json(&std::fs::read_to_string(&h.state_path).unwrap())
-                .unwrap();
+        let mut state = h.state();
         let role = state
             .resources
             .iter()
