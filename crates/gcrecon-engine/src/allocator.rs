@@ -5,9 +5,12 @@
 //! jemalloc does that in about two thirds of the CPU time of the system
 //! allocator. One arena instead of one per thread keeps the peak memory
 //! low: gcrecon's work is one plan at a time, the other threads only wait
-//! on the network. Freed pages go back to the system after a second, not
-//! at once: giving each back at once and faulting it in again when reused
-//! cost a large plan a fifth of its CPU. Those settings are built
+//! on the network. Freed pages stay with the process for reuse and are not
+//! given back to the system: gcrecon is a command that ends, and a page
+//! given back is faulted in again by the next allocation. Giving them
+//! back at once cost a plan of 10,000 resources a fifth of its CPU, and
+//! giving them back after a second still cost one of 100,000 a tenth to a
+//! fifth, a cost that grows with the plan. Those settings are built
 //! into jemalloc (`JEMALLOC_SYS_WITH_MALLOC_CONF` in `.cargo/config.toml`);
 //! `_RJEM_MALLOC_CONF` in the environment overrides them. Measured in
 //! docs/performance.md.
