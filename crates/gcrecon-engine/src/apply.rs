@@ -34,6 +34,7 @@ use gcrecon_core::state::{
     PendingOperation, ResourceState, State,
 };
 use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::vecmap::VecMap;
 use gcrecon_core::{Address, Kind};
 
 use crate::caller_grant::{missing_grants, refusal, GrantMode};
@@ -1285,7 +1286,7 @@ struct Finish<'a> {
     input: ApplyInput<'a>,
     context: &'a crate::refresh::Context,
     options: &'a PlanOptions,
-    desired: &'a BTreeMap<Address, DesiredInstance>,
+    desired: &'a VecMap<Address, DesiredInstance>,
     outputs: Option<BTreeMap<String, OutputState>>,
     /// Every change was made: the state now matches this manifest.
     all_done: bool,

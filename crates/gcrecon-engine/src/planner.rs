@@ -31,6 +31,7 @@ use gcrecon_core::provider::{GenesysId, LiveObject, Provider};
 use gcrecon_core::schema::sensitive_attributes;
 use gcrecon_core::state::{redact, PendingKind, State};
 use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::vecmap::VecMap;
 use gcrecon_core::{Address, DataKind, Kind};
 
 use crate::caller_grant::{missing_grants, refusal, roles_given, GrantMode};
@@ -105,7 +106,7 @@ pub struct Planned {
     pub options: PlanOptions,
     pub(crate) steps: Vec<Step>,
     /// The desired instances (as planned), by address.
-    pub(crate) desired: BTreeMap<Address, DesiredInstance>,
+    pub(crate) desired: VecMap<Address, DesiredInstance>,
     /// How the desired instances, data sources and caller grants depend on
     /// each other ([`Manifest::desired`]): the plan and the apply walk it.
     pub(crate) graph: ResourceGraph,
@@ -153,17 +154,43 @@ pub fn state_value(state: &State, address: &Address, attr: &str) -> Option<Value
 /// What planning knows about the instances planned so far: each one as
 /// evaluated (the plan's desired instances), and its id when it stays the
 /// same object (`None`: created or replaced, known after apply).
-/// The ids are hashed (looked up once or twice per instance, never walked
-/// in order); the instances stay ordered, as the plan hands them on.
+///
+/// The walk appends each instance to `walked`, in walk order, and finds it
+/// again through its slot in the hashed `ids`. [`Known::finish_walk`] then
+/// sorts them once into `instances`, in the order the plan hands them on:
+/// one sort of a nearly sorted vector, where inserting into an ordered map
+/// in walk order left its nodes half full and searched it per instance.
 #[derive(Default)]
 struct Known {
-    ids: FxHashMap<Address, Option<GenesysId>>,
-    instances: BTreeMap<Address, DesiredInstance>,
+    ids: FxHashMap<Address, (Option<GenesysId>, usize)>,
+    walked: Vec<(Address, DesiredInstance)>,
+    instances: VecMap<Address, DesiredInstance>,
 }
 
 impl Known {
+    /// Record an instance the walk has planned.
+    fn walk(&mut self, inst: DesiredInstance, id: Option<GenesysId>) {
+        let address = inst.address.clone();
+        self.ids.insert(address.clone(), (id, self.walked.len()));
+        self.walked.push((address, inst));
+    }
+
+    /// The walk is over: order the instances by address.
+    fn finish_walk(&mut self) {
+        // One sort (`collect`), not an insertion per instance.
+        self.instances = std::mem::take(&mut self.walked).into_iter().collect();
+    }
+
+    fn instance(&self, address: &Address) -> Option<&DesiredInstance> {
+        if self.walked.is_empty() {
+            return self.instances.get(address);
+        }
+        let (_, slot) = self.ids.get(address)?;
+        self.walked.get(*slot).map(|(_, inst)| inst)
+    }
+
     fn value(&self, address: &Address, attr: &str, secret_placeholder: bool) -> Option<Value> {
-        let id = self.ids.get(address)?;
+        let (id, _) = self.ids.get(address)?;
         match attr {
             "id" | "client_id" => id.as_ref().map(|id| Value::from(id.as_str())),
             // The secret of a client that stays is unchanged; its value is never at hand here.
@@ -171,8 +198,7 @@ impl Known {
                 (secret_placeholder && id.is_some()).then(|| Value::from(SENSITIVE_PLACEHOLDER))
             }
             key => self
-                .instances
-                .get(address)?
+                .instance(address)?
                 .attrs
                 .get(key)
                 .filter(|v| v.is_known())
@@ -180,15 +206,19 @@ impl Known {
         }
     }
 
+    /// The id of an instance that stays the same object.
+    fn id(&self, address: &Address) -> Option<&GenesysId> {
+        self.ids.get(address)?.0.as_ref()
+    }
+
     /// True for an instance this plan creates or replaces.
     fn is_new(&self, address: &Address) -> bool {
-        self.ids.get(address).is_some_and(Option::is_none)
+        self.ids.get(address).is_some_and(|(id, _)| id.is_none())
     }
 
     /// The `name` the manifest gives an instance.
     fn name(&self, address: &Address) -> Option<&str> {
-        self.instances
-            .get(address)?
+        self.instance(address)?
             .attrs
             .get("name")
             .and_then(Value::as_str)
@@ -896,9 +926,9 @@ fn plan_instances(
             }
         };
         let id = b.plan_instance(&inst, &mut claimed);
-        known.ids.insert(address.clone(), id);
-        known.instances.insert(address, inst);
+        known.walk(inst, id);
     }
+    known.finish_walk();
 }
 
 /// `--target`: keep the changes of the targets and of what they depend
@@ -1000,7 +1030,7 @@ fn state_is_stale(
     input: PlanInput<'_>,
     state: &State,
     options: &PlanOptions,
-    planned: &BTreeMap<Address, DesiredInstance>,
+    planned: &VecMap<Address, DesiredInstance>,
 ) -> bool {
     !options.refresh_only
         && !options.destroy
@@ -1119,8 +1149,7 @@ impl<'a> RoleNames<'a> {
             }
             // In address order, as the instances are kept.
             for a in self.known.instances.keys() {
-                let id = self.known.ids.get(a).and_then(Option::as_ref);
-                if let Some(i) = id.filter(|_| a.kind() == Some(Kind::Role)) {
+                if let Some(i) = self.known.id(a).filter(|_| a.kind() == Some(Kind::Role)) {
                     let name = self.known.name(a);
                     by_id
                         .entry(i.as_str())
@@ -1283,7 +1312,7 @@ fn plan_caller_grants(
 fn check_caller_demotion(
     b: &mut Builder<'_>,
     changes: &[ResourceChange],
-    desired: &BTreeMap<Address, DesiredInstance>,
+    desired: &VecMap<Address, DesiredInstance>,
     state: &State,
 ) {
     let caller = b.context.caller.id.to_string();
@@ -1464,7 +1493,7 @@ async fn check_permissions<P: Provider>(
     provider: &P,
     b: &mut Builder<'_>,
     changes: &[ResourceChange],
-    desired: &BTreeMap<Address, DesiredInstance>,
+    desired: &VecMap<Address, DesiredInstance>,
 ) -> Result<(), EngineError> {
     let roles: Vec<&DesiredInstance> = changes
         .iter()
@@ -1621,6 +1650,48 @@ mod tests {
             assert_eq!(found, expected, "{name}");
         }
         assert!(first.get_mut(&Address::resource(Kind::Role, "a")).is_none());
+    }
+
+    #[test]
+    fn known_instances_are_found_during_the_walk_and_ordered_after_it() {
+        use super::Known;
+        use gcrecon_core::address::Address;
+        use gcrecon_core::manifest::DesiredInstance;
+        let address = |name: &str| Address::resource(Kind::Group, name);
+        let mut known = Known::default();
+        // Walked out of address order; "b" stays the same object, the others are new.
+        for name in ["c", "a", "d", "b"] {
+            let mut inst = DesiredInstance::placeholder(&address(name));
+            inst.attrs
+                .insert("name".into(), Value::from(name.to_uppercase()));
+            let id = (name == "b").then(|| gcrecon_core::provider::GenesysId("id-b".into()));
+            known.walk(inst, id);
+            assert_eq!(
+                known.name(&address(name)),
+                Some(name.to_uppercase().as_str())
+            );
+        }
+        let during = |k: &Known| {
+            ["a", "b", "c", "d", "e"].map(|n| {
+                (
+                    k.name(&address(n)).map(str::to_owned),
+                    k.value(&address(n), "id", false),
+                    k.is_new(&address(n)),
+                )
+            })
+        };
+        let before = during(&known);
+        assert_eq!(
+            before[1],
+            (Some("B".into()), Some(Value::from("id-b")), false)
+        );
+        assert_eq!(before[2], (Some("C".into()), None, true));
+        assert_eq!(before[4], (None, None, false));
+        known.finish_walk();
+        assert_eq!(during(&known), before, "the same answers once ordered");
+        let order: Vec<&str> = known.instances.keys().map(|a| a.name.as_str()).collect();
+        assert_eq!(order, ["a", "b", "c", "d"]);
+        assert!(known.walked.is_empty());
     }
 
     #[tokio::test]
