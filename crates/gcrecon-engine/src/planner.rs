@@ -234,15 +234,57 @@ struct Builder<'a> {
     state: &'a State,
     context: &'a Context,
     live: &'a LiveIndex,
-    /// Listed objects by kind and name, for adoption: built once, so that
-    /// an instance the state does not know is matched without a scan.
-    by_name: FxHashMap<(Kind, &'a str), Vec<&'a LiveObject>>,
+    /// What adoption looks up, built when the first instance the state does
+    /// not know needs it: a plan whose instances are all in the state (a
+    /// no-op plan, most updates) never indexes the listed objects.
+    adoption: Option<Adoption<'a>>,
     problems: Diagnostics,
     changes: Vec<ResourceChange>,
     steps: Vec<Step>,
 }
 
+/// Listed objects by kind and name, and the objects already taken (the
+/// state's, and those adopted so far), so that an instance the state does
+/// not know is matched without a scan.
+struct Adoption<'a> {
+    by_name: FxHashMap<(Kind, &'a str), Vec<&'a LiveObject>>,
+    claimed: FxHashSet<(Kind, &'a str)>,
+}
+
+impl<'a> Adoption<'a> {
+    fn new(state: &'a State, live: &'a LiveIndex) -> Self {
+        Adoption {
+            by_name: names_index(live),
+            claimed: state
+                .resources
+                .iter()
+                .map(|r| (r.kind, r.id.as_str()))
+                .collect(),
+        }
+    }
+
+    /// Unclaimed listed objects of `kind` named `name`, in listing order.
+    fn candidates(&self, kind: Kind, name: &str) -> Vec<&'a LiveObject> {
+        self.by_name
+            .get(&(kind, name))
+            .map(|named| {
+                named
+                    .iter()
+                    .filter(|o| !self.claimed.contains(&(o.kind, o.id.as_str())))
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 impl<'a> Builder<'a> {
+    fn adoption(&mut self) -> &mut Adoption<'a> {
+        let (state, live) = (self.state, self.live);
+        self.adoption
+            .get_or_insert_with(|| Adoption::new(state, live))
+    }
+
     fn problem(
         &mut self,
         address: &Address,
@@ -317,11 +359,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Plan one desired instance; returns its id when it stays the same object.
-    fn plan_instance(
-        &mut self,
-        inst: &DesiredInstance,
-        claimed: &mut FxHashSet<(Kind, &'a str)>,
-    ) -> Option<GenesysId> {
+    fn plan_instance(&mut self, inst: &DesiredInstance) -> Option<GenesysId> {
         let address = &inst.address;
         let kind = inst.kind;
         let record = self.state.resource(address);
@@ -357,17 +395,10 @@ impl<'a> Builder<'a> {
         }
         // Not in the state: find an object of the same name to adopt.
         let name = desired_name(kind, &inst.attrs);
-        let candidates: Vec<&LiveObject> = name
-            .as_deref()
-            .and_then(|n| self.by_name.get(&(kind, n)))
-            .map(|named| {
-                named
-                    .iter()
-                    .filter(|o| !claimed.contains(&(o.kind, o.id.as_str())))
-                    .copied()
-                    .collect()
-            })
-            .unwrap_or_default();
+        let candidates: Vec<&LiveObject> = match name.as_deref() {
+            Some(n) => self.adoption().candidates(kind, n),
+            None => Vec::new(),
+        };
         let interrupted = self.state.pending.iter().any(|p| {
             p.operation == PendingKind::Create
                 && &p.address == address
@@ -431,7 +462,7 @@ impl<'a> Builder<'a> {
                     );
                     return None;
                 };
-                claimed.insert((kind, existing.id.as_str()));
+                self.adoption().claimed.insert((kind, existing.id.as_str()));
                 let id = self.plan_existing(inst, existing, None, Some(note));
                 if interrupted && kind == Kind::OauthClient {
                     if let Some(step) = self.steps.iter_mut().rev().find(|s| &s.address == address)
@@ -635,7 +666,7 @@ pub async fn plan<P: Provider + 'static>(
         state,
         context: &context,
         live: &live,
-        by_name: names_index(&live),
+        adoption: None,
         problems: Diagnostics::new(),
         // One change per instance and per state entry left: at most this many.
         changes: Vec::with_capacity(desired.len() + state.resources.len() / 8),
@@ -897,12 +928,6 @@ fn plan_instances(
     let free = input.manifest.resource_free_blocks();
     let cache = EvalCache::default();
     known.ids.reserve(first.len());
-    let state = b.state;
-    let mut claimed: FxHashSet<(Kind, &str)> = state
-        .resources
-        .iter()
-        .map(|r| (r.kind, r.id.as_str()))
-        .collect();
     for node in graph.apply_order() {
         let NodeKind::Resource(address) = node else {
             continue;
@@ -925,7 +950,7 @@ fn plan_instances(
                 continue;
             }
         };
-        let id = b.plan_instance(&inst, &mut claimed);
+        let id = b.plan_instance(&inst);
         known.walk(inst, id);
     }
     known.finish_walk();
@@ -1722,6 +1747,47 @@ mod tests {
             .map(|c| c.address.to_string())
             .collect();
         assert_eq!(creates, ["role.aardvark", "group.alpha", "group.zulu"]);
+    }
+
+    #[tokio::test]
+    async fn an_object_is_adopted_once_and_never_from_the_state() {
+        let h = Harness::new(CallerKind::User);
+        h.converge(&load_manifest(BASIC)).await;
+        let ops_id = h.provider.objects_of(Kind::Group)[0].id.clone();
+        let action = |p: &super::Planned, address: &str| {
+            let c = p
+                .plan
+                .resource_changes
+                .iter()
+                .find(|c| c.address.to_string() == address)
+                .unwrap();
+            (c.actions.clone(), c.id.clone())
+        };
+        // The state's object is taken: a new block of the same name creates.
+        let twin = "[group.twin]\nadopt = true\nname = \"Ops\"\n";
+        let p = h.plan(&load_manifest(&format!("{BASIC}\n{twin}"))).await;
+        assert_eq!(action(&p, "group.twin"), (vec![Action::Create], None));
+        assert_eq!(
+            action(&p, "group.ops"),
+            (vec![Action::NoOp], Some(ops_id.clone()))
+        );
+
+        // With no state, the first block in walk order adopts it, the second creates.
+        let other = Harness {
+            provider: Arc::clone(&h.provider),
+            ..Harness::new(CallerKind::User)
+        };
+        let both = ["[group.ops]\n", "[role.reader]\n", "[division.sales]\n"]
+            .iter()
+            .fold(BASIC.to_owned(), |m, h| {
+                m.replace(h, &format!("{h}adopt = true\n"))
+            });
+        let p = other.plan(&load_manifest(&format!("{both}\n{twin}"))).await;
+        assert_eq!(
+            action(&p, "group.ops"),
+            (vec![Action::Update], Some(ops_id))
+        );
+        assert_eq!(action(&p, "group.twin"), (vec![Action::Create], None));
     }
 
     #[tokio::test]
