@@ -149,6 +149,19 @@ impl ResourceGraph {
         ResourceGraph::default()
     }
 
+    /// An empty graph with room for `nodes` nodes: a graph of many
+    /// instances is built without growing its node list and index again
+    /// and again.
+    pub fn with_capacity(nodes: usize) -> Self {
+        let mut index = FxHashMap::default();
+        index.reserve(nodes);
+        ResourceGraph {
+            graph: StableDiGraph::with_capacity(nodes, 0),
+            index,
+            ..ResourceGraph::default()
+        }
+    }
+
     /// Add a node (no-op when present).
     pub fn add_node(&mut self, node: NodeKind) {
         self.insert(node);

@@ -928,6 +928,7 @@ fn plan_instances(
     let free = input.manifest.resource_free_blocks();
     let cache = EvalCache::default();
     known.ids.reserve(first.len());
+    known.walked.reserve(first.len());
     for node in graph.apply_order() {
         let NodeKind::Resource(address) = node else {
             continue;

@@ -1900,7 +1900,8 @@ impl Manifest {
     pub fn desired(&self, ctx: &EvalContext<'_>) -> Result<Desired, Diagnostics> {
         let ev = Evaluator::new(self, ctx);
         let mut errors = Vec::new();
-        let mut evaluated = Vec::new();
+        // One instance per block unless `for_each` makes more.
+        let mut evaluated = Vec::with_capacity(self.blocks.len());
         for block in self.blocks.values().filter(|b| !b.is_data()) {
             let insts = match ev.instances(block) {
                 Ok(i) => i,
@@ -1925,7 +1926,7 @@ impl Manifest {
                 }
             }
         }
-        let mut graph = ResourceGraph::new();
+        let mut graph = ResourceGraph::with_capacity(evaluated.len());
         for e in &evaluated {
             graph.add_node(NodeKind::Resource(e.instance.address.clone()));
         }
