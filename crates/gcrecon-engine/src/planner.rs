@@ -168,9 +168,8 @@ struct Known {
 }
 
 impl Known {
-    /// Record an instance the walk has planned.
-    fn walk(&mut self, inst: DesiredInstance, id: Option<GenesysId>) {
-        let address = inst.address.clone();
+    /// Record an instance the walk has planned, at `address` (its own).
+    fn walk(&mut self, address: Address, inst: DesiredInstance, id: Option<GenesysId>) {
         self.ids.insert(address.clone(), (id, self.walked.len()));
         self.walked.push((address, inst));
     }
@@ -181,6 +180,8 @@ impl Known {
         self.instances = std::mem::take(&mut self.walked).into_iter().collect();
     }
 
+    /// While the walk runs, found by its slot; once it is over (nothing is
+    /// left in `walked`), by address in the sorted instances.
     fn instance(&self, address: &Address) -> Option<&DesiredInstance> {
         if self.walked.is_empty() {
             return self.instances.get(address);
@@ -952,7 +953,7 @@ fn plan_instances(
             }
         };
         let id = b.plan_instance(&inst);
-        known.walk(inst, id);
+        known.walk(address, inst, id);
     }
     known.finish_walk();
 }
@@ -1691,7 +1692,7 @@ mod tests {
             inst.attrs
                 .insert("name".into(), Value::from(name.to_uppercase()));
             let id = (name == "b").then(|| gcrecon_core::provider::GenesysId("id-b".into()));
-            known.walk(inst, id);
+            known.walk(address(name), inst, id);
             assert_eq!(
                 known.name(&address(name)),
                 Some(name.to_uppercase().as_str())
