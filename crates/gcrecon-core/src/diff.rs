@@ -486,7 +486,7 @@ mod tests {
     #[allow(clippy::needless_pass_by_value)]
     fn attrs(json: serde_json::Value) -> Attrs {
         match Value::from_json(&json) {
-            Value::Map(m) => m.into(),
+            Value::Map(m) => m,
             _ => panic!("not a map"),
         }
     }
@@ -743,7 +743,7 @@ mod tests {
         );
         let after = planned_after(Kind::Integration, &d, &l);
         assert_eq!(
-            Value::Map(after.into()).to_json().unwrap(),
+            Value::Map(after).to_json().unwrap(),
             serde_json::json!({"name": "I", "config": {"url": "https://x", "sandbox": "s"}, "enabled": true})
         );
     }
@@ -761,7 +761,8 @@ mod tests {
         leaf().prop_recursive(3, 24, 6, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..6).prop_map(Value::List),
-                prop::collection::btree_map("[a-z]{1,6}", inner, 0..5).prop_map(Value::Map),
+                prop::collection::btree_map("[a-z]{1,6}", inner, 0..5)
+                    .prop_map(|m| Value::Map(m.into())),
             ]
         })
     }

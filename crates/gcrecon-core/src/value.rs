@@ -19,7 +19,7 @@ pub enum Value {
     Number(serde_json::Number),
     String(String),
     List(Vec<Value>),
-    Map(BTreeMap<String, Value>),
+    Map(crate::vecmap::VecMap<String, Value>),
     /// Known only after apply (for example the id of an object not yet created).
     Unknown,
 }
@@ -97,7 +97,7 @@ impl Value {
     }
 
     /// The entries, if this is a map.
-    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+    pub fn as_map(&self) -> Option<&crate::vecmap::VecMap<String, Value>> {
         match self {
             Value::Map(map) => Some(map),
             _ => None,
@@ -312,7 +312,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         while let Some((key, value)) = map.next_entry::<String, Value>()? {
             entries.insert(key, value);
         }
-        Ok(Value::Map(entries))
+        Ok(Value::Map(entries.into()))
     }
 }
 

@@ -7,8 +7,13 @@
 //! such maps per resource (the state's, the listing's, the manifest's).
 //! A sorted vector holds exactly its entries, is searched by bisection and
 //! iterates in key order, as the `BTreeMap` did, so rendering, hashing and
-//! diffing stay deterministic. Inserting in the middle moves the entries
-//! after it: meant for small maps, not for thousands of keys.
+//! diffing stay deterministic. It is also what a [`Value::Map`] holds,
+//! small (an object's fields) or large (a `for_each` map of thousands of
+//! entries). Inserting in the middle moves the entries after it, so a
+//! large map is built in one go (`collect`, `extend`, or from a
+//! `BTreeMap`), which sorts once, never by inserting key after key.
+//!
+//! [`Value::Map`]: crate::value::Value::Map
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -41,6 +46,21 @@ impl<K: Ord, V> VecMap<K, V> {
         }
     }
 
+    /// Sort entries appended in any order, keeping of equal keys the one
+    /// appended last.
+    fn restore_order(&mut self) {
+        let entries = &mut self.entries;
+        if entries.is_sorted_by(|a, b| a.0 < b.0) {
+            return;
+        }
+        // Stable: of equal keys, the last one given stays last.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        // `dedup_by` keeps the first of a run; reverse so it is the last.
+        entries.reverse();
+        entries.dedup_by(|later, earlier| later.0 == earlier.0);
+        entries.reverse();
+    }
+
     fn find<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
     where
         K: Borrow<Q>,
@@ -54,6 +74,16 @@ impl<K: Ord, V> VecMap<K, V> {
         K: Borrow<Q>,
     {
         self.find(key).ok().map(|i| &self.entries[i].1)
+    }
+
+    /// The key and value of `key`, as `BTreeMap::get_key_value`.
+    pub fn get_key_value<Q: Ord + ?Sized>(&self, key: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+    {
+        let i = self.find(key).ok()?;
+        let (k, v) = &self.entries[i];
+        Some((k, v))
     }
 
     /// The value of `key`, to change.
@@ -128,6 +158,11 @@ impl<K, V> VecMap<K, V> {
         self.entries.iter().map(|(k, _)| k)
     }
 
+    /// The values, in key order, taken out of the map.
+    pub fn into_values(self) -> impl DoubleEndedIterator<Item = V> + ExactSizeIterator {
+        self.entries.into_iter().map(|(_, v)| v)
+    }
+
     /// The values in key order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator + Clone {
         self.entries.iter().map(|(_, v)| v)
@@ -179,16 +214,11 @@ impl<K, V> IntoIterator for VecMap<K, V> {
 /// As `BTreeMap`: when a key comes twice, the later value wins.
 impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let mut entries: Vec<(K, V)> = iter.into_iter().collect();
-        if !entries.is_sorted_by(|a, b| a.0 < b.0) {
-            // Stable: of equal keys, the last one given stays last.
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            // `dedup_by` keeps the first of a run; reverse so it is the last.
-            entries.reverse();
-            entries.dedup_by(|later, earlier| later.0 == earlier.0);
-            entries.reverse();
-        }
-        VecMap { entries }
+        let mut map = VecMap {
+            entries: iter.into_iter().collect(),
+        };
+        map.restore_order();
+        map
     }
 }
 
@@ -199,10 +229,11 @@ impl<K: Ord, V, const N: usize> From<[(K, V); N]> for VecMap<K, V> {
 }
 
 impl<K: Ord, V> Extend<(K, V)> for VecMap<K, V> {
+    /// As inserting each entry in turn (a later value replaces an earlier
+    /// one of the same key), with one sort at the end.
     fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
-        for (k, v) in iter {
-            self.insert(k, v);
-        }
+        self.entries.extend(iter);
+        self.restore_order();
     }
 }
 
@@ -324,5 +355,29 @@ mod tests {
         let v = VecMap::from([("name".to_owned(), 1), ("description".to_owned(), 2)]);
         assert_eq!(v.entries.capacity(), 2);
         assert_eq!(format!("{v:?}"), r#"{"description": 2, "name": 1}"#);
+    }
+
+    #[test]
+    fn extending_is_inserting_each_in_turn() {
+        use std::collections::BTreeMap;
+        let start = [(5, "a"), (1, "b"), (9, "c")];
+        let batches: [&[(i32, &str)]; 4] = [
+            &[],
+            &[(10, "d"), (11, "e")],
+            &[(3, "f"), (9, "g"), (3, "h"), (0, "i")],
+            &[(11, "j"), (11, "k"), (2, "l")],
+        ];
+        let mut v = VecMap::from(start);
+        let mut b = BTreeMap::from(start);
+        for batch in batches {
+            v.extend(batch.iter().copied());
+            b.extend(batch.iter().copied());
+            let entries: Vec<(i32, &str)> = v.iter().map(|(k, x)| (*k, *x)).collect();
+            assert_eq!(
+                entries,
+                b.clone().into_iter().collect::<Vec<_>>(),
+                "{batch:?}"
+            );
+        }
     }
 }

@@ -164,7 +164,7 @@ mod tests {
                         Value::List(d.into_iter().map(Value::from).collect()),
                     );
                 }
-                Value::Map(m.into())
+                Value::Map(m)
             })
             .collect();
         let mut a = Attrs::new();
@@ -206,7 +206,7 @@ mod tests {
         let mut entry = Attrs::new();
         entry.insert("role".into(), Value::from("r1"));
         entry.insert("divisions".into(), Value::Unknown);
-        unknown_division.insert("roles".into(), Value::List(vec![Value::Map(entry.into())]));
+        unknown_division.insert("roles".into(), Value::List(vec![Value::Map(entry)]));
         assert_eq!(
             missing_grants(&unknown_division, "home", &caller),
             vec![grant(Some("r1"), None)]

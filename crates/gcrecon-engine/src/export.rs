@@ -364,8 +364,8 @@ fn client_roles(
             me.insert("divisions".into(), Value::List(refs_list));
             ap.insert("divisions".into(), Value::strings(divisions));
         }
-        manifest.push(Value::Map(me));
-        applied.push(Value::Map(ap));
+        manifest.push(Value::Map(me.into()));
+        applied.push(Value::Map(ap.into()));
     }
     (Value::List(manifest), Value::List(applied), deps)
 }
@@ -891,7 +891,7 @@ mod tests {
                 .and_then(Value::as_str)
                 .unwrap_or(id)
                 .to_owned(),
-            attrs: attrs.into(),
+            attrs,
             version: "1".into(),
             builtin: false,
         }

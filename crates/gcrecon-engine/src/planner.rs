@@ -1095,8 +1095,8 @@ fn plan_refresh_only(b: &mut Builder<'_>) {
             Some(live) => {
                 let read = redact(&live.attrs, &record.sensitive_keys);
                 let same = plain_equal(
-                    &Value::Map(read.clone().into()),
-                    &Value::Map(record.read().clone().into()),
+                    &Value::Map(read.clone()),
+                    &Value::Map(record.read().clone()),
                 ) && live.version == record.version;
                 let changed_keys: Vec<String> = read
                     .keys()

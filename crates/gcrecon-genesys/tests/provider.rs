@@ -72,7 +72,7 @@ fn with_token(sim: &Sim, token: &str) -> GenesysProvider {
 #[allow(clippy::needless_pass_by_value)] // callers pass `json!(...)` directly
 fn attrs(j: Json) -> Attrs {
     match Value::from_json(&j) {
-        Value::Map(m) => m.into(),
+        Value::Map(m) => m,
         other => panic!("not a table: {other}"),
     }
 }

@@ -450,8 +450,8 @@ fn list_diff_lines(
 /// are left out.
 fn map_diff_lines(
     label: &str,
-    before: &std::collections::BTreeMap<String, Value>,
-    after: &std::collections::BTreeMap<String, Value>,
+    before: &gcrecon_core::vecmap::VecMap<String, Value>,
+    after: &gcrecon_core::vecmap::VecMap<String, Value>,
     subset: bool,
     depth: usize,
     suffix: &str,

@@ -164,7 +164,7 @@ fn mixed_plan() -> Plan {
                 ("name", "eMite".into()),
                 ("type", "embedded-client-app".into()),
                 ("notes", "Owner: analytics team\nContact: #emite\nReviewed: 2024-01\nTicket: OPS-1\nOn call: Sam".into()),
-                ("config", Value::Map(BTreeMap::from([
+                ("config", Value::Map(gcrecon_core::vecmap::VecMap::from([
                     ("url".to_owned(), "https://old.emite.example/app".into()),
                     ("sandbox".to_owned(), "allow-scripts".into()),
                     ("serverDefault".to_owned(), Value::from(true)),
@@ -174,7 +174,7 @@ fn mixed_plan() -> Plan {
                 ("name", "eMite".into()),
                 ("type", "embedded-client-app".into()),
                 ("notes", "Owner: analytics team\nContact: #emite-support\nReviewed: 2024-01\nTicket: OPS-1\nOn call: Sam".into()),
-                ("config", Value::Map(BTreeMap::from([
+                ("config", Value::Map(gcrecon_core::vecmap::VecMap::from([
                     ("url".to_owned(), "https://new.emite.example/app".into()),
                     ("sandbox".to_owned(), "allow-scripts".into()),
                     ("displayType".to_owned(), "standalone".into()),
@@ -203,7 +203,7 @@ fn mixed_plan() -> Plan {
                 ("grant_type", "client_credentials".into()),
                 (
                     "roles",
-                    Value::List(vec![Value::Map(BTreeMap::from([
+                    Value::List(vec![Value::Map(gcrecon_core::vecmap::VecMap::from([
                         ("role".to_owned(), Value::Unknown),
                         ("divisions".to_owned(), Value::strings(["*"])),
                     ]))]),

@@ -581,7 +581,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         Ok(if unknown {
             Value::Unknown
         } else {
-            Value::Map(out)
+            Value::Map(out.into())
         })
     }
 
@@ -917,7 +917,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         Ok(if unknown {
             Value::Unknown
         } else if f.key.is_some() {
-            Value::Map(map)
+            Value::Map(map.into())
         } else {
             Value::List(list)
         })
@@ -1145,7 +1145,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             let v = self.instance_attr(block, key, each_value, name, scope, acc)?;
             out.insert(name.to_owned(), v);
         }
-        Ok(Value::Map(out))
+        Ok(Value::Map(out.into()))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1192,14 +1192,14 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                     }
                     if let Some(k) = &a.key {
                         acc.data_refs.insert(a.clone());
-                        out.insert(k.clone(), Value::Map(attrs.clone().into()));
+                        out.insert(k.clone(), Value::Map(attrs.clone()));
                     }
                 }
-                return Ok(Value::Map(out));
+                return Ok(Value::Map(out.into()));
             }
             return Ok(
                 match self.data_instance(block_addr, key, e, file, scope, acc)? {
-                    Some(attrs) => Value::Map(attrs.clone().into()),
+                    Some(attrs) => Value::Map(attrs.clone()),
                     None => Value::Unknown,
                 },
             );
@@ -1216,7 +1216,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                 let obj = self.instance_object(block, k.as_deref(), v, scope, acc)?;
                 out.insert(k.clone().unwrap_or_default(), obj);
             }
-            return Ok(Value::Map(out));
+            return Ok(Value::Map(out.into()));
         }
         match self.resource_instance(block, key, e, file, scope, acc)? {
             Some((k, v)) => self.instance_object(block, k.as_deref(), &v, scope, acc),

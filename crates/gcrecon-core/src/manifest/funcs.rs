@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use crate::value::Value;
+use crate::vecmap::VecMap;
 
 use super::expr::{BinaryOp, Func, UnaryOp};
 
@@ -62,7 +63,7 @@ fn expect_list(f: Func, i: usize, v: &Value) -> Result<&[Value], FuncError> {
     })
 }
 
-fn expect_map(f: Func, i: usize, v: &Value) -> Result<&BTreeMap<String, Value>, FuncError> {
+fn expect_map(f: Func, i: usize, v: &Value) -> Result<&VecMap<String, Value>, FuncError> {
     v.as_map().ok_or_else(|| {
         FuncError::at(
             i,
@@ -244,7 +245,7 @@ fn maps(f: Func, args: &[Value]) -> R {
                     out.insert(k.clone(), v.clone());
                 }
             }
-            Ok(Value::Map(out))
+            Ok(Value::Map(out.into()))
         }
         Func::Length => match &args[0] {
             Value::List(l) => Ok(Value::from(l.len() as i64)),
@@ -698,7 +699,7 @@ mod tests {
         let e = call(Func::Concat, &[Value::List(vec![]), s("x")]).unwrap_err();
         assert_eq!(e.arg, Some(1));
         assert!(e.message.contains("must be a list, found string"), "{e:?}");
-        let e = call(Func::Lookup, &[Value::Map(BTreeMap::new()), s("k")]).unwrap_err();
+        let e = call(Func::Lookup, &[Value::Map(Default::default()), s("k")]).unwrap_err();
         assert_eq!(e.arg, Some(1));
         let e = call(Func::Format, &[s("%s %s"), s("a")]).unwrap_err();
         assert!(e.message.contains("more verbs"), "{e:?}");

@@ -82,7 +82,7 @@ pub fn credentials_from_wire(wire: &Json) -> Value {
         };
         out.insert(name.clone(), value);
     }
-    Value::Map(out)
+    Value::Map(out.into())
 }
 
 /// `{name = id}` (or `{name = {id = ...}}`) → wire `credentials`.
@@ -120,7 +120,7 @@ pub fn to_live(wire: &Json, config: Option<&Json>) -> Result<LiveObject, Provide
             config
                 .get(key)
                 .filter(|v| v.is_object())
-                .map_or_else(|| Value::Map(BTreeMap::new()), Value::from_json)
+                .map_or_else(|| Value::Map(Default::default()), Value::from_json)
         };
         attrs.insert("config".into(), object("properties"));
         attrs.insert("advanced".into(), object("advanced"));
@@ -128,7 +128,7 @@ pub fn to_live(wire: &Json, config: Option<&Json>) -> Result<LiveObject, Provide
             "credentials".into(),
             config
                 .get("credentials")
-                .map_or_else(|| Value::Map(BTreeMap::new()), credentials_from_wire),
+                .map_or_else(|| Value::Map(Default::default()), credentials_from_wire),
         );
     }
     Ok(LiveObject {

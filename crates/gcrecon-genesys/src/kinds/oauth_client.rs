@@ -103,7 +103,7 @@ pub fn roles_from_wire(wire: &Json) -> Value {
                 let mut m = BTreeMap::new();
                 m.insert("role".to_owned(), Value::from(role));
                 m.insert("divisions".to_owned(), Value::strings(divisions));
-                Value::Map(m)
+                Value::Map(m.into())
             })
             .collect(),
     )

@@ -70,7 +70,7 @@ pub fn to_live(role_id: &str, pairs: &BTreeSet<Pair>) -> LiveObject {
             let mut m = BTreeMap::new();
             m.insert("subject".to_owned(), Value::from(subject.as_str()));
             m.insert("division".to_owned(), Value::from(division.as_str()));
-            Value::Map(m)
+            Value::Map(m.into())
         })
         .collect();
     let mut attrs = Attrs::new();
