@@ -1,7 +1,6 @@
 //! [`Value`]: the values of manifest attributes, data source attributes and
 //! outputs, including the one value JSON lacks: "known only after apply".
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{MapAccess, SeqAccess, Visitor};
@@ -308,11 +307,13 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut entries = BTreeMap::new();
-        while let Some((key, value)) = map.next_entry::<String, Value>()? {
-            entries.insert(key, value);
+        // Appended as read and sorted once (`collect`), as a `BTreeMap`
+        // would keep them: a key given twice keeps its last value.
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+        while let Some(entry) = map.next_entry::<String, Value>()? {
+            entries.push(entry);
         }
-        Ok(Value::Map(entries.into()))
+        Ok(Value::Map(entries.into_iter().collect()))
     }
 }
 
