@@ -653,7 +653,10 @@ pub async fn plan<P: Provider + 'static>(
     )
     .await?;
     check_org(state, &context.org, None)?;
-    let (mut desired, graph) = desired_state(input, state, &context, options.destroy)?;
+    // The locals and `for_each` expansions that reference no resource,
+    // evaluated once for the first evaluation and kept for the walk.
+    let cache = EvalCache::default();
+    let (mut desired, graph) = desired_state(input, state, &context, &cache, options.destroy)?;
     // Evaluation does not need the home division; planning does.
     let (live, home) = tokio::join!(
         refresh(provider, state, &desired, observer),
@@ -677,7 +680,7 @@ pub async fn plan<P: Provider + 'static>(
     if options.refresh_only {
         plan_refresh_only(&mut b);
     } else {
-        plan_instances(&mut b, input, &graph, &mut desired, &mut known);
+        plan_instances(&mut b, input, &graph, &cache, &mut desired, &mut known);
         for record in &state.resources {
             if !desired.contains_key(&record.address) {
                 b.plan_delete(&record.address, false);
@@ -858,14 +861,16 @@ fn desired_state(
     input: PlanInput<'_>,
     state: &State,
     context: &Context,
+    cache: &EvalCache,
     destroy: bool,
 ) -> Result<(FirstEvaluation, ResourceGraph), EngineError> {
     if destroy {
         return Ok((FirstEvaluation::default(), ResourceGraph::new()));
     }
     let from_state = |a: &Address, attr: &str| state_value(state, a, attr);
-    let ctx =
-        EvalContext::new(input.variables, &context.data, &from_state).with_emails(&context.emails);
+    let ctx = EvalContext::new(input.variables, &context.data, &from_state)
+        .with_emails(&context.emails)
+        .with_cache(cache);
     let desired = input
         .manifest
         .desired(&ctx)
@@ -917,17 +922,17 @@ async fn refresh<P: Provider + 'static>(
 /// An instance that references a resource is evaluated again, with what
 /// the instances planned before it make known; the others are taken out
 /// of `first` (their first evaluation) as they are
-/// ([`Manifest::resource_free_blocks`]). The instances as planned are left
-/// in `known`.
+/// ([`Manifest::resource_free_blocks`]). `cache` is the one the first
+/// evaluation filled. The instances as planned are left in `known`.
 fn plan_instances(
     b: &mut Builder<'_>,
     input: PlanInput<'_>,
     graph: &ResourceGraph,
+    cache: &EvalCache,
     first: &mut FirstEvaluation,
     known: &mut Known,
 ) {
     let free = input.manifest.resource_free_blocks();
-    let cache = EvalCache::default();
     known.ids.reserve(first.len());
     known.walked.reserve(first.len());
     for node in graph.apply_order() {
@@ -942,7 +947,7 @@ fn plan_instances(
             let resolver = |a: &Address, attr: &str| known.value(a, attr, false);
             let ctx = EvalContext::new(input.variables, &b.context.data, &resolver)
                 .with_emails(&b.context.emails)
-                .with_cache(&cache);
+                .with_cache(cache);
             input.manifest.eval_instance(&address, &ctx)
         };
         let inst = match evaluated {

@@ -13,7 +13,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::rc::Rc;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use crate::address::{Address, Target};
 use crate::graph::{EdgeReason, NodeKind, ResourceGraph};
@@ -57,7 +57,7 @@ static UNKNOWN: Value = Value::Unknown;
 /// read: `local.teams[each.key]` in a `for_each` of N instances would
 /// otherwise copy all N teams once per instance.
 enum Held<'c> {
-    Local(Rc<(Value, Acc)>),
+    Local(Arc<(Value, Acc)>),
     Var(&'c Value),
     Owned(Value),
 }
@@ -84,26 +84,29 @@ impl Held<'_> {
     }
 }
 
-/// What [`Manifest::eval_instance`] keeps from one call to the next (see
-/// [`EvalContext::with_cache`]): the locals and `for_each` expansions that
-/// reference no resource, which come out the same whatever ids the
-/// resources have, and where each instance key is. Without it, evaluating
-/// each of a `for_each` block's N instances evaluates its `for_each` (and
-/// the locals it reads) again: N² for the block.
+/// What [`Manifest::desired`] and [`Manifest::eval_instance`] keep from one
+/// call to the next (see [`EvalContext::with_cache`]): the locals and
+/// `for_each` expansions that reference no resource, which come out the
+/// same whatever ids the resources have, and where each instance key is.
+/// Without it, evaluating each of a `for_each` block's N instances
+/// evaluates its `for_each` (and the locals it reads) again: N² for the
+/// block. A plan fills one in its first evaluation and reads it in the
+/// walk, so such a `for_each` is evaluated once per plan.
 ///
 /// One cache serves calls with the same variables, data sources and
-/// emails; a context with others needs a cache of its own.
+/// emails; a context with others needs a cache of its own. It can be sent
+/// to another thread (a plan holds it across the refresh).
 #[derive(Default)]
 pub struct EvalCache {
-    locals: RefCell<HashMap<String, Rc<(Value, Acc)>>>,
-    instances: RefCell<HashMap<Address, Rc<KeyedInstances>>>,
+    locals: Mutex<HashMap<String, Arc<(Value, Acc)>>>,
+    instances: Mutex<HashMap<Address, Arc<KeyedInstances>>>,
 }
 
 impl std::fmt::Debug for EvalCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EvalCache")
-            .field("locals", &self.locals.borrow().len())
-            .field("blocks", &self.instances.borrow().len())
+            .field("locals", &lock(&self.locals).len())
+            .field("blocks", &lock(&self.instances).len())
             .finish()
     }
 }
@@ -111,12 +114,12 @@ impl std::fmt::Debug for EvalCache {
 /// A block's instances: from an [`EvalCache`], with each key's position,
 /// or as evaluated by this evaluator alone.
 enum Expansion {
-    Kept(Rc<KeyedInstances>),
-    Here(Rc<Instances>),
+    Kept(Arc<KeyedInstances>),
+    Here(Arc<Instances>),
 }
 
 impl Expansion {
-    fn list(&self) -> &Rc<Instances> {
+    fn list(&self) -> &Arc<Instances> {
         match self {
             Expansion::Kept(keyed) => &keyed.list,
             Expansion::Here(list) => list,
@@ -133,23 +136,28 @@ impl Expansion {
 }
 
 /// The instances of a block without `for_each`: one, keyed `None`.
-fn single_instance() -> Rc<Instances> {
-    thread_local! {
-        static SINGLE: Rc<Instances> = Rc::new(vec![(None, Value::Null)]);
-    }
-    SINGLE.with(Rc::clone)
+fn single_instance() -> Arc<Instances> {
+    static SINGLE: LazyLock<Arc<Instances>> = LazyLock::new(|| Arc::new(vec![(None, Value::Null)]));
+    Arc::clone(&SINGLE)
+}
+
+/// A map of an [`EvalCache`], locked. Nothing panics while holding one,
+/// and what it holds is only ever added to whole, so a poisoned lock's
+/// map is still sound.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A block's instances and the position of each key among them.
 struct KeyedInstances {
-    list: Rc<Instances>,
+    list: Arc<Instances>,
     /// Positions of the `for_each` keys (a block without one has a single
     /// instance, keyed `None`, at 0).
     by_key: HashMap<String, usize>,
 }
 
 impl KeyedInstances {
-    fn new(list: Rc<Instances>) -> Self {
+    fn new(list: Arc<Instances>) -> Self {
         let by_key = list
             .iter()
             .enumerate()
@@ -214,7 +222,7 @@ impl<'s> Scope<'s> {
     }
 }
 
-type Cached<T> = Result<Rc<T>, Diagnostic>;
+type Cached<T> = Result<Arc<T>, Diagnostic>;
 
 const MAX_DEPTH: u32 = 64;
 
@@ -1310,12 +1318,12 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         Err(d)
     }
 
-    fn local(&self, name: &str, sp: Sp, owner: Owner<'_>) -> Result<Rc<(Value, Acc)>, Diagnostic> {
+    fn local(&self, name: &str, sp: Sp, owner: Owner<'_>) -> Result<Arc<(Value, Acc)>, Diagnostic> {
         if let Some(c) = self.locals.borrow().get(name) {
             return c.clone();
         }
         let shared = self.ctx.cache;
-        if let Some(kept) = shared.and_then(|c| c.locals.borrow().get(name).cloned()) {
+        if let Some(kept) = shared.and_then(|c| lock(&c.locals).get(name).cloned()) {
             self.locals
                 .borrow_mut()
                 .insert(name.to_owned(), Ok(kept.clone()));
@@ -1333,14 +1341,11 @@ impl<'m, 'c> Evaluator<'m, 'c> {
         let mut acc = Acc::default();
         let r = self
             .node(&decl.value, &Scope::new(&local_owner, None), &mut acc)
-            .map(|v| Rc::new((v, acc)));
+            .map(|v| Arc::new((v, acc)));
         self.leave();
         if let (Some(cache), Ok(local)) = (shared, &r) {
             if local.1.refs.is_empty() {
-                cache
-                    .locals
-                    .borrow_mut()
-                    .insert(name.to_owned(), local.clone());
+                lock(&cache.locals).insert(name.to_owned(), local.clone());
             }
         }
         self.locals.borrow_mut().insert(name.to_owned(), r.clone());
@@ -1397,7 +1402,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
     }
 
     /// The instances of a block, `for_each` evaluated.
-    fn instances(&self, block: &Block) -> Result<Rc<Instances>, Diagnostic> {
+    fn instances(&self, block: &Block) -> Result<Arc<Instances>, Diagnostic> {
         self.expansion(block).map(|e| e.list().clone())
     }
 
@@ -1408,20 +1413,17 @@ impl<'m, 'c> Evaluator<'m, 'c> {
             return Ok(Expansion::Here(single_instance()));
         }
         let shared = self.ctx.cache;
-        if let Some(kept) = shared.and_then(|c| c.instances.borrow().get(&block.address).cloned()) {
+        if let Some(kept) = shared.and_then(|c| lock(&c.instances).get(&block.address).cloned()) {
             return Ok(Expansion::Kept(kept));
         }
         if let Some(c) = self.instances.borrow().get(&block.address) {
             return c.clone().map(Expansion::Here);
         }
         let mut acc = Acc::default();
-        let r = self.compute_instances(block, &mut acc).map(Rc::new);
+        let r = self.compute_instances(block, &mut acc).map(Arc::new);
         if let (Some(cache), Ok(list), true) = (shared, &r, acc.refs.is_empty()) {
-            let keyed = Rc::new(KeyedInstances::new(list.clone()));
-            cache
-                .instances
-                .borrow_mut()
-                .insert(block.address.clone(), keyed.clone());
+            let keyed = Arc::new(KeyedInstances::new(list.clone()));
+            lock(&cache.instances).insert(block.address.clone(), keyed.clone());
             return Ok(Expansion::Kept(keyed));
         }
         self.instances

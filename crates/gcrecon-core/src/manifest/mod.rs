@@ -99,8 +99,9 @@ impl<'a> EvalContext<'a> {
         }
     }
 
-    /// This context keeping, in `cache`, what one
-    /// [`Manifest::eval_instance`] evaluates that the next can reuse. Every
+    /// This context keeping, in `cache`, what one evaluation
+    /// ([`Manifest::desired`], [`Manifest::eval_instance`]) evaluates that
+    /// the next can reuse. Every
     /// context given the same cache must have the same variables, data
     /// sources and emails; the resources' values may differ.
     pub fn with_cache(mut self, cache: &'a EvalCache) -> Self {
