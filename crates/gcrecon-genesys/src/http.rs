@@ -655,8 +655,7 @@ impl Api {
                         .map_or(0, |t| t as usize)
                         .saturating_sub(all.len()),
                 );
-                let mut pages = stream::iter(2..=count).map(page).buffered(self.concurrency);
-                while let Some(p) = pages.try_next().await? {
+                for p in for_each_bounded(2..=count, self.concurrency, page).await? {
                     all.extend(p.entities);
                 }
             }
@@ -892,27 +891,60 @@ pub fn permissions_named(body: &Value) -> Vec<String> {
     found
 }
 
-/// Run `f` over `items` with at most `concurrency` at once, keeping order.
+/// Run `f` over `items` with at most `concurrency` at once; the results in
+/// the items' order. A call that is slow to answer holds only its own
+/// slot: the next item starts as soon as any call ends. (Buffering in
+/// order would start none until the oldest call ended, so one slow answer
+/// left the other slots idle.)
 pub async fn for_each_bounded<T, R, F, Fut>(
     items: impl IntoIterator<Item = T>,
     concurrency: usize,
-    f: F,
+    mut f: F,
 ) -> Result<Vec<R>, ProviderError>
 where
     F: FnMut(T) -> Fut,
     Fut: std::future::Future<Output = Result<R, ProviderError>>,
 {
-    stream::iter(items)
-        .map(f)
-        .buffered(concurrency.max(1))
+    let mut done: Vec<(usize, R)> = stream::iter(items.into_iter().enumerate())
+        .map(|(i, item)| {
+            let call = f(item);
+            async move { call.await.map(|r| (i, r)) }
+        })
+        .buffer_unordered(concurrency.max(1))
         .try_collect()
-        .await
+        .await?;
+    done.sort_unstable_by_key(|(i, _)| *i);
+    Ok(done.into_iter().map(|(_, r)| r).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_call_does_not_hold_back_the_next_ones() {
+        // Two slots, four items: item 0 ends only once item 3 has started,
+        // which needs items 1 and 2 to end while 0 is still in flight.
+        let last_started = std::sync::Arc::new(tokio::sync::Notify::new());
+        let run = for_each_bounded(0..4u32, 2, |i| {
+            let last_started = last_started.clone();
+            async move {
+                if i == 3 {
+                    last_started.notify_one();
+                }
+                if i == 0 {
+                    last_started.notified().await;
+                }
+                Ok::<_, ProviderError>(i * 10)
+            }
+        });
+        let got = tokio::time::timeout(std::time::Duration::from_secs(60), run)
+            .await
+            .expect("item 0 waited for an item that never started")
+            .unwrap();
+        assert_eq!(got, [0, 10, 20, 30], "in the items' order");
+    }
 
     #[test]
     fn requests_fill_templates_and_count_by_template() {
