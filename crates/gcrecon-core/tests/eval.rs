@@ -678,81 +678,11 @@ depends_on = [\"role.plain\"]
     assert_eq!(differ, ["role.direct", "role.through_local"]);
 }
 
-#[test]
-fn the_first_evaluation_fills_the_cache_the_walk_reads() {
-    let m = load(&format!(
-        "{HEADER}
-[variables.teams]
-type = \"map\"
-default = {{ a = \"Alpha\", b = \"Beta\" }}
-
-[locals]
-teams = \"${{var.teams}}\"
-base_id = \"${{role.base.id}}\"
-
-[role.base]
-name = \"Base\"
-permissions = [\"a:b:c\"]
-
-[group.team]
-for_each = \"${{local.teams}}\"
-name = \"${{each.value}} team\"
-description = \"${{local.base_id}}\"
-
-[group.named]
-for_each = [\"${{role.base.name}}\"]
-name = \"${{each.value}} group\"
-"
-    ));
-    let vars = m
-        .resolve_variables(&BTreeMap::new(), &BTreeMap::new())
-        .unwrap();
-    let data = BTreeMap::new();
-    let cache = manifest::EvalCache::default();
-    let ctx = EvalContext::new(&vars, &data, &nothing_known).with_cache(&cache);
-    let desired = m.desired(&ctx).unwrap();
-    assert_eq!(desired.instances.len(), 4);
-    // Kept: `local.teams` and the expansion of `group.team`; not kept:
-    // `local.base_id` and the `for_each` of `group.named`, which read a
-    // resource.
-    assert_eq!(format!("{cache:?}"), "EvalCache { locals: 1, blocks: 1 }");
-
-    // The walk evaluates with the same cache and the ids it has learnt.
-    let id = |a: &Address, attr: &str| {
-        (a.to_string() == "role.base" && attr == "id").then(|| Value::from("r1"))
-    };
-    let walk = EvalContext::new(&vars, &data, &id).with_cache(&cache);
-    let a = m
-        .eval_instance(&"group.team[\"a\"]".parse().unwrap(), &walk)
-        .unwrap();
-    assert_eq!(a.attrs["name"], Value::from("Alpha team"));
-    assert_eq!(a.attrs["description"], Value::from("r1"));
-    assert_eq!(format!("{cache:?}"), "EvalCache { locals: 1, blocks: 1 }");
-
-    // What the walk reads is the first evaluation's: given other variables
-    // (which a cache must not be), the kept expansion still answers, where
-    // a fresh evaluation no longer has the instance.
-    let cli: BTreeMap<String, String> =
-        [("teams".to_owned(), r#"{"z": "Zeta"}"#.to_owned())].into();
-    let other = m.resolve_variables(&cli, &BTreeMap::new()).unwrap();
-    let kept = EvalContext::new(&other, &data, &id).with_cache(&cache);
-    let b = m
-        .eval_instance(&"group.team[\"b\"]".parse().unwrap(), &kept)
-        .unwrap();
-    assert_eq!(b.attrs["name"], Value::from("Beta team"));
-    let fresh = EvalContext::new(&other, &data, &id);
-    let gone = m
-        .eval_instance(&"group.team[\"b\"]".parse().unwrap(), &fresh)
-        .unwrap_err();
-    assert!(
-        gone.to_string().contains("not one of the instances"),
-        "{gone}"
-    );
-}
-
-#[test]
-fn a_cache_keeps_only_what_references_no_resource() {
-    let m = load(&format!(
+/// A manifest with a cacheable local and `for_each` (`local.teams`,
+/// `group.team`) and others that read a resource (`local.base_id`,
+/// `group.named`, `group.by_id`).
+fn teams_manifest() -> Manifest {
+    load(&format!(
         "{HEADER}
 [variables.teams]
 type = \"map\"
@@ -780,7 +710,60 @@ description = \"${{local.base_id}}\"
 for_each = [\"${{role.base.id}}\"]
 name = \"Group of ${{each.value}}\"
 "
-    ));
+    ))
+}
+
+#[test]
+fn the_first_evaluation_fills_the_cache_the_walk_reads() {
+    let m = teams_manifest();
+    let vars = m
+        .resolve_variables(&BTreeMap::new(), &BTreeMap::new())
+        .unwrap();
+    let data = BTreeMap::new();
+    let id = |a: &Address, attr: &str| {
+        (a.to_string() == "role.base" && attr == "id").then(|| Value::from("r1"))
+    };
+    let cache = manifest::EvalCache::default();
+    let ctx = EvalContext::new(&vars, &data, &id).with_cache(&cache);
+    let desired = m.desired(&ctx).unwrap();
+    assert_eq!(desired.instances.len(), 7);
+    // Kept: `local.teams` and the expansion of `group.team`; not kept:
+    // `local.base_id` and the `for_each` of `group.named` and
+    // `group.by_id`, which read a resource.
+    assert_eq!(format!("{cache:?}"), "EvalCache { locals: 1, blocks: 1 }");
+
+    // The walk evaluates with the same cache.
+    let a = m
+        .eval_instance(&"group.team[\"a\"]".parse().unwrap(), &ctx)
+        .unwrap();
+    assert_eq!(a.attrs["name"], Value::from("Alpha team"));
+    assert_eq!(a.attrs["description"], Value::from("r1 r1"));
+    assert_eq!(format!("{cache:?}"), "EvalCache { locals: 1, blocks: 1 }");
+
+    // What the walk reads is the first evaluation's: given other variables
+    // (which a cache must not be), the kept expansion still answers, where
+    // a fresh evaluation no longer has the instance.
+    let cli: BTreeMap<String, String> =
+        [("teams".to_owned(), r#"{"z": "Zeta"}"#.to_owned())].into();
+    let other = m.resolve_variables(&cli, &BTreeMap::new()).unwrap();
+    let kept = EvalContext::new(&other, &data, &id).with_cache(&cache);
+    let b = m
+        .eval_instance(&"group.team[\"b\"]".parse().unwrap(), &kept)
+        .unwrap();
+    assert_eq!(b.attrs["name"], Value::from("Beta team"));
+    let fresh = EvalContext::new(&other, &data, &id);
+    let gone = m
+        .eval_instance(&"group.team[\"b\"]".parse().unwrap(), &fresh)
+        .unwrap_err();
+    assert!(
+        gone.to_string().contains("not one of the instances"),
+        "{gone}"
+    );
+}
+
+#[test]
+fn a_cache_keeps_only_what_references_no_resource() {
+    let m = teams_manifest();
     let vars = m
         .resolve_variables(&BTreeMap::new(), &BTreeMap::new())
         .unwrap();
