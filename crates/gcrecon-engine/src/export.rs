@@ -36,6 +36,7 @@ use gcrecon_core::provider::{CallerKind, GenesysId, ListScope, LiveObject, Org, 
 use gcrecon_core::schema::{resource_keys, DiffKind};
 use gcrecon_core::state::{read_differing, ResourceState, State};
 use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::vecmap::VecMap;
 use gcrecon_core::{Address, DataKind, Kind};
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table};
 
@@ -347,8 +348,8 @@ fn client_roles(
             .collect();
         let (role_ref, role_dep) = refs.to(Kind::Role, role, address);
         deps.extend(role_dep);
-        let mut me = BTreeMap::from([("role".to_owned(), role_ref)]);
-        let mut ap = BTreeMap::from([("role".to_owned(), Value::from(role))]);
+        let mut me = VecMap::from([("role".to_owned(), role_ref)]);
+        let mut ap = VecMap::from([("role".to_owned(), Value::from(role))]);
         if !(divisions.is_empty() || divisions == [home.as_str()]) {
             let mut refs_list = Vec::new();
             for d in &divisions {
@@ -364,8 +365,8 @@ fn client_roles(
             me.insert("divisions".into(), Value::List(refs_list));
             ap.insert("divisions".into(), Value::strings(divisions));
         }
-        manifest.push(Value::Map(me.into()));
-        applied.push(Value::Map(ap.into()));
+        manifest.push(Value::Map(me));
+        applied.push(Value::Map(ap));
     }
     (Value::List(manifest), Value::List(applied), deps)
 }

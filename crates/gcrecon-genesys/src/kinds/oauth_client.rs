@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use gcrecon_core::provider::{Created, GenesysId, ListScope, Listing, LiveObject, ProviderError};
 use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::vecmap::VecMap;
 use gcrecon_core::{Kind, Secret};
 use serde_json::{json, Map, Value as Json};
 
@@ -100,10 +101,10 @@ pub fn roles_from_wire(wire: &Json) -> Value {
         by_role
             .into_iter()
             .map(|(role, divisions)| {
-                let mut m = BTreeMap::new();
-                m.insert("role".to_owned(), Value::from(role));
-                m.insert("divisions".to_owned(), Value::strings(divisions));
-                Value::Map(m.into())
+                Value::Map(VecMap::from([
+                    ("role".to_owned(), Value::from(role)),
+                    ("divisions".to_owned(), Value::strings(divisions)),
+                ]))
             })
             .collect(),
     )

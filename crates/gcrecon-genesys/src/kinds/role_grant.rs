@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use gcrecon_core::provider::{Created, GenesysId, ListScope, Listing, LiveObject, ProviderError};
 use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::vecmap::VecMap;
 use gcrecon_core::Kind;
 use serde_json::{json, Value as Json};
 
@@ -67,10 +68,10 @@ pub fn to_live(role_id: &str, pairs: &BTreeSet<Pair>) -> LiveObject {
     let grants = pairs
         .iter()
         .map(|(subject, division)| {
-            let mut m = BTreeMap::new();
-            m.insert("subject".to_owned(), Value::from(subject.as_str()));
-            m.insert("division".to_owned(), Value::from(division.as_str()));
-            Value::Map(m.into())
+            Value::Map(VecMap::from([
+                ("subject".to_owned(), Value::from(subject.as_str())),
+                ("division".to_owned(), Value::from(division.as_str())),
+            ]))
         })
         .collect();
     let mut attrs = Attrs::new();
