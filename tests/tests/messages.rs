@@ -1,7 +1,8 @@
 //! End-to-end tests of what `gcrecon` says when it cannot get going: an
 //! unreachable API (each retry said on stderr, then a hint), an unknown
-//! region (the valid ones sorted, one per line) and a refused login (said
-//! once, the advice once).
+//! region (the valid ones sorted, one per line), a refused login (said
+//! once, the advice once), and a manifest error while the login retries
+//! (said alone).
 
 use std::process::{Command, Output, Stdio};
 
@@ -17,8 +18,12 @@ name = "Support"
 "#;
 
 fn run(env: &[(&str, &str)]) -> Output {
+    run_with(MANIFEST, env)
+}
+
+fn run_with(manifest: &str, env: &[(&str, &str)]) -> Output {
     let dir = test_support::temp_dir();
-    std::fs::write(dir.path().join("gcrecon.toml"), MANIFEST).unwrap();
+    std::fs::write(dir.path().join("gcrecon.toml"), manifest).unwrap();
     Command::new(test_support::bin_path("gcrecon"))
         .current_dir(dir.path())
         .arg("plan")
@@ -78,6 +83,37 @@ fn an_unreachable_api_says_each_retry_then_gives_a_hint() {
         assert!(hint.contains(word), "{hint}");
     }
     assert!(!err.contains("ci-secret"), "{err}");
+}
+
+#[test]
+fn a_manifest_error_comes_alone_while_the_login_retries() {
+    // The login begins as the manifest is read. Nothing listens, so its
+    // first retry is due within milliseconds, long before thousands of
+    // blocks are read; the manifest's error must still be all that is said.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut manifest = MANIFEST.to_owned();
+    for i in 0..3000 {
+        manifest.push_str(&format!("\n[role.r{i}]\nname = \"R{i}\"\n"));
+    }
+    manifest.push_str("\n[role.broken]\nname = 42\n");
+    let line = manifest.lines().count();
+    let err = stderr(&run_with(
+        &manifest,
+        &[
+            ("GENESYSCLOUD_API_REGION", &url),
+            ("GENESYSCLOUD_OAUTHCLIENT_ID", "ci-client"),
+            ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "ci-secret"),
+        ],
+    ));
+    assert!(err.contains(&format!("gcrecon.toml:{line}:")), "{err}");
+    assert!(err.contains("role.broken"), "{err}");
+    assert!(!err.contains("retrying"), "{err}");
+    assert!(!err.contains("127.0.0.1"), "{err}");
 }
 
 #[test]

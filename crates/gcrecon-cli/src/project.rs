@@ -243,6 +243,15 @@ pub fn backend_only(global: &Global) -> Result<Arc<dyn StateBackend>> {
 /// of a request that got no answer or a 502/503/504 is said on stderr
 /// (host, attempt n of N) as it happens.
 pub async fn connect(global: &Global, printer: &Printer) -> Result<Arc<GenesysProvider>> {
+    let printer = printer.clone();
+    connect_saying(global, move |text: &str| printer.note(text)).await
+}
+
+/// [`connect`], saying each retry through `say`.
+async fn connect_saying(
+    global: &Global,
+    say: impl Fn(&str) + Send + Sync + 'static,
+) -> Result<Arc<GenesysProvider>> {
     let conn = Connection::from_env_and_flags(global.region.clone(), global.api_url.clone())
         .context("cannot connect to Genesys Cloud")?;
     let target = if conn.region.is_empty() {
@@ -251,7 +260,7 @@ pub async fn connect(global: &Global, printer: &Printer) -> Result<Arc<GenesysPr
         format!("{}, region {}", conn.api_url, conn.region)
     };
     let options = ProviderOptions {
-        on_retry: Some(retry_reporter(printer.clone())),
+        on_retry: Some(retry_reporter(say)),
         ..ProviderOptions::default()
     };
     let provider = GenesysProvider::connect(conn, options).await.map_err(|e| {
@@ -263,14 +272,81 @@ pub async fn connect(global: &Global, printer: &Printer) -> Result<Arc<GenesysPr
     Ok(Arc::new(provider))
 }
 
-/// [`connect`], with the project's state loaded on a blocking thread
-/// meanwhile: the login is a round trip, and the state of a large
-/// organization tens of milliseconds of decoding. Take the lock first when
-/// there is one. A failed login is reported before a state that does not
-/// load, as when the two ran one after the other.
+/// A login begun before the manifest is read: the login is a round trip
+/// (and building the HTTP client some CPU), reading and checking a large
+/// manifest tens of milliseconds, and neither needs the other. Nothing of
+/// the login is said until [`EarlyLogin::finish`]: a manifest, variable
+/// or lock error still comes first and alone, and its retry notes are
+/// printed then, in order. Dropped unfinished (a command that fails
+/// before it needs the connection), the login stops where it is.
+pub struct EarlyLogin {
+    task: tokio::task::JoinHandle<Result<Arc<GenesysProvider>>>,
+    notes: Arc<HeldNotes>,
+}
+
+/// Retry notes held back until the command is ready to say them.
+struct HeldNotes {
+    printer: Printer,
+    /// `Some` while notes are held.
+    held: Mutex<Option<Vec<String>>>,
+}
+
+impl HeldNotes {
+    fn say(&self, text: &str) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        match held.as_mut() {
+            Some(notes) => notes.push(text.to_owned()),
+            None => self.printer.note(text),
+        }
+    }
+
+    /// Say what was held, and from now on say each note as it comes.
+    fn release(&self) {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        for text in held.take().unwrap_or_default() {
+            self.printer.note(&text);
+        }
+    }
+}
+
+impl EarlyLogin {
+    /// Start logging in; needs a running multi-threaded runtime.
+    pub fn start(global: &Global, printer: &Printer) -> EarlyLogin {
+        let notes = Arc::new(HeldNotes {
+            printer: printer.clone(),
+            held: Mutex::new(Some(Vec::new())),
+        });
+        let global = global.clone();
+        let say = Arc::clone(&notes);
+        let task =
+            tokio::spawn(
+                async move { connect_saying(&global, move |text: &str| say.say(text)).await },
+            );
+        EarlyLogin { task, notes }
+    }
+
+    /// Wait for the login, saying its retries.
+    pub async fn finish(mut self) -> Result<Arc<GenesysProvider>> {
+        self.notes.release();
+        (&mut self.task)
+            .await
+            .context("logging in to Genesys Cloud stopped")?
+    }
+}
+
+impl Drop for EarlyLogin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The login of `login`, with the project's state loaded on a blocking
+/// thread meanwhile: the login is a round trip, and the state of a large
+/// organization tens of milliseconds of decoding. Take the lock before
+/// this when there is one. A failed login is reported before a state that
+/// does not load, as when the two ran one after the other.
 pub async fn connect_loading_state(
-    global: &Global,
-    printer: &Printer,
+    login: EarlyLogin,
     project: &Project,
 ) -> Result<(Arc<GenesysProvider>, StateStore)> {
     let backend = project.backend.clone();
@@ -278,14 +354,14 @@ pub async fn connect_loading_state(
     let loading = tokio::task::spawn_blocking(move || {
         StateStore::load(backend, &name).map_err(anyhow::Error::from)
     });
-    let provider = connect(global, printer).await;
+    let provider = login.finish().await;
     let store = loading.await.context("loading the state stopped")?;
     Ok((provider?, store?))
 }
 
 /// Say each retry once per host and attempt number: concurrent requests
 /// failing together give one line per attempt, not one per request.
-pub(crate) fn retry_reporter(printer: Printer) -> RetryReporter {
+pub(crate) fn retry_reporter(say: impl Fn(&str) + Send + Sync + 'static) -> RetryReporter {
     let said: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
     RetryReporter(Arc::new(move |n: &RetryNotice| {
         let mut said = said.lock().unwrap_or_else(PoisonError::into_inner);
@@ -294,7 +370,7 @@ pub(crate) fn retry_reporter(printer: Printer) -> RetryReporter {
             return;
         }
         *last = n.next_attempt;
-        printer.note(&format!(
+        say(&format!(
             "retrying: {} to {} {}; attempt {} of {} in {:.1} s",
             n.request,
             n.host,

@@ -49,6 +49,7 @@ fn ignore_error(e: IgnoreError) -> anyhow::Error {
 
 /// `gcrecon drift`.
 pub async fn drift(ctx: &Ctx, args: &DriftArgs) -> Result<Exit> {
+    let login = ctx.start_login();
     let project = ctx.project()?;
     let variables = project.variables(&ctx.global)?;
     let ignore_path = args
@@ -69,7 +70,7 @@ pub async fn drift(ctx: &Ctx, args: &DriftArgs) -> Result<Exit> {
             "the state is locked ({holder}); objects that run is changing may show as drift"
         ));
     }
-    let (provider, store) = connect_loading_state(&ctx.global, &ctx.printer, &project).await?;
+    let (provider, store) = connect_loading_state(login, &project).await?;
     if !store.is_on_disk() {
         ctx.printer.warn(&format!(
             "no state at {}: nothing has been applied with this manifest and workspace, so every object is unmanaged",

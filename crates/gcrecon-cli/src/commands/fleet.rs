@@ -258,7 +258,10 @@ async fn workspace(shared: &Shared, ws: &Workspace, row: &mut Row) -> Result<Fou
         format!("{}, region {}", conn.api_url, conn.region)
     };
     let options = ProviderOptions {
-        on_retry: Some(retry_reporter(shared.printer.clone())),
+        on_retry: Some({
+            let printer = shared.printer.clone();
+            retry_reporter(move |text: &str| printer.note(text))
+        }),
         ..ProviderOptions::default()
     };
     let provider =

@@ -25,7 +25,7 @@ use crate::args::{Command, Global, PolicyCommand, SecretsCommand, StateCommand, 
 use crate::failure::{Exit, Hinted};
 use crate::printer::Printer;
 use crate::progress::Progress;
-use crate::project::Project;
+use crate::project::{EarlyLogin, Project};
 use crate::signals::Interrupts;
 
 /// What every command gets.
@@ -41,6 +41,11 @@ impl Ctx {
         Arc::new(Progress {
             printer: self.printer.clone(),
         })
+    }
+
+    /// Begin logging in while the command reads its manifest.
+    pub fn start_login(&self) -> EarlyLogin {
+        EarlyLogin::start(&self.global, &self.printer)
     }
 
     /// Load the manifest named by `-m`.

@@ -64,12 +64,13 @@ async fn make_plan(
 
 /// `gcrecon plan`.
 pub async fn plan(ctx: &Ctx, args: &PlanArgs) -> Result<Exit> {
+    let login = ctx.start_login();
     let project = ctx.project()?;
     let variables = project.variables(&ctx.global)?;
     let options = plan_options(&args.planning, args.refresh_only, false)?;
     let policies = policy::load(args.planning.policy.as_deref())?;
     let lock = ctx.lock(&project.backend, "plan")?;
-    let (provider, store) = connect_loading_state(&ctx.global, &ctx.printer, &project).await?;
+    let (provider, store) = connect_loading_state(login, &project).await?;
     let planned = make_plan(ctx, &project, &variables, &provider, &store, options).await?;
     lock.release()?;
     // Policies read the plan JSON whole, and `--format json` then prints
@@ -169,6 +170,7 @@ fn confirm(ctx: &Ctx, question: &str) -> Result<()> {
 
 /// `gcrecon apply [FILE]`.
 pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> Result<Exit> {
+    let login = ctx.start_login();
     let project = ctx.project()?;
     let saved = args.plan_file.as_deref().map(SavedPlan::read).transpose()?;
     let variables = match (&saved, &args.plan_file) {
@@ -180,7 +182,7 @@ pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> Result<Exit> {
     }
     let policies = policy::load(args.planning.policy.as_deref())?;
     let _lock = ctx.lock(&project.backend, "apply")?;
-    let (provider, store) = connect_loading_state(&ctx.global, &ctx.printer, &project).await?;
+    let (provider, store) = connect_loading_state(login, &project).await?;
     let planned = if let (Some(saved), Some(path)) = (&saved, &args.plan_file) {
         saved.check_inputs(
             path,
@@ -249,11 +251,12 @@ pub async fn apply(ctx: &Ctx, args: &ApplyArgs) -> Result<Exit> {
 
 /// `gcrecon destroy`.
 pub async fn destroy(ctx: &Ctx, args: &DestroyArgs) -> Result<Exit> {
+    let login = ctx.start_login();
     let project = ctx.project()?;
     let variables = project.variables(&ctx.global)?;
     require_approval_possible(ctx, args.auto_approve, "destroy")?;
     let _lock = ctx.lock(&project.backend, "destroy")?;
-    let (provider, store) = connect_loading_state(&ctx.global, &ctx.printer, &project).await?;
+    let (provider, store) = connect_loading_state(login, &project).await?;
     let options = PlanOptions {
         destroy: true,
         allow_caller_demotion: args.allow_caller_demotion,
