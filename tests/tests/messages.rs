@@ -40,20 +40,29 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-#[test]
-fn an_unreachable_api_says_each_retry_then_gives_a_hint() {
-    // A port nobody listens on.
+/// The URL of a port nobody listens on.
+fn unreachable_url() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let url = format!("http://127.0.0.1:{port}");
-    let err = stderr(&run(&[
-        ("GENESYSCLOUD_API_REGION", &url),
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Client credentials, and `url` as the API.
+fn unreachable_env(url: &str) -> [(&str, &str); 3] {
+    [
+        ("GENESYSCLOUD_API_REGION", url),
         ("GENESYSCLOUD_OAUTHCLIENT_ID", "ci-client"),
         ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "ci-secret"),
-    ]));
+    ]
+}
+
+#[test]
+fn an_unreachable_api_says_each_retry_then_gives_a_hint() {
+    let url = unreachable_url();
+    let err = stderr(&run(&unreachable_env(&url)));
     let lines: Vec<&str> = err.lines().collect();
     let retries: Vec<&&str> = lines
         .iter()
@@ -90,26 +99,14 @@ fn a_manifest_error_comes_alone_while_the_login_retries() {
     // The login begins as the manifest is read. Nothing listens, so its
     // first retry is due within milliseconds, long before thousands of
     // blocks are read; the manifest's error must still be all that is said.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = unreachable_url();
     let mut manifest = MANIFEST.to_owned();
     for i in 0..3000 {
         manifest.push_str(&format!("\n[role.r{i}]\nname = \"R{i}\"\n"));
     }
     manifest.push_str("\n[role.broken]\nname = 42\n");
     let line = manifest.lines().count();
-    let err = stderr(&run_with(
-        &manifest,
-        &[
-            ("GENESYSCLOUD_API_REGION", &url),
-            ("GENESYSCLOUD_OAUTHCLIENT_ID", "ci-client"),
-            ("GENESYSCLOUD_OAUTHCLIENT_SECRET", "ci-secret"),
-        ],
-    ));
+    let err = stderr(&run_with(&manifest, &unreachable_env(&url)));
     assert!(err.contains(&format!("gcrecon.toml:{line}:")), "{err}");
     assert!(err.contains("role.broken"), "{err}");
     assert!(!err.contains("retrying"), "{err}");
