@@ -342,9 +342,12 @@ impl Drop for EarlyLogin {
 
 /// The login of `login`, with the project's state loaded on a blocking
 /// thread meanwhile: the login is a round trip, and the state of a large
-/// organization tens of milliseconds of decoding. Take the lock before
-/// this when there is one. A failed login is reported before a state that
-/// does not load, as when the two ran one after the other.
+/// organization tens of milliseconds of decoding. Once logged in, the
+/// organization and the caller, which every command that calls this reads
+/// first, are read while the state still loads
+/// ([`GenesysProvider::read_ahead`]). Take the lock before this when there
+/// is one. A failed login is reported before a state that does not load,
+/// as when the two ran one after the other.
 pub async fn connect_loading_state(
     login: EarlyLogin,
     project: &Project,
@@ -355,7 +358,11 @@ pub async fn connect_loading_state(
         StateStore::load(backend, &name).map_err(anyhow::Error::from)
     });
     let provider = login.finish().await;
-    let store = loading.await.context("loading the state stopped")?;
+    let store = match &provider {
+        Ok(provider) => tokio::join!(loading, provider.read_ahead()).0,
+        Err(_) => loading.await,
+    };
+    let store = store.context("loading the state stopped")?;
     Ok((provider?, store?))
 }
 

@@ -190,6 +190,21 @@ impl GenesysProvider {
     pub fn connection(&self) -> &Connection {
         &self.ctx.connection
     }
+
+    /// Read the organization and who the caller is, and keep them: the
+    /// first [`Provider::org`] and [`Provider::caller`] then find them read
+    /// (or being read). For a command that needs both, started while it
+    /// still has other work to do (loading the state). A failure is not
+    /// kept: the later call asks again and reports it. Call it only once
+    /// the state is locked, when there is a lock: for a client, the answer
+    /// that names it also holds its grants, which the next
+    /// [`Provider::caller`] takes as current.
+    pub async fn read_ahead(&self) {
+        let (org, identity) = tokio::join!(org::org(&self.ctx), caller::identity(&self.ctx));
+        if let Err(e) = org.and(identity.map(drop)) {
+            tracing::debug!(error = %e, "reading ahead failed; asked again when needed");
+        }
+    }
 }
 
 impl Provider for GenesysProvider {

@@ -842,6 +842,48 @@ mod caller {
         assert!(matches!(err, ProviderError::Auth(_)), "{err}");
         assert!(!err.to_string().contains("wrong-secret-123"));
     }
+
+    /// What `read_ahead` read, the first `org` and `caller` do not read
+    /// again, for a client and for a user; a later `caller` reads the
+    /// grants anew.
+    #[test]
+    fn the_org_and_the_caller_read_ahead_are_not_read_again() {
+        let sim = acme();
+        let token = sim.user_token("ada@acme.example");
+        for (p, first_grants) in [(admin(&sim), 0), (with_token(&sim, &token), 1)] {
+            sim.reset_stats();
+            run(p.read_ahead());
+            let ahead = sim.stats();
+            assert_eq!(
+                route_calls(&ahead, "GET /api/v2/organizations/me"),
+                1,
+                "{ahead}"
+            );
+            let total = ahead["total"].as_u64().unwrap();
+            assert!(total >= 2, "{ahead}");
+            let (org, caller) = run(async { tokio::join!(p.org(), p.caller()) });
+            assert!(!org.unwrap().id.is_empty());
+            assert!(!caller.unwrap().grants.is_empty());
+            let after = sim.stats();
+            assert_eq!(
+                after["total"].as_u64().unwrap(),
+                total + first_grants,
+                "only a user's grants are read after its identity: {after}"
+            );
+            run(p.caller()).unwrap();
+            let again = sim.stats();
+            assert_eq!(
+                route_calls(&again, "GET /api/v2/authorization/subjects/me"),
+                route_calls(&after, "GET /api/v2/authorization/subjects/me") + 1,
+                "{again}"
+            );
+            assert_eq!(
+                route_calls(&again, "GET /api/v2/organizations/me"),
+                1,
+                "{again}"
+            );
+        }
+    }
 }
 
 mod resilience {
