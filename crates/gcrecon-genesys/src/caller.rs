@@ -197,7 +197,7 @@ async fn current_grants(
                         )
                         .await?;
                     for r in &roles {
-                        permissions.extend(crate::role::permissions_of(r));
+                        permissions.extend(crate::role::permissions_of(r)?);
                     }
                 }
             }

@@ -197,11 +197,43 @@ impl From<ProviderError> for Failure {
     }
 }
 
-/// The answer of a successful request.
+/// Why the body of a successful answer could not be read.
 #[derive(Debug)]
-pub struct Answer {
-    /// The JSON body; `Value::Null` when empty.
-    pub body: Value,
+pub enum BodyError {
+    /// Not JSON, or JSON of another shape than the type read.
+    Json(serde_json::Error),
+    /// JSON, but not what the contract says (a listing without
+    /// `entities`, an object without an `id`).
+    Provider(ProviderError),
+}
+
+impl From<serde_json::Error> for BodyError {
+    fn from(e: serde_json::Error) -> Self {
+        BodyError::Json(e)
+    }
+}
+
+impl From<ProviderError> for BodyError {
+    fn from(e: ProviderError) -> Self {
+        BodyError::Provider(e)
+    }
+}
+
+/// A body as JSON; `Value::Null` when empty.
+pub fn json_body(bytes: &[u8]) -> Result<Value, BodyError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Null);
+    }
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+/// Reads one page of a listing from its body: `(bytes, page size)` to the
+/// page with its entities decoded.
+pub type PageReader<'a, T> = dyn Fn(&[u8], u32) -> Result<Page<T>, BodyError> + Sync + 'a;
+
+/// A page whose entities stay wire JSON.
+pub fn json_page(bytes: &[u8], page_size: u32) -> Result<Page, BodyError> {
+    Page::from_slice(bytes, page_size, Ok)
 }
 
 impl Api {
@@ -339,38 +371,37 @@ impl Api {
         // token nobody uses (it expires on its own).
         let request = Request::post("/oauth/token").idempotent();
         // Boxed: the login runs inside the request loop that needed a token.
-        let answer =
-            Box::pin(self.execute(&request, Auth::Basic(Secret::new(format!("Basic {basic}")))))
-                .await
-                .map_err(|e| match e.error {
-                    // What to check is the error's hint (`provider_hint`): the
-                    // message says only what happened.
-                    ProviderError::Api {
-                        status,
-                        message,
-                        code,
-                        correlation_id,
-                        ..
-                    } => ProviderError::Auth(format!(
-                        "login to {} failed with {status}: {message} (code {code}{})",
-                        self.login_url,
-                        correlation_id
-                            .map(|c| format!(", correlation id {c}"))
-                            .unwrap_or_default()
-                    )),
-                    ProviderError::Forbidden { message, .. } | ProviderError::Auth(message) => {
-                        // A 401 already reads "POST /oauth/token was refused: ...".
-                        let prefix = format!("{} {} was refused: ", request.method, request.path);
-                        let reason = message.strip_prefix(&prefix).unwrap_or(&message);
-                        ProviderError::Auth(format!(
-                            "login to {} was refused: {reason}",
-                            self.login_url
-                        ))
-                    }
-                    other => other,
-                })?;
+        let answer = Box::pin(self.execute(
+            &request,
+            Auth::Basic(Secret::new(format!("Basic {basic}"))),
+            json_body,
+        ))
+        .await
+        .map_err(|e| match e.error {
+            // What to check is the error's hint (`provider_hint`): the
+            // message says only what happened.
+            ProviderError::Api {
+                status,
+                message,
+                code,
+                correlation_id,
+                ..
+            } => ProviderError::Auth(format!(
+                "login to {} failed with {status}: {message} (code {code}{})",
+                self.login_url,
+                correlation_id
+                    .map(|c| format!(", correlation id {c}"))
+                    .unwrap_or_default()
+            )),
+            ProviderError::Forbidden { message, .. } | ProviderError::Auth(message) => {
+                // A 401 already reads "POST /oauth/token was refused: ...".
+                let prefix = format!("{} {} was refused: ", request.method, request.path);
+                let reason = message.strip_prefix(&prefix).unwrap_or(&message);
+                ProviderError::Auth(format!("login to {} was refused: {reason}", self.login_url))
+            }
+            other => other,
+        })?;
         let access_token = answer
-            .body
             .get("access_token")
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
@@ -381,7 +412,6 @@ impl Api {
                 ))
             })?;
         let expires_in = answer
-            .body
             .get("expires_in")
             .and_then(Value::as_u64)
             .unwrap_or(86_400);
@@ -402,16 +432,24 @@ impl Api {
     /// Send an API request under the retry policy; the JSON body of a
     /// success, `Value::Null` when empty.
     pub async fn send(&self, request: Request) -> Result<Value, ProviderError> {
-        match self.execute(&request, Auth::Bearer).await {
-            Ok(answer) => Ok(answer.body),
-            Err(failure) => Err(failure.error),
-        }
+        self.send_as(request, json_body).await
+    }
+
+    /// As [`Api::send`], the body read by `read` straight from its bytes.
+    pub async fn send_as<T>(
+        &self,
+        request: Request,
+        read: impl FnOnce(&[u8]) -> Result<T, BodyError> + Send,
+    ) -> Result<T, ProviderError> {
+        self.execute(&request, Auth::Bearer, read)
+            .await
+            .map_err(|failure| failure.error)
     }
 
     /// As [`Api::send`], telling an ambiguous failure (the request may have
     /// been applied) from a plain one; for creates, see [`crate::recover`].
     pub async fn try_send(&self, request: &Request) -> Result<Value, Failure> {
-        Ok(self.execute(request, Auth::Bearer).await?.body)
+        self.execute(request, Auth::Bearer, json_body).await
     }
 
     /// The retry policy in force.
@@ -439,7 +477,14 @@ impl Api {
         }
     }
 
-    async fn execute(&self, request: &Request, auth: Auth) -> Result<Answer, Failure> {
+    /// Send `request` under the retry policy and read the body of its
+    /// success with `read`.
+    async fn execute<T>(
+        &self,
+        request: &Request,
+        auth: Auth,
+        read: impl FnOnce(&[u8]) -> Result<T, BodyError> + Send,
+    ) -> Result<T, Failure> {
         let route = request.route();
         let span = tracing::debug_span!("genesys_request", method = %request.method, path = request.template);
         async {
@@ -496,17 +541,23 @@ impl Api {
                     Ok((status, headers, bytes)) => {
                         tracing::debug!(status, attempt, duration_ms, "answered");
                         if (200..300).contains(&status) {
-                            let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-                                Value::Null
-                            } else {
-                                serde_json::from_slice(&bytes).map_err(|e| {
-                                    ProviderError::Transport(format!(
-                                        "{} {} answered {status} with a body that is not JSON: {e}",
-                                        request.method, request.path
-                                    ))
-                                })?
-                            };
-                            return Ok(Answer { body });
+                            return read(&bytes).map_err(|e| {
+                                let error = match e {
+                                    BodyError::Provider(e) => e,
+                                    BodyError::Json(e) => {
+                                        let what = if e.is_data() {
+                                            "a body of another shape than the contract's"
+                                        } else {
+                                            "a body that is not JSON"
+                                        };
+                                        ProviderError::Transport(format!(
+                                            "{} {} answered {status} with {what}: {e}",
+                                            request.method, request.path
+                                        ))
+                                    }
+                                };
+                                error.into()
+                            });
                         }
                         let error_body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
                         let correlation = correlation_id(&headers, &error_body);
@@ -594,25 +645,20 @@ impl Api {
         request: Request,
         page_size: u32,
     ) -> Result<Vec<Value>, ProviderError> {
-        self.list_all_as(request, page_size, &Ok).await
+        self.list_all_as(request, page_size, &json_page).await
     }
 
-    /// As [`Api::list_all`], each entity decoded by `decode` as its page
-    /// arrives, so that no more than the pages in flight are held as JSON.
-    pub async fn list_all_as<T, F>(
+    /// As [`Api::list_all`], each page read by `read` straight from its
+    /// body as it arrives, so that no more than the pages in flight are
+    /// held undecoded.
+    pub async fn list_all_as<T: Send>(
         &self,
         request: Request,
         page_size: u32,
-        decode: &F,
-    ) -> Result<Vec<T>, ProviderError>
-    where
-        F: Fn(Value) -> Result<T, ProviderError> + Sync,
-    {
-        let first = self
-            .first_page(request.clone(), page_size)
-            .await?
-            .decode(decode)?;
-        self.rest_pages(request, page_size, first, decode).await
+        read: &PageReader<'_, T>,
+    ) -> Result<Vec<T>, ProviderError> {
+        let first = self.first_page_as(request.clone(), page_size, read).await?;
+        self.rest_pages(request, page_size, first, read).await
     }
 
     /// The first page of a listing, with the total it reports.
@@ -621,32 +667,44 @@ impl Api {
         request: Request,
         page_size: u32,
     ) -> Result<Page, ProviderError> {
-        let body = self
-            .send(request.query("pageSize", page_size).query("pageNumber", 1))
-            .await?;
-        Page::from_body(body, page_size)
+        self.first_page_as(request, page_size, &json_page).await
+    }
+
+    /// As [`Api::first_page`], read by `read`.
+    pub async fn first_page_as<T>(
+        &self,
+        request: Request,
+        page_size: u32,
+        read: &PageReader<'_, T>,
+    ) -> Result<Page<T>, ProviderError> {
+        self.page(request, page_size, 1, read).await
+    }
+
+    /// Page `number` of a listing.
+    async fn page<T>(
+        &self,
+        request: Request,
+        page_size: u32,
+        number: u64,
+        read: &PageReader<'_, T>,
+    ) -> Result<Page<T>, ProviderError> {
+        let request = request
+            .query("pageSize", page_size)
+            .query("pageNumber", number);
+        self.send_as(request, |bytes| read(bytes, page_size)).await
     }
 
     /// The first page's entities followed by those of every further page,
-    /// each page decoded by `decode` as it arrives.
-    pub async fn rest_pages<T, F>(
+    /// each page read by `read` as it arrives.
+    pub async fn rest_pages<T: Send>(
         &self,
         request: Request,
         page_size: u32,
         first: Page<T>,
-        decode: &F,
-    ) -> Result<Vec<T>, ProviderError>
-    where
-        F: Fn(Value) -> Result<T, ProviderError> + Sync,
-    {
+        read: &PageReader<'_, T>,
+    ) -> Result<Vec<T>, ProviderError> {
         let mut all = first.entities;
-        let page = |n: u64| {
-            let req = request
-                .clone()
-                .query("pageSize", page_size)
-                .query("pageNumber", n);
-            async move { Page::from_body(self.send(req).await?, page_size)?.decode(decode) }
-        };
+        let page = |n: u64| self.page(request.clone(), page_size, n, read);
         match first.page_count {
             Some(count) if count > 1 => {
                 all.reserve(
@@ -700,44 +758,62 @@ impl<T> Default for Page<T> {
     }
 }
 
-impl Page {
-    pub fn from_body(mut body: Value, page_size: u32) -> Result<Page, ProviderError> {
-        // Listings may still show objects deleted moments ago.
-        let Some(Value::Array(mut entities)) = body.get_mut("entities").map(Value::take) else {
-            return Err(crate::wire::malformed("a listing without `entities`"));
+/// An entity of a listing as read from the wire: JSON, or a kind's typed
+/// view of it.
+pub trait WireEntity {
+    /// The service shows it as deleted (`state: "deleted"`): a listing may
+    /// still show objects deleted moments ago.
+    fn is_deleted(&self) -> bool;
+}
+
+impl WireEntity for Value {
+    fn is_deleted(&self) -> bool {
+        crate::wire::is_deleted(self)
+    }
+}
+
+/// The envelope of a listing's page; the links and sizes gcrecon does not
+/// read are skipped unparsed.
+#[derive(serde::Deserialize)]
+struct Envelope<E> {
+    entities: Option<Vec<E>>,
+    total: Option<u64>,
+    #[serde(rename = "pageCount")]
+    page_count: Option<u64>,
+    #[serde(rename = "nextUri")]
+    next_uri: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// A page from its body: each entity read as `E` (JSON, or a kind's
+    /// typed view), deleted ones dropped, the others mapped by `map`.
+    pub fn from_slice<'de, E>(
+        bytes: &'de [u8],
+        page_size: u32,
+        map: impl Fn(E) -> Result<T, ProviderError>,
+    ) -> Result<Page<T>, BodyError>
+    where
+        E: serde::Deserialize<'de> + WireEntity,
+    {
+        let envelope: Envelope<E> = serde_json::from_slice(bytes)?;
+        let Some(entities) = envelope.entities else {
+            return Err(crate::wire::malformed("a listing without `entities`").into());
         };
-        entities.retain(|e| !crate::wire::is_deleted(e));
-        let total = body.get("total").and_then(Value::as_u64);
-        let page_count = body
-            .get("pageCount")
-            .and_then(Value::as_u64)
-            .or_else(|| total.map(|t| t.div_ceil(u64::from(page_size.max(1)))));
-        let has_next = body
-            .get("nextUri")
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty());
+        let entities = entities
+            .into_iter()
+            .filter(|e| !e.is_deleted())
+            .map(map)
+            .collect::<Result<Vec<T>, ProviderError>>()?;
+        let page_count = envelope.page_count.or_else(|| {
+            envelope
+                .total
+                .map(|t| t.div_ceil(u64::from(page_size.max(1))))
+        });
         Ok(Page {
             entities,
-            total,
+            total: envelope.total,
             page_count,
-            has_next,
-        })
-    }
-
-    /// The page with each entity decoded by `decode`.
-    pub fn decode<T>(
-        self,
-        decode: impl Fn(Value) -> Result<T, ProviderError>,
-    ) -> Result<Page<T>, ProviderError> {
-        Ok(Page {
-            entities: self
-                .entities
-                .into_iter()
-                .map(decode)
-                .collect::<Result<_, _>>()?,
-            total: self.total,
-            page_count: self.page_count,
-            has_next: self.has_next,
+            has_next: envelope.next_uri.is_some_and(|s| !s.is_empty()),
         })
     }
 }
@@ -1021,14 +1097,37 @@ mod tests {
 
     #[test]
     fn pages_know_their_count() {
-        let p = Page::from_body(
-            json!({"entities": [1, 2], "total": 250, "pageSize": 100}),
-            100,
-        )
-        .unwrap();
+        let page = |body: Value| json_page(body.to_string().as_bytes(), 100);
+        let p = page(json!({"entities": [1, 2], "total": 250, "pageSize": 100})).unwrap();
         assert_eq!(p.page_count, Some(3));
-        let p = Page::from_body(json!({"entities": [], "pageCount": 0}), 100).unwrap();
+        assert_eq!(p.entities, [json!(1), json!(2)]);
+        let p = page(json!({"entities": [], "pageCount": 0, "nextUri": null})).unwrap();
         assert_eq!(p.page_count, Some(0));
-        assert!(Page::from_body(json!({"oops": 1}), 100).is_err());
+        assert!(!p.has_next);
+        assert!(matches!(
+            page(json!({"oops": 1})),
+            Err(BodyError::Provider(_))
+        ));
+        assert!(matches!(
+            page(json!({"entities": 3})),
+            Err(BodyError::Json(_))
+        ));
+    }
+
+    #[test]
+    fn pages_drop_deleted_entities_and_follow_next() {
+        let p = page_of(&json!({
+            "entities": [{"id": "a"}, {"id": "b", "state": "deleted"}, {"id": "c", "state": "active"}],
+            "nextUri": "/api/v2/x?pageNumber=2",
+            "selfUri": "/api/v2/x?pageNumber=1",
+        }));
+        let ids: Vec<_> = p.entities.iter().map(|e| e["id"].clone()).collect();
+        assert_eq!(ids, [json!("a"), json!("c")]);
+        assert!(p.has_next);
+        assert_eq!(p.page_count, None);
+    }
+
+    fn page_of(body: &Value) -> Page {
+        json_page(body.to_string().as_bytes(), 100).unwrap()
     }
 }

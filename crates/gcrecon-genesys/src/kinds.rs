@@ -36,8 +36,8 @@ use gcrecon_core::value::Attrs;
 use gcrecon_core::Kind;
 use serde_json::Value as Json;
 
-use crate::http::{for_each_bounded, Request};
-use crate::listing::{self, Found, ListSpec};
+use crate::http::{for_each_bounded, BodyError, Page, Request};
+use crate::listing::{self, Decode, Found, ListSpec};
 use crate::wire::str_field;
 use crate::{recover, Ctx};
 
@@ -115,6 +115,9 @@ pub(crate) trait KindOps: Sync {
     ) -> OpFuture<'a, ()>;
 }
 
+/// Reads a listing's page body straight into live objects.
+pub(crate) type TypedPage = fn(&[u8], u32) -> Result<Page<LiveObject>, BodyError>;
+
 /// A kind whose objects are a REST collection: how it is listed and how
 /// its manifest keys map to wire fields.
 #[derive(Debug)]
@@ -127,6 +130,10 @@ pub(crate) struct RestKind {
     pub listing: ListSpec,
     /// Wire object → live object.
     pub to_live: fn(&Json) -> Result<LiveObject, ProviderError>,
+    /// A page of the listing → live objects, read straight from its body
+    /// into the kind's typed view of the wire object; `None`: each entity
+    /// is read as JSON and mapped by `to_live`.
+    pub page: Option<TypedPage>,
     /// Manifest attributes → the body of a create or update.
     pub to_wire: fn(&Attrs) -> Result<Json, ProviderError>,
 }
@@ -154,11 +161,20 @@ impl RestKind {
     /// Every object, or only those of `scope`.
     pub async fn list(&self, ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError> {
         let to_live = self.to_live;
-        Ok(
-            listing::fetch(&ctx.api, &self.listing, scope, &|w| to_live(&w))
-                .await?
-                .into_listing(),
-        )
+        let one = |w: Json| to_live(&w);
+        let json_page = |bytes: &[u8], page_size: u32| {
+            Page::from_slice(bytes, page_size, |w: Json| to_live(&w))
+        };
+        let decode = Decode {
+            one: &one,
+            page: match &self.page {
+                Some(typed) => typed,
+                None => &json_page,
+            },
+        };
+        Ok(listing::fetch(&ctx.api, &self.listing, scope, decode)
+            .await?
+            .into_listing())
     }
 
     /// Like [`RestKind::list`], but when `detailed` each wire object is
@@ -178,7 +194,7 @@ impl RestKind {
         if !detailed {
             return self.list(ctx, scope).await;
         }
-        let found: Found = listing::fetch(&ctx.api, &self.listing, scope, &Ok).await?;
+        let found: Found = listing::fetch(&ctx.api, &self.listing, scope, Decode::wire()).await?;
         Ok(Listing {
             objects: for_each_bounded(found.entities, ctx.api.concurrency(), detail).await?,
             complete: found.complete,
@@ -422,6 +438,39 @@ pub fn list_endpoints() -> Vec<ListEndpoint> {
         .filter_map(|k| k.endpoint())
         .chain([crate::data::PERMISSION_CATALOG])
         .collect()
+}
+
+/// Checks that `rest`'s typed page reader reads a listing page of
+/// `entities` as `to_live` reads each entity's JSON, deleted ones dropped.
+#[cfg(test)]
+pub(crate) fn assert_page_reads_as_json(rest: &RestKind, entities: &[Json]) {
+    let page = rest.page.expect("the kind reads pages typed");
+    let body = serde_json::json!({
+        "entities": entities,
+        "pageSize": 100, "pageNumber": 1, "total": 250,
+        "selfUri": "/x?pageNumber=1", "nextUri": "/x?pageNumber=2",
+    })
+    .to_string();
+    let typed = page(body.as_bytes(), 100).unwrap_or_else(|e| panic!("{:?}", e));
+    let expected: Vec<LiveObject> = entities
+        .iter()
+        .filter(|e| !crate::wire::is_deleted(e))
+        .map(|e| (rest.to_live)(e).unwrap())
+        .collect();
+    assert!(
+        expected.len() < entities.len(),
+        "the sample holds a deleted entity"
+    );
+    assert_eq!(typed.entities, expected);
+    assert_eq!(
+        (typed.total, typed.page_count, typed.has_next),
+        (Some(250), Some(3), true)
+    );
+    let without_id = serde_json::json!({"entities": [{"name": "x"}]}).to_string();
+    assert!(matches!(
+        page(without_id.as_bytes(), 100),
+        Err(BodyError::Provider(ProviderError::Transport(m))) if m.contains("without an `id`")
+    ));
 }
 
 #[cfg(test)]

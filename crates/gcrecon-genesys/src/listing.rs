@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use gcrecon_core::provider::{ListScope, Listing, LiveObject, ProviderError};
 use serde_json::{json, Value as Json};
 
-use crate::http::{for_each_bounded, Api, Request};
+use crate::http::{for_each_bounded, json_page, Api, PageReader, Request};
 use crate::wire::str_field;
 
 /// Targeted reads of at most this many calls are made without first
@@ -128,6 +128,26 @@ impl Listed for LiveObject {
     }
 }
 
+/// How a listing's objects are decoded: pages straight from their bodies,
+/// and the objects read one at a time (by id, by name) from their JSON.
+#[derive(Clone, Copy)]
+pub struct Decode<'a, T> {
+    /// A wire object read on its own.
+    pub one: &'a (dyn Fn(Json) -> Result<T, ProviderError> + Sync),
+    /// A page of the listing, from its body.
+    pub page: &'a PageReader<'a, T>,
+}
+
+impl Decode<'static, Json> {
+    /// Keep the wire JSON.
+    pub fn wire() -> Self {
+        Decode {
+            one: &Ok,
+            page: &json_page,
+        }
+    }
+}
+
 /// The number of calls the targeted way takes, if there is one.
 pub fn targeted_cost(spec: &ListSpec, ids: usize, names: usize) -> Option<u64> {
     let id_cost = match (spec.id_filter, spec.by_id) {
@@ -145,21 +165,20 @@ pub fn targeted_cost(spec: &ListSpec, ids: usize, names: usize) -> Option<u64> {
 }
 
 /// Fetch the objects a scope asks for, each decoded by `decode` as its
-/// page arrives (`Ok` keeps the wire JSON).
-pub async fn fetch<T, F>(
+/// page arrives ([`Decode::wire`] keeps the wire JSON).
+pub async fn fetch<T>(
     api: &Api,
     spec: &ListSpec,
     scope: ListScope<'_>,
-    decode: &F,
+    decode: Decode<'_, T>,
 ) -> Result<Found<T>, ProviderError>
 where
-    T: Listed,
-    F: Fn(Json) -> Result<T, ProviderError> + Sync,
+    T: Listed + Send,
 {
     let (ids, names) = match scope {
         ListScope::All => {
             let entities = api
-                .list_all_as(spec.list_request(), spec.page_size, decode)
+                .list_all_as(spec.list_request(), spec.page_size, decode.page)
                 .await?;
             return Ok(Found {
                 entities,
@@ -186,13 +205,12 @@ where
     let targeted = targeted_cost(spec, ids.len(), names.len());
     let mut entities = match targeted {
         Some(cost) if cost <= PROBE_ABOVE => {
-            decode_all(fetch_targeted(api, spec, &ids, &names).await?, decode)?
+            decode_all(fetch_targeted(api, spec, &ids, &names).await?, decode.one)?
         }
         _ => {
             let first = api
-                .first_page(spec.list_request(), spec.page_size)
-                .await?
-                .decode(decode)?;
+                .first_page_as(spec.list_request(), spec.page_size, decode.page)
+                .await?;
             let remaining = first.page_count.unwrap_or(u64::MAX).saturating_sub(1);
             tracing::debug!(kind = spec.what, total = first.total, "first page read");
             match targeted {
@@ -204,13 +222,13 @@ where
                         "reading managed objects only"
                     );
                     let mut found =
-                        decode_all(fetch_targeted(api, spec, &ids, &names).await?, decode)?;
+                        decode_all(fetch_targeted(api, spec, &ids, &names).await?, decode.one)?;
                     found.extend(first.entities);
                     found
                 }
                 _ => {
                     tracing::debug!(kind = spec.what, remaining, "reading every page");
-                    api.rest_pages(spec.list_request(), spec.page_size, first, decode)
+                    api.rest_pages(spec.list_request(), spec.page_size, first, decode.page)
                         .await?
                 }
             }
@@ -242,7 +260,7 @@ where
             }
         })
         .await?;
-        entities.extend(decode_all(confirmed.into_iter().flatten(), decode)?);
+        entities.extend(decode_all(confirmed.into_iter().flatten(), decode.one)?);
     }
     Ok(Found {
         entities,

@@ -42,20 +42,6 @@ pub fn strings_field(json: &Json, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The `id`s of a list of wire objects (`owners`, `divisions`).
-pub fn ids_field(json: &Json, key: &str) -> Vec<String> {
-    json.get(key)
-        .and_then(Json::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| str_field(i, "id"))
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// A sorted, deduplicated list value.
 pub fn string_set(items: impl IntoIterator<Item = String>) -> Value {
     Value::strings(items.into_iter().collect::<BTreeSet<_>>())
@@ -63,9 +49,28 @@ pub fn string_set(items: impl IntoIterator<Item = String>) -> Value {
 
 /// A fingerprint of attributes, for kinds without a server-side `version`.
 pub fn fingerprint(attrs: &Attrs) -> String {
-    let text = serde_json::to_string(attrs).unwrap_or_default();
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().take(12).map(|b| format!("{b:02x}")).collect()
+    /// Feeds what is written straight to the hash.
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hashing = Hashing(Sha256::new());
+    // Serializing attributes to memory cannot fail.
+    let _ = serde_json::to_writer(&mut hashing, attrs);
+    let digest = hashing.0.finalize();
+    let mut out = String::with_capacity(24);
+    for b in &digest[..12] {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// Reads manifest attributes of one kind, with errors naming the key.
@@ -224,5 +229,14 @@ mod tests {
         a.insert("name".into(), Value::from("y"));
         assert_ne!(f1, fingerprint(&a));
         assert_eq!(f1.len(), 24);
+        // The first 12 bytes of the SHA-256 of the attributes' JSON, in hex:
+        // versions recorded in state by earlier releases stay comparable.
+        let text = serde_json::to_string(&a).unwrap();
+        let expected: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .take(12)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(fingerprint(&a), expected);
     }
 }

@@ -8,14 +8,18 @@
 //! The home division (`homeDivision: true`) is built in. Divisions carry no
 //! `version`; the fingerprint of the attributes stands in.
 
+use std::borrow::Cow;
+
 use gcrecon_core::provider::{Created, GenesysId, LiveObject, ProviderError};
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::Kind;
+use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 
+use crate::http::{BodyError, Page, WireEntity};
 use crate::kinds::{OpFuture, RestKind, RestOps, Update};
 use crate::listing::{ListSpec, NameLookup};
-use crate::wire::{fingerprint, id_of, str_field, AttrReader};
+use crate::wire::{fingerprint, malformed, AttrReader};
 use crate::Ctx;
 
 pub const SPEC: ListSpec = ListSpec {
@@ -33,6 +37,7 @@ static REST: RestKind = RestKind {
     audit_entity: Some("Division"),
     listing: SPEC,
     to_live,
+    page: Some(page),
     to_wire,
 };
 
@@ -70,26 +75,63 @@ impl RestOps for Division {
     }
 }
 
-/// Wire → live object.
-pub fn to_live(wire: &Json) -> Result<LiveObject, ProviderError> {
-    let id = id_of(wire, "division")?;
-    let name = str_field(wire, "name").unwrap_or_default().to_owned();
-    let mut attrs = Attrs::new();
-    attrs.insert("name".into(), Value::from(name.clone()));
-    if let Some(d) = str_field(wire, "description") {
-        attrs.insert("description".into(), Value::from(d));
+/// What the mapping reads of an `AuthzDivision`; a listing's pages are
+/// read straight into it, other fields skipped unparsed.
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    description: Option<Cow<'a, str>>,
+    #[serde(rename = "homeDivision")]
+    home: Option<bool>,
+    #[serde(borrow)]
+    state: Option<Cow<'a, str>>,
+}
+
+impl WireEntity for Wire<'_> {
+    fn is_deleted(&self) -> bool {
+        self.state.as_deref() == Some("deleted")
     }
-    Ok(LiveObject {
-        kind: Kind::Division,
-        id: GenesysId(id),
-        name,
-        version: fingerprint(&attrs),
-        attrs,
-        builtin: wire
-            .get("homeDivision")
-            .and_then(Json::as_bool)
-            .unwrap_or(false),
-    })
+}
+
+impl Wire<'_> {
+    fn live(self) -> Result<LiveObject, ProviderError> {
+        let id = self
+            .id
+            .as_deref()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| malformed("division without an `id`"))?
+            .to_owned();
+        let name = self.name.as_deref().unwrap_or_default().to_owned();
+        let mut attrs = Attrs::new();
+        attrs.insert("name".into(), Value::from(name.clone()));
+        if let Some(d) = &self.description {
+            attrs.insert("description".into(), Value::from(&**d));
+        }
+        Ok(LiveObject {
+            kind: Kind::Division,
+            id: GenesysId(id),
+            name,
+            version: fingerprint(&attrs),
+            attrs,
+            builtin: self.home.unwrap_or(false),
+        })
+    }
+}
+
+/// A page of the division listing, straight from its body.
+fn page(bytes: &[u8], page_size: u32) -> Result<Page<LiveObject>, BodyError> {
+    Page::from_slice(bytes, page_size, Wire::live)
+}
+
+/// Wire → live object.
+pub fn to_live(json: &Json) -> Result<LiveObject, ProviderError> {
+    Wire::deserialize(json)
+        .map_err(|e| malformed(&format!("division: {e}")))?
+        .live()
 }
 
 /// Manifest attributes → `AuthzDivision` body.
@@ -106,6 +148,19 @@ pub fn to_wire(desired: &Attrs) -> Result<Json, ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_read_typed_as_their_json_reads() {
+        crate::kinds::assert_page_reads_as_json(
+            &REST,
+            &[
+                json!({"id": "h", "name": "Home", "homeDivision": true, "objectCounts": {"queue": 3}}),
+                json!({"id": "d2", "name": "Old", "state": "deleted"}),
+                json!({"id": "d1", "name": "S\u{e4}les \"EMEA\"", "description": "line\nbreak",
+                       "homeDivision": false, "selfUri": "/d1"}),
+            ],
+        );
+    }
 
     #[test]
     fn mapping_round_trip() {

@@ -19,19 +19,21 @@
 //! call per group for a collection nobody manages. A live object without a
 //! `members` key means "not read", never "no members".
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use gcrecon_core::provider::{Created, GenesysId, ListScope, Listing, LiveObject, ProviderError};
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::Kind;
+use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 
-use crate::http::Request;
+use crate::http::{BodyError, Page, Request, WireEntity};
 use crate::kinds::{kind_ops_from_functions, RestKind, Update};
 use crate::listing::{ListSpec, NameLookup};
 use crate::retry;
-use crate::wire::{fingerprint, id_of, ids_field, malformed, str_field, string_set, AttrReader};
+use crate::wire::{fingerprint, id_of, malformed, str_field, string_set, AttrReader};
 use crate::Ctx;
 
 pub const SPEC: ListSpec = ListSpec {
@@ -55,6 +57,7 @@ static REST: RestKind = RestKind {
     audit_entity: Some("Group"),
     listing: SPEC,
     to_live: |wire| to_live(wire, None),
+    page: Some(page),
     to_wire: to_create,
 };
 
@@ -64,45 +67,102 @@ pub struct Group;
 
 kind_ops_from_functions!(Group, Kind::Group, REST.endpoint(), REST.audit_entity);
 
+/// What the mapping reads of a `Group`; a listing's pages are read
+/// straight into it, other fields skipped unparsed.
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    description: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    visibility: Option<Cow<'a, str>>,
+    #[serde(rename = "rulesVisible")]
+    rules_visible: Option<bool>,
+    #[serde(rename = "rolesEnabled")]
+    roles_enabled: Option<bool>,
+    #[serde(borrow)]
+    owners: Option<Vec<IdWire<'a>>>,
+    version: Option<i64>,
+    #[serde(borrow)]
+    state: Option<Cow<'a, str>>,
+}
+
+/// An entity reference (`owners[]`): only its `id` is read.
+#[derive(Deserialize)]
+struct IdWire<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+}
+
+impl WireEntity for Wire<'_> {
+    fn is_deleted(&self) -> bool {
+        self.state.as_deref() == Some("deleted")
+    }
+}
+
+impl Wire<'_> {
+    fn live(self, members: Option<Vec<String>>) -> Result<LiveObject, ProviderError> {
+        let id = self
+            .id
+            .as_deref()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| malformed("group without an `id`"))?
+            .to_owned();
+        let name = self.name.as_deref().unwrap_or_default().to_owned();
+        let mut attrs = Attrs::new();
+        attrs.insert("name".into(), Value::from(name.clone()));
+        for (key, value) in [
+            ("description", &self.description),
+            ("type", &self.kind),
+            ("visibility", &self.visibility),
+        ] {
+            if let Some(v) = value {
+                attrs.insert(key.into(), Value::from(&**v));
+            }
+        }
+        for (key, value) in [
+            ("rules_visible", self.rules_visible),
+            ("roles_enabled", self.roles_enabled),
+        ] {
+            if let Some(v) = value {
+                attrs.insert(key.into(), Value::Bool(v));
+            }
+        }
+        let owners = self.owners.iter().flatten().filter_map(|o| o.id.as_deref());
+        attrs.insert("owners".into(), string_set(owners.map(str::to_owned)));
+        if let Some(members) = members {
+            attrs.insert("members".into(), string_set(members));
+        }
+        let version = match self.version {
+            Some(v) => format!("{v}-{}", fingerprint(&attrs)),
+            None => fingerprint(&attrs),
+        };
+        Ok(LiveObject {
+            kind: Kind::Group,
+            id: GenesysId(id),
+            name,
+            version,
+            attrs,
+            builtin: false,
+        })
+    }
+}
+
+/// A page of the group listing, straight from its body (members not read).
+fn page(bytes: &[u8], page_size: u32) -> Result<Page<LiveObject>, BodyError> {
+    Page::from_slice(bytes, page_size, |w: Wire<'_>| w.live(None))
+}
+
 /// Wire → live object; `members` when they were read.
-pub fn to_live(wire: &Json, members: Option<Vec<String>>) -> Result<LiveObject, ProviderError> {
-    let id = id_of(wire, "group")?;
-    let name = str_field(wire, "name").unwrap_or_default().to_owned();
-    let mut attrs = Attrs::new();
-    attrs.insert("name".into(), Value::from(name.clone()));
-    for (key, wire_key) in [
-        ("description", "description"),
-        ("type", "type"),
-        ("visibility", "visibility"),
-    ] {
-        if let Some(v) = str_field(wire, wire_key) {
-            attrs.insert(key.into(), Value::from(v));
-        }
-    }
-    for (key, wire_key) in [
-        ("rules_visible", "rulesVisible"),
-        ("roles_enabled", "rolesEnabled"),
-    ] {
-        if let Some(v) = wire.get(wire_key).and_then(Json::as_bool) {
-            attrs.insert(key.into(), Value::Bool(v));
-        }
-    }
-    attrs.insert("owners".into(), string_set(ids_field(wire, "owners")));
-    if let Some(members) = members {
-        attrs.insert("members".into(), string_set(members));
-    }
-    let version = match wire.get("version").and_then(Json::as_i64) {
-        Some(v) => format!("{v}-{}", fingerprint(&attrs)),
-        None => fingerprint(&attrs),
-    };
-    Ok(LiveObject {
-        kind: Kind::Group,
-        id: GenesysId(id),
-        name,
-        version,
-        attrs,
-        builtin: false,
-    })
+pub fn to_live(json: &Json, members: Option<Vec<String>>) -> Result<LiveObject, ProviderError> {
+    Wire::deserialize(json)
+        .map_err(|e| malformed(&format!("group: {e}")))?
+        .live(members)
 }
 
 /// Manifest attributes → `GroupCreate`.
@@ -493,6 +553,22 @@ async fn delete(ctx: &Ctx, id: &GenesysId, _previous: Option<&Attrs>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_read_typed_as_their_json_reads() {
+        crate::kinds::assert_page_reads_as_json(
+            &REST,
+            &[
+                json!({"id": "g1", "name": "Ops \"A\"", "description": "x", "type": "official",
+                       "visibility": "members", "rulesVisible": false, "rolesEnabled": true,
+                       "owners": [{"id": "u2", "selfUri": "/u2"}, {"id": "u1"}, {"name": "no id"}],
+                       "version": 4, "memberCount": 2, "state": "active",
+                       "dateModified": "2026-01-01T00:00:00Z", "selfUri": "/g1"}),
+                json!({"id": "g2", "name": "gone", "state": "deleted"}),
+                json!({"id": "g3", "name": "bare", "owners": null}),
+            ],
+        );
+    }
 
     fn wire() -> Json {
         json!({

@@ -58,6 +58,7 @@ static REST: RestKind = RestKind {
     audit_entity: Some("Integration"),
     listing: SPEC,
     to_live: |wire| to_live(wire, None),
+    page: None,
     to_wire: to_create,
 };
 

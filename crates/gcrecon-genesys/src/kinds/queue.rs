@@ -54,6 +54,7 @@ static REST: RestKind = RestKind {
     audit_entity: Some("Queue"),
     listing: SPEC,
     to_live,
+    page: None,
     to_wire,
 };
 

@@ -19,17 +19,19 @@
 //! `defaultRoleId` (`admin`, `employee`, ...) are built in. Roles carry no
 //! `version`; the fingerprint of the attributes stands in.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use gcrecon_core::provider::{GenesysId, LiveObject, ProviderError};
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::Kind;
+use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 
-use crate::http::Request;
+use crate::http::{BodyError, Page, Request, WireEntity};
 use crate::kinds::{OpFuture, RestKind, RestOps, Update};
 use crate::listing::{ListSpec, NameLookup};
-use crate::wire::{fingerprint, id_of, str_field, string_set, strings_field, AttrReader};
+use crate::wire::{fingerprint, malformed, str_field, strings_field, AttrReader};
 use crate::Ctx;
 
 pub const SPEC: ListSpec = ListSpec {
@@ -49,6 +51,7 @@ static REST: RestKind = RestKind {
     audit_entity: Some("Role"),
     listing: SPEC,
     to_live,
+    page: Some(page),
     to_wire: to_create,
 };
 
@@ -65,23 +68,99 @@ impl RestOps for Role {
     }
 }
 
-/// The permission strings of a role: every action of its
-/// `permissionPolicies`. The general `permissions` are not among them.
-pub fn permissions_of(wire: &Json) -> BTreeSet<String> {
-    let mut perms = BTreeSet::new();
-    if let Some(policies) = wire.get("permissionPolicies").and_then(Json::as_array) {
-        for policy in policies {
-            let (Some(domain), Some(entity)) =
-                (str_field(policy, "domain"), str_field(policy, "entityName"))
-            else {
+/// What the mapping reads of a `DomainOrganizationRole`; a listing's
+/// pages are read straight into it, other fields skipped unparsed.
+#[derive(Deserialize)]
+struct Wire<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    description: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "permissionPolicies")]
+    policies: Option<Vec<PolicyWire<'a>>>,
+    #[serde(borrow, rename = "defaultRoleId")]
+    default_role_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    state: Option<Cow<'a, str>>,
+}
+
+/// What the mapping reads of a `DomainPermissionPolicy`.
+#[derive(Deserialize)]
+struct PolicyWire<'a> {
+    #[serde(borrow)]
+    domain: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "entityName")]
+    entity: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "actionSet")]
+    actions: Option<Vec<Cow<'a, str>>>,
+}
+
+impl WireEntity for Wire<'_> {
+    fn is_deleted(&self) -> bool {
+        self.state.as_deref() == Some("deleted")
+    }
+}
+
+impl Wire<'_> {
+    /// The permission strings: every action of `permissionPolicies`.
+    fn permissions(&self) -> BTreeSet<String> {
+        let mut perms = BTreeSet::new();
+        for policy in self.policies.iter().flatten() {
+            let (Some(domain), Some(entity)) = (&policy.domain, &policy.entity) else {
                 continue;
             };
-            for action in strings_field(policy, "actionSet") {
-                perms.insert(format!("{domain}:{entity}:{action}"));
+            for action in policy.actions.iter().flatten() {
+                let mut p = String::with_capacity(domain.len() + entity.len() + action.len() + 2);
+                for part in [domain, ":", entity, ":", action] {
+                    p.push_str(part);
+                }
+                perms.insert(p);
             }
         }
+        perms
     }
-    perms
+
+    fn live(self) -> Result<LiveObject, ProviderError> {
+        let id = self
+            .id
+            .as_deref()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| malformed("role without an `id`"))?
+            .to_owned();
+        let name = self.name.as_deref().unwrap_or_default().to_owned();
+        let mut attrs = Attrs::new();
+        attrs.insert("name".into(), Value::from(name.clone()));
+        if let Some(d) = &self.description {
+            attrs.insert("description".into(), Value::from(&**d));
+        }
+        attrs.insert("permissions".into(), Value::strings(self.permissions()));
+        Ok(LiveObject {
+            kind: Kind::Role,
+            id: GenesysId(id),
+            name,
+            version: fingerprint(&attrs),
+            attrs,
+            builtin: self.default_role_id.is_some_and(|d| !d.is_empty()),
+        })
+    }
+}
+
+/// A role as read from its JSON.
+fn wire(json: &Json) -> Result<Wire<'_>, ProviderError> {
+    Wire::deserialize(json).map_err(|e| malformed(&format!("role: {e}")))
+}
+
+/// A page of the role listing, straight from its body.
+fn page(bytes: &[u8], page_size: u32) -> Result<Page<LiveObject>, BodyError> {
+    Page::from_slice(bytes, page_size, Wire::live)
+}
+
+/// The permission strings of a role: every action of its
+/// `permissionPolicies`. The general `permissions` are not among them.
+pub fn permissions_of(json: &Json) -> Result<BTreeSet<String>, ProviderError> {
+    Ok(wire(json)?.permissions())
 }
 
 /// `permissionPolicies` for `domain:entity:action` strings: one policy per
@@ -129,29 +208,9 @@ pub fn policies_for(
         .collect())
 }
 
-/// True for a built-in role.
-pub fn is_builtin(wire: &Json) -> bool {
-    str_field(wire, "defaultRoleId").is_some_and(|d| !d.is_empty())
-}
-
 /// Wire → live object.
-pub fn to_live(wire: &Json) -> Result<LiveObject, ProviderError> {
-    let id = id_of(wire, "role")?;
-    let name = str_field(wire, "name").unwrap_or_default().to_owned();
-    let mut attrs = Attrs::new();
-    attrs.insert("name".into(), Value::from(name.clone()));
-    if let Some(d) = str_field(wire, "description") {
-        attrs.insert("description".into(), Value::from(d));
-    }
-    attrs.insert("permissions".into(), string_set(permissions_of(wire)));
-    Ok(LiveObject {
-        kind: Kind::Role,
-        id: GenesysId(id),
-        name,
-        version: fingerprint(&attrs),
-        attrs,
-        builtin: is_builtin(wire),
-    })
+pub fn to_live(json: &Json) -> Result<LiveObject, ProviderError> {
+    wire(json)?.live()
 }
 
 /// Manifest attributes → role body. `current` is the role as read just
@@ -201,6 +260,25 @@ async fn read_and_put(ctx: &Ctx, update: Update<'_>) -> Result<LiveObject, Provi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_read_typed_as_their_json_reads() {
+        crate::kinds::assert_page_reads_as_json(
+            &REST,
+            &[
+                json!({"id": "r1", "name": "Ad\"apt\u{e9}r", "description": null,
+                "permissions": ["group_creation"], "userCount": 3, "selfUri": "/r1",
+                "permissionPolicies": [
+                    {"domain": "routing", "entityName": "queue", "actionSet": ["view", "join"],
+                     "allowConditions": true, "resourceConditionNode": {"variableName": "q"}},
+                    {"domain": "integration", "actionSet": ["*"]},
+                ]}),
+                json!({"id": "r2", "name": "gone", "state": "deleted"}),
+                json!({"id": "e", "name": "employee", "defaultRoleId": "employee",
+                       "description": "built in", "permissionPolicies": null}),
+            ],
+        );
+    }
 
     #[test]
     fn permissions_come_from_policies_only() {
