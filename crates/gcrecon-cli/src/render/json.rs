@@ -35,8 +35,12 @@ pub fn write_json(
         Some(section) => doc.with_section("policy", section),
         None => doc,
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    out.write_all(b"\n")
+    // The serializer writes a few bytes at a time: into a buffer of a
+    // concrete type, not through `dyn Write` call by call.
+    let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, out);
+    serde_json::to_writer_pretty(&mut buffered, &doc)?;
+    buffered.write_all(b"\n")?;
+    buffered.flush()
 }
 
 /// [`write_json`] of a document already built whole (policies read it):
