@@ -105,6 +105,21 @@ pub fn read_differing(applied: &Attrs, read: Attrs) -> Option<Attrs> {
     (read != *applied).then_some(read)
 }
 
+/// The `format_version` of a state document that starts with it
+/// (`{ "format_version": 1, ...`, as gcrecon writes it); `None` for any
+/// other start, which is then read the long way.
+fn leading_format_version(text: &str) -> Option<u64> {
+    let rest = text.trim_start().strip_prefix('{')?.trim_start();
+    let rest = rest.strip_prefix("\"format_version\"")?.trim_start();
+    let rest = rest.strip_prefix(':')?.trim_start();
+    let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let after = rest[digits..].trim_start();
+    if digits == 0 || !(after.starts_with(',') || after.starts_with('}')) {
+        return None;
+    }
+    rest[..digits].parse().ok()
+}
+
 /// A [`ResourceState`] as the state file holds it (read).
 #[derive(Deserialize)]
 struct ResourceStateFile {
@@ -293,32 +308,44 @@ impl State {
         struct Header {
             format_version: Option<serde_json::Value>,
         }
-        let header: Header = match serde_json::from_str(text) {
-            Ok(h) => h,
-            Err(e) if e.is_data() => {
-                return match serde_json::from_str::<serde_json::Value>(text) {
-                    Err(e) => Err(StateFormatError::NotJson(e)),
-                    Ok(_) => Err(StateFormatError::NotAnObject),
-                }
+        // gcrecon writes `format_version` first: read it off the start
+        // rather than scanning the whole document for it.
+        let found = match leading_format_version(text) {
+            Some(found) => found,
+            None => {
+                let header: Header = match serde_json::from_str(text) {
+                    Ok(h) => h,
+                    Err(e) if e.is_data() => {
+                        return match serde_json::from_str::<serde_json::Value>(text) {
+                            Err(e) => Err(StateFormatError::NotJson(e)),
+                            Ok(_) => Err(StateFormatError::NotAnObject),
+                        }
+                    }
+                    Err(e) => return Err(StateFormatError::NotJson(e)),
+                };
+                header
+                    .format_version
+                    .as_ref()
+                    .and_then(serde_json::Value::as_u64)
+                    .ok_or(StateFormatError::NoFormatVersion)?
             }
-            Err(e) => return Err(StateFormatError::NotJson(e)),
         };
-        let found = header
-            .format_version
-            .as_ref()
-            .and_then(serde_json::Value::as_u64)
-            .ok_or(StateFormatError::NoFormatVersion)?;
         if found != u64::from(STATE_FORMAT_VERSION) {
             return Err(StateFormatError::UnsupportedVersion {
                 found,
                 supported: STATE_FORMAT_VERSION,
             });
         }
-        let mut state: State =
-            serde_json::from_str(text).map_err(|source| StateFormatError::Invalid {
-                version: STATE_FORMAT_VERSION,
-                source,
-            })?;
+        let mut state: State = serde_json::from_str(text).map_err(|source| {
+            if source.is_data() {
+                StateFormatError::Invalid {
+                    version: STATE_FORMAT_VERSION,
+                    source,
+                }
+            } else {
+                StateFormatError::NotJson(source)
+            }
+        })?;
         // A file written by hand (or by another tool) may not be sorted.
         state.resources.sort_by(|a, b| a.address.cmp(&b.address));
         // Decoding grew the list by doubling: give the rest back.
@@ -474,6 +501,27 @@ mod tests {
         let back = State::from_json(&text).unwrap();
         assert_eq!(back, s);
         assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn the_leading_format_version_is_read_off_the_start_only() {
+        assert_eq!(leading_format_version("{\n  \"format_version\": 1,\n"), Some(1));
+        assert_eq!(leading_format_version(" {\"format_version\" : 12 }"), Some(12));
+        for other in [
+            "{\"lineage\": \"x\", \"format_version\": 1}",
+            "{\"format_version\": \"1\"}",
+            "{\"format_version\": 1.5}",
+            "{\"format_version\": -1}",
+            "[\"format_version\", 1]",
+            "{\"format_version\": 1",
+        ] {
+            assert_eq!(leading_format_version(other), None, "{other}");
+        }
+        let late = "{\"lineage\": \"x\", \"serial\": 0, \"format_version\": 7}";
+        assert!(State::from_json(late)
+            .unwrap_err()
+            .to_string()
+            .contains("format_version 7"));
     }
 
     #[test]
