@@ -196,6 +196,17 @@ pub fn planned_after(kind: Kind, desired: &Attrs, live: &Attrs) -> Attrs {
     after
 }
 
+/// True when [`planned_after`] is `live` as it is: every desired key
+/// (gcrecon's own settings aside) holds the live value already. Checked
+/// without building anything.
+pub fn lays_over_unchanged(kind: Kind, desired: &Attrs, live: &Attrs) -> bool {
+    kind != Kind::RoleGrant
+        && desired.iter().all(|(key, value)| {
+            key_spec(kind, key).is_some_and(|s| s.diff == DiffKind::Meta)
+                || live.get(key) == Some(value)
+        })
+}
+
 /// The desired attributes without gcrecon's own settings (`grant_to_caller`).
 pub fn without_meta(kind: Kind, desired: &Attrs) -> Attrs {
     desired
@@ -489,6 +500,46 @@ mod tests {
             Value::Map(m) => m,
             _ => panic!("not a map"),
         }
+    }
+
+    #[test]
+    fn lays_over_unchanged_exactly_when_planned_after_is_live() {
+        let live = attrs(serde_json::json!({
+            "name": "R", "description": "d", "permissions": ["a:b:c", "d:e:f"],
+        }));
+        let cases = [
+            (serde_json::json!({"name": "R"}), true),
+            (
+                serde_json::json!({"name": "R", "grant_to_caller": "keep"}),
+                true,
+            ),
+            (
+                serde_json::json!({"name": "R", "permissions": ["a:b:c", "d:e:f"]}),
+                true,
+            ),
+            // Alike for the diff (a set), laid over in another order.
+            (
+                serde_json::json!({"name": "R", "permissions": ["d:e:f", "a:b:c"]}),
+                false,
+            ),
+            (serde_json::json!({"name": "R", "description": null}), false),
+            (serde_json::json!({"name": "S"}), false),
+        ];
+        for (desired, unchanged) in cases {
+            let desired = attrs(desired);
+            assert_eq!(
+                lays_over_unchanged(Kind::Role, &desired, &live),
+                unchanged,
+                "{desired:?}"
+            );
+            if unchanged {
+                assert_eq!(planned_after(Kind::Role, &desired, &live), live);
+            } else {
+                assert_ne!(planned_after(Kind::Role, &desired, &live), live);
+            }
+        }
+        let grant = attrs(serde_json::json!({"role": "r"}));
+        assert!(!lays_over_unchanged(Kind::RoleGrant, &grant, &grant));
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! flagged in `before_sensitive` / `after_sensitive`: no secret appears.
 //! `docs/plan-json.schema.json` is the JSON Schema of this document.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
@@ -54,14 +55,20 @@ pub struct PlanContext<'a> {
 }
 
 /// See [`PlanContext::no_op_detail`].
-pub type NoOpDetail<'a> = dyn Fn(&ResourceChange) -> Option<NoOpSides> + 'a;
+///
+/// Called with a no-op change and a function to hand its sides to; it does
+/// not call that function for a change whose sides it does not know. (The
+/// sides are handed over rather than returned so that they may borrow from
+/// the plan without tying the document's lifetime to theirs.)
+pub type NoOpDetail<'a> = dyn Fn(&ResourceChange, &mut dyn FnMut(&NoOpSides<'_>)) + 'a;
 
 /// The `before` and `after` of a no-op, rebuilt for the document: alike but
-/// for what the diff does not count (the order of a set, say).
+/// for what the diff does not count (the order of a set, say). Borrowed
+/// where a side is an object the plan holds as it is.
 #[derive(Clone, Debug, PartialEq)]
-pub struct NoOpSides {
-    pub before: Attrs,
-    pub after: Attrs,
+pub struct NoOpSides<'a> {
+    pub before: Cow<'a, Attrs>,
+    pub after: Cow<'a, Attrs>,
 }
 
 /// The plan as the JSON document described in the module doc, whole in
@@ -335,10 +342,6 @@ impl Serialize for ResourceChangeJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let rc = self.rc;
         let sensitive = sensitive_keys(rc);
-        let detail = match (&rc.before, &rc.after, self.no_op_detail) {
-            (None, None, Some(detail)) if rc.actions == [Action::NoOp] => detail(rc),
-            _ => None,
-        };
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("address", &rc.address.to_string())?;
         map.serialize_entry(
@@ -354,15 +357,34 @@ impl Serialize for ResourceChangeJson<'_> {
         if let Some(key) = &rc.address.key {
             map.serialize_entry("index", key)?;
         }
-        map.serialize_entry(
-            "change",
-            &Change {
-                rc,
-                before: rc.before.as_ref().or(detail.as_ref().map(|d| &d.before)),
-                after: rc.after.as_ref().or(detail.as_ref().map(|d| &d.after)),
-                sensitive: &sensitive,
-            },
-        )?;
+        let mut change = None;
+        if let (None, None, Some(detail)) = (&rc.before, &rc.after, self.no_op_detail) {
+            if rc.actions == [Action::NoOp] {
+                detail(rc, &mut |sides| {
+                    change = Some(map.serialize_entry(
+                        "change",
+                        &Change {
+                            rc,
+                            before: Some(&sides.before),
+                            after: Some(&sides.after),
+                            sensitive: &sensitive,
+                        },
+                    ));
+                });
+            }
+        }
+        match change {
+            Some(written) => written?,
+            None => map.serialize_entry(
+                "change",
+                &Change {
+                    rc,
+                    before: rc.before.as_ref(),
+                    after: rc.after.as_ref(),
+                    sensitive: &sensitive,
+                },
+            )?,
+        }
         if rc.is_replace() {
             map.serialize_entry("action_reason", "replace_because_cannot_update")?;
         }
@@ -577,14 +599,16 @@ mod tests {
         kept.address = Address::resource(Kind::OauthClient, "kept");
         kept.changed_keys = vec![];
         kept.replace_because = vec![];
-        let detail = |rc: &ResourceChange| {
-            (rc.name == "api").then(|| NoOpSides {
-                before: Attrs::from([
-                    ("name".to_owned(), Value::from("kept")),
-                    ("description".to_owned(), Value::from("d")),
-                ]),
-                after: Attrs::from([("name".to_owned(), Value::from("kept"))]),
-            })
+        let detail = |rc: &ResourceChange, with: &mut dyn FnMut(&NoOpSides<'_>)| {
+            if rc.name == "api" {
+                with(&NoOpSides {
+                    before: Cow::Owned(Attrs::from([
+                        ("name".to_owned(), Value::from("kept")),
+                        ("description".to_owned(), Value::from("d")),
+                    ])),
+                    after: Cow::Owned(Attrs::from([("name".to_owned(), Value::from("kept"))])),
+                });
+            }
         };
         let context = PlanContext {
             no_op_detail: Some(&detail),

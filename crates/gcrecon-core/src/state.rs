@@ -112,7 +112,9 @@ fn leading_format_version(text: &str) -> Option<u64> {
     let rest = text.trim_start().strip_prefix('{')?.trim_start();
     let rest = rest.strip_prefix("\"format_version\"")?.trim_start();
     let rest = rest.strip_prefix(':')?.trim_start();
-    let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     let after = rest[digits..].trim_start();
     if digits == 0 || !(after.starts_with(',') || after.starts_with('}')) {
         return None;
@@ -505,8 +507,14 @@ mod tests {
 
     #[test]
     fn the_leading_format_version_is_read_off_the_start_only() {
-        assert_eq!(leading_format_version("{\n  \"format_version\": 1,\n"), Some(1));
-        assert_eq!(leading_format_version(" {\"format_version\" : 12 }"), Some(12));
+        assert_eq!(
+            leading_format_version("{\n  \"format_version\": 1,\n"),
+            Some(1)
+        );
+        assert_eq!(
+            leading_format_version(" {\"format_version\" : 12 }"),
+            Some(12)
+        );
         for other in [
             "{\"lineage\": \"x\", \"format_version\": 1}",
             "{\"format_version\": \"1\"}",

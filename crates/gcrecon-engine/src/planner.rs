@@ -12,11 +12,13 @@
 //! Every plan-time problem tied to a block is collected and reported at once.
 
 use gcrecon_core::fxhash::{FxHashMap, FxHashSet};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use gcrecon_core::diff::{
-    self, comparable_before, plain_equal, planned_after, without_meta, AttrDiff, DiffInput,
+    self, comparable_before, lays_over_unchanged, plain_equal, planned_after, without_meta,
+    AttrDiff, DiffInput,
 };
 use gcrecon_core::graph::{NodeKind, ResourceGraph};
 use gcrecon_core::manifest::{
@@ -773,16 +775,29 @@ fn kept_after(inst: &DesiredInstance, live: &LiveObject) -> Attrs {
 /// as [`Builder::plan_existing`] would have computed them: the live object,
 /// and the live object with the manifest's keys laid over it. A
 /// `role_grant` no-op is kept without them only when the two are alike.
-pub(crate) fn no_op_detail(planned: &Planned, rc: &ResourceChange) -> Option<NoOpSides> {
+pub(crate) fn no_op_detail<'p>(planned: &'p Planned, rc: &ResourceChange) -> Option<NoOpSides<'p>> {
     let inst = planned.desired.get(&rc.address)?;
     let live = planned.live.managed.get(&rc.address)?.as_ref()?;
+    // The usual no-op: the manifest's keys hold the live values, nothing
+    // to redact; both sides are the live object, borrowed.
+    if lays_over_unchanged(inst.kind, &inst.attrs, &live.attrs)
+        && !rc.sensitive_keys.iter().any(|k| live.attrs.contains_key(k))
+    {
+        return Some(NoOpSides {
+            before: Cow::Borrowed(&live.attrs),
+            after: Cow::Borrowed(&live.attrs),
+        });
+    }
     let after = redacted(kept_after(inst, live), &rc.sensitive_keys);
     let before = if inst.kind == Kind::RoleGrant {
         after.clone()
     } else {
         redacted(live.attrs.clone(), &rc.sensitive_keys)
     };
-    Some(NoOpSides { before, after })
+    Some(NoOpSides {
+        before: Cow::Owned(before),
+        after: Cow::Owned(after),
+    })
 }
 
 /// `attrs` with the values of `sensitive_keys` replaced by the placeholder

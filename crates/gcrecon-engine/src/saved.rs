@@ -460,7 +460,11 @@ pub fn plan_document(planned: &Planned) -> serde_json::Value {
 /// [`plan_document`] as a [`plan_json::Document`] handed to `f`, to be
 /// written as it is built.
 pub fn with_plan_document<R>(planned: &Planned, f: impl FnOnce(plan_json::Document<'_>) -> R) -> R {
-    let no_op_detail = |rc: &ResourceChange| crate::planner::no_op_detail(planned, rc);
+    let no_op_detail = |rc: &ResourceChange, with: &mut dyn FnMut(&plan_json::NoOpSides<'_>)| {
+        if let Some(sides) = crate::planner::no_op_detail(planned, rc) {
+            with(&sides);
+        }
+    };
     f(plan_json::Document::new(
         &planned.plan,
         PlanContext {
