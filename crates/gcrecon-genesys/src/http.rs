@@ -1,7 +1,9 @@
 //! The HTTP layer: one `reqwest` client, login and token renewal, the rate
 //! limiter, bounded concurrency, the retry loop, call counters and request
-//! tracing. Every byte sent to Genesys Cloud goes through [`Api::send`] (or
-//! the login in [`Api::renew_token`]).
+//! tracing. Every byte sent to Genesys Cloud goes through [`Api::send_as`]
+//! ([`Api::send`] reads the answer as JSON; a listing's pages are read
+//! straight from their bodies by a [`PageReader`]) or the login in
+//! [`Api::renew_token`].
 //!
 //! Logging rules: a span per request with the method and the path
 //! *template*; events carry status, attempt and duration. Bodies, tokens

@@ -16,6 +16,11 @@
 //! | update | `PUT` by id with the whole body |
 //! | delete | `DELETE` by id; a 404 is "already gone" |
 //!
+//! A kind whose listing is large (`role`, `group`, `division`) also gives
+//! [`RestKind::page`]: its pages are read from their bodies straight into
+//! a struct of the fields its mapping uses, and its `to_live` reads JSON
+//! through the same struct.
+//!
 //! A kind overrides only what the service makes different (a role reads
 //! itself before its `PUT`, a division forgets the data sources' cache). A
 //! kind that differs in most operations (`group`, `integration`) or is no
