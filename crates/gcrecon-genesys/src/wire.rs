@@ -4,9 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use gcrecon_core::provider::ProviderError;
+use gcrecon_core::provider::{GenesysId, ProviderError};
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::{DataKind, Kind};
+use serde::Deserialize;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
@@ -190,7 +191,39 @@ impl<'a> AttrReader<'a> {
 /// True for an object the service shows as deleted (`state: "deleted"`):
 /// it is gone, whatever else the answer says.
 pub fn is_deleted(wire: &Json) -> bool {
-    str_field(wire, "state") == Some("deleted")
+    is_deleted_state(str_field(wire, "state"))
+}
+
+/// True for the `state` of an object the service shows as deleted.
+pub fn is_deleted_state(state: Option<&str>) -> bool {
+    state == Some("deleted")
+}
+
+/// A kind's typed view of a wire object, read from its JSON; `what` names
+/// the kind in the error.
+pub fn typed<'a, W: Deserialize<'a>>(json: &'a Json, what: &str) -> Result<W, ProviderError> {
+    W::deserialize(json).map_err(|e| malformed(&format!("{what}: {e}")))
+}
+
+/// The start of a live object read from a typed wire object: its id (an
+/// object without one is malformed), its name, and its first attributes,
+/// `name` and `description` when it has one.
+pub fn live_head(
+    what: &str,
+    id: Option<&str>,
+    name: Option<&str>,
+    description: Option<&str>,
+) -> Result<(GenesysId, String, Attrs), ProviderError> {
+    let id = id
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| malformed(&format!("{what} without an `id`")))?;
+    let name = name.unwrap_or_default().to_owned();
+    let mut attrs = Attrs::new();
+    attrs.insert("name".into(), Value::from(name.clone()));
+    if let Some(d) = description {
+        attrs.insert("description".into(), Value::from(d));
+    }
+    Ok((GenesysId(id.to_owned()), name, attrs))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 
 use gcrecon_core::provider::{Created, GenesysId, LiveObject, ProviderError};
-use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::value::Attrs;
 use gcrecon_core::Kind;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::http::{BodyError, Page, WireEntity};
 use crate::kinds::{OpFuture, RestKind, RestOps, Update};
 use crate::listing::{ListSpec, NameLookup};
-use crate::wire::{fingerprint, malformed, AttrReader};
+use crate::wire::{fingerprint, is_deleted_state, live_head, typed, AttrReader};
 use crate::Ctx;
 
 pub const SPEC: ListSpec = ListSpec {
@@ -93,27 +93,21 @@ struct Wire<'a> {
 
 impl WireEntity for Wire<'_> {
     fn is_deleted(&self) -> bool {
-        self.state.as_deref() == Some("deleted")
+        is_deleted_state(self.state.as_deref())
     }
 }
 
 impl Wire<'_> {
     fn live(self) -> Result<LiveObject, ProviderError> {
-        let id = self
-            .id
-            .as_deref()
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| malformed("division without an `id`"))?
-            .to_owned();
-        let name = self.name.as_deref().unwrap_or_default().to_owned();
-        let mut attrs = Attrs::new();
-        attrs.insert("name".into(), Value::from(name.clone()));
-        if let Some(d) = &self.description {
-            attrs.insert("description".into(), Value::from(&**d));
-        }
+        let (id, name, attrs) = live_head(
+            "division",
+            self.id.as_deref(),
+            self.name.as_deref(),
+            self.description.as_deref(),
+        )?;
         Ok(LiveObject {
             kind: Kind::Division,
-            id: GenesysId(id),
+            id,
             name,
             version: fingerprint(&attrs),
             attrs,
@@ -129,9 +123,7 @@ fn page(bytes: &[u8], page_size: u32) -> Result<Page<LiveObject>, BodyError> {
 
 /// Wire → live object.
 pub fn to_live(json: &Json) -> Result<LiveObject, ProviderError> {
-    Wire::deserialize(json)
-        .map_err(|e| malformed(&format!("division: {e}")))?
-        .live()
+    typed::<Wire<'_>>(json, "division")?.live()
 }
 
 /// Manifest attributes → `AuthzDivision` body.

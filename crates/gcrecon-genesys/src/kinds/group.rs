@@ -33,7 +33,10 @@ use crate::http::{BodyError, Page, Request, WireEntity};
 use crate::kinds::{kind_ops_from_functions, RestKind, Update};
 use crate::listing::{ListSpec, NameLookup};
 use crate::retry;
-use crate::wire::{fingerprint, id_of, malformed, str_field, string_set, AttrReader};
+use crate::wire::{
+    fingerprint, id_of, is_deleted_state, live_head, malformed, str_field, string_set, typed,
+    AttrReader,
+};
 use crate::Ctx;
 
 pub const SPEC: ListSpec = ListSpec {
@@ -101,26 +104,19 @@ struct IdWire<'a> {
 
 impl WireEntity for Wire<'_> {
     fn is_deleted(&self) -> bool {
-        self.state.as_deref() == Some("deleted")
+        is_deleted_state(self.state.as_deref())
     }
 }
 
 impl Wire<'_> {
     fn live(self, members: Option<Vec<String>>) -> Result<LiveObject, ProviderError> {
-        let id = self
-            .id
-            .as_deref()
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| malformed("group without an `id`"))?
-            .to_owned();
-        let name = self.name.as_deref().unwrap_or_default().to_owned();
-        let mut attrs = Attrs::new();
-        attrs.insert("name".into(), Value::from(name.clone()));
-        for (key, value) in [
-            ("description", &self.description),
-            ("type", &self.kind),
-            ("visibility", &self.visibility),
-        ] {
+        let (id, name, mut attrs) = live_head(
+            "group",
+            self.id.as_deref(),
+            self.name.as_deref(),
+            self.description.as_deref(),
+        )?;
+        for (key, value) in [("type", &self.kind), ("visibility", &self.visibility)] {
             if let Some(v) = value {
                 attrs.insert(key.into(), Value::from(&**v));
             }
@@ -144,7 +140,7 @@ impl Wire<'_> {
         };
         Ok(LiveObject {
             kind: Kind::Group,
-            id: GenesysId(id),
+            id,
             name,
             version,
             attrs,
@@ -160,9 +156,7 @@ fn page(bytes: &[u8], page_size: u32) -> Result<Page<LiveObject>, BodyError> {
 
 /// Wire → live object; `members` when they were read.
 pub fn to_live(json: &Json, members: Option<Vec<String>>) -> Result<LiveObject, ProviderError> {
-    Wire::deserialize(json)
-        .map_err(|e| malformed(&format!("group: {e}")))?
-        .live(members)
+    typed::<Wire<'_>>(json, "group")?.live(members)
 }
 
 /// Manifest attributes → `GroupCreate`.

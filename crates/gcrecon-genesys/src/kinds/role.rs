@@ -22,7 +22,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
-use gcrecon_core::provider::{GenesysId, LiveObject, ProviderError};
+use gcrecon_core::provider::{LiveObject, ProviderError};
 use gcrecon_core::value::{Attrs, Value};
 use gcrecon_core::Kind;
 use serde::Deserialize;
@@ -31,7 +31,9 @@ use serde_json::{json, Map, Value as Json};
 use crate::http::{BodyError, Page, Request, WireEntity};
 use crate::kinds::{OpFuture, RestKind, RestOps, Update};
 use crate::listing::{ListSpec, NameLookup};
-use crate::wire::{fingerprint, malformed, str_field, strings_field, AttrReader};
+use crate::wire::{
+    fingerprint, is_deleted_state, live_head, str_field, strings_field, typed, AttrReader,
+};
 use crate::Ctx;
 
 pub const SPEC: ListSpec = ListSpec {
@@ -99,7 +101,7 @@ struct PolicyWire<'a> {
 
 impl WireEntity for Wire<'_> {
     fn is_deleted(&self) -> bool {
-        self.state.as_deref() == Some("deleted")
+        is_deleted_state(self.state.as_deref())
     }
 }
 
@@ -123,22 +125,16 @@ impl Wire<'_> {
     }
 
     fn live(self) -> Result<LiveObject, ProviderError> {
-        let id = self
-            .id
-            .as_deref()
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| malformed("role without an `id`"))?
-            .to_owned();
-        let name = self.name.as_deref().unwrap_or_default().to_owned();
-        let mut attrs = Attrs::new();
-        attrs.insert("name".into(), Value::from(name.clone()));
-        if let Some(d) = &self.description {
-            attrs.insert("description".into(), Value::from(&**d));
-        }
+        let (id, name, mut attrs) = live_head(
+            "role",
+            self.id.as_deref(),
+            self.name.as_deref(),
+            self.description.as_deref(),
+        )?;
         attrs.insert("permissions".into(), Value::strings(self.permissions()));
         Ok(LiveObject {
             kind: Kind::Role,
-            id: GenesysId(id),
+            id,
             name,
             version: fingerprint(&attrs),
             attrs,
@@ -149,7 +145,7 @@ impl Wire<'_> {
 
 /// A role as read from its JSON.
 fn wire(json: &Json) -> Result<Wire<'_>, ProviderError> {
-    Wire::deserialize(json).map_err(|e| malformed(&format!("role: {e}")))
+    typed(json, "role")
 }
 
 /// A page of the role listing, straight from its body.
