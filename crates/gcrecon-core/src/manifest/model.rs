@@ -45,8 +45,9 @@ pub(crate) struct Block {
     pub sp: Sp,
     /// Non-meta keys in file order.
     pub attrs: Vec<Attr>,
-    pub for_each: Option<Node>,
-    pub when: Option<Node>,
+    /// Boxed: most blocks have neither, and a block is kept per resource.
+    pub for_each: Option<Box<Node>>,
+    pub when: Option<Box<Node>>,
     pub depends_on: Vec<(Address, Sp)>,
     pub prevent_destroy: bool,
     pub adopt: bool,
@@ -58,12 +59,9 @@ pub(crate) struct Block {
     pub deps: Vec<Dep>,
 }
 
-#[derive(Clone, Debug)]
-pub(crate) struct Attr {
-    pub key: String,
-    pub key_sp: Sp,
-    pub value: Node,
-}
+/// A key of a block: the parsed table's entry itself, so a block keeps
+/// its table's entries (and their buffer) rather than copying them.
+pub(crate) type Attr = Entry;
 
 /// What a block-level dependency points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -862,15 +860,15 @@ impl Builder<'_> {
             return;
         };
         let mut block = Self::new_block(address, sp);
-        // Every entry not a meta key is an attribute (or an error): sized
-        // once rather than grown to the next power of two.
-        block.attrs.reserve_exact(table.entries.len());
         let keys = kind.spec().keys;
         let open = kind.spec().is_open();
-        for e in table.entries {
+        // Every entry not a meta key is an attribute (or an error). Kept in
+        // the table's own buffer: collecting a vector's entries filtered
+        // into a vector of the same type reuses its allocation.
+        let attrs = table.entries.into_iter().filter_map(|e| {
             if let Some(meta) = META_KEYS.iter().find(|m| **m == e.key) {
                 self.meta(&mut block, meta, e, &what);
-                continue;
+                return None;
             }
             match keys.iter().find(|k| k.name == e.key) {
                 Some(spec) => self.check_type(spec, &e.value, &what),
@@ -885,15 +883,12 @@ impl Builder<'_> {
                         .unknown_key(&e, &e.key, candidates, &format!("a {kind}"))
                         .with_address(&what);
                     self.push(d);
-                    continue;
+                    return None;
                 }
             }
-            block.attrs.push(Attr {
-                key: e.key,
-                key_sp: e.key_sp,
-                value: e.value,
-            });
-        }
+            Some(e)
+        });
+        block.attrs = attrs.collect();
         self.required(&block, keys, &what);
         self.kind_rules(kind, &block, &what);
         self.blocks.insert(block.address.clone(), Box::new(block));
@@ -1099,11 +1094,11 @@ impl Builder<'_> {
         match key {
             "for_each" => {
                 self.check_for_each(node, what);
-                block.for_each = Some(e.value);
+                block.for_each = Some(Box::new(e.value));
             }
             "when" => {
                 self.check_when(node, what);
-                block.when = Some(e.value);
+                block.when = Some(Box::new(e.value));
             }
             "depends_on" => {
                 let NodeKind::List(items) = &node.kind else {
