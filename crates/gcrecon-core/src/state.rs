@@ -377,6 +377,16 @@ impl State {
         self.resources.binary_search_by(|r| r.address.cmp(address))
     }
 
+    /// Where the record of `address` is in `resources`, looking first at
+    /// `hint`: a walk in address order that passes the position after the
+    /// last one found finds each record with one comparison.
+    pub fn position_near(&self, address: &Address, hint: usize) -> Option<usize> {
+        match self.resources.get(hint) {
+            Some(r) if r.address == *address => Some(hint),
+            _ => self.position(address).ok(),
+        }
+    }
+
     /// The record of an address.
     pub fn resource(&self, address: &Address) -> Option<&ResourceState> {
         let index = self.position(address).ok()?;
@@ -493,6 +503,19 @@ mod tests {
             back.resource(&"role.a".parse().unwrap()).unwrap().read(),
             &name
         );
+    }
+
+    #[test]
+    fn a_record_is_found_near_a_hint_or_by_search() {
+        let s = sample();
+        let a: Address = "role.a".parse().unwrap();
+        let b: Address = "role.b".parse().unwrap();
+        assert_eq!(s.position_near(&a, 0), Some(0));
+        assert_eq!(s.position_near(&b, 1), Some(1));
+        // A hint at another record, or past the end: searched.
+        assert_eq!(s.position_near(&b, 0), Some(1));
+        assert_eq!(s.position_near(&a, 9), Some(0));
+        assert_eq!(s.position_near(&"role.c".parse().unwrap(), 1), None);
     }
 
     #[test]

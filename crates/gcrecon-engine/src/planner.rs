@@ -244,6 +244,9 @@ struct Builder<'a> {
     problems: Diagnostics,
     changes: Vec<ResourceChange>,
     steps: Vec<Step>,
+    /// The position in the state after the record the last instance
+    /// found: the walk goes mostly in address order, as the state does.
+    state_next: usize,
 }
 
 /// Listed objects by kind and name, and the objects already taken (the
@@ -365,9 +368,15 @@ impl<'a> Builder<'a> {
     fn plan_instance(&mut self, inst: &DesiredInstance) -> Option<GenesysId> {
         let address = &inst.address;
         let kind = inst.kind;
-        let record = self.state.resource(address);
-        let live = record
-            .and_then(|r| self.live.managed.get(&r.address))
+        // The record and its live object: found by position, as the live
+        // index is in the state's order.
+        let position = self.state.position_near(address, self.state_next);
+        if let Some(i) = position {
+            self.state_next = i + 1;
+        }
+        let record = position.map(|i| &self.state.resources[i]);
+        let live = position
+            .and_then(|i| self.live.managed.at(i, address))
             .and_then(Option::as_ref);
         let create_after = || {
             let mut a = without_meta(kind, &inst.attrs);
@@ -677,14 +686,19 @@ pub async fn plan<P: Provider + 'static>(
         // One change per instance and per state entry left: at most this many.
         changes: Vec::with_capacity(desired.len() + state.resources.len() / 8),
         steps: Vec::new(),
+        state_next: 0,
     };
     let mut known = Known::default();
     if options.refresh_only {
         plan_refresh_only(&mut b);
     } else {
         plan_instances(&mut b, input, &graph, &cache, &mut desired, &mut known);
+        // The state's records no instance claims. Both are in address
+        // order: one pass over the two, not a search per record.
+        let mut instances = desired.addresses().peekable();
         for record in &state.resources {
-            if !desired.contains_key(&record.address) {
+            while instances.next_if(|a| **a < record.address).is_some() {}
+            if instances.peek() != Some(&&record.address) {
                 b.plan_delete(&record.address, false);
             }
         }
@@ -851,10 +865,6 @@ impl FirstEvaluation {
         self.entries.len()
     }
 
-    fn contains_key(&self, address: &Address) -> bool {
-        self.position(address).is_some()
-    }
-
     fn get_mut(&mut self, address: &Address) -> Option<&mut Option<Box<DesiredInstance>>> {
         let i = match self.entries.get(self.next) {
             Some((a, _)) if a == address => self.next,
@@ -862,6 +872,11 @@ impl FirstEvaluation {
         };
         self.next = i + 1;
         Some(&mut self.entries[i].1)
+    }
+
+    /// The addresses, in order.
+    fn addresses(&self) -> impl Iterator<Item = &Address> {
+        self.entries.iter().map(|(a, _)| a)
     }
 
     /// In address order.
