@@ -196,14 +196,20 @@ pub fn targets(scale: Option<&ScaleReport>, seeds: Option<&[SeedFigures]>) -> Ve
             // The figure at 10 N against the one at N: within 10x is linear.
             let linear = |what: String, n: &InProcess, large: &InProcess| {
                 let growth = large.total_ms.median / n.total_ms.median.max(0.001);
+                let user = large.user_ms.median / n.user_ms.median.max(0.001);
                 Target::new(
                     &format!("CPU grows linearly: {what} in-process"),
                     "≤ 10 × the figure of N",
                     format!(
-                        "{} median vs {} = {}",
+                        "{} median vs {} = {} (user CPU {} vs {} = {}; system {} vs {})",
                         ms(large.total_ms.median),
                         ms(n.total_ms.median),
-                        ratio(growth)
+                        ratio(growth),
+                        ms(large.user_ms.median),
+                        ms(n.user_ms.median),
+                        ratio(user),
+                        ms(large.sys_ms.median),
+                        ms(n.sys_ms.median)
                     ),
                     Some(growth <= 10.0),
                 )
@@ -495,7 +501,9 @@ fn scale_table(s: &mut String, scale: &ScaleReport, o: &Options) {
                 label,
                 f(&ip.total_ms, ms),
                 format!(
-                    "load {} + plan {} (medians)",
+                    "user {} + sys {}; load {} + plan {} (medians)",
+                    ms(ip.user_ms.median),
+                    ms(ip.sys_ms.median),
                     ms(ip.load_ms.median),
                     ms(ip.plan_ms.median)
                 ),

@@ -151,6 +151,10 @@ pub struct InProcess {
     /// Refresh from the in-memory org and diff.
     pub plan_ms: Spread,
     pub total_ms: Spread,
+    /// The same part's user CPU time, and its system CPU time (the kernel
+    /// zeroing the pages it touches first, mostly).
+    pub user_ms: Spread,
+    pub sys_ms: Spread,
     pub vm_hwm_kb: Spread,
 }
 
@@ -602,6 +606,8 @@ fn measure_in_process(ctx: &Ctx<'_>, n: usize, runs: usize, shape: Shape) -> Res
         load_ms: pick(|r| r.load_ms),
         plan_ms: pick(|r| r.plan_ms),
         total_ms: pick(|r| r.total_ms),
+        user_ms: pick(|r| r.user_ms),
+        sys_ms: pick(|r| r.sys_ms),
         vm_hwm_kb: pick(|r| r.vm_hwm_kb as f64),
     })
 }
