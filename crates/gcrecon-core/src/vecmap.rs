@@ -76,6 +76,20 @@ impl<K: Ord, V> VecMap<K, V> {
         self.find(key).ok().map(|i| &self.entries[i].1)
     }
 
+    /// The value of `key`, looked for first at entry `index`: a caller that
+    /// knows where the key should be (its position in another list in the
+    /// same order) finds it with one comparison. Searched when the entry
+    /// there holds another key.
+    pub fn get_near<Q: Ord + ?Sized>(&self, index: usize, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        match self.entries.get(index) {
+            Some((k, v)) if k.borrow() == key => Some(v),
+            _ => self.get(key),
+        }
+    }
+
     /// The key and value of `key`, as `BTreeMap::get_key_value`.
     pub fn get_key_value<Q: Ord + ?Sized>(&self, key: &Q) -> Option<(&K, &V)>
     where
@@ -310,6 +324,16 @@ mod tests {
 
     /// The same operations on a `VecMap` and a `BTreeMap` leave the same
     /// entries in the same order.
+    #[test]
+    fn a_key_is_found_near_an_index_or_by_search() {
+        let m: VecMap<&str, u32> = [("a", 1), ("b", 2), ("c", 3)].into();
+        assert_eq!(m.get_near(1, "b"), Some(&2));
+        // Another key there, or past the end: searched.
+        assert_eq!(m.get_near(0, "c"), Some(&3));
+        assert_eq!(m.get_near(9, "a"), Some(&1));
+        assert_eq!(m.get_near(1, "d"), None);
+    }
+
     #[test]
     fn behaves_as_an_ordered_map() {
         let mut v = VecMap::new();

@@ -376,7 +376,7 @@ impl<'a> Builder<'a> {
         }
         let record = position.map(|i| &self.state.resources[i]);
         let live = position
-            .and_then(|i| self.live.managed.at(i, address))
+            .and_then(|i| self.live.managed.get_near(i, address))
             .and_then(Option::as_ref);
         let create_after = || {
             let mut a = without_meta(kind, &inst.attrs);

@@ -20,6 +20,7 @@ use gcrecon_core::provider::{
 };
 use gcrecon_core::state::{PendingKind, State};
 use gcrecon_core::value::{Attrs, Value};
+use gcrecon_core::vecmap::VecMap;
 use gcrecon_core::{Address, DataKind, Kind};
 
 use crate::error::EngineError;
@@ -53,85 +54,9 @@ pub struct LiveIndex {
     /// objects matched to the state, which are in `managed`.
     pub listings: BTreeMap<Kind, Listing>,
     /// Per address in the state: the live object, or `None` when the
-    /// organization says it is gone.
-    pub managed: Managed,
-}
-
-/// The live object of each state record (`None`: gone), in the state's
-/// order, which is address order. Found by address in O(log n) address
-/// comparisons, or by the record's position in the state with one.
-#[derive(Clone, Debug, Default)]
-pub struct Managed {
-    entries: Vec<(Address, Option<LiveObject>)>,
-}
-
-impl Managed {
-    /// The entry of `address`.
-    pub fn get(&self, address: &Address) -> Option<&Option<LiveObject>> {
-        let i = self
-            .entries
-            .binary_search_by(|(a, _)| a.cmp(address))
-            .ok()?;
-        Some(&self.entries[i].1)
-    }
-
-    /// The entry of the state record at `position` in the state this
-    /// index was read from: checked to be that address, and searched for
-    /// when it is not (an index read from another state).
-    pub fn at(&self, position: usize, address: &Address) -> Option<&Option<LiveObject>> {
-        match self.entries.get(position) {
-            Some((a, live)) if a == address => Some(live),
-            _ => self.get(address),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// The addresses, in order.
-    pub fn keys(&self) -> impl Iterator<Item = &Address> {
-        self.entries.iter().map(|(a, _)| a)
-    }
-
-    /// The entries, in address order.
-    pub fn values(&self) -> impl Iterator<Item = &Option<LiveObject>> {
-        self.entries.iter().map(|(_, live)| live)
-    }
-}
-
-impl FromIterator<(Address, Option<LiveObject>)> for Managed {
-    /// In any order; an address given twice keeps its last entry (as a map
-    /// would). Input already in order (the state's) is only checked.
-    fn from_iter<I: IntoIterator<Item = (Address, Option<LiveObject>)>>(iter: I) -> Self {
-        let mut entries: Vec<_> = iter.into_iter().collect();
-        if !entries.is_sorted_by(|a, b| a.0 < b.0) {
-            // Stable, so that of equal addresses the last given stays last.
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut kept: Vec<(Address, Option<LiveObject>)> = Vec::with_capacity(entries.len());
-            for e in entries {
-                match kept.last_mut() {
-                    Some(last) if last.0 == e.0 => *last = e,
-                    _ => kept.push(e),
-                }
-            }
-            entries = kept;
-        }
-        Managed { entries }
-    }
-}
-
-impl std::ops::Index<&Address> for Managed {
-    type Output = Option<LiveObject>;
-
-    fn index(&self, address: &Address) -> &Option<LiveObject> {
-        self.get(address)
-            .unwrap_or_else(|| panic!("{address} is not in the live index"))
-    }
+    /// organization says it is gone. In the state's order, entry for
+    /// entry, so a record's position finds its object (`get_near`).
+    pub managed: VecMap<Address, Option<LiveObject>>,
 }
 
 impl LiveIndex {
@@ -463,8 +388,8 @@ pub async fn read_objects<P: Provider + 'static>(
         read.push((r.address.clone(), live));
     }
     // In the state's order, entry for entry: a record's live object is
-    // found by its position in the state.
-    let managed: Managed = read.into_iter().collect();
+    // found by its position in the state. Sorted input is only checked.
+    let managed: VecMap<Address, Option<LiveObject>> = read.into_iter().collect();
     for (kind, objects) in taken {
         if let Some(listing) = listings.get_mut(&kind) {
             listing.objects = objects.into_iter().flatten().collect();
@@ -522,44 +447,6 @@ mod tests {
     use gcrecon_core::kind::Kind;
     use gcrecon_core::provider::{CallerKind, Provider};
     use std::collections::BTreeMap;
-
-    /// The live index of managed objects: in address order whatever order
-    /// it is built in, the last entry of an address kept, and found by a
-    /// state position only when the entry there is that address.
-    #[test]
-    fn managed_entries_sort_keep_the_last_and_check_positions() {
-        use super::Managed;
-        use gcrecon_core::provider::{GenesysId, LiveObject};
-        let object = |id: &str| LiveObject {
-            kind: Kind::Role,
-            id: GenesysId(id.to_owned()),
-            name: id.to_owned(),
-            attrs: Default::default(),
-            version: String::new(),
-            builtin: false,
-        };
-        let a: Address = "role.a".parse().unwrap();
-        let b: Address = "role.b".parse().unwrap();
-        let c: Address = "role.c".parse().unwrap();
-        let managed: Managed = [
-            (c.clone(), Some(object("c"))),
-            (a.clone(), Some(object("a1"))),
-            (b.clone(), None),
-            (a.clone(), Some(object("a2"))),
-        ]
-        .into_iter()
-        .collect();
-        assert_eq!(managed.keys().collect::<Vec<_>>(), [&a, &b, &c]);
-        assert_eq!(managed[&a].as_ref().unwrap().id.0, "a2");
-        assert_eq!(managed.get(&b), Some(&None));
-        assert_eq!(managed.at(2, &c).unwrap().as_ref().unwrap().id.0, "c");
-        // A position holding another address: found by searching.
-        assert_eq!(managed.at(0, &c).unwrap().as_ref().unwrap().id.0, "c");
-        assert_eq!(managed.at(7, &b), Some(&None));
-        let d: Address = "role.d".parse().unwrap();
-        assert_eq!(managed.at(2, &d), None);
-        assert_eq!(managed.len(), 3);
-    }
 
     /// Two state entries recording one id (a hand-edited state, or an
     /// import of an id already managed) both see the object; the listing's
