@@ -312,13 +312,18 @@ impl ResourceGraph {
     /// succeeds. Nodes on a cycle (which a validated manifest never has)
     /// come last, in address order.
     pub fn apply_order(&self) -> Vec<NodeKind> {
+        self.apply_order_nodes().into_iter().cloned().collect()
+    }
+
+    /// [`Self::apply_order`], borrowed from the graph: no copy of each node.
+    pub fn apply_order_nodes(&self) -> Vec<&NodeKind> {
         let mut walk = Walk::new(self);
         let mut order = Vec::with_capacity(self.graph.node_count());
         while let Some(i) = walk.next_ready_index() {
             walk.complete_index(i, true);
-            order.push(self.graph[i].clone());
+            order.push(&self.graph[i]);
         }
-        order.extend(walk.unreached());
+        order.extend(walk.unreached_indices().into_iter().map(|i| &self.graph[i]));
         order
     }
 
@@ -613,14 +618,21 @@ impl<'g> Walk<'g> {
     /// finished walk, those on (or behind) a dependency cycle; after a walk
     /// stopped early, also those it never reached.
     pub fn unreached(&self) -> Vec<NodeKind> {
-        let mut v: Vec<NodeKind> = self
+        self.unreached_indices()
+            .into_iter()
+            .map(|i| self.graph.graph[i].clone())
+            .collect()
+    }
+
+    /// [`Self::unreached`], as node indices (in node order).
+    fn unreached_indices(&self) -> Vec<NodeIndex> {
+        let mut v: Vec<NodeIndex> = self
             .graph
             .graph
             .node_indices()
             .filter(|i| self.state[i.index()].is_none())
-            .map(|i| self.graph.graph[i].clone())
             .collect();
-        v.sort();
+        v.sort_by(|a, b| self.graph.graph[*a].cmp(&self.graph.graph[*b]));
         v
     }
 }

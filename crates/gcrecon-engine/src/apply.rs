@@ -1286,7 +1286,7 @@ struct Finish<'a> {
     input: ApplyInput<'a>,
     context: &'a crate::refresh::Context,
     options: &'a PlanOptions,
-    desired: &'a VecMap<Address, DesiredInstance>,
+    desired: &'a VecMap<Address, Box<DesiredInstance>>,
     outputs: Option<BTreeMap<String, OutputState>>,
     /// Every change was made: the state now matches this manifest.
     all_done: bool,

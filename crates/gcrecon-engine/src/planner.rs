@@ -108,7 +108,7 @@ pub struct Planned {
     pub options: PlanOptions,
     pub(crate) steps: Vec<Step>,
     /// The desired instances (as planned), by address.
-    pub(crate) desired: VecMap<Address, DesiredInstance>,
+    pub(crate) desired: VecMap<Address, Box<DesiredInstance>>,
     /// How the desired instances, data sources and caller grants depend on
     /// each other ([`Manifest::desired`]): the plan and the apply walk it.
     pub(crate) graph: ResourceGraph,
@@ -153,78 +153,160 @@ pub fn state_value(state: &State, address: &Address, attr: &str) -> Option<Value
     }
 }
 
-/// What planning knows about the instances planned so far: each one as
-/// evaluated (the plan's desired instances), and its id when it stays the
-/// same object (`None`: created or replaced, known after apply).
+/// The desired instances, sorted by address: each as first evaluated
+/// (with the ids the state knows) until the walk plans it, then as
+/// planned, with its id when it stays the same object (`None`: created or
+/// replaced, known after apply). What the walk has planned is what later
+/// instances resolve their references from and what the plan hands on.
 ///
-/// The walk appends each instance to `walked`, in walk order, and finds it
-/// again through its slot in the hashed `ids`. [`Known::finish_walk`] then
-/// sorts them once into `instances`, in the order the plan hands them on:
-/// one sort of a nearly sorted vector, where inserting into an ordered map
-/// in walk order left its nodes half full and searched it per instance.
+/// One sorted vector, changed in place: the refresh reads the first
+/// evaluations in order; the walk, whose order for independent instances
+/// is address order too, finds each instance next to the one before it
+/// and leaves its planned evaluation where the first one was; the plan's
+/// desired instances are the same vector at the end, with no copy, hash
+/// index or sort of its own. Boxed: a slot stays small to search.
 #[derive(Default)]
 struct Known {
-    ids: FxHashMap<Address, (Option<GenesysId>, usize)>,
-    walked: Vec<(Address, DesiredInstance)>,
-    instances: VecMap<Address, DesiredInstance>,
+    slots: Vec<Slot>,
+    /// Where the slot after the last one the walk reached is: the walk
+    /// usually asks for that one next, found with one comparison instead
+    /// of a search.
+    next: usize,
+}
+
+struct Slot {
+    address: Address,
+    inst: Box<DesiredInstance>,
+    /// Set once the walk planned the instance: its id, when it stays the
+    /// same object.
+    planned: Option<Option<GenesysId>>,
 }
 
 impl Known {
-    /// Record an instance the walk has planned, at `address` (its own).
-    fn walk(&mut self, address: Address, inst: DesiredInstance, id: Option<GenesysId>) {
-        self.ids.insert(address.clone(), (id, self.walked.len()));
-        self.walked.push((address, inst));
-    }
-
-    /// The walk is over: order the instances by address.
-    fn finish_walk(&mut self) {
-        // One sort (`collect`), not an insertion per instance.
-        self.instances = std::mem::take(&mut self.walked).into_iter().collect();
-    }
-
-    /// While the walk runs, found by its slot; once it is over (nothing is
-    /// left in `walked`), by address in the sorted instances.
-    fn instance(&self, address: &Address) -> Option<&DesiredInstance> {
-        if self.walked.is_empty() {
-            return self.instances.get(address);
+    /// The first evaluation of every desired instance.
+    fn new(instances: Vec<DesiredInstance>) -> Self {
+        // Not `collect`: that would reuse the instances' buffer, sized for
+        // whole instances, to hold these slots for the rest of the plan.
+        let mut slots = Vec::with_capacity(instances.len());
+        slots.extend(instances.into_iter().map(|i| Slot {
+            address: i.address.clone(),
+            inst: Box::new(i),
+            planned: None,
+        }));
+        if !slots.is_sorted_by(|a, b| a.address <= b.address) {
+            slots.sort_unstable_by(|a, b| a.address.cmp(&b.address));
         }
-        let (_, slot) = self.ids.get(address)?;
-        self.walked.get(*slot).map(|(_, inst)| inst)
+        Known { slots, next: 0 }
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn position(&self, address: &Address) -> Result<usize, usize> {
+        self.slots.binary_search_by(|s| s.address.cmp(address))
+    }
+
+    /// Every address, planned or not, in order.
+    fn addresses(&self) -> impl Iterator<Item = &Address> {
+        self.slots.iter().map(|s| &s.address)
+    }
+
+    /// Every instance as first evaluated (before the walk), in address order.
+    fn first_evaluations(&self) -> impl Iterator<Item = &DesiredInstance> {
+        self.slots.iter().map(|s| &*s.inst)
+    }
+
+    /// The walk reached `address`: its slot, and whether that holds a first
+    /// evaluation (false for a slot made for an instance the first
+    /// evaluation did not have).
+    fn reach(&mut self, address: &Address) -> (usize, bool) {
+        let (i, first_evaluated) = match self.slots.get(self.next) {
+            Some(s) if s.address == *address => (self.next, true),
+            _ => match self.position(address) {
+                Ok(i) => (i, true),
+                Err(i) => {
+                    let inst = Box::new(DesiredInstance::placeholder(address));
+                    self.slots.insert(
+                        i,
+                        Slot {
+                            address: address.clone(),
+                            inst,
+                            planned: None,
+                        },
+                    );
+                    (i, false)
+                }
+            },
+        };
+        self.next = i + 1;
+        (i, first_evaluated)
+    }
+
+    /// The walk planned the instance of slot `i`, as `inst` when it was
+    /// evaluated again (else as first evaluated).
+    fn plan(&mut self, i: usize, inst: Option<DesiredInstance>, id: Option<GenesysId>) {
+        let slot = &mut self.slots[i];
+        if let Some(inst) = inst {
+            *slot.inst = inst;
+        }
+        slot.planned = Some(id);
+    }
+
+    /// The slot of a planned instance.
+    fn planned_slot(&self, address: &Address) -> Option<&Slot> {
+        let i = self.position(address).ok()?;
+        Some(&self.slots[i]).filter(|s| s.planned.is_some())
+    }
+
+    /// A planned instance.
+    fn get(&self, address: &Address) -> Option<&DesiredInstance> {
+        self.planned_slot(address).map(|s| &*s.inst)
+    }
+
+    /// The planned instances, in address order.
+    fn planned(&self) -> impl Iterator<Item = &DesiredInstance> {
+        self.planned_ids().map(|(inst, _)| inst)
+    }
+
+    /// The planned instances with their ids, in address order.
+    fn planned_ids(&self) -> impl Iterator<Item = (&DesiredInstance, Option<&GenesysId>)> {
+        self.slots
+            .iter()
+            .filter_map(|s| Some((&*s.inst, s.planned.as_ref()?.as_ref())))
+    }
+
+    /// The planned instances, by address: what the plan hands on.
+    fn into_desired(self) -> VecMap<Address, Box<DesiredInstance>> {
+        self.slots
+            .into_iter()
+            .filter(|s| s.planned.is_some())
+            .map(|s| (s.address, s.inst))
+            .collect()
     }
 
     fn value(&self, address: &Address, attr: &str, secret_placeholder: bool) -> Option<Value> {
-        let (id, _) = self.ids.get(address)?;
+        let slot = self.planned_slot(address)?;
+        let id = slot.planned.as_ref()?;
         match attr {
             "id" | "client_id" => id.as_ref().map(|id| Value::from(id.as_str())),
             // The secret of a client that stays is unchanged; its value is never at hand here.
             "secret" => {
                 (secret_placeholder && id.is_some()).then(|| Value::from(SENSITIVE_PLACEHOLDER))
             }
-            key => self
-                .instance(address)?
-                .attrs
-                .get(key)
-                .filter(|v| v.is_known())
-                .cloned(),
+            key => slot.inst.attrs.get(key).filter(|v| v.is_known()).cloned(),
         }
-    }
-
-    /// The id of an instance that stays the same object.
-    fn id(&self, address: &Address) -> Option<&GenesysId> {
-        self.ids.get(address)?.0.as_ref()
     }
 
     /// True for an instance this plan creates or replaces.
     fn is_new(&self, address: &Address) -> bool {
-        self.ids.get(address).is_some_and(|(id, _)| id.is_none())
+        self.planned_slot(address)
+            .is_some_and(|s| matches!(s.planned, Some(None)))
     }
 
     /// The `name` the manifest gives an instance.
     fn name(&self, address: &Address) -> Option<&str> {
-        self.instance(address)?
-            .attrs
-            .get("name")
-            .and_then(Value::as_str)
+        self.get(address)?.attrs.get("name").and_then(Value::as_str)
     }
 }
 
@@ -667,10 +749,10 @@ pub async fn plan<P: Provider + 'static>(
     // The locals and `for_each` expansions that reference no resource,
     // evaluated once for the first evaluation and kept for the walk.
     let cache = EvalCache::default();
-    let (mut desired, graph) = desired_state(input, state, &context, &cache, options.destroy)?;
+    let (mut known, graph) = desired_state(input, state, &context, &cache, options.destroy)?;
     // Evaluation does not need the home division; planning does.
     let (live, home) = tokio::join!(
-        refresh(provider, state, &desired, observer),
+        refresh(provider, state, &known, observer),
         read_home(provider.as_ref())
     );
     let live = live?;
@@ -684,18 +766,17 @@ pub async fn plan<P: Provider + 'static>(
         adoption: None,
         problems: Diagnostics::new(),
         // One change per instance and per state entry left: at most this many.
-        changes: Vec::with_capacity(desired.len() + state.resources.len() / 8),
+        changes: Vec::with_capacity(known.len() + state.resources.len() / 8),
         steps: Vec::new(),
         state_next: 0,
     };
-    let mut known = Known::default();
     if options.refresh_only {
         plan_refresh_only(&mut b);
     } else {
-        plan_instances(&mut b, input, &graph, &cache, &mut desired, &mut known);
+        plan_instances(&mut b, input, &graph, &cache, &mut known);
         // The state's records no instance claims. Both are in address
         // order: one pass over the two, not a search per record.
-        let mut instances = desired.addresses().peekable();
+        let mut instances = known.addresses().peekable();
         for record in &state.resources {
             while instances.next_if(|a| **a < record.address).is_some() {}
             if instances.peek() != Some(&&record.address) {
@@ -703,13 +784,12 @@ pub async fn plan<P: Provider + 'static>(
             }
         }
     }
-    let planned_desired = &known.instances;
 
     let mut changes = std::mem::take(&mut b.changes);
     let mut steps = std::mem::take(&mut b.steps);
     let warnings = limit_to_targets(&mut b, &options, &graph, &mut changes, &mut steps);
-    let grant_modes: BTreeMap<Address, GrantMode> = planned_desired
-        .values()
+    let grant_modes: BTreeMap<Address, GrantMode> = known
+        .planned()
         .filter(|i| i.kind == Kind::Role)
         .map(|i| (i.address.clone(), GrantMode::of(Some(&i.attrs))))
         .collect();
@@ -719,10 +799,10 @@ pub async fn plan<P: Provider + 'static>(
         plan_caller_grants(&mut b, &graph, &changes, &grant_modes, &known, state)
     };
     if !options.refresh_only && !options.allow_caller_demotion {
-        check_caller_demotion(&mut b, &changes, planned_desired, state);
+        check_caller_demotion(&mut b, &changes, &known, state);
     }
     if !options.refresh_only && !options.destroy {
-        check_permissions(provider.as_ref(), &mut b, &changes, planned_desired).await?;
+        check_permissions(provider.as_ref(), &mut b, &changes, &known).await?;
     }
     if !options.refresh_only {
         check_caller_permissions(&mut b, &changes, &caller_grants, state);
@@ -746,14 +826,14 @@ pub async fn plan<P: Provider + 'static>(
         warnings,
         api_calls: provider.call_counts(),
     };
-    let state_stale = state_is_stale(input, state, &options, planned_desired);
+    let state_stale = state_is_stale(input, state, &options, &known);
     Ok(Planned {
         plan,
         context,
         live,
         options,
         steps,
-        desired: known.instances,
+        desired: known.into_desired(),
         graph,
         grant_modes,
         state_stale,
@@ -825,66 +905,6 @@ fn redacted(mut attrs: Attrs, sensitive_keys: &[String]) -> Attrs {
     attrs
 }
 
-/// The desired instances as first evaluated (with the ids the state
-/// knows), sorted by address, each taken out as it is planned. Boxed: what
-/// a taken one leaves behind until the plan ends is a pointer's width.
-///
-/// A sorted vector rather than a hash map: the refresh reads the instances
-/// in order and the planner takes them out in the graph's order, which
-/// for independent instances is address order too, so both walk memory
-/// forwards instead of jumping to a random entry per instance.
-#[derive(Default)]
-struct FirstEvaluation {
-    entries: Vec<(Address, Option<Box<DesiredInstance>>)>,
-    /// Where the entry after the last one taken is: the walk usually asks
-    /// for that one next, found with one comparison instead of a search.
-    next: usize,
-}
-
-impl FirstEvaluation {
-    fn new(instances: Vec<DesiredInstance>) -> Self {
-        // Not `collect`: that would reuse the instances' buffer, sized for
-        // whole instances, to hold these entries for the rest of the plan.
-        let mut entries = Vec::with_capacity(instances.len());
-        entries.extend(
-            instances
-                .into_iter()
-                .map(|i| (i.address.clone(), Some(Box::new(i)))),
-        );
-        if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        }
-        FirstEvaluation { entries, next: 0 }
-    }
-
-    fn position(&self, address: &Address) -> Option<usize> {
-        self.entries.binary_search_by(|(a, _)| a.cmp(address)).ok()
-    }
-
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    fn get_mut(&mut self, address: &Address) -> Option<&mut Option<Box<DesiredInstance>>> {
-        let i = match self.entries.get(self.next) {
-            Some((a, _)) if a == address => self.next,
-            _ => self.position(address)?,
-        };
-        self.next = i + 1;
-        Some(&mut self.entries[i].1)
-    }
-
-    /// The addresses, in order.
-    fn addresses(&self) -> impl Iterator<Item = &Address> {
-        self.entries.iter().map(|(a, _)| a)
-    }
-
-    /// In address order.
-    fn values(&self) -> impl Iterator<Item = &Option<Box<DesiredInstance>>> {
-        self.entries.iter().map(|(_, i)| i)
-    }
-}
-
 /// The desired instances (none for `--destroy`), each as first evaluated,
 /// and their graph.
 fn desired_state(
@@ -893,9 +913,9 @@ fn desired_state(
     context: &Context,
     cache: &EvalCache,
     destroy: bool,
-) -> Result<(FirstEvaluation, ResourceGraph), EngineError> {
+) -> Result<(Known, ResourceGraph), EngineError> {
     if destroy {
-        return Ok((FirstEvaluation::default(), ResourceGraph::new()));
+        return Ok((Known::default(), ResourceGraph::new()));
     }
     let from_state = |a: &Address, attr: &str| state_value(state, a, attr);
     let ctx = EvalContext::new(input.variables, &context.data, &from_state)
@@ -905,7 +925,7 @@ fn desired_state(
         .manifest
         .desired(&ctx)
         .map_err(EngineError::Manifest)?;
-    Ok((FirstEvaluation::new(desired.instances), desired.graph))
+    Ok((Known::new(desired.instances), desired.graph))
 }
 
 /// Read the live objects the plan compares with: every object in the
@@ -913,7 +933,7 @@ fn desired_state(
 async fn refresh<P: Provider + 'static>(
     provider: &Arc<P>,
     state: &State,
-    desired: &FirstEvaluation,
+    desired: &Known,
     observer: &dyn Observer,
 ) -> Result<LiveIndex, EngineError> {
     // Names are looked up only for instances the state does not know yet
@@ -924,7 +944,7 @@ async fn refresh<P: Provider + 'static>(
     let mut recorded = state.resources.iter().peekable();
     let mut names: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
     let mut keys: BTreeMap<Kind, BTreeSet<String>> = BTreeMap::new();
-    for inst in desired.values().flatten() {
+    for inst in desired.first_evaluations() {
         names.entry(inst.kind).or_default();
         while recorded.next_if(|r| r.address < inst.address).is_some() {}
         let unknown_to_state = recorded.peek().is_none_or(|r| r.address != inst.address);
@@ -950,47 +970,41 @@ async fn refresh<P: Provider + 'static>(
 
 /// Plan every desired instance in the graph's order, dependencies first.
 /// An instance that references a resource is evaluated again, with what
-/// the instances planned before it make known; the others are taken out
-/// of `first` (their first evaluation) as they are
-/// ([`Manifest::resource_free_blocks`]). `cache` is the one the first
-/// evaluation filled. The instances as planned are left in `known`.
+/// the instances planned before it make known; the others are planned as
+/// first evaluated ([`Manifest::resource_free_blocks`]). `cache` is the
+/// one the first evaluation filled. Each instance as planned takes the
+/// place of its first evaluation in `known`.
 fn plan_instances(
     b: &mut Builder<'_>,
     input: PlanInput<'_>,
     graph: &ResourceGraph,
     cache: &EvalCache,
-    first: &mut FirstEvaluation,
     known: &mut Known,
 ) {
     let free = input.manifest.resource_free_blocks();
-    known.ids.reserve(first.len());
-    known.walked.reserve(first.len());
-    for node in graph.apply_order() {
+    for node in graph.apply_order_nodes() {
         let NodeKind::Resource(address) = node else {
             continue;
         };
-        // Taken out either way: a first evaluation not reused is dropped now.
-        let earlier = first.get_mut(&address).and_then(Option::take);
-        let evaluated = if let Some(inst) = earlier.filter(|_| free.contains(&address)) {
-            Ok(*inst)
+        let (slot, first_evaluated) = known.reach(address);
+        let evaluated = if first_evaluated && free.contains(address) {
+            None
         } else {
             let resolver = |a: &Address, attr: &str| known.value(a, attr, false);
             let ctx = EvalContext::new(input.variables, &b.context.data, &resolver)
                 .with_emails(&b.context.emails)
                 .with_cache(cache);
-            input.manifest.eval_instance(&address, &ctx)
-        };
-        let inst = match evaluated {
-            Ok(i) => i,
-            Err(d) => {
-                b.problems.extend(d);
-                continue;
+            match input.manifest.eval_instance(address, &ctx) {
+                Ok(inst) => Some(inst),
+                Err(d) => {
+                    b.problems.extend(d);
+                    continue;
+                }
             }
         };
-        let id = b.plan_instance(&inst);
-        known.walk(address, inst, id);
+        let id = b.plan_instance(evaluated.as_ref().unwrap_or(&known.slots[slot].inst));
+        known.plan(slot, evaluated, id);
     }
-    known.finish_walk();
 }
 
 /// `--target`: keep the changes of the targets and of what they depend
@@ -1092,14 +1106,14 @@ fn state_is_stale(
     input: PlanInput<'_>,
     state: &State,
     options: &PlanOptions,
-    planned: &VecMap<Address, DesiredInstance>,
+    planned: &Known,
 ) -> bool {
     !options.refresh_only
         && !options.destroy
         && options.targets.is_empty()
         && (state.manifest_sha256 != input.manifest_sha256
             || state.org_id.is_none()
-            || planned.values().any(|i| {
+            || planned.planned().any(|i| {
                 state.resource(&i.address).is_some_and(|r| {
                     r.dependencies != i.depends_on
                         || r.prevent_destroy != i.prevent_destroy
@@ -1210,12 +1224,12 @@ impl<'a> RoleNames<'a> {
                     .or_insert((&r.address, r.name.as_str()));
             }
             // In address order, as the instances are kept.
-            for a in self.known.instances.keys() {
-                if let Some(i) = self.known.id(a).filter(|_| a.kind() == Some(Kind::Role)) {
-                    let name = self.known.name(a);
+            for (inst, id) in self.known.planned_ids() {
+                if let Some(i) = id.filter(|_| inst.kind == Kind::Role) {
+                    let name = inst.attrs.get("name").and_then(Value::as_str);
                     by_id
                         .entry(i.as_str())
-                        .or_insert((a, name.unwrap_or(i.as_str())));
+                        .or_insert((&inst.address, name.unwrap_or(i.as_str())));
                 }
             }
             for (a, attrs) in self.data {
@@ -1266,7 +1280,7 @@ fn plan_caller_grants(
     known: &Known,
     state: &State,
 ) -> Vec<CallerGrantChange> {
-    let desired = &known.instances;
+    let desired = known;
     struct Need {
         name: String,
         divisions: BTreeSet<String>,
@@ -1374,7 +1388,7 @@ fn plan_caller_grants(
 fn check_caller_demotion(
     b: &mut Builder<'_>,
     changes: &[ResourceChange],
-    desired: &VecMap<Address, DesiredInstance>,
+    desired: &Known,
     state: &State,
 ) {
     let caller = b.context.caller.id.to_string();
@@ -1555,7 +1569,7 @@ async fn check_permissions<P: Provider>(
     provider: &P,
     b: &mut Builder<'_>,
     changes: &[ResourceChange],
-    desired: &VecMap<Address, DesiredInstance>,
+    desired: &Known,
 ) -> Result<(), EngineError> {
     let roles: Vec<&DesiredInstance> = changes
         .iter()
@@ -1667,7 +1681,7 @@ mod tests {
 
     use crate::testkit::*;
 
-    use gcrecon_core::plan::Action;
+    use gcrecon_core::plan::{Action, SENSITIVE_PLACEHOLDER};
     use gcrecon_core::provider::CallerKind;
 
     use gcrecon_core::value::Value;
@@ -1693,47 +1707,48 @@ mod tests {
 
     /// Only the instances the state does not know are looked up by name,
     /// whichever side of the recorded ones they sort on.
-    /// In the order of the entries (one comparison each), out of order
-    /// (a search), and after a jump back.
+    /// In the order of the slots (one comparison each), out of order (a
+    /// search), after a jump back, and for an address the first evaluation
+    /// did not have (a slot made in its place).
     #[test]
-    fn first_evaluations_are_found_in_and_out_of_order() {
-        use super::FirstEvaluation;
+    fn instances_are_reached_in_and_out_of_order() {
+        use super::Known;
         use gcrecon_core::address::Address;
         use gcrecon_core::manifest::DesiredInstance;
         let instance =
             |name: &str| DesiredInstance::placeholder(&Address::resource(Kind::Group, name));
-        let mut first = FirstEvaluation::new(["d", "b", "a", "c"].map(instance).to_vec());
-        for name in ["a", "b", "d", "a", "b", "c", "c", "e"] {
+        let mut known = Known::new(["d", "b", "a", "c"].map(instance).to_vec());
+        for name in ["a", "b", "d", "a", "b", "c", "c"] {
             let address = Address::resource(Kind::Group, name);
-            let found = first
-                .get_mut(&address)
-                .map(|i| i.as_ref().map(|i| i.address.clone()));
-            let expected = (name != "e").then(|| Some(address.clone()));
-            assert_eq!(found, expected, "{name}");
+            let (i, first_evaluated) = known.reach(&address);
+            assert!(first_evaluated, "{name}");
+            assert_eq!(known.slots[i].address, address, "{name}");
+            assert_eq!(known.slots[i].inst.address, address, "{name}");
         }
-        assert!(first.get_mut(&Address::resource(Kind::Role, "a")).is_none());
+        let (i, first_evaluated) = known.reach(&Address::resource(Kind::Group, "bb"));
+        assert!(!first_evaluated);
+        assert_eq!(i, 2);
+        let order: Vec<&str> = known.addresses().map(|a| a.name.as_str()).collect();
+        assert_eq!(order, ["a", "b", "bb", "c", "d"]);
     }
 
     #[test]
-    fn known_instances_are_found_during_the_walk_and_ordered_after_it() {
+    fn known_instances_are_those_planned_in_place_of_their_first_evaluation() {
         use super::Known;
         use gcrecon_core::address::Address;
         use gcrecon_core::manifest::DesiredInstance;
         let address = |name: &str| Address::resource(Kind::Group, name);
-        let mut known = Known::default();
-        // Walked out of address order; "b" stays the same object, the others are new.
-        for name in ["c", "a", "d", "b"] {
+        let named = |name: &str, value: &str| {
             let mut inst = DesiredInstance::placeholder(&address(name));
-            inst.attrs
-                .insert("name".into(), Value::from(name.to_uppercase()));
-            let id = (name == "b").then(|| gcrecon_core::provider::GenesysId("id-b".into()));
-            known.walk(address(name), inst, id);
-            assert_eq!(
-                known.name(&address(name)),
-                Some(name.to_uppercase().as_str())
-            );
-        }
-        let during = |k: &Known| {
+            inst.attrs.insert("name".into(), Value::from(value));
+            inst
+        };
+        let mut known = Known::new(
+            ["a", "b", "c", "d", "e"]
+                .map(|n| named(n, "first"))
+                .to_vec(),
+        );
+        let answers = |k: &Known| {
             ["a", "b", "c", "d", "e"].map(|n| {
                 (
                     k.name(&address(n)).map(str::to_owned),
@@ -1742,18 +1757,49 @@ mod tests {
                 )
             })
         };
-        let before = during(&known);
+        // Nothing is known before the walk plans it.
+        assert!(answers(&known).iter().all(|a| *a == (None, None, false)));
+        // Walked out of address order; "b" stays the same object and keeps
+        // its first evaluation, the others are new and evaluated again;
+        // "e" is never planned (its evaluation failed).
+        for name in ["c", "a", "d", "b"] {
+            let (i, _) = known.reach(&address(name));
+            let again = (name != "b").then(|| named(name, &name.to_uppercase()));
+            let id = (name == "b").then(|| gcrecon_core::provider::GenesysId("id-b".into()));
+            known.plan(i, again, id);
+        }
+        let after = answers(&known);
+        assert_eq!(after[0], (Some("A".into()), None, true));
         assert_eq!(
-            before[1],
-            (Some("B".into()), Some(Value::from("id-b")), false)
+            after[1],
+            (Some("first".into()), Some(Value::from("id-b")), false)
         );
-        assert_eq!(before[2], (Some("C".into()), None, true));
-        assert_eq!(before[4], (None, None, false));
-        known.finish_walk();
-        assert_eq!(during(&known), before, "the same answers once ordered");
-        let order: Vec<&str> = known.instances.keys().map(|a| a.name.as_str()).collect();
-        assert_eq!(order, ["a", "b", "c", "d"]);
-        assert!(known.walked.is_empty());
+        assert_eq!(after[4], (None, None, false));
+        assert_eq!(
+            known.value(&address("b"), "secret", true),
+            Some(Value::from(SENSITIVE_PLACEHOLDER))
+        );
+        assert_eq!(known.value(&address("a"), "secret", true), None);
+        let addresses: Vec<&str> = known.addresses().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            addresses,
+            ["a", "b", "c", "d", "e"],
+            "failed ones keep their address"
+        );
+        let desired = known.into_desired();
+        let planned: Vec<(&str, Option<&str>)> = desired
+            .iter()
+            .map(|(a, i)| (a.name.as_str(), i.attrs.get("name").and_then(Value::as_str)))
+            .collect();
+        assert_eq!(
+            planned,
+            [
+                ("a", Some("A")),
+                ("b", Some("first")),
+                ("c", Some("C")),
+                ("d", Some("D"))
+            ]
+        );
     }
 
     #[tokio::test]
