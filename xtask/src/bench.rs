@@ -68,6 +68,10 @@ pub const USAGE: &str = "usage: cargo xtask bench [--quick] [--latency-ms N] [--
   --setup HOW      how the org is grown to each size, not measured (default adopt):
                    `apply` = gcrecon apply creates the objects; `adopt` = the bench
                    creates them through the API, gcrecon apply adopts them
+  --no-instructions
+                   skip counting the in-process plan's instructions (valgrind's
+                   callgrind, about 4 minutes; skipped anyway where valgrind is
+                   not installed, and by --quick)
   --debug-bins     run the debug binaries of target/debug (a smoke test, as the
                    test suite does; its figures are not performance numbers)";
 
@@ -102,6 +106,9 @@ pub struct Options {
     pub debug_bins: bool,
     /// Keep the scale phase's simulator running after its no-op plans.
     pub serve: bool,
+    /// Count the instructions of the in-process plan at N and 10 N (under
+    /// callgrind, when valgrind is installed).
+    pub instructions: bool,
 }
 
 /// How the scale phase grows the org between sizes (see `scale::grow`).
@@ -136,6 +143,7 @@ impl Options {
                 setup: SetupMethod::Adopt,
                 debug_bins: false,
                 serve: false,
+                instructions: false,
             }
         } else {
             Options {
@@ -156,6 +164,7 @@ impl Options {
                 setup: SetupMethod::Adopt,
                 debug_bins: false,
                 serve: false,
+                instructions: true,
             }
         };
         let mut it = args.iter();
@@ -172,6 +181,7 @@ impl Options {
             match a.as_str() {
                 "--quick" => {}
                 "--debug-bins" => o.debug_bins = true,
+                "--no-instructions" => o.instructions = false,
                 "--serve" => o.serve = true,
                 "--latency-ms" => o.latency_ms = num(value(a)?, a)?,
                 "--rate-limit" => o.rate_limit = num(value(a)?, a)?,

@@ -194,14 +194,26 @@ pub fn targets(scale: Option<&ScaleReport>, seeds: Option<&[SeedFigures]>) -> Ve
                 Some(real.max_rss_kb.max <= 100.0 * 1000.0),
             ));
             // The figure at 10 N against the one at N: within 10x is linear.
-            let linear = |what: String, n: &InProcess, large: &InProcess| {
+            let linear = |what: String,
+                          n: &InProcess,
+                          large: &InProcess,
+                          counted: (Option<u64>, Option<u64>)| {
                 let growth = large.total_ms.median / n.total_ms.median.max(0.001);
                 let user = large.user_ms.median / n.user_ms.median.max(0.001);
+                let instructions = match counted {
+                    (Some(n), Some(large)) => format!(
+                        "; instructions {} M vs {} M = {}",
+                        int(large / 1_000_000),
+                        int(n / 1_000_000),
+                        ratio(large as f64 / n.max(1) as f64)
+                    ),
+                    _ => String::new(),
+                };
                 Target::new(
                     &format!("CPU grows linearly: {what} in-process"),
                     "≤ 10 × the figure of N",
                     format!(
-                        "{} median vs {} = {} (user CPU {} vs {} = {}; system {} vs {})",
+                        "{} median vs {} = {} (user CPU {} vs {} = {}; system {} vs {}{instructions})",
                         ms(large.total_ms.median),
                         ms(n.total_ms.median),
                         ratio(growth),
@@ -215,15 +227,18 @@ pub fn targets(scale: Option<&ScaleReport>, seeds: Option<&[SeedFigures]>) -> Ve
                 )
             };
             let large = int(c.n_large as u64);
+            let i = &c.instructions;
             out.push(linear(
                 format!("{large} resources"),
                 ip,
                 &c.in_process_large,
+                (i.blocks, i.blocks_large),
             ));
             out.push(linear(
                 format!("one for_each block of {large} instances"),
                 &c.in_process_for_each,
                 &c.in_process_for_each_large,
+                (i.for_each, i.for_each_large),
             ));
         }
         None => {
@@ -559,6 +574,28 @@ fn scale_table(s: &mut String, scale: &ScaleReport, o: &Options) {
             ],
         ];
         grid(s, &rows);
+        let i = &c.instructions;
+        match (i.blocks, i.blocks_large, i.for_each, i.for_each_large) {
+            (Some(b), Some(bl), Some(f), Some(fl)) => {
+                let m = |n: u64| format!("{} M", int(n / 1_000_000));
+                let _ = writeln!(
+                    s,
+                    "Instructions of the in-process figure's timed part (callgrind, one run each): {} resources {}, {} resources {}; for_each {} {}, {} {}",
+                    int(c.n as u64),
+                    m(b),
+                    int(c.n_large as u64),
+                    m(bl),
+                    int(c.n as u64),
+                    m(f),
+                    int(c.n_large as u64),
+                    m(fl)
+                );
+            }
+            _ => {
+                let why = i.not_counted.as_deref().unwrap_or("not reported");
+                let _ = writeln!(s, "Instructions not counted: {why}");
+            }
+        }
     }
 }
 

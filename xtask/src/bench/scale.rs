@@ -138,10 +138,27 @@ pub struct CpuFigures {
     /// instances each reference a resource (`cpu::Shape::ForEach`).
     pub in_process_for_each: InProcess,
     pub in_process_for_each_large: InProcess,
+    /// The instructions the in-process figures' timed part executes, at N
+    /// and 10 N: blind to caches, page faults and the machine's load, so
+    /// their ratio says whether the work itself grows linearly.
+    pub instructions: Instructions,
     pub validate: Figures3,
     /// A no-op plan at zero latency with the limit raised: gcrecon's own
     /// process (the simulator runs in another).
     pub noop_plan_latency0: Figures3,
+}
+
+/// Instructions counted by valgrind's callgrind in what the in-process
+/// figure times (`manifest::load` and `planner::plan`), one run each:
+/// the count is the same from run to run.
+#[derive(Debug, Default, Serialize)]
+pub struct Instructions {
+    pub blocks: Option<u64>,
+    pub blocks_large: Option<u64>,
+    pub for_each: Option<u64>,
+    pub for_each_large: Option<u64>,
+    /// Why they were not counted.
+    pub not_counted: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -529,6 +546,7 @@ async fn cpu(
     ));
     let in_process_for_each = measure_in_process(ctx, n, runs, Shape::ForEach)?;
     let in_process_for_each_large = measure_in_process(ctx, n_large, runs, Shape::ForEach)?;
+    let instructions = count_instructions(ctx, n, n_large)?;
     let mut validate = Vec::new();
     for i in 0..runs {
         let run = gc
@@ -570,6 +588,7 @@ async fn cpu(
         in_process_large,
         in_process_for_each,
         in_process_for_each_large,
+        instructions,
         validate: Figures3::of(&validate),
         noop_plan_latency0: Figures3::of(&plans),
     })
@@ -610,4 +629,92 @@ fn measure_in_process(ctx: &Ctx<'_>, n: usize, runs: usize, shape: Shape) -> Res
         sys_ms: pick(|r| r.sys_ms),
         vm_hwm_kb: pick(|r| r.vm_hwm_kb as f64),
     })
+}
+
+/// [`Instructions`] at `n` and `n_large`, both shapes, when asked for and
+/// valgrind is installed.
+fn count_instructions(ctx: &Ctx<'_>, n: usize, n_large: usize) -> Result<Instructions> {
+    let skipped = |why: &str| {
+        Ok(Instructions {
+            not_counted: Some(why.to_owned()),
+            ..Instructions::default()
+        })
+    };
+    if !ctx.opts.instructions {
+        return skipped("not asked for (--quick or --no-instructions)");
+    }
+    if ctx.opts.debug_bins {
+        return skipped("debug binaries");
+    }
+    let found = std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        return skipped("valgrind is not installed");
+    }
+    ctx.step(&format!(
+        "CPU: instructions of the in-process plan at {n} and {n_large}, both shapes (callgrind, one run each)"
+    ));
+    let count = |n: usize, shape: Shape| callgrind_count(ctx, n, shape).map(Some);
+    Ok(Instructions {
+        blocks: count(n, Shape::Blocks)?,
+        blocks_large: count(n_large, Shape::Blocks)?,
+        for_each: count(n, Shape::ForEach)?,
+        for_each_large: count(n_large, Shape::ForEach)?,
+        not_counted: None,
+    })
+}
+
+/// One `xtask bench __cpu` run under callgrind, counting only inside the
+/// two calls it times.
+fn callgrind_count(ctx: &Ctx<'_>, n: usize, shape: Shape) -> Result<u64> {
+    let name = format!("callgrind-{}-{n}", shape.as_str());
+    let output = std::process::Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!(
+            "--callgrind-out-file={}",
+            ctx.work.join(format!("{name}.out")).display()
+        ))
+        .args([
+            "--collect-atstart=no",
+            "--toggle-collect=gcrecon_core::manifest::load*",
+            "--toggle-collect=gcrecon_engine::planner::plan::{{closure}}*",
+        ])
+        .arg(&ctx.bins.measurer)
+        .args(["bench", "__cpu", "--n", &n.to_string(), "--shape"])
+        .arg(shape.as_str())
+        .arg("--out")
+        .arg(ctx.work.join(format!("{name}.json")))
+        .output()
+        .context("cannot start valgrind")?;
+    let log = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        bail!("callgrind of {n} ({}) failed: {log}", shape.as_str());
+    }
+    collected(&log).with_context(|| {
+        format!(
+            "callgrind of {n} ({}) counted nothing: were `manifest::load` and `planner::plan` inlined away?\n{log}",
+            shape.as_str()
+        )
+    })
+}
+
+/// The count callgrind reports as `==PID== Collected : N`, when not zero.
+fn collected(log: &str) -> Option<u64> {
+    log.lines()
+        .find_map(|l| l.split_once("Collected :"))
+        .and_then(|(_, n)| n.trim().parse().ok())
+        .filter(|n| *n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn callgrinds_count_is_read_from_its_log() {
+        let log = "==41== Events    : Ir\n==41== Collected : 284139503\n==41==\n";
+        assert_eq!(super::collected(log), Some(284_139_503));
+        assert_eq!(super::collected("==41== Collected : 0\n"), None);
+        assert_eq!(super::collected("valgrind: no such tool\n"), None);
+    }
 }
