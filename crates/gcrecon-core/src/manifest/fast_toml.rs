@@ -619,6 +619,7 @@ mod tests {
     fn manifests_take_the_fast_path_and_agree() {
         assert!(agrees(include_str!("../../tests/fixtures/emite.toml")));
         assert!(agrees(&super::super::synthetic::generate(200)));
+        assert!(agrees("a = \"tab\there\"\nb = \"\"\nc = \"x\\\\y\\tz\"\n"));
         assert!(agrees(
             "# c\n[gcrecon] # c\nversion = 1\n\n[role.\"a b\"]\nname = 'x\\y'\nq = \"é\\u00e9\\t\\\"${var.x}\\\"\"\nn = -12\nf = 1.5\nl = [\n  1, # c\n  \"a\",\n]\nt = { a = 1, b = { c = [true, false] } }\nx.y.z = 1\nx.y.w = 2\n\r\n[a.b]\n[a.c]\n"
         ));
@@ -643,6 +644,11 @@ mod tests {
             "a = 01\n",
             "[a]\nb.c = 1\n[a.b]\n",
             "\u{feff}a = 1\n",
+            "a = \"x\u{1}y\"\n",
+            "a = \"x\u{7f}\"\n",
+            "a = \"x\\q\"\n",
+            "a = \"unterminated",
+            "a = \"x\\",
         ] {
             assert!(parse(&files(text), 0).is_none(), "{text:?}");
         }
