@@ -381,10 +381,7 @@ impl State {
     /// `hint`: a walk in address order that passes the position after the
     /// last one found finds each record with one comparison.
     pub fn position_near(&self, address: &Address, hint: usize) -> Option<usize> {
-        match self.resources.get(hint) {
-            Some(r) if r.address == *address => Some(hint),
-            _ => self.position(address).ok(),
-        }
+        crate::vecmap::search_near(&self.resources, hint, address, |r| &r.address).ok()
     }
 
     /// The record of an address.

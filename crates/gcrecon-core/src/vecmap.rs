@@ -23,6 +23,22 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// Where `key` is in `items` (sorted by `key_of`), as
+/// `binary_search_by`, looking first at `hint`: a walk in the same order
+/// that passes the position after the last one found finds each key with
+/// one comparison. Searched when the item there holds another key.
+pub fn search_near<T, Q: Ord + ?Sized>(
+    items: &[T],
+    hint: usize,
+    key: &Q,
+    key_of: impl Fn(&T) -> &Q,
+) -> Result<usize, usize> {
+    match items.get(hint) {
+        Some(item) if key_of(item) == key => Ok(hint),
+        _ => items.binary_search_by(|item| key_of(item).cmp(key)),
+    }
+}
+
 /// A map ordered by key, stored as a vector of entries sorted by key with no
 /// two keys equal.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -84,10 +100,8 @@ impl<K: Ord, V> VecMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        match self.entries.get(index) {
-            Some((k, v)) if k.borrow() == key => Some(v),
-            _ => self.get(key),
-        }
+        let i = search_near(&self.entries, index, key, |(k, _)| k.borrow()).ok()?;
+        Some(&self.entries[i].1)
     }
 
     /// The key and value of `key`, as `BTreeMap::get_key_value`.

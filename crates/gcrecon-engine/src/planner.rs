@@ -33,7 +33,7 @@ use gcrecon_core::provider::{GenesysId, LiveObject, Provider};
 use gcrecon_core::schema::sensitive_attributes;
 use gcrecon_core::state::{redact, PendingKind, State};
 use gcrecon_core::value::{Attrs, Value};
-use gcrecon_core::vecmap::VecMap;
+use gcrecon_core::vecmap::{search_near, VecMap};
 use gcrecon_core::{Address, DataKind, Kind};
 
 use crate::caller_grant::{missing_grants, refusal, roles_given, GrantMode};
@@ -221,9 +221,8 @@ impl Known {
     /// evaluation (false for a slot made for an instance the first
     /// evaluation did not have).
     fn reach(&mut self, address: &Address) -> (usize, bool) {
-        let (i, first_evaluated) = match self.slots.get(self.next) {
-            Some(s) if s.address == *address => (self.next, true),
-            _ => match self.position(address) {
+        let (i, first_evaluated) =
+            match search_near(&self.slots, self.next, address, |s| &s.address) {
                 Ok(i) => (i, true),
                 Err(i) => {
                     let inst = Box::new(DesiredInstance::placeholder(address));
@@ -237,8 +236,7 @@ impl Known {
                     );
                     (i, false)
                 }
-            },
-        };
+            };
         self.next = i + 1;
         (i, first_evaluated)
     }
