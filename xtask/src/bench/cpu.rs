@@ -272,10 +272,13 @@ pub fn measure(n: usize, shape: Shape) -> Result<CpuRun> {
 
 /// This process's user and system CPU time so far, in milliseconds.
 fn cpu_times() -> Result<(f64, f64)> {
+    use super::measure::timeval_ms;
     use nix::sys::resource::{getrusage, UsageWho};
     let usage = getrusage(UsageWho::RUSAGE_SELF)?;
-    let ms = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 * 1e3 + tv.tv_usec() as f64 / 1e3;
-    Ok((ms(usage.user_time()), ms(usage.system_time())))
+    Ok((
+        timeval_ms(usage.user_time()),
+        timeval_ms(usage.system_time()),
+    ))
 }
 
 /// This process's peak resident set (`VmHWM` in `/proc/self/status`).

@@ -18,6 +18,11 @@ use anyhow::{bail, Context, Result};
 use nix::sys::resource::{getrusage, UsageWho};
 use serde::{Deserialize, Serialize};
 
+/// A `getrusage` time in milliseconds.
+pub fn timeval_ms(tv: nix::sys::time::TimeVal) -> f64 {
+    tv.tv_sec() as f64 * 1e3 + tv.tv_usec() as f64 / 1e3
+}
+
 /// One measured run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Usage {
@@ -50,11 +55,10 @@ pub fn measurer_main(args: &[String]) -> Result<()> {
         .with_context(|| format!("cannot start {bin}"))?;
     let wall = started.elapsed();
     let usage = getrusage(UsageWho::RUSAGE_CHILDREN)?;
-    let ms = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 * 1e3 + tv.tv_usec() as f64 / 1e3;
     let result = Usage {
         code: status.code().unwrap_or(-1),
         wall_ms: wall.as_secs_f64() * 1e3,
-        cpu_ms: ms(usage.user_time()) + ms(usage.system_time()),
+        cpu_ms: timeval_ms(usage.user_time()) + timeval_ms(usage.system_time()),
         // Linux reports ru_maxrss in kilobytes.
         max_rss_kb: usage.max_rss().max(0) as u64,
     };
