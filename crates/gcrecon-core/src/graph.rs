@@ -25,7 +25,8 @@
 //! the manifest no longer has (or the old half of a replacement), after
 //! whatever depended on it in the state is deleted.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::fmt::{self, Write as _};
 
 use petgraph::algo::{has_path_connecting, tarjan_scc};
@@ -464,8 +465,8 @@ pub struct Walk<'g> {
     /// Per node index: its place in the order ready nodes are taken in
     /// (data sources first, then by node), computed once.
     place: Vec<u32>,
-    /// Ready nodes by place.
-    ready: BTreeSet<(u32, NodeIndex)>,
+    /// Ready nodes, the first place on top.
+    ready: BinaryHeap<Reverse<(u32, NodeIndex)>>,
     running: usize,
 }
 
@@ -505,16 +506,19 @@ impl<'g> Walk<'g> {
             waiting: vec![0; bound],
             state: vec![None; bound],
             place,
-            ready: BTreeSet::new(),
+            ready: BinaryHeap::new(),
             running: 0,
         };
+        // Heapified once: most nodes of a plan wait on nothing.
+        let mut ready = Vec::new();
         for i in graph.graph.node_indices() {
             let n = graph.graph.edges_directed(i, walk.before()).count();
             walk.waiting[i.index()] = n;
             if n == 0 {
-                walk.ready.insert(walk.key(i));
+                ready.push(Reverse(walk.key(i)));
             }
         }
+        walk.ready = BinaryHeap::from(ready);
         walk
     }
 
@@ -538,7 +542,7 @@ impl<'g> Walk<'g> {
     }
 
     fn next_ready_index(&mut self) -> Option<NodeIndex> {
-        let (_, i) = self.ready.pop_first()?;
+        let Reverse((_, i)) = self.ready.pop()?;
         self.state[i.index()] = Some(NodeState::Running);
         self.running += 1;
         Some(i)
@@ -575,9 +579,12 @@ impl<'g> Walk<'g> {
             self.state[i.index()] = Some(NodeState::Finished(WalkOutcome::Done));
             for s in self.graph.graph.neighbors_directed(i, after) {
                 let n = &mut self.waiting[s.index()];
-                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    continue;
+                }
+                *n -= 1;
                 if *n == 0 && self.state[s.index()].is_none() {
-                    self.ready.insert(self.key(s));
+                    self.ready.push(Reverse(self.key(s)));
                 }
             }
             return Vec::new();
@@ -589,7 +596,9 @@ impl<'g> Walk<'g> {
             if self.state[s.index()].is_some() {
                 continue;
             }
-            self.ready.remove(&self.key(s));
+            // Behind the failed node, it still waits on it: never ready,
+            // so never in the heap.
+            debug_assert!(self.waiting[s.index()] > 0);
             self.state[s.index()] = Some(NodeState::Finished(WalkOutcome::Skipped {
                 because: self.graph.graph[i].clone(),
             }));
