@@ -97,6 +97,33 @@ impl TableBuild {
     }
 }
 
+/// Bytes that end the plain run of a basic string: the closing quote, an
+/// escape, and the control characters TOML forbids there (tab is allowed).
+const ENDS_PLAIN_STRING: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b != 0x09;
+        b += 1;
+    }
+    t[0x7f] = true;
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Bytes of a bare key: `A-Za-z0-9_-`.
+const BARE_KEY: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+        b += 1;
+    }
+    t
+};
+
 struct Reader<'a> {
     files: &'a Files,
     file: u32,
@@ -311,12 +338,11 @@ impl<'a> Reader<'a> {
                 (!s.is_empty()).then(|| (s.to_owned(), self.sp(start, self.pos)))
             }
             _ => {
-                while matches!(
-                    self.peek(),
-                    Some(b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-')
-                ) {
-                    self.pos += 1;
-                }
+                let rest = &self.b[start..];
+                self.pos += rest
+                    .iter()
+                    .position(|&c| !BARE_KEY[usize::from(c)])
+                    .unwrap_or(rest.len());
                 (self.pos > start).then(|| {
                     (
                         self.text[start..self.pos].to_owned(),
@@ -335,18 +361,21 @@ impl<'a> Reader<'a> {
         self.pos += 1;
         let start = self.pos;
         // Fast scan: no escapes.
-        while let Some(c) = self.peek() {
-            match c {
-                b'"' => {
-                    let s = self.text[start..self.pos].to_owned();
-                    self.pos += 1;
-                    return Some(s);
-                }
-                b'\\' => break,
-                b'\t' => self.pos += 1,
-                0x00..=0x1f | 0x7f => return None,
-                _ => self.pos += 1,
+        let rest = &self.b[start..];
+        let plain = rest
+            .iter()
+            .position(|&c| ENDS_PLAIN_STRING[usize::from(c)])
+            .unwrap_or(rest.len());
+        self.pos = start + plain;
+        match rest.get(plain) {
+            Some(b'"') => {
+                let s = self.text[start..self.pos].to_owned();
+                self.pos += 1;
+                return Some(s);
             }
+            Some(b'\\') => {}
+            // A control character, or the end of the input.
+            _ => return None,
         }
         let mut out = self.text[start..self.pos].to_owned();
         loop {
