@@ -399,6 +399,10 @@ fn subset_equal(desired: &Value, live: &Value, ignored: &[&str]) -> bool {
 /// `a` and `b` are equal as sets ([`canonical_set`]). Lists of strings,
 /// the common case, are compared without building the canonical texts.
 fn set_equal(a: &Value, b: &Value) -> bool {
+    // The same values in the same order are the same set: no sorting.
+    if a == b {
+        return true;
+    }
     match (sorted_strings(a), sorted_strings(b)) {
         (Some(a), Some(b)) => a == b,
         _ => canonical_set(a) == canonical_set(b),
