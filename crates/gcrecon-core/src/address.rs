@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -16,7 +17,136 @@ pub enum Target {
 }
 
 /// The key of one `for_each` instance: a list element or a map key.
-pub type InstanceKey = String;
+pub type InstanceKey = Name;
+
+/// A block name (`adapter` in `role.adapter`), shared by every copy of an
+/// address: a plan copies each resource's address into the graph, the
+/// evaluated instance, the refresh index and the change record, and a
+/// shared name makes each copy a reference count instead of an allocation.
+/// Compares, orders and hashes as the string it holds.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(Arc<str>);
+
+impl Name {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Self {
+        Name(Arc::from(s))
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Self {
+        Name(Arc::from(s))
+    }
+}
+
+impl From<&String> for Name {
+    fn from(s: &String) -> Self {
+        Name(Arc::from(s.as_str()))
+    }
+}
+
+impl From<Name> for String {
+    fn from(n: Name) -> Self {
+        n.0.as_ref().to_owned()
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Builds the shared text straight from the borrowed or
+        /// transient string: one allocation, not a `String` and a copy.
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Name;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Name, E> {
+                Ok(Name::from(v))
+            }
+        }
+        d.deserialize_str(Text)
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Name {
+    fn eq(&self, other: &String) -> bool {
+        &*self.0 == other.as_str()
+    }
+}
+
+impl PartialEq<Name> for str {
+    fn eq(&self, other: &Name) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<Name> for &str {
+    fn eq(&self, other: &Name) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<Name> for String {
+    fn eq(&self, other: &Name) -> bool {
+        self.as_str() == &*other.0
+    }
+}
 
 /// The address of a resource or data source instance.
 ///
@@ -32,7 +162,7 @@ pub type InstanceKey = String;
 )]
 pub struct Address {
     pub target: Target,
-    pub name: String,
+    pub name: Name,
     pub key: Option<InstanceKey>,
 }
 
@@ -67,7 +197,7 @@ mod counted {
 
 impl Address {
     /// A resource address without instance key (`role.adapter`).
-    pub fn resource(kind: Kind, name: impl Into<String>) -> Self {
+    pub fn resource(kind: Kind, name: impl Into<Name>) -> Self {
         Address {
             target: Target::Resource(kind),
             name: name.into(),
@@ -76,7 +206,7 @@ impl Address {
     }
 
     /// A data source address without instance key (`data.division.home`).
-    pub fn data(kind: DataKind, name: impl Into<String>) -> Self {
+    pub fn data(kind: DataKind, name: impl Into<Name>) -> Self {
         Address {
             target: Target::Data(kind),
             name: name.into(),
@@ -86,7 +216,7 @@ impl Address {
 
     /// The same address with an instance key (`role.x["Home"]`).
     #[must_use]
-    pub fn with_key(mut self, key: impl Into<String>) -> Self {
+    pub fn with_key(mut self, key: impl Into<InstanceKey>) -> Self {
         self.key = Some(key.into());
         self
     }
@@ -129,7 +259,7 @@ impl fmt::Display for Address {
             Target::Data(k) => write!(f, "data.{k}.{}", self.name)?,
         }
         if let Some(key) = &self.key {
-            write!(f, "[{}]", serde_json::Value::String(key.clone()))?;
+            write!(f, "[{}]", serde_json::Value::String(key.to_string()))?;
         }
         Ok(())
     }
@@ -188,7 +318,10 @@ impl FromStr for Address {
         if !address.name.is_empty() && !is_valid_name(&address.name) {
             return Err(err("a name matches [a-z][a-z0-9_]*"));
         }
-        Ok(Address { key, ..address })
+        Ok(Address {
+            key: key.map(InstanceKey::from),
+            ..address
+        })
     }
 }
 
@@ -207,6 +340,40 @@ impl<'de> Deserialize<'de> for Address {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_name_compares_orders_and_hashes_as_its_string() {
+        use std::collections::hash_map::DefaultHasher;
+        use std::hash::{Hash, Hasher};
+        let hash = |h: &dyn Fn(&mut DefaultHasher)| {
+            let mut s = DefaultHasher::new();
+            h(&mut s);
+            s.finish()
+        };
+        let words = ["", "a", "adapter", "adapter_2", "b", "home"];
+        for x in words {
+            let n = Name::from(x);
+            assert_eq!(n, x);
+            assert_eq!(n.as_str(), x);
+            assert_eq!(n.to_string(), x);
+            assert_eq!(format!("{n:?}"), format!("{x:?}"));
+            assert_eq!(hash(&|s| n.hash(s)), hash(&|s| x.hash(s)));
+            assert_eq!(
+                serde_json::to_string(&n).unwrap(),
+                serde_json::to_string(x).unwrap()
+            );
+            let back: Name = serde_json::from_str(&serde_json::to_string(x).unwrap()).unwrap();
+            assert_eq!(back, n);
+            for y in words {
+                let m = Name::from(y);
+                assert_eq!(n.cmp(&m), x.cmp(y), "{x:?} against {y:?}");
+                assert_eq!(n == m, x == y);
+            }
+        }
+        // A copy shares the text rather than allocating it again.
+        let n = Name::from("adapter");
+        assert!(std::ptr::eq(n.as_str(), n.clone().as_str()));
+    }
+
     use super::*;
 
     #[test]

@@ -150,7 +150,7 @@ mod tests {
         let keys = (0..10_000)
             .map(|i| {
                 let mut a = Address::resource(Kind::Role, "r");
-                a.key = Some(format!("{i:05}"));
+                a.key = Some(format!("{i:05}").into());
                 b.hash_one(a)
             })
             .collect();

@@ -37,7 +37,7 @@ pub struct ResourceChange {
     pub address: Address,
     pub kind: Kind,
     /// The block name (`adapter` in `role.adapter`).
-    pub name: String,
+    pub name: crate::address::Name,
     /// `[create]`, `[update]`, `[delete]`, `[delete, create]`, `[no-op]`.
     pub actions: Vec<Action>,
     /// Attributes as they are now (live, in manifest vocabulary); `None` for a create.

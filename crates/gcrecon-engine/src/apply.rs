@@ -1405,7 +1405,7 @@ mod tests {
             s.upsert_resource(ResourceState {
                 kind: address.kind().expect("a resource address"),
                 id: GenesysId::from(address.name.as_str()),
-                name: address.name.clone(),
+                name: address.name.to_string(),
                 address,
                 applied: Attrs::new(),
                 read: None,

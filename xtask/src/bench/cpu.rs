@@ -216,7 +216,7 @@ pub fn measure(n: usize, shape: Shape) -> Result<CpuRun> {
             let id = GenesysId(format!("bench-{i:05}"));
             org.insert_object(Some(&mut state), kind, block, id, name, attrs);
             if let Some(record) = state.resources.last_mut().filter(|_| key.is_some()) {
-                record.address.key = key;
+                record.address.key = key.map(Into::into);
             }
         }
     });

@@ -35,7 +35,7 @@ fn change(
     ResourceChange {
         address: Address::resource(kind, name),
         kind,
-        name: name.to_owned(),
+        name: name.into(),
         actions,
         before,
         after,

@@ -938,7 +938,7 @@ impl Checker<'_, '_> {
         let Some(block) = found.and_then(|id| self.ids.blocks.get(id as usize)) else {
             let addr = &Address {
                 target,
-                name: name.to_owned(),
+                name: name.into(),
                 key: None,
             };
             let what = if addr.is_data() {

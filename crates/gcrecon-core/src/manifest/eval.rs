@@ -1200,7 +1200,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                     }
                     if let Some(k) = &a.key {
                         acc.data_refs.insert(a.clone());
-                        out.insert(k.clone(), Value::Map(attrs.clone()));
+                        out.insert(k.to_string(), Value::Map(attrs.clone()));
                     }
                 }
                 return Ok(Value::Map(out.into()));
@@ -1280,7 +1280,7 @@ impl<'m, 'c> Evaluator<'m, 'c> {
                 .data
                 .keys()
                 .filter(|a| a.block() == *block_addr)
-                .filter_map(|a| a.key.clone())
+                .filter_map(|a| a.key.as_ref().map(|k| k.to_string()))
                 .collect();
             d.message = format!(
                 "`{block_addr}` has no instance \"{}\"",

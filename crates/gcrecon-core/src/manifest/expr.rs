@@ -12,7 +12,7 @@
 
 use std::ops::Range;
 
-use crate::address::Target;
+use crate::address::{Name, Target};
 use crate::kind::{DataKind, Kind};
 
 /// A parsed manifest string: plain text (`parts` empty, text in `lit`) or
@@ -81,7 +81,7 @@ pub(crate) enum ExprKind {
     /// `KIND.NAME[KEY].ATTR`.
     Resource {
         kind: Kind,
-        name: String,
+        name: Name,
         key: Option<Box<Expr>>,
         attr: String,
         attr_pos: Range<usize>,
@@ -89,7 +89,7 @@ pub(crate) enum ExprKind {
     /// `data.KIND.NAME[KEY].ATTR`, or `data.org.ATTR` (empty name).
     Data {
         kind: DataKind,
-        name: String,
+        name: Name,
         key: Option<Box<Expr>>,
         attr: String,
         attr_pos: Range<usize>,
@@ -99,7 +99,7 @@ pub(crate) enum ExprKind {
     /// `data.users.x`, `data.org`.
     Block {
         target: Target,
-        name: String,
+        name: Name,
         key: Option<Box<Expr>>,
     },
     Index(Box<Expr>, Box<Expr>),
@@ -958,7 +958,7 @@ impl<'a> Parser<'a> {
                     if self.peek() != Some(b'.') {
                         ExprKind::Block {
                             target: Target::Data(kind),
-                            name: String::new(),
+                            name: Name::default(),
                             key: None,
                         }
                     } else {
@@ -966,7 +966,7 @@ impl<'a> Parser<'a> {
                             self.expect_dot_ident("an attribute", &|| format!("data.{kind}"))?;
                         ExprKind::Data {
                             kind,
-                            name: String::new(),
+                            name: Name::default(),
                             key: None,
                             attr: attr.to_owned(),
                             attr_pos,
@@ -978,7 +978,7 @@ impl<'a> Parser<'a> {
                     if self.peek() != Some(b'.') {
                         ExprKind::Block {
                             target: Target::Data(kind),
-                            name: name.to_owned(),
+                            name: name.into(),
                             key,
                         }
                     } else {
@@ -986,7 +986,7 @@ impl<'a> Parser<'a> {
                             .expect_dot_ident("an attribute", &|| format!("data.{kind}.{name}"))?;
                         ExprKind::Data {
                             kind,
-                            name: name.to_owned(),
+                            name: name.into(),
                             key,
                             attr: attr.to_owned(),
                             attr_pos,
@@ -1001,7 +1001,7 @@ impl<'a> Parser<'a> {
                     if self.peek() != Some(b'.') {
                         ExprKind::Block {
                             target: Target::Resource(kind),
-                            name: name.to_owned(),
+                            name: name.into(),
                             key,
                         }
                     } else {
@@ -1009,7 +1009,7 @@ impl<'a> Parser<'a> {
                             self.expect_dot_ident("an attribute", &|| format!("{other}.{name}"))?;
                         ExprKind::Resource {
                             kind,
-                            name: name.to_owned(),
+                            name: name.into(),
                             key,
                             attr: attr.to_owned(),
                             attr_pos,
