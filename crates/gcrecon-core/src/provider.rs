@@ -13,6 +13,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use crate::address::Name;
 use crate::kind::{DataKind, Kind};
 use crate::secret::Secret;
 use crate::value::Attrs;
@@ -29,7 +30,7 @@ use crate::value::Attrs;
     allow(clippy::derived_hash_with_manual_eq)
 )]
 #[serde(transparent)]
-pub struct GenesysId(pub String);
+pub struct GenesysId(pub Name);
 
 /// The derived comparisons, each counted (see [`crate::comparisons`]).
 #[cfg(feature = "count-comparisons")]
@@ -75,7 +76,13 @@ impl fmt::Display for GenesysId {
 
 impl From<&str> for GenesysId {
     fn from(s: &str) -> Self {
-        GenesysId(s.to_owned())
+        GenesysId(s.into())
+    }
+}
+
+impl From<String> for GenesysId {
+    fn from(s: String) -> Self {
+        GenesysId(s.into())
     }
 }
 

@@ -86,7 +86,7 @@ pub async fn identity(ctx: &Ctx) -> Result<Identity, ProviderError> {
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(subject);
                 return Ok(Identity {
                     kind: CallerKind::Client,
-                    id: GenesysId(client_id.to_owned()),
+                    id: GenesysId(client_id.to_owned().into()),
                     name,
                 });
             }
@@ -95,7 +95,7 @@ pub async fn identity(ctx: &Ctx) -> Result<Identity, ProviderError> {
             match ctx.api.send(Request::get(USERS_ME)).await {
                 Ok(user) => Ok(Identity {
                     kind: CallerKind::User,
-                    id: GenesysId(id_of(&user, "user")?),
+                    id: GenesysId(id_of(&user, "user")?.into()),
                     name: str_field(&user, "name").unwrap_or_default().to_owned(),
                 }),
                 Err(ProviderError::Api {
@@ -106,7 +106,7 @@ pub async fn identity(ctx: &Ctx) -> Result<Identity, ProviderError> {
                         .and_then(|c| {
                             Some(Identity {
                                 kind: CallerKind::Client,
-                                id: GenesysId(str_field(c, "id")?.to_owned()),
+                                id: GenesysId(str_field(c, "id")?.to_owned().into()),
                                 name: str_field(c, "name").unwrap_or_default().to_owned(),
                             })
                         })
@@ -141,8 +141,8 @@ fn grants_of_subject(
             continue;
         };
         grants.insert(RoleDivision {
-            role_id: GenesysId(role_id.to_owned()),
-            division_id: GenesysId(division_id.to_owned()),
+            role_id: GenesysId(role_id.to_owned().into()),
+            division_id: GenesysId(division_id.to_owned().into()),
         });
         match role
             .and_then(|r| r.get("policies"))
@@ -219,7 +219,7 @@ async fn current_grants(
                 .flatten()
                 .filter_map(|r| str_field(r, "id"))
                 .map(|id| RoleDivision {
-                    role_id: GenesysId(id.to_owned()),
+                    role_id: GenesysId(id.to_owned().into()),
                     division_id: home.clone(),
                 })
                 .collect();

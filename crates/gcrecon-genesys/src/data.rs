@@ -203,7 +203,7 @@ async fn caller_row(ctx: &Ctx) -> Result<Vec<Row>, ProviderError> {
     };
     Ok(vec![row(&[
         ("kind", Value::from(kind)),
-        ("id", Value::from(who.id.0)),
+        ("id", Value::from(who.id.as_str())),
         ("name", Value::from(who.name)),
     ])])
 }

@@ -189,7 +189,7 @@ where
     };
     let ids: Vec<String> = ids
         .iter()
-        .map(|i| i.0.clone())
+        .map(|i| i.0.to_string())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();

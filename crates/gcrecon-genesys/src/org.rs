@@ -47,7 +47,7 @@ pub async fn org(ctx: &Ctx) -> Result<Org, ProviderError> {
 
 /// The home division's id (see [`home_division_entry`]).
 pub async fn home_division(ctx: &Ctx) -> Result<GenesysId, ProviderError> {
-    id_of(home_division_entry(ctx).await?, "home division").map(GenesysId)
+    id_of(home_division_entry(ctx).await?, "home division").map(GenesysId::from)
 }
 
 /// The home division, read once: from the division listing when the data

@@ -562,7 +562,7 @@ mod kinds {
             BTreeSet::from([
                 (bob.clone(), h.clone()),
                 (dan.clone(), h.clone()),
-                (group.id.0.clone(), h.clone())
+                (group.id.0.to_string(), h.clone())
             ])
         );
         assert_eq!(pairs(&read), pairs(&g));
@@ -594,7 +594,7 @@ mod kinds {
             "dan's grant is not ours"
         );
         // The group's home grant was ours but is no longer desired; its * grant is.
-        assert!(live.contains(&(group.id.0, "*".to_owned())));
+        assert!(live.contains(&(group.id.0.to_string(), "*".to_owned())));
 
         run(p.delete(Kind::RoleGrant, &role.id, Some(&next))).unwrap();
         let after = pairs(&run(p.read(Kind::RoleGrant, &role.id)).unwrap().unwrap());
@@ -1101,7 +1101,7 @@ mod scale {
                 .filter(|o| o["name"].as_str().is_some_and(|n| n.starts_with("sim-")))
                 .step_by(997)
                 .take(10)
-                .map(|o| GenesysId(o["id"].as_str().unwrap().to_owned()))
+                .map(|o| GenesysId(o["id"].as_str().unwrap().to_owned().into()))
                 .collect()
         };
         let (roles, groups) = (pick("roles"), pick("groups"));
@@ -1379,7 +1379,8 @@ mod corrections {
             run(p.data(DataKind::Division, &attrs(json!({"home": true})))).unwrap()[0]["id"]
                 .as_str()
                 .unwrap()
-                .to_owned(),
+                .to_owned()
+                .into(),
         );
         let role = run(p.create(
             Kind::Role,

@@ -134,7 +134,7 @@ pub fn to_live(wire: &Json, config: Option<&Json>) -> Result<LiveObject, Provide
     }
     Ok(LiveObject {
         kind: Kind::Integration,
-        id: GenesysId(id),
+        id: GenesysId(id.into()),
         name,
         version: fingerprint(&attrs),
         attrs,
@@ -230,7 +230,7 @@ async fn read_config(ctx: &Ctx, id: &str) -> Result<Json, ProviderError> {
     ctx.api
         .send(Request::get(CONFIG).param("integrationId", id))
         .await
-        .map_err(|e| ctx.gone(e, Kind::Integration, &GenesysId(id.to_owned())))
+        .map_err(|e| ctx.gone(e, Kind::Integration, &GenesysId(id.to_owned().into())))
 }
 
 async fn with_config(ctx: &Ctx, wire: &Json) -> Result<LiveObject, ProviderError> {

@@ -195,7 +195,7 @@ pub fn to_live(wire: &Json) -> Result<LiveObject, ProviderError> {
     );
     Ok(LiveObject {
         kind: Kind::OauthClient,
-        id: GenesysId(id),
+        id: GenesysId(id.into()),
         name,
         version: fingerprint(&attrs),
         attrs,
@@ -236,7 +236,7 @@ pub fn to_wire(attrs: &Attrs, home: Option<&str>) -> Result<Json, ProviderError>
 
 async fn home_if_needed(ctx: &Ctx, attrs: &Attrs) -> Result<Option<String>, ProviderError> {
     if needs_home(attrs) {
-        Ok(Some(ctx.home_division().await?.0))
+        Ok(Some(ctx.home_division().await?.0.to_string()))
     } else {
         Ok(None)
     }

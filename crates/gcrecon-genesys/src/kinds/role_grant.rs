@@ -79,7 +79,7 @@ pub fn to_live(role_id: &str, pairs: &BTreeSet<Pair>) -> LiveObject {
     attrs.insert("grants".into(), Value::List(grants));
     LiveObject {
         kind: Kind::RoleGrant,
-        id: GenesysId(role_id.to_owned()),
+        id: GenesysId(role_id.to_owned().into()),
         name: role_id.to_owned(),
         version: fingerprint(&attrs),
         attrs,
@@ -163,7 +163,7 @@ async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError>
     let (role_ids, complete): (Vec<String>, bool) = match scope {
         ListScope::Only { ids, .. } => (
             ids.iter()
-                .map(|i| i.0.clone())
+                .map(|i| i.0.to_string())
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect(),
@@ -314,8 +314,8 @@ async fn remove_pairs(
         ctx.api.concurrency(),
         |(subject, division)| async move {
             let grant = gcrecon_core::provider::RoleDivision {
-                role_id: GenesysId(role_id.to_owned()),
-                division_id: GenesysId(division),
+                role_id: GenesysId(role_id.to_owned().into()),
+                division_id: GenesysId(division.into()),
             };
             crate::caller::revoke_one(ctx, &subject, &grant).await
         },
@@ -330,7 +330,7 @@ async fn home_for(ctx: &Ctx, attrs: &Attrs) -> Result<Option<String>, ProviderEr
             .strings("divisions")?
             .is_none_or(|d| d.is_empty());
     if needs_home {
-        Ok(Some(ctx.home_division().await?.0))
+        Ok(Some(ctx.home_division().await?.0.to_string()))
     } else {
         Ok(None)
     }
@@ -347,7 +347,7 @@ async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
         .await?
         .ok_or_else(|| ProviderError::NotFound {
             kind: Kind::Role,
-            id: GenesysId(role_id.clone()),
+            id: GenesysId(role_id.clone().into()),
         })?;
     let missing: BTreeSet<Pair> = wanted.difference(&current).cloned().collect();
     add_pairs(ctx, &role_id, &missing).await?;
