@@ -86,7 +86,7 @@ pub async fn identity(ctx: &Ctx) -> Result<Identity, ProviderError> {
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(subject);
                 return Ok(Identity {
                     kind: CallerKind::Client,
-                    id: GenesysId(client_id.to_owned().into()),
+                    id: GenesysId::from(client_id),
                     name,
                 });
             }
@@ -106,7 +106,7 @@ pub async fn identity(ctx: &Ctx) -> Result<Identity, ProviderError> {
                         .and_then(|c| {
                             Some(Identity {
                                 kind: CallerKind::Client,
-                                id: GenesysId(str_field(c, "id")?.to_owned().into()),
+                                id: GenesysId::from(str_field(c, "id")?),
                                 name: str_field(c, "name").unwrap_or_default().to_owned(),
                             })
                         })
@@ -141,8 +141,8 @@ fn grants_of_subject(
             continue;
         };
         grants.insert(RoleDivision {
-            role_id: GenesysId(role_id.to_owned().into()),
-            division_id: GenesysId(division_id.to_owned().into()),
+            role_id: GenesysId::from(role_id),
+            division_id: GenesysId::from(division_id),
         });
         match role
             .and_then(|r| r.get("policies"))
@@ -219,7 +219,7 @@ async fn current_grants(
                 .flatten()
                 .filter_map(|r| str_field(r, "id"))
                 .map(|id| RoleDivision {
-                    role_id: GenesysId(id.to_owned().into()),
+                    role_id: GenesysId::from(id),
                     division_id: home.clone(),
                 })
                 .collect();

@@ -223,7 +223,7 @@ pub fn live_head(
     if let Some(d) = description {
         attrs.insert("description".into(), Value::from(d));
     }
-    Ok((GenesysId(id.to_owned().into()), name, attrs))
+    Ok((GenesysId::from(id), name, attrs))
 }
 
 #[cfg(test)]

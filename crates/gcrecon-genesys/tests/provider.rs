@@ -1101,7 +1101,7 @@ mod scale {
                 .filter(|o| o["name"].as_str().is_some_and(|n| n.starts_with("sim-")))
                 .step_by(997)
                 .take(10)
-                .map(|o| GenesysId(o["id"].as_str().unwrap().to_owned().into()))
+                .map(|o| GenesysId::from(o["id"].as_str().unwrap()))
                 .collect()
         };
         let (roles, groups) = (pick("roles"), pick("groups"));

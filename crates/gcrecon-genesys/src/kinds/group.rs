@@ -289,7 +289,7 @@ async fn read_version(ctx: &Ctx, id: &str) -> Result<i64, ProviderError> {
         .api
         .send(Request::get(ONE).param("groupId", id))
         .await
-        .map_err(|e| ctx.gone(e, Kind::Group, &GenesysId(id.to_owned().into())))?;
+        .map_err(|e| ctx.gone(e, Kind::Group, &GenesysId::from(id)))?;
     wire.get("version")
         .and_then(Json::as_i64)
         .ok_or_else(|| malformed("a group without `version`"))
@@ -428,7 +428,7 @@ async fn set_description(
                     .api
                     .send(Request::get(ONE).param("groupId", id))
                     .await
-                    .map_err(|e| ctx.gone(e, Kind::Group, &GenesysId(id.to_owned().into())))?;
+                    .map_err(|e| ctx.gone(e, Kind::Group, &GenesysId::from(id)))?;
             }
             other => return other,
         }

@@ -58,7 +58,7 @@ pub fn to_live(provider: &str, wire: &Json) -> LiveObject {
     attrs.insert("provider".into(), Value::from(provider));
     LiveObject {
         kind: Kind::IdentityProvider,
-        id: GenesysId(provider.to_owned().into()),
+        id: GenesysId::from(provider),
         name: str_field(wire, "name").unwrap_or(provider).to_owned(),
         version: fingerprint(&attrs),
         attrs,
@@ -98,7 +98,7 @@ async fn list(ctx: &Ctx, scope: ListScope<'_>) -> Result<Listing, ProviderError>
     };
     let mut objects = Vec::new();
     for provider in wanted {
-        if let Some(o) = read(ctx, &GenesysId(provider.to_owned().into())).await? {
+        if let Some(o) = read(ctx, &GenesysId::from(provider)).await? {
             objects.push(o);
         }
     }
@@ -116,7 +116,7 @@ async fn put(ctx: &Ctx, provider: &str, attrs: &Attrs) -> Result<LiveObject, Pro
         .await?;
     // The PUT answers an `IdentityProvider` summary; read the provider back
     // when it does not carry the settings.
-    match read(ctx, &GenesysId(provider.to_owned().into())).await? {
+    match read(ctx, &GenesysId::from(provider)).await? {
         Some(live) => Ok(live),
         None => Ok(to_live(provider, &answer)),
     }

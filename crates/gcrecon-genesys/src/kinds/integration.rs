@@ -230,7 +230,7 @@ async fn read_config(ctx: &Ctx, id: &str) -> Result<Json, ProviderError> {
     ctx.api
         .send(Request::get(CONFIG).param("integrationId", id))
         .await
-        .map_err(|e| ctx.gone(e, Kind::Integration, &GenesysId(id.to_owned().into())))
+        .map_err(|e| ctx.gone(e, Kind::Integration, &GenesysId::from(id)))
 }
 
 async fn with_config(ctx: &Ctx, wire: &Json) -> Result<LiveObject, ProviderError> {

@@ -79,7 +79,7 @@ pub fn to_live(role_id: &str, pairs: &BTreeSet<Pair>) -> LiveObject {
     attrs.insert("grants".into(), Value::List(grants));
     LiveObject {
         kind: Kind::RoleGrant,
-        id: GenesysId(role_id.to_owned().into()),
+        id: GenesysId::from(role_id),
         name: role_id.to_owned(),
         version: fingerprint(&attrs),
         attrs,
@@ -314,7 +314,7 @@ async fn remove_pairs(
         ctx.api.concurrency(),
         |(subject, division)| async move {
             let grant = gcrecon_core::provider::RoleDivision {
-                role_id: GenesysId(role_id.to_owned().into()),
+                role_id: GenesysId::from(role_id),
                 division_id: GenesysId(division.into()),
             };
             crate::caller::revoke_one(ctx, &subject, &grant).await
