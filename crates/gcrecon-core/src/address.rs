@@ -19,11 +19,12 @@ pub enum Target {
 /// The key of one `for_each` instance: a list element or a map key.
 pub type InstanceKey = Name;
 
-/// A block name (`adapter` in `role.adapter`), shared by every copy of an
-/// address: a plan copies each resource's address into the graph, the
-/// evaluated instance, the refresh index and the change record, and a
-/// shared name makes each copy a reference count instead of an allocation.
-/// Compares, orders and hashes as the string it holds.
+/// A block name (`adapter` in `role.adapter`) or instance key, shared by
+/// every copy of an address: a plan copies each resource's address into
+/// the graph, the evaluated instance, the refresh index and the change
+/// record, and a shared name makes each copy a reference count instead of
+/// an allocation. Object ids ([`crate::provider::GenesysId`]) hold one for
+/// the same reason. Compares, orders and hashes as the string it holds.
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Name(Arc<str>);
 

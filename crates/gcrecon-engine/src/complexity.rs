@@ -86,7 +86,7 @@ async fn comparisons_of_plan(n: usize, setup: Setup) -> (u64, usize) {
             if matches!(setup, Setup::New) {
                 continue;
             }
-            let id = GenesysId(format!("id-{i:06}").into());
+            let id = GenesysId::from(format!("id-{i:06}"));
             let managed = matches!(setup, Setup::Managed).then_some(&mut state);
             org.insert_object(managed, kind, block, id, name, attrs);
         }

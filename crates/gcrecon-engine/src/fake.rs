@@ -382,7 +382,7 @@ impl Provider for FakeProvider {
         let objects = self.with(|o| {
             // Keyed by kind first: the objects of one kind are one range.
             o.objects
-                .range((kind, GenesysId(String::new().into()))..)
+                .range((kind, GenesysId::from(String::new()))..)
                 .take_while(|((k, _), _)| *k == kind)
                 .map(|(_, x)| x)
                 .filter(|x| match &wanted {
@@ -431,7 +431,7 @@ impl Provider for FakeProvider {
                 GenesysId::from(name.as_str())
             } else {
                 o.next_id += 1;
-                GenesysId(format!("{kind}-{}", o.next_id).into())
+                GenesysId::from(format!("{kind}-{}", o.next_id))
             };
             if kind == Kind::Group {
                 attrs.get_or_insert_with("visibility".into(), || Value::from("public"));

@@ -1763,7 +1763,7 @@ mod tests {
         for name in ["c", "a", "d", "b"] {
             let (i, _) = known.reach(&address(name));
             let again = (name != "b").then(|| named(name, &name.to_uppercase()));
-            let id = (name == "b").then(|| gcrecon_core::provider::GenesysId("id-b".into()));
+            let id = (name == "b").then(|| gcrecon_core::provider::GenesysId::from("id-b"));
             known.plan(i, again, id);
         }
         let after = answers(&known);

@@ -187,7 +187,7 @@ pub(crate) async fn read_context_but_home<P: Provider>(
     }
     Ok(Context {
         org,
-        home: GenesysId(String::new().into()),
+        home: GenesysId::from(String::new()),
         caller,
         data,
         emails,

@@ -224,7 +224,7 @@ pub async fn audit_log(
                     let Some(kind) = kind_of.get(&(ty.as_str(), id.as_str())) else {
                         continue;
                     };
-                    let list = log.entry((*kind, GenesysId(id.into()))).or_default();
+                    let list = log.entry((*kind, GenesysId::from(id))).or_default();
                     if list.len() < per_object {
                         list.push(entry);
                     }

@@ -95,7 +95,7 @@ pub async fn identity(ctx: &Ctx) -> Result<Identity, ProviderError> {
             match ctx.api.send(Request::get(USERS_ME)).await {
                 Ok(user) => Ok(Identity {
                     kind: CallerKind::User,
-                    id: GenesysId(id_of(&user, "user")?.into()),
+                    id: GenesysId::from(id_of(&user, "user")?),
                     name: str_field(&user, "name").unwrap_or_default().to_owned(),
                 }),
                 Err(ProviderError::Api {
@@ -262,7 +262,7 @@ pub fn covered(held: &BTreeSet<RoleDivision>, wanted: &[RoleDivision]) -> bool {
         held.contains(w)
             || held.contains(&RoleDivision {
                 role_id: w.role_id.clone(),
-                division_id: GenesysId("*".into()),
+                division_id: GenesysId::from("*"),
             })
     })
 }
@@ -325,8 +325,8 @@ mod tests {
 
     fn rd(r: &str, d: &str) -> RoleDivision {
         RoleDivision {
-            role_id: GenesysId(r.into()),
-            division_id: GenesysId(d.into()),
+            role_id: GenesysId::from(r),
+            division_id: GenesysId::from(d),
         }
     }
 

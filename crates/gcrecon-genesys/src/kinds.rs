@@ -519,7 +519,7 @@ mod tests {
     fn update_knows_its_changed_keys() {
         let live = LiveObject {
             kind: Kind::Group,
-            id: GenesysId("g".into()),
+            id: GenesysId::from("g"),
             name: "g".into(),
             version: "1".into(),
             attrs: Attrs::new(),

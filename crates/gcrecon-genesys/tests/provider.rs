@@ -1375,12 +1375,10 @@ mod corrections {
             .eventual_ms(1500)
             .start();
         let p = admin(&sim);
-        let home = GenesysId(
+        let home = GenesysId::from(
             run(p.data(DataKind::Division, &attrs(json!({"home": true})))).unwrap()[0]["id"]
                 .as_str()
-                .unwrap()
-                .to_owned()
-                .into(),
+                .unwrap(),
         );
         let role = run(p.create(
             Kind::Role,

@@ -213,7 +213,7 @@ pub fn measure(n: usize, shape: Shape) -> Result<CpuRun> {
             };
             // The service reports every defaulted key, set or not.
             gcrecon_core::schema::fill_defaults(kind, &mut attrs);
-            let id = GenesysId(format!("bench-{i:05}").into());
+            let id = GenesysId::from(format!("bench-{i:05}"));
             org.insert_object(Some(&mut state), kind, block, id, name, attrs);
             if let Some(record) = state.resources.last_mut().filter(|_| key.is_some()) {
                 record.address.key = key.map(Into::into);

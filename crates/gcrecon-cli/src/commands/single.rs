@@ -21,7 +21,7 @@ pub async fn import(ctx: &Ctx, args: &ImportArgs) -> Result<Exit> {
     let provider = connect(&ctx.global, &ctx.printer).await?;
     let _lock = ctx.lock(&project.backend, "import")?;
     let mut store = StateStore::load(project.backend.clone(), &project.name)?;
-    let id = GenesysId(args.id.clone().into());
+    let id = GenesysId::from(args.id.as_str());
     // Running an import again (after an interrupted one) is not an error.
     if let Some(existing) = store.state().resource(&address) {
         if existing.id == id {

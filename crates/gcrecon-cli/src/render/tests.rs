@@ -324,7 +324,7 @@ fn empty_plan() -> Plan {
 fn big_plan(n: usize) -> Plan {
     let changes = (0..n)
         .map(|i| ResourceChange {
-            id: Some(GenesysId(format!("role-{i:04}").into())),
+            id: Some(GenesysId::from(format!("role-{i:04}"))),
             changed_keys: vec!["description".into(), "permissions".into()],
             ..change(
                 Kind::Role,
@@ -559,7 +559,7 @@ fn markdown_with_too_many_warnings_cuts_them_last() {
     // Many thousand objects: also proves the fitting stays linear.
     let changes = (0..20_000)
         .map(|i| ResourceChange {
-            id: Some(GenesysId(format!("group-{i:05}").into())),
+            id: Some(GenesysId::from(format!("group-{i:05}"))),
             ..change(
                 Kind::Group,
                 &format!("group_{i:04}"),
@@ -914,7 +914,7 @@ fn drift_markdown_stays_under_the_limit() {
     for i in 0..3000 {
         report.unmanaged.push(UnmanagedObject {
             kind: Kind::Group,
-            id: GenesysId(format!("group-{i:05}-0000-0000-0000-000000000000").into()),
+            id: GenesysId::from(format!("group-{i:05}-0000-0000-0000-000000000000")),
             name: format!("Group number {i}"),
             audit: vec![AuditEntry {
                 at: "2026-03-01T22:03:41.000Z".into(),

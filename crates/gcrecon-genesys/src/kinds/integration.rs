@@ -134,7 +134,7 @@ pub fn to_live(wire: &Json, config: Option<&Json>) -> Result<LiveObject, Provide
     }
     Ok(LiveObject {
         kind: Kind::Integration,
-        id: GenesysId(id.into()),
+        id: GenesysId::from(id),
         name,
         version: fingerprint(&attrs),
         attrs,

@@ -195,7 +195,7 @@ pub fn to_live(wire: &Json) -> Result<LiveObject, ProviderError> {
     );
     Ok(LiveObject {
         kind: Kind::OauthClient,
-        id: GenesysId(id.into()),
+        id: GenesysId::from(id),
         name,
         version: fingerprint(&attrs),
         attrs,

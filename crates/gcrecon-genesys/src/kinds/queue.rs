@@ -197,7 +197,7 @@ pub fn to_live(wire: &Json) -> Result<LiveObject, ProviderError> {
     }
     Ok(LiveObject {
         kind: Kind::Queue,
-        id: GenesysId(id.into()),
+        id: GenesysId::from(id),
         name,
         version: fingerprint(&attrs),
         attrs,

@@ -315,7 +315,7 @@ async fn remove_pairs(
         |(subject, division)| async move {
             let grant = gcrecon_core::provider::RoleDivision {
                 role_id: GenesysId::from(role_id),
-                division_id: GenesysId(division.into()),
+                division_id: GenesysId::from(division),
             };
             crate::caller::revoke_one(ctx, &subject, &grant).await
         },
@@ -347,7 +347,7 @@ async fn create(ctx: &Ctx, desired: &Attrs) -> Result<Created, ProviderError> {
         .await?
         .ok_or_else(|| ProviderError::NotFound {
             kind: Kind::Role,
-            id: GenesysId(role_id.clone().into()),
+            id: GenesysId::from(role_id.as_str()),
         })?;
     let missing: BTreeSet<Pair> = wanted.difference(&current).cloned().collect();
     add_pairs(ctx, &role_id, &missing).await?;
